@@ -1,0 +1,47 @@
+# Chronik chaos: build, test and run the chaos harness.
+# Every target works on a fresh machine with Go and a Docker engine.
+
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+TEST_TIMEOUT ?= 19m
+# Flags of `make chaos`; override on the command line, e.g.
+#   make chaos CHAOS_FLAGS="--nemesis kill,partition --time-limit 120s"
+CHAOS_FLAGS ?=
+
+export CGO_ENABLED := 0
+
+.PHONY: all build test bench lint chaos validate nightly clean fuzz
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/chronik-server ./broker/cmd/chronik-server
+	$(GO) build -o $(BIN)/chaos ./harness/cmd/chaos
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: lint build
+	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./broker/kafka
+
+chaos: build
+	./$(BIN)/chaos run $(CHAOS_FLAGS)
+
+validate: build
+	./$(BIN)/chaos validate
+
+nightly: build
+	./$(BIN)/chaos nightly
+
+clean:
+	rm -rf $(BIN)
+	-./$(BIN)/chaos clean 2>/dev/null || true

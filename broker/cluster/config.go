@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config configures a Node. The CLI (broker/cmd/chronik-server) fills it from
+// flags; tests fill it directly.
+type Config struct {
+	// NodeID is this node's id (>= 1), equal to its Raft id in every group.
+	NodeID uint64
+	// DataDir holds the node's store. It is created if missing.
+	DataDir string
+	// Standalone runs a single-voter cluster: the same code path as
+	// raft-cluster with no peers.
+	Standalone bool
+	// RaftAddr is the listen address of the peer transport (raft-cluster).
+	RaftAddr string
+	// Peers maps every other node's id to its peer transport address.
+	Peers map[uint64]string
+	// AdvertisedHost and KafkaPort are what Metadata tells clients.
+	AdvertisedHost string
+	KafkaPort      int32
+	// DefaultPartitions is the partition count of auto-created topics and of
+	// CreateTopics requests asking for -1.
+	DefaultPartitions int32
+	// AutoCreateTopics creates unknown topics on Metadata/Produce.
+	AutoCreateTopics bool
+	// TickInterval is the Raft tick; ElectionTicks and HeartbeatTicks are in
+	// ticks (etcd raft's units).
+	TickInterval   time.Duration
+	ElectionTicks  int
+	HeartbeatTicks int
+	// SnapshotEntries: after this many applied entries beyond the last
+	// snapshot a group snapshots and compacts its Raft log.
+	SnapshotEntries uint64
+	// Unsafe switches on seeded bugs used to validate the chaos harness.
+	// All are off by default.
+	Unsafe Unsafe
+	// Transport, when set, replaces the TCP peer transport (in-process
+	// tests use a faulty in-memory network).
+	Transport Transport
+	Logger    *slog.Logger
+}
+
+// Unsafe lists the seeded bugs of issue 8. Each is a small, realistic
+// mistake that the chaos harness must catch.
+type Unsafe struct {
+	AckBeforeCommit      bool // ack acks=all after the leader's local append
+	StaleReads           bool // Fetch/ListOffsets without proof of leadership
+	UncommittedReads     bool // Fetch exposes entries above the commit index
+	NoDedup              bool // ignore idempotent producer sequence numbers
+	RegistrationAttempts int  // >0: exit after this many failed registrations
+	ForgetHardState      bool // do not persist term/vote
+}

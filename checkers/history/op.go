@@ -1,0 +1,51 @@
+package history
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Type is the kind of a history event: an invocation or one of its three
+// possible completions. The names are the contract of history.jsonl.
+type Type string
+
+// The event types of DESIGN.md. Ok means the operation happened, Fail that it
+// definitely did not, Info that it may or may not have happened at any time up
+// to the end of the test.
+const (
+	Invoke Type = "invoke"
+	Ok     Type = "ok"
+	Fail   Type = "fail"
+	Info   Type = "info"
+)
+
+// NemesisProcess is the process name of fault-injection events.
+const NemesisProcess = "nemesis"
+
+// Process identifies who performed an event: a client's logical process
+// number or the nemesis. It marshals as a JSON integer or the string
+// "nemesis", as the contract requires.
+type Process struct {
+	// ID is the client process number; meaningless when Nemesis is set.
+	ID      int
+	Nemesis bool
+}
+
+// Client returns the process for client number id.
+func Client(id int) Process { return Process{ID: id} }
+
+// Nemesis returns the nemesis process.
+func Nemesis() Process { return Process{Nemesis: true} }
+
+// Op is one line of history.jsonl. Value holds the raw JSON so that
+// nemesis values (free-form objects) and client micro-operations (lists)
+// round-trip unchanged; use Mops / SetMops for the client form.
+type Op struct {
+	Index   int64           `json:"index"`
+	Time    time.Duration   `json:"time"`
+	Process Process         `json:"process"`
+	Type    Type            `json:"type"`
+	F       string          `json:"f"`
+	Value   json.RawMessage `json:"value"`
+	Error   string          `json:"error,omitempty"`
+}
