@@ -1,0 +1,382 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+)
+
+// analysis is the state shared by the individual anomaly searches.
+type analysis struct {
+	c        *Checker
+	col      *collector
+	orders   []*order
+	okRead   map[kv]int32 // message -> first ok op (position in c.ops) that read it
+	writerOf map[kv]int32 // message -> last op (position in c.ops) that sent it
+}
+
+// Result runs every analysis over the observed history. If ctx ends first,
+// the result is Unknown (never valid) with what was found so far: proven
+// anomalies still make it invalid.
+func (c *Checker) Result(ctx context.Context) *Result {
+	a := &analysis{c: c, col: newCollector(c.opts.MaxExamples), okRead: map[kv]int32{}, writerOf: map[kv]int32{}}
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.typ == tOk {
+			for _, r := range c.opReads(o) {
+				for _, x := range c.values(r) {
+					m := kv{r.key, x.value}
+					if _, ok := a.okRead[m]; !ok {
+						a.okRead[m] = int32(i)
+					}
+				}
+			}
+		}
+		for _, w := range c.opWrites(o) {
+			a.writerOf[kv{w.key, w.value}] = int32(i)
+		}
+	}
+	a.orders = c.buildOrders(a.okRead)
+	steps := []func(){
+		a.inconsistentAndDuplicate,
+		a.readChecks,
+		a.lostWrites,
+		a.unseen,
+		a.processChecks,
+		a.cycles,
+	}
+	for _, step := range steps {
+		if ctx.Err() != nil {
+			r := a.col.result()
+			r.Keys = len(c.keys)
+			r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
+			r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
+			return r
+		}
+		step()
+	}
+	r := a.col.result()
+	r.Keys = len(c.keys)
+	return r
+}
+
+func (a *analysis) idx(i int32) int64 { return a.c.ops[i].index }
+
+// sortedKeyIDs returns key ids ordered by key name, for deterministic
+// output.
+func (a *analysis) sortedKeyIDs() []int32 {
+	ids := make([]int32, len(a.c.keys))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	slices.SortFunc(ids, func(x, y int32) int { return strings.Compare(a.c.keys[x], a.c.keys[y]) })
+	return ids
+}
+
+// inconsistentAndDuplicate finds offsets holding several values and values
+// at several offsets, then scans the history once for the operations that
+// observed each conflicting (offset, value).
+func (a *analysis) inconsistentAndDuplicate() {
+	c := a.c
+	type ko struct {
+		key    int32
+		offset int64
+	}
+	type seen struct {
+		value int64
+		op    int64
+	}
+	badOffsets := map[ko][]seen{}
+	dupValues := map[kv][]seen{}
+	var offCases []ko
+	var dupCases []kv
+	for _, k := range a.sortedKeyIDs() {
+		o := a.orders[k]
+		for i, vs := range o.vals {
+			if len(vs) > 1 {
+				x := ko{k, o.offsets[i]}
+				badOffsets[x] = nil
+				offCases = append(offCases, x)
+			}
+		}
+		// Values in first-appearance order, so cases come out in log order.
+		for i, vs := range o.vals {
+			for _, v := range vs {
+				if o.firstIdx[v] == int32(i) && o.lastIdx[v] != int32(i) {
+					x := kv{k, v}
+					dupValues[x] = nil
+					dupCases = append(dupCases, x)
+				}
+			}
+		}
+	}
+	if len(offCases) == 0 && len(dupCases) == 0 {
+		return
+	}
+	note := func(key int32, offset, value, op int64) {
+		if s, ok := badOffsets[ko{key, offset}]; ok {
+			badOffsets[ko{key, offset}] = appendSeen(s, seen{value, op}, func(a, b seen) bool { return a.value == b.value })
+		}
+		if s, ok := dupValues[kv{key, value}]; ok {
+			dupValues[kv{key, value}] = appendSeen(s, seen{offset, op}, func(a, b seen) bool { return a.value == b.value })
+		}
+	}
+	for i := range c.ops {
+		o := &c.ops[i]
+		for _, r := range c.opReads(o) {
+			for _, x := range c.values(r) {
+				note(r.key, x.offset, x.value, o.index)
+			}
+		}
+		if c.mustHaveCommitted(o, a.okRead) {
+			for _, w := range c.opWrites(o) {
+				if w.offset >= 0 {
+					note(w.key, w.offset, w.value, o.index)
+				}
+			}
+		}
+	}
+	for _, x := range offCases {
+		o := a.orders[x.key]
+		i, _ := slices.BinarySearch(o.offsets, x.offset)
+		var ops []int64
+		for _, s := range badOffsets[x] {
+			ops = append(ops, s.op)
+		}
+		a.col.add(InconsistentOffsets, Case{
+			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals[i]), Fatal: true,
+			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals[i]), o.vals[i]),
+		})
+	}
+	for _, x := range dupCases {
+		var ops []int64
+		var offs []string
+		for _, s := range dupValues[x] {
+			ops = append(ops, s.op)
+			offs = append(offs, fmt.Sprint(s.value))
+		}
+		a.col.add(Duplicate, Case{
+			Key: c.keys[x.key], Ops: ops, Values: []int64{x.v}, Fatal: true,
+			Explanation: fmt.Sprintf("value %d of %s appears at %d offsets (%s)", x.v, c.keys[x.key], len(offs), strings.Join(offs, ", ")),
+		})
+	}
+}
+
+// appendSeen keeps the first operation that observed each distinct thing.
+func appendSeen[T any](s []T, x T, same func(a, b T) bool) []T {
+	for _, y := range s {
+		if same(x, y) {
+			return s
+		}
+	}
+	return append(s, x)
+}
+
+// readChecks walks each operation once for the per-operation anomalies:
+// G1a, unknown values, precommitted reads and internal skips or reorders
+// of polls and sends.
+func (a *analysis) readChecks() {
+	c := a.c
+	for i := range c.ops {
+		o := &c.ops[i]
+		reads, writes := c.opReads(o), c.opWrites(o)
+		for _, r := range reads {
+			key := c.keys[r.key]
+			vs := c.values(r)
+			for _, x := range vs {
+				w, ok := a.writerOf[kv{r.key, x.value}]
+				switch {
+				case !ok:
+					a.col.add(UnknownValue, Case{
+						Key: key, Ops: []int64{o.index}, Values: []int64{x.value}, Fatal: true,
+						Explanation: fmt.Sprintf("op %d read value %d of %s at offset %d, which no operation sent", o.index, x.value, key, x.offset),
+					})
+				case c.ops[w].typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
+					a.col.add(G1a, Case{
+						Key: key, Ops: []int64{a.idx(w), o.index}, Values: []int64{x.value}, Fatal: true,
+						Explanation: fmt.Sprintf("op %d failed to send %d to %s, yet op %d read it (aborted read)", a.idx(w), x.value, key, o.index),
+					})
+				}
+			}
+			ord := a.orders[r.key]
+			for j := 1; j < len(vs); j++ {
+				v1, v2 := vs[j-1].value, vs[j].value
+				i1, ok1 := ord.index(v1)
+				i2, ok2 := ord.index(v2)
+				if !ok1 || !ok2 {
+					continue
+				}
+				switch d := i2 - i1; {
+				case d > 1:
+					a.col.add(IntPollSkip, Case{
+						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
+						Explanation: fmt.Sprintf("op %d read %d then %d from %s, skipping %d value(s) %s between them", o.index, v1, v2, key, d-1, fmtSkipped(ord, i1, i2)),
+					})
+				case d < 1:
+					a.col.add(IntNonmonotonicPoll, Case{
+						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
+						Explanation: fmt.Sprintf("op %d read %d then %d from %s, going %d step(s) back in the log", o.index, v1, v2, key, 1-d),
+					})
+				}
+			}
+		}
+		if len(writes) == 0 {
+			continue
+		}
+		// Precommitted read: Kafka consumers read committed, so no
+		// transaction may see its own sends.
+		for _, r := range reads {
+			for _, x := range c.values(r) {
+				for _, w := range writes {
+					if w.key == r.key && w.value == x.value {
+						a.col.add(PrecommittedRead, Case{
+							Key: c.keys[r.key], Ops: []int64{o.index}, Values: []int64{x.value}, Fatal: true,
+							Explanation: fmt.Sprintf("op %d read its own uncommitted send of %d to %s", o.index, x.value, c.keys[r.key]),
+						})
+					}
+				}
+			}
+		}
+		if o.typ == tFail || len(writes) < 2 {
+			continue
+		}
+		for j := 0; j < len(writes); j++ {
+			// The previous send to the same key in this operation.
+			p := -1
+			for q := j - 1; q >= 0; q-- {
+				if writes[q].key == writes[j].key {
+					p = q
+					break
+				}
+			}
+			if p < 0 {
+				continue
+			}
+			ord := a.orders[writes[j].key]
+			v1, v2 := writes[p].value, writes[j].value
+			i1, ok1 := ord.index(v1)
+			i2, ok2 := ord.index(v2)
+			if !ok1 || !ok2 {
+				continue
+			}
+			key := c.keys[writes[j].key]
+			switch d := i2 - i1; {
+			case d > 1:
+				// Allowed, as in Jepsen: sends of concurrent producers
+				// interleave in the log.
+				a.col.add(IntSendSkip, Case{
+					Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: false,
+					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, and %d other value(s) landed between them", o.index, v1, v2, key, d-1),
+				})
+			case d < 1:
+				a.col.add(IntNonmonotonicSend, Case{
+					Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
+					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, but the log has them %d step(s) in the other order", o.index, v1, v2, key, 1-d),
+				})
+			}
+		}
+	}
+}
+
+func fmtSkipped(o *order, i1, i2 int32) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	n := 0
+	for i := i1 + 1; i < i2; i++ {
+		if n == 5 {
+			b.WriteString(" ...")
+			break
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, o.byIndex[i])
+		n++
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// lostWrites is Jepsen's lost-write-cases: for each key, the highest log
+// index any ok read reached bounds the prefix every reader collectively
+// should have seen; a value in that prefix, sent by an operation that must
+// have committed, yet read by no ok operation, was lost.
+func (a *analysis) lostWrites() {
+	c := a.c
+	readVals := make([]map[int64]struct{}, len(c.keys))
+	bound := make([]int32, len(c.keys))
+	boundVal := make([]int64, len(c.keys))
+	for i := range bound {
+		bound[i] = -1
+	}
+	for m := range a.okRead {
+		if readVals[m.key] == nil {
+			readVals[m.key] = map[int64]struct{}{}
+		}
+		readVals[m.key][m.v] = struct{}{}
+		if fi, ok := a.orders[m.key].firstIdx[m.v]; ok && (fi > bound[m.key] || fi == bound[m.key] && m.v < boundVal[m.key]) {
+			bound[m.key], boundVal[m.key] = fi, m.v
+		}
+	}
+	for _, k := range a.sortedKeyIDs() {
+		if bound[k] < 0 {
+			continue
+		}
+		o := a.orders[k]
+		key := c.keys[k]
+		maxReader := a.okRead[kv{k, boundVal[k]}]
+		for li := int32(0); li <= bound[k]; li++ {
+			for _, v := range o.vals[li] {
+				if o.lastIdx[v] != li {
+					continue
+				}
+				if _, read := readVals[k][v]; read {
+					continue
+				}
+				w, ok := a.writerOf[kv{k, v}]
+				if !ok || !c.mustHaveCommitted(&c.ops[w], a.okRead) {
+					continue
+				}
+				a.col.add(LostWrite, Case{
+					Key: key, Ops: []int64{a.idx(w), a.idx(maxReader)}, Values: []int64{v, boundVal[k]}, Fatal: true,
+					Explanation: fmt.Sprintf("op %d sent %d to %s at offset %d; op %d read %d at offset %d, later in the log, but no ok read ever saw %d",
+						a.idx(w), v, key, o.offsets[li], a.idx(maxReader), boundVal[k], o.offsets[bound[k]], v),
+				})
+			}
+		}
+	}
+}
+
+// unseen reports values whose send was acknowledged (ok) but which no ok
+// operation ever read, as Jepsen's final :unseen. Jepsen counts them as
+// fatal because its final generator drains every key; see
+// Options.AllowUnseen.
+func (a *analysis) unseen() {
+	c := a.c
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.typ != tOk {
+			continue
+		}
+		for _, w := range c.opWrites(o) {
+			if _, read := a.okRead[kv{w.key, w.value}]; read {
+				continue
+			}
+			key := c.keys[w.key]
+			a.col.add(Unseen, Case{
+				Key: key, Ops: []int64{o.index}, Values: []int64{w.value}, Fatal: !c.opts.AllowUnseen,
+				Explanation: fmt.Sprintf("op %d's send of %d to %s was acknowledged (offset %s) but no ok read ever saw it", o.index, w.value, key, fmtOffset(w.offset)),
+			})
+		}
+	}
+}
+
+func fmtOffset(o int64) string {
+	if o < 0 {
+		return "unknown"
+	}
+	return fmt.Sprint(o)
+}

@@ -1,0 +1,125 @@
+package kafka
+
+import (
+	"slices"
+)
+
+// order is the version order of one key, Jepsen's :by-index / :by-value /
+// :log. Offsets are Kafka's; indices are dense positions over the offsets
+// at which some value was observed, so gaps left by transaction markers do
+// not count as skips.
+type order struct {
+	// offsets lists the distinct observed offsets in increasing order;
+	// vals[i] holds the distinct values seen at offsets[i], sorted.
+	offsets []int64
+	vals    [][]int64
+	// byIndex[i] is the value at dense index i: the smallest value at that
+	// offset that did not already appear at an earlier offset.
+	byIndex []int64
+	// byValue maps a value to its dense index in byIndex.
+	byValue map[int64]int32
+	// firstIdx and lastIdx map each value to the first and last log index
+	// (position in offsets) at which it appears.
+	firstIdx map[int64]int32
+	lastIdx  map[int64]int32
+}
+
+// index returns the dense index of v and whether v is in the order.
+func (o *order) index(v int64) (int32, bool) {
+	if o == nil {
+		return 0, false
+	}
+	i, ok := o.byValue[v]
+	return i, ok
+}
+
+type pair struct{ offset, value int64 }
+
+// buildOrders derives per-key version orders from every poll or read
+// (whatever the operation's outcome: Kafka pollers must only ever see
+// committed data) and from the sends of operations that must have
+// committed: ok ones, and info ones with at least one value read by an ok
+// operation.
+func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
+	pairs := make([][]pair, len(c.keys))
+	for i := range c.ops {
+		o := &c.ops[i]
+		for _, r := range c.opReads(o) {
+			for _, x := range c.values(r) {
+				pairs[r.key] = append(pairs[r.key], pair{x.offset, x.value})
+			}
+		}
+		if c.mustHaveCommitted(o, okRead) {
+			for _, w := range c.opWrites(o) {
+				if w.offset >= 0 {
+					pairs[w.key] = append(pairs[w.key], pair{w.offset, w.value})
+				}
+			}
+		}
+	}
+	orders := make([]*order, len(c.keys))
+	for k, ps := range pairs {
+		slices.SortFunc(ps, func(a, b pair) int {
+			if a.offset != b.offset {
+				return cmpInt(a.offset, b.offset)
+			}
+			return cmpInt(a.value, b.value)
+		})
+		ps = slices.Compact(ps)
+		o := &order{byValue: map[int64]int32{}, firstIdx: map[int64]int32{}, lastIdx: map[int64]int32{}}
+		for j := 0; j < len(ps); {
+			off := ps[j].offset
+			var vs []int64
+			for ; j < len(ps) && ps[j].offset == off; j++ {
+				vs = append(vs, ps[j].value)
+			}
+			li := int32(len(o.offsets))
+			o.offsets = append(o.offsets, off)
+			o.vals = append(o.vals, vs)
+			placed := false
+			for _, v := range vs {
+				if _, seen := o.firstIdx[v]; !seen {
+					o.firstIdx[v] = li
+				}
+				o.lastIdx[v] = li
+				if _, in := o.byValue[v]; !in && !placed {
+					o.byValue[v] = int32(len(o.byIndex))
+					o.byIndex = append(o.byIndex, v)
+					placed = true
+				}
+			}
+		}
+		orders[k] = o
+		pairs[k] = nil
+	}
+	return orders
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// mustHaveCommitted is Jepsen's must-have-committed?: the operation is ok,
+// or it is info and someone's ok read observed one of its writes.
+func (c *Checker) mustHaveCommitted(o *kop, okRead map[kv]int32) bool {
+	if o.f != fSend && o.f != fTxn {
+		return false
+	}
+	switch o.typ {
+	case tOk:
+		return true
+	case tInfo:
+		for _, w := range c.opWrites(o) {
+			if _, ok := okRead[kv{w.key, w.value}]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}

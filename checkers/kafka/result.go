@@ -1,0 +1,134 @@
+package kafka
+
+import (
+	"sort"
+
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+)
+
+// Anomaly names (contract: Jepsen's names, DESIGN.md). UnknownValue is our
+// extension for a read of a value nobody sent, which Jepsen treats as a
+// crash of the checker.
+const (
+	InconsistentOffsets = "inconsistent-offsets"
+	Duplicate           = "duplicate"
+	LostWrite           = "lost-write"
+	Unseen              = "unseen"
+	G1a                 = "G1a"
+	PrecommittedRead    = "precommitted-read"
+	PollSkip            = "poll-skip"
+	NonmonotonicPoll    = "nonmonotonic-poll"
+	IntPollSkip         = "int-poll-skip"
+	IntNonmonotonicPoll = "int-nonmonotonic-poll"
+	NonmonotonicSend    = "nonmonotonic-send"
+	IntSendSkip         = "int-send-skip"
+	IntNonmonotonicSend = "int-nonmonotonic-send"
+	G0                  = "G0"
+	G1c                 = "G1c"
+	UnknownValue        = "unknown-value"
+)
+
+// Case is one instance of an anomaly.
+type Case struct {
+	// Key is the "topic/partition" the case is about, if any.
+	Key string `json:"key,omitempty"`
+	// Ops are the history indices of the operations that prove the case,
+	// in the order the explanation mentions them.
+	Ops []int64 `json:"ops"`
+	// Values are the message values involved, if any.
+	Values []int64 `json:"values,omitempty"`
+	// Explanation says in one line why the operations prove the anomaly.
+	Explanation string `json:"explanation"`
+	// Fatal is false for cases Jepsen allows (see the package comment of
+	// package checkers), e.g. poll skips of a subscribed consumer.
+	Fatal bool `json:"fatal"`
+}
+
+// Anomaly gathers all cases of one anomaly name.
+type Anomaly struct {
+	// Count is the number of cases found, all of them.
+	Count int `json:"count"`
+	// FatalCount is how many of them make the history invalid.
+	FatalCount int `json:"fatal_count"`
+	// Examples are the first cases found (at most Options.MaxExamples),
+	// fatal ones first.
+	Examples []Case `json:"examples"`
+}
+
+// Result is the kafka checker's section of results.json.
+type Result struct {
+	Valid verdict.Validity `json:"valid"`
+	// Errors maps anomaly names to their cases; names with no case are
+	// absent.
+	Errors map[string]*Anomaly `json:"errors"`
+	// BadErrorTypes lists the anomaly names with at least one fatal case,
+	// sorted, as Jepsen's :bad-error-types.
+	BadErrorTypes []string `json:"bad_error_types,omitempty"`
+	// Keys is how many keys (partitions) the history touched.
+	Keys int `json:"keys"`
+	// Error says why the analysis is Unknown (for example, its budget ran
+	// out).
+	Error string `json:"error,omitempty"`
+}
+
+// CheckerValid returns the verdict, so Result can be merged into results.
+func (r *Result) CheckerValid() verdict.Validity { return r.Valid }
+
+// Counts returns the number of cases per anomaly name.
+func (r *Result) Counts() map[string]int {
+	out := map[string]int{}
+	for n, a := range r.Errors {
+		out[n] = a.Count
+	}
+	return out
+}
+
+// collector accumulates cases under a cap.
+type collector struct {
+	max    int
+	errors map[string]*Anomaly
+	// fatal and allowed examples are kept apart while collecting so that
+	// fatal ones can be shown first.
+	allowed map[string][]Case
+}
+
+func newCollector(max int) *collector {
+	return &collector{max: max, errors: map[string]*Anomaly{}, allowed: map[string][]Case{}}
+}
+
+func (c *collector) add(name string, cs Case) {
+	a := c.errors[name]
+	if a == nil {
+		a = &Anomaly{Examples: []Case{}}
+		c.errors[name] = a
+	}
+	a.Count++
+	if cs.Fatal {
+		a.FatalCount++
+		if len(a.Examples) < c.max {
+			a.Examples = append(a.Examples, cs)
+		}
+		return
+	}
+	if len(c.allowed[name]) < c.max {
+		c.allowed[name] = append(c.allowed[name], cs)
+	}
+}
+
+func (c *collector) result() *Result {
+	r := &Result{Errors: c.errors}
+	for name, a := range c.errors {
+		for _, cs := range c.allowed[name] {
+			if len(a.Examples) >= c.max {
+				break
+			}
+			a.Examples = append(a.Examples, cs)
+		}
+		if a.FatalCount > 0 {
+			r.BadErrorTypes = append(r.BadErrorTypes, name)
+		}
+	}
+	sort.Strings(r.BadErrorTypes)
+	r.Valid = verdict.Of(len(r.BadErrorTypes) == 0)
+	return r
+}
