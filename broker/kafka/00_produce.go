@@ -1,0 +1,148 @@
+package kafka
+
+// Produce: v3-11
+//
+// Behavior:
+// * Only RecordBatch v2 (magic 2) is accepted: v3 is the first version that
+//   carries it, and every client we target sends it. Each partition's
+//   records may hold several batches; every batch's CRC-32C is checked and
+//   a bad one fails its partition with CORRUPT_MESSAGE before anything of
+//   that partition is appended.
+// * Each batch is one Backend.Produce call, in order within a partition;
+//   partitions of one request are produced concurrently so they share Raft
+//   commits and fsyncs (group commit).
+// * acks -1 waits for commit and apply, 1 for local acceptance, 0 sends no
+//   response at all. Any other acks is INVALID_REQUIRED_ACKS.
+// * TimeoutMillis bounds the wait; a batch whose commit is not confirmed in
+//   time is REQUEST_TIMED_OUT (it may still commit: the client must treat it
+//   as unknown, and an idempotent retry is de-duplicated).
+// * Idempotent retries: the core reports ErrDuplicateSequence with the
+//   original base offset when it still knows it; we answer NONE with that
+//   offset, as Kafka does (since KAFKA-5793 the broker answers a duplicate of
+//   one of the last five batches with the original offset and no error).
+//   When the original offset is unknown we answer DUPLICATE_SEQUENCE_NUMBER,
+//   which franz-go and the Java client treat as success.
+// * Transactional and control batches are INVALID_RECORD: transactions are
+//   not implemented (and InitProducerId refuses transactional ids).
+// * Unknown topics are auto-created when the server allows it; a partition
+//   outside the topic is UNKNOWN_TOPIC_OR_PARTITION.
+// * ThrottleMillis is always 0; CurrentLeader/NodeEndpoints (KIP-951) are
+//   not filled, so clients refresh metadata on NOT_LEADER_OR_FOLLOWER.
+//
+// Version notes:
+// * v3: RecordBatch, TransactionalID
+// * v5: LogStartOffset (KIP-107)
+// * v8: ErrorRecords, ErrorMessage (KIP-467)
+// * v9: flexible versions
+// * v10-11: KIP-951 leader discovery tags (left empty)
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(0, 3, 11, handleProduce) }
+
+func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = cluster.DefaultProposalTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	if s.cfg.AutoCreateTopics && req.Acks >= -1 && req.Acks <= 1 {
+		var missing []string
+		for _, t := range req.Topics {
+			if _, ok := s.backend.Topic(t.Topic); !ok {
+				missing = append(missing, t.Topic)
+			}
+		}
+		if len(missing) > 0 {
+			s.autoCreate(ctx, missing)
+		}
+	}
+
+	var wg sync.WaitGroup
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		topic, known := s.backend.Topic(rt.Topic)
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			switch {
+			case req.Acks < -1 || req.Acks > 1:
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				continue
+			case !known:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			if _, ok := findPartition(topic, rp.Partition); !ok {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			wg.Add(1)
+			go func(records []byte) {
+				defer wg.Done()
+				produceParition(ctx, s, tp, records, req.Acks, req.Version, sp)
+			}(rp.Records)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	wg.Wait()
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// produceParition appends the batches of one partition and fills sp.
+func produceParition(ctx context.Context, s *Server, tp cluster.TopicPartition, records []byte, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
+	fail := func(code int16, err error) {
+		sp.ErrorCode = code
+		if version >= 8 {
+			msg := err.Error()
+			sp.ErrorMessage = &msg
+		}
+	}
+	batches, err := splitBatches(records)
+	if err != nil {
+		code := kerr.CorruptMessage.Code
+		if errors.Is(err, errUnsupportedBatch) {
+			code = kerr.InvalidRecord.Code
+		}
+		s.log.Warn("produce refused", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		fail(code, err)
+		return
+	}
+	for i, b := range batches {
+		res, err := s.backend.Produce(ctx, tp, b, acks)
+		if errors.Is(err, cluster.ErrDuplicateSequence) && res.BaseOffset >= 0 {
+			err = nil
+		}
+		if err != nil {
+			fail(errCode(err), err)
+			return
+		}
+		if i == 0 {
+			sp.BaseOffset = res.BaseOffset
+			sp.LogAppendTime = res.LogAppendTime
+		}
+		sp.LogStartOffset = res.LogStartOffset
+	}
+}

@@ -1,0 +1,167 @@
+package kafka
+
+// Fetch: v4-12
+//
+// Behavior:
+// * Reads through Backend.Fetch, which never returns data above the high
+//   watermark and proves leadership (ReadIndex) before answering; a node
+//   that is not the partition's leader answers NOT_LEADER_OR_FOLLOWER.
+// * MaxWaitMillis/MinBytes: when fewer than MinBytes are available the
+//   request waits until any requested partition gets new data or MaxWait
+//   passes, then reads again. Any partition error answers at once.
+// * MaxBytes bounds the response, PartitionMaxBytes each partition; the
+//   first partition with data always gets at least one whole batch, even an
+//   oversized one (KIP-74), later partitions only what fits.
+// * LastStableOffset = high watermark and AbortedTransactions is empty: no
+//   transactions exist, so read_committed reads like read_uncommitted.
+// * CurrentLeaderEpoch (v9+, KIP-320): a client epoch older than the
+//   partition's is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
+//   (this node has not yet heard of that leader).
+// * Fetch sessions (KIP-227) are not kept: every response has session id 0,
+//   which tells the client to send full fetches.
+// * Rack (v11, KIP-392) is ignored; PreferredReadReplica is -1.
+// * LastFetchedEpoch (v12) is ignored: divergence is impossible for a
+//   consumer because only committed data is ever served.
+//
+// Version notes:
+// * v4: isolation level, LastStableOffset, AbortedTransactions
+// * v5: LogStartOffset (KIP-107)
+// * v7: fetch sessions (KIP-227)
+// * v9: CurrentLeaderEpoch (KIP-320)
+// * v11: Rack, PreferredReadReplica (KIP-392)
+// * v12: flexible versions, LastFetchedEpoch
+// (v13+ name topics by id; not served.)
+
+import (
+	"context"
+	"time"
+
+	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(1, 4, 12, handleFetch) }
+
+// maxFetchWait bounds a client's MaxWaitMillis so that one request cannot
+// hold a handler for long.
+const maxFetchWait = 30 * time.Second
+
+func handleFetch(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	wait := min(time.Duration(req.MaxWaitMillis)*time.Millisecond, maxFetchWait)
+	deadline := time.Now().Add(wait)
+	for {
+		resp, bytes, final := fetchOnce(ctx, s, req)
+		remaining := time.Until(deadline)
+		if final || bytes >= int(req.MinBytes) || remaining <= 0 || ctx.Err() != nil {
+			return resp, nil
+		}
+		waitForAny(ctx, s.backend, req, remaining)
+		if time.Until(deadline) <= 0 {
+			// One last read so that data that arrived just now is seen.
+			resp, _, _ = fetchOnce(ctx, s, req)
+			return resp, nil
+		}
+	}
+}
+
+// fetchOnce reads every requested partition once. final is true when some
+// partition failed, in which case the response must not wait.
+func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, bytes int, final bool) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	resp.SessionID = 0
+	budget := int(req.MaxBytes)
+	if budget <= 0 {
+		budget = 1 << 30
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		topic, known := s.backend.Topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			pi, ok := findPartition(topic, rp.Partition)
+			switch {
+			case !known || !ok:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < pi.LeaderEpoch:
+				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			case rp.CurrentLeaderEpoch > pi.LeaderEpoch:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			}
+			if sp.ErrorCode != 0 {
+				final = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			limit := int(rp.PartitionMaxBytes)
+			if limit <= 0 || limit > budget {
+				limit = budget
+			}
+			if limit <= 0 {
+				limit = 1 // still read for the high watermark
+			}
+			tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			res, err := s.backend.Fetch(ctx, tp, rp.FetchOffset, int32(min(limit, 1<<30)))
+			if err != nil {
+				sp.ErrorCode = errCode(err)
+				final = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			sp.HighWatermark = res.HighWatermark
+			sp.LastStableOffset = res.HighWatermark
+			sp.LogStartOffset = res.LogStartOffset
+			n := 0
+			for _, b := range res.Batches {
+				n += len(b)
+			}
+			// Only the first partition with data may exceed the budget.
+			if n > 0 && (bytes == 0 || n <= budget) {
+				sp.RecordBatches = make([]byte, 0, n)
+				for _, b := range res.Batches {
+					sp.RecordBatches = append(sp.RecordBatches, b...)
+				}
+				bytes += n
+				budget -= n
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, bytes, final
+}
+
+// waitForAny blocks until one requested partition may have data beyond its
+// fetch offset, ctx is done, or d passes.
+func waitForAny(ctx context.Context, b Backend, req *kmsg.FetchRequest, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	done := make(chan struct{}, 1)
+	n := 0
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			n++
+			tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			go func(off int64) {
+				b.WaitForData(ctx, tp, off, d)
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+			}(rp.FetchOffset)
+		}
+	}
+	if n == 0 {
+		<-ctx.Done()
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

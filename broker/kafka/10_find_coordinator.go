@@ -1,0 +1,68 @@
+package kafka
+
+// FindCoordinator: v0-4
+//
+// Behavior:
+// * Every consumer group is coordinated by the node leading __meta
+//   (Backend.CoordinatorID), which keeps membership in memory and commits
+//   offsets through __meta. While no leader is known the answer is
+//   COORDINATOR_NOT_AVAILABLE (retriable).
+// * Transaction coordinators (key type 1) are refused with INVALID_REQUEST:
+//   there are none, and a retriable COORDINATOR_NOT_AVAILABLE would make
+//   the client loop forever.
+// * v4 batches several keys (KIP-699); each gets its own entry.
+//
+// Version notes:
+// * v1: KeyType, ErrorMessage, ThrottleMillis
+// * v3: flexible versions
+// * v4: CoordinatorKeys batching (KIP-699)
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(10, 0, 4, handleFindCoordinator) }
+
+func handleFindCoordinator(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+
+	answer := func() (node int32, host string, port int32, code int16, msg string) {
+		if req.CoordinatorType != 0 {
+			return -1, "", -1, kerr.InvalidRequest.Code, "transactions are not supported"
+		}
+		id := s.backend.CoordinatorID()
+		if id < 0 {
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code, "no __meta leader known"
+		}
+		for _, b := range s.backend.Brokers() {
+			if b.ID == id {
+				return id, b.Host, b.Port, 0, ""
+			}
+		}
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code, "coordinator not registered yet"
+	}
+
+	if req.Version >= 4 {
+		for _, key := range req.CoordinatorKeys {
+			c := kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key = key
+			var msg string
+			c.NodeID, c.Host, c.Port, c.ErrorCode, msg = answer()
+			if msg != "" {
+				c.ErrorMessage = &msg
+			}
+			resp.Coordinators = append(resp.Coordinators, c)
+		}
+		return resp, nil
+	}
+	var msg string
+	resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, msg = answer()
+	if msg != "" && req.Version >= 1 {
+		resp.ErrorMessage = &msg
+	}
+	return resp, nil
+}

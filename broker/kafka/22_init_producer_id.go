@@ -1,0 +1,48 @@
+package kafka
+
+// InitProducerID: v0-4
+//
+// Behavior:
+// * Allocates a fresh producer id (epoch 0) through __meta for idempotent
+//   producers. Producer-id state is replicated, so de-duplication survives
+//   failover.
+// * A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+//   transactions are not implemented, and failing here, before any data is
+//   sent, is the clearest answer a client can get.
+// * v3+ ProducerID/ProducerEpoch (KIP-360 epoch bump after an
+//   UNKNOWN_PRODUCER_ID) are ignored: the producer gets a new id instead of
+//   a bumped epoch, which gives it the same fresh sequence space.
+// * Errors of the metadata group are NOT_COORDINATOR /
+//   COORDINATOR_NOT_AVAILABLE, which every client retries.
+//
+// Version notes:
+// * v1: ThrottleMillis
+// * v2: flexible versions
+// * v3: ProducerID, ProducerEpoch in the request (KIP-360)
+// * v4: no change (KIP-588 error codes)
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(22, 0, 4, handleInitProducerID) }
+
+func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
+	id, epoch, err := s.backend.InitProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = groupErrCode(err)
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, epoch
+	return resp, nil
+}

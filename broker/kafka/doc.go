@@ -1,0 +1,41 @@
+// Package kafka is the Kafka wire-protocol front end of chronik-server: it
+// accepts client connections, decodes requests with franz-go's kmsg, runs
+// one handler per API key and answers from a Backend (the replicated
+// cluster state of broker/cluster, or an in-memory fake in tests).
+//
+// # Layout
+//
+// As in franz-go's pkg/kfake, each API lives in a file named after its key
+// (00_produce.go, 01_fetch.go, ...). Each file opens with the API's served
+// version range, a Behavior list (what is implemented and what is ignored)
+// and version notes with KIP references, and registers its key, range and
+// handler with regKey in init. ApiVersions answers from that registry, so
+// the advertised versions cannot drift from the handlers; keys without a
+// handler are not advertised and a request for one closes the connection.
+//
+// # Connections
+//
+// One goroutine per connection reads frames (bounded by
+// Config.MaxFrameBytes: a larger frame is refused and the connection
+// closed before its body is read) and starts a handler goroutine per
+// request; a writer goroutine writes responses strictly in request order.
+// Produce requests of one connection run one after another so that an
+// idempotent producer's pipelined batches reach Raft in sequence order;
+// other requests run concurrently. acks=0 produce writes no response.
+// Handlers recover from panics: a malformed or unexpected request is
+// logged and closes its connection, never the server.
+//
+// # Caller contract
+//
+//   - New(Config) with a Backend; Serve(ctx, listener) until ctx ends;
+//     Close to drop every connection.
+//   - Backend errors are cluster.Err* sentinels; errCode maps them to Kafka
+//     codes, anything else is UNKNOWN_SERVER_ERROR (outcome unknown).
+//   - ControlKey lets tests intercept, delay or drop requests by key.
+//
+// # Consumer groups
+//
+// Group membership (the classic JoinGroup/SyncGroup protocol) is kept in
+// memory by the coordinator, the __meta leader; committed offsets go
+// through the Backend and are replicated. See groups.go.
+package kafka

@@ -1,0 +1,52 @@
+package kafka
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Metrics counts Kafka requests and their handling latency per API key. A
+// nil *Metrics records nothing.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics creates the request metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chronik_kafka_requests_total",
+			Help: "Kafka requests handled, by API and outcome (ok, closed: the connection was closed, dropped: no response).",
+		}, []string{"api", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chronik_kafka_request_seconds",
+			Help:    "Time from a decoded Kafka request to its response being ready, by API.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"api"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) observe(key int16, resp kmsg.Response, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	api := kmsg.NameForKey(key)
+	outcome := "ok"
+	switch {
+	case err != nil:
+		outcome = "closed"
+	case resp == nil:
+		outcome = "dropped"
+	}
+	m.requests.WithLabelValues(api, outcome).Inc()
+	m.latency.WithLabelValues(api).Observe(d.Seconds())
+}
