@@ -28,32 +28,11 @@ const (
 	UnknownValue        = "unknown-value"
 )
 
-// Case is one instance of an anomaly.
-type Case struct {
-	// Key is the "topic/partition" the case is about, if any.
-	Key string `json:"key,omitempty"`
-	// Ops are the history indices of the operations that prove the case,
-	// in the order the explanation mentions them.
-	Ops []int64 `json:"ops"`
-	// Values are the message values involved, if any.
-	Values []int64 `json:"values,omitempty"`
-	// Explanation says in one line why the operations prove the anomaly.
-	Explanation string `json:"explanation"`
-	// Fatal is false for cases Jepsen allows (see the package comment of
-	// package checkers), e.g. poll skips of a subscribed consumer.
-	Fatal bool `json:"fatal"`
-}
-
-// Anomaly gathers all cases of one anomaly name.
-type Anomaly struct {
-	// Count is the number of cases found, all of them.
-	Count int `json:"count"`
-	// FatalCount is how many of them make the history invalid.
-	FatalCount int `json:"fatal_count"`
-	// Examples are the first cases found (at most Options.MaxExamples),
-	// fatal ones first.
-	Examples []Case `json:"examples"`
-}
+// Case and Anomaly are the shared result shapes of package verdict.
+type (
+	Case    = verdict.Case
+	Anomaly = verdict.Anomaly
+)
 
 // Result is the kafka checker's section of results.json.
 type Result struct {
