@@ -1,0 +1,56 @@
+// Package nemesis defines the harness's faults, who-cannot-talk-to-whom
+// grudges, and the seeded schedules that inject them, in the manner of
+// etcd's robustness failpoints (a small Fault interface, faults as
+// unexported values listed in one slice) and Jepsen's combined nemesis
+// (fault families that each bring their own heal; symbolic targets resolved
+// when the fault runs).
+//
+// # Faults
+//
+//   - kill / restart: SIGKILL the broker of target nodes; start them again.
+//   - pause / resume: freeze target nodes with the cgroup freezer; thaw them.
+//   - partition / heal: cut broker nodes apart with a grudge shape (one,
+//     majority, majorities-ring, minority-third, bridge, isolate-leader):
+//     nftables input drops of peer addresses inside each node's network
+//     namespace, in a table of our own. Clients on the host keep reaching
+//     every node.
+//   - loss-start / loss-stop: drop a percentage of the packets each node
+//     receives from its peers (nftables numgen random).
+//   - delay-start / delay-stop: latency on peer traffic. The kernel has no
+//     netem qdisc, so the delay is a stage in the broker's peer transport,
+//     switched through the admin API (POST /admin/peer-delay?ms=N); see
+//     DelayMechanism.
+//
+// Targets for kill and pause are one, leader (of Options.LeaderGroup, read
+// from GET /status), minority, majority and all, resolved among the running
+// nodes no other family holds.
+//
+// Clock faults are deliberately absent: the real-time clock is not
+// namespaced, so skewing it inside one container would skew the host and
+// every other container, and the broker's Raft does not read wall time
+// (elections and heartbeats count ticks of a monotonic timer). There is
+// nothing meaningful to fake.
+//
+// # Caller contract
+//
+// StaggeredStart brings the nodes up one by one. NewScheduler takes the
+// seeded rng of the run; Run injects faults until its context ends; HealAll
+// then restores everything. Every action is recorded through Recorder as an
+// invoke/info pair (process "nemesis") whose info value carries "verified":
+// what was checked. A restart done outside the scheduler must be followed by
+// Scheduler.Reapply, because network rules die with a container's namespace.
+//
+// # Invariants
+//
+//   - Every fault verifies its effect after applying it and every heal its
+//     undoing: a killed node is not running; a paused node is paused and its
+//     admin port times out; a partition's cut pairs time out on a TCP probe
+//     to the raft port while uncut pairs connect; loss shows in the delivery
+//     rate of many short probes; delay reads back from the admin API. A
+//     failed verification returns an error wrapping ErrUnverified and the
+//     harness stops the run with exit code 4: a fault must never pass
+//     silently.
+//   - The timetable (Plan) depends on the seed alone; target draws depend on
+//     the seed and on the cluster's state (e.g. who leads) when they run.
+//   - Actions never overlap; families do.
+package nemesis

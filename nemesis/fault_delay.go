@@ -1,0 +1,106 @@
+package nemesis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DelayMechanism names how delay works, for the op value and the report:
+// the kernel here has no netem qdisc, so latency is a stage in the broker's
+// peer transport, switched through its admin API.
+const DelayMechanism = "broker peer-transport delay stage via admin API (POST /admin/peer-delay?ms=N)"
+
+// delayFault adds latency to every broker's outgoing peer traffic (start)
+// and removes it (stop). A paused or killed node is told when it is resumed
+// or restarted (a restarted broker forgets the setting).
+type delayFault struct{}
+
+func (delayFault) Name() string { return FamilyDelay }
+
+func (delayFault) active(s *Scheduler) bool { return s.delayMS > 0 }
+
+func (delayFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	ms := int(s.opts.Delay.Milliseconds())
+	nodes := s.answering(ctx)
+	v := Value{"nodes": nodes, "ms": ms, "mechanism": DelayMechanism}
+	if len(nodes) == 0 {
+		skipped(rec, "delay-start", v, "no running node to configure")
+		return nil
+	}
+	return action(ctx, rec, "delay-start", v, func(ctx context.Context) (Value, error) {
+		s.delayMS = ms
+		return s.setDelay(ctx, nodes, ms)
+	})
+}
+
+func (delayFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+	nodes := s.answering(ctx)
+	return action(ctx, rec, "delay-stop", Value{"nodes": nodes, "mechanism": DelayMechanism}, func(ctx context.Context) (Value, error) {
+		s.delayMS = 0
+		return s.setDelay(ctx, nodes, 0)
+	})
+}
+
+// setDelay switches the delay stage on nodes and reads it back.
+func (s *Scheduler) setDelay(ctx context.Context, nodes []string, ms int) (Value, error) {
+	got := Value{}
+	verified := Value{"peer_delay_ms": got}
+	for _, n := range nodes {
+		cur, err := setDelay(ctx, s.c, n, ms)
+		got[n] = cur
+		if err != nil {
+			return verified, err
+		}
+	}
+	return verified, nil
+}
+
+// setDelay sets and reads back one node's peer delay.
+func setDelay(ctx context.Context, c Cluster, node string, ms int) (int, error) {
+	rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	code, body, err := c.Admin(rctx, node, "POST", "/admin/peer-delay?ms="+strconv.Itoa(ms))
+	if err != nil {
+		return -1, fmt.Errorf("set peer delay at %s: %w", node, err)
+	}
+	if code/100 != 2 {
+		return -1, fmt.Errorf("set peer delay at %s: status %d: %s", node, code, strings.TrimSpace(string(body)))
+	}
+	rctx2, cancel2 := context.WithTimeout(ctx, statusTimeout)
+	defer cancel2()
+	code, body, err = c.Admin(rctx2, node, "GET", "/admin/peer-delay")
+	if err != nil || code != 200 {
+		return -1, unverified("read back peer delay at %s: status %d, %v", node, code, err)
+	}
+	cur, err := parseDelay(body)
+	if err != nil {
+		return -1, unverified("read back peer delay at %s: %v", node, err)
+	}
+	if cur != ms {
+		return cur, unverified("peer delay at %s is %d ms after setting %d", node, cur, ms)
+	}
+	return cur, nil
+}
+
+// parseDelay reads GET /admin/peer-delay: a bare number (JSON or text) or a
+// JSON object with the milliseconds under "ms", "peer_delay_ms" or
+// "delay_ms".
+func parseDelay(body []byte) (int, error) {
+	text := strings.TrimSpace(string(body))
+	if n, err := strconv.Atoi(text); err == nil {
+		return n, nil
+	}
+	var obj map[string]json.Number
+	if err := json.Unmarshal(body, &obj); err == nil {
+		for _, k := range []string{"ms", "peer_delay_ms", "delay_ms"} {
+			if x, ok := obj[k]; ok {
+				n, err := x.Int64()
+				return int(n), err
+			}
+		}
+	}
+	return 0, fmt.Errorf("unrecognised peer-delay body %q", text)
+}

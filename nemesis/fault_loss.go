@@ -1,0 +1,109 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// lossFault drops a percentage of the packets every broker node receives
+// from its peers (start) and stops dropping (stop), with an nftables
+// "numgen random mod 100 < pct" rule in each node's namespace. A single TCP
+// connect hides loss (the kernel retransmits the SYN), so the effect is
+// measured as the delivery rate of many short probes, each shorter than the
+// first SYN retransmission.
+type lossFault struct{}
+
+func (lossFault) Name() string { return FamilyLoss }
+
+func (lossFault) active(s *Scheduler) bool { return s.lossPct > 0 }
+
+// Delivery-rate thresholds. With loss p at the receiving end alone a probe
+// gets through with probability 1-p (less when the sender drops replies
+// too); we demand at least half the nominal loss, which LossProbes probes
+// separate from chance by several standard deviations. A healed link must
+// deliver nearly everything.
+func lossApplied(rate float64, pct int) bool { return rate <= 1-float64(pct)/200 }
+
+const healedRate = 0.95
+
+func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	pct := s.opts.LossPercent
+	live := s.live(ctx)
+	v := Value{"nodes": live, "percent": pct, "mechanism": "nftables numgen random drop of peer packets"}
+	a, b, ok := s.uncutPair(ctx, nil)
+	if !ok {
+		skipped(rec, "loss-start", v, "no live pair outside a partition to measure loss on")
+		return nil
+	}
+	return action(ctx, rec, "loss-start", v, func(ctx context.Context) (Value, error) {
+		// The pair must connect before the loss, or a dead listener
+		// would pass for packet loss.
+		if err := connects(ctx, s.c, a, b, s.opts.ProbeTimeout); err != nil {
+			return nil, unverified("control probe %s -> %s before loss: %v", a, b, err)
+		}
+		s.lossPct = pct
+		for _, n := range live {
+			if err := s.c.Loss(ctx, n, peersOf(s.c.Nodes(), n), pct); err != nil {
+				return nil, fmt.Errorf("loss at %s: %w", n, err)
+			}
+		}
+		return measureLoss(ctx, s, a, b, func(rate float64) bool { return lossApplied(rate, pct) },
+			fmt.Sprintf("delivered <= %.3f", 1-float64(pct)/200))
+	})
+}
+
+func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+	live := s.live(ctx)
+	return action(ctx, rec, "loss-stop", Value{"nodes": live}, func(ctx context.Context) (Value, error) {
+		s.lossPct = 0
+		for _, n := range live {
+			if err := s.clearLoss(ctx, n); err != nil {
+				return nil, err
+			}
+		}
+		a, b, ok := s.uncutPair(ctx, nil)
+		if !ok {
+			// Every live pair is inside a partition: the final heal
+			// measures the link again.
+			return Value{"probe": "skipped: no live pair outside a partition"}, nil
+		}
+		return measureLoss(ctx, s, a, b, func(rate float64) bool { return rate >= healedRate },
+			fmt.Sprintf("delivered >= %.2f", healedRate))
+	})
+}
+
+// clearLoss removes node's loss rule but keeps a cut in effect.
+func (s *Scheduler) clearLoss(ctx context.Context, node string) error {
+	if len(s.grudge[node]) > 0 {
+		if err := s.c.Loss(ctx, node, nil, 0); err != nil {
+			return fmt.Errorf("remove loss at %s: %w", node, err)
+		}
+		return nil
+	}
+	if err := s.c.HealNet(ctx, node); err != nil {
+		return fmt.Errorf("heal network at %s: %w", node, err)
+	}
+	return nil
+}
+
+// measureLoss probes a -> b LossProbes times and checks the delivery rate.
+func measureLoss(ctx context.Context, s *Scheduler, a, b string, ok func(float64) bool, want string) (Value, error) {
+	rate, err := s.c.ProbeLoss(ctx, a, b, s.opts.LossProbes)
+	v := Value{
+		"probe":     fmt.Sprintf("%d short tcp connects %s -> %s (each under the SYN retransmission time)", s.opts.LossProbes, a, b),
+		"delivered": rate,
+		"want":      want,
+	}
+	if err != nil {
+		return v, fmt.Errorf("probe loss %s -> %s: %w", a, b, err)
+	}
+	if !ok(rate) {
+		return v, unverified("delivery rate %s -> %s is %.3f, want %s", a, b, rate, want)
+	}
+	return v, nil
+}
+
+func peersOf(nodes []string, node string) []string {
+	return slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return n == node })
+}

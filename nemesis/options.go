@@ -1,0 +1,158 @@
+package nemesis
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Fault family names, as given to --nemesis.
+const (
+	FamilyKill      = "kill"
+	FamilyPause     = "pause"
+	FamilyPartition = "partition"
+	FamilyLoss      = "loss"
+	FamilyDelay     = "delay"
+	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
+	// NewScheduler accepts and ignores it so the CLI list can be passed as is.
+	FamilyStaggeredStart = "staggered-start"
+)
+
+// Defaults applied by NewScheduler to zero Options fields.
+const (
+	DefaultInterval      = 10 * time.Second
+	DefaultLossPercent   = 20
+	DefaultDelay         = 100 * time.Millisecond
+	DefaultProbeTimeout  = 500 * time.Millisecond
+	DefaultLossProbes    = 200
+	DefaultActionTimeout = 90 * time.Second
+	DefaultLeaderGroup   = "__meta"
+)
+
+// Options configures a Scheduler. Zero fields take the defaults above, so
+// Options{Faults: []string{"kill"}} is a complete configuration.
+type Options struct {
+	// Faults are the fault families to schedule: any subset of kill, pause,
+	// partition, loss, delay ("staggered-start" is accepted and ignored).
+	Faults []string
+	// Interval is the mean gap between a family's successive actions (start
+	// to stop, stop to next start). Each gap is uniform in
+	// [Interval/2, 3*Interval/2], like Jepsen's stagger, so families drift
+	// apart and overlap.
+	Interval time.Duration
+	// Targets are the node selections kill and pause draw from: one,
+	// leader, minority, majority, all. Empty means all of them.
+	Targets []string
+	// Grudges are the partition shapes partition draws from: one, majority,
+	// majorities-ring, minority-third, bridge, isolate-leader. Empty means
+	// all of them.
+	Grudges []string
+	// LeaderGroup is the Raft group whose leader the "leader" target and the
+	// isolate-leader grudge aim at: "__meta" or "topic/partition".
+	LeaderGroup string
+	// LossPercent is the share of packets between broker nodes that loss
+	// drops, 1..100.
+	LossPercent int
+	// Delay is the latency delay adds to peer traffic (millisecond
+	// resolution, because the broker's admin API takes milliseconds).
+	Delay time.Duration
+	// Mixes, if set, rotates which families may start: the run is cut into
+	// MixPeriod slots and slot k allows only Mixes[k % len(Mixes)]. A family
+	// still active when its slot ends is stopped at the boundary. Every
+	// family named in a mix must be in Faults.
+	Mixes [][]string
+	// MixPeriod is the length of one rotation slot; default 4*Interval.
+	MixPeriod time.Duration
+	// ProbeTimeout bounds one probe connection. Keep it under the kernel's
+	// initial SYN retransmission timeout (1 s) so that one probe is one
+	// packet exchange.
+	ProbeTimeout time.Duration
+	// LossProbes is the number of probes used to measure a delivery rate.
+	LossProbes int
+	// ActionTimeout bounds one fault action including its verification.
+	ActionTimeout time.Duration
+}
+
+var (
+	allFamilies = []string{FamilyKill, FamilyPause, FamilyPartition, FamilyLoss, FamilyDelay}
+	allTargets  = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
+)
+
+// withDefaults validates o and fills zero fields. The returned Faults are in
+// canonical order (kill, pause, partition, loss, delay) and deduplicated, so
+// the schedule does not depend on how the flag was spelled.
+func (o Options) withDefaults() (Options, error) {
+	var fams []string
+	for _, f := range o.Faults {
+		switch {
+		case f == FamilyStaggeredStart || f == "":
+		case slices.Contains(allFamilies, f):
+			if !slices.Contains(fams, f) {
+				fams = append(fams, f)
+			}
+		default:
+			return o, fmt.Errorf("unknown fault %q (want any of %v)", f, allFamilies)
+		}
+	}
+	slices.SortFunc(fams, func(a, b string) int {
+		return slices.Index(allFamilies, a) - slices.Index(allFamilies, b)
+	})
+	o.Faults = fams
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Interval < 0 {
+		return o, fmt.Errorf("interval %v is negative", o.Interval)
+	}
+	if len(o.Targets) == 0 {
+		o.Targets = allTargets
+	}
+	for _, t := range o.Targets {
+		if !slices.Contains(allTargets, t) {
+			return o, fmt.Errorf("unknown target %q (want any of %v)", t, allTargets)
+		}
+	}
+	if len(o.Grudges) == 0 {
+		o.Grudges = GrudgeNames
+	}
+	for _, g := range o.Grudges {
+		if !slices.Contains(GrudgeNames, g) {
+			return o, fmt.Errorf("unknown grudge %q (want any of %v)", g, GrudgeNames)
+		}
+	}
+	if o.LeaderGroup == "" {
+		o.LeaderGroup = DefaultLeaderGroup
+	}
+	if o.LossPercent == 0 {
+		o.LossPercent = DefaultLossPercent
+	}
+	if o.LossPercent < 1 || o.LossPercent > 100 {
+		return o, fmt.Errorf("loss percent %d is outside 1..100", o.LossPercent)
+	}
+	if o.Delay == 0 {
+		o.Delay = DefaultDelay
+	}
+	if o.Delay < time.Millisecond {
+		return o, fmt.Errorf("delay %v is below the admin API's 1 ms resolution", o.Delay)
+	}
+	for i, mix := range o.Mixes {
+		for _, f := range mix {
+			if !slices.Contains(o.Faults, f) {
+				return o, fmt.Errorf("mix %d names %q, which is not among the faults %v", i, f, o.Faults)
+			}
+		}
+	}
+	if o.MixPeriod == 0 {
+		o.MixPeriod = 4 * o.Interval
+	}
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = DefaultProbeTimeout
+	}
+	if o.LossProbes == 0 {
+		o.LossProbes = DefaultLossProbes
+	}
+	if o.ActionTimeout == 0 {
+		o.ActionTimeout = DefaultActionTimeout
+	}
+	return o, nil
+}

@@ -1,0 +1,216 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Verification bounds. A state change is visible to the engine within a
+// second in practice; a restarted broker answers its admin port within a few.
+// They are variables so tests can shorten them.
+var (
+	stateWait = 15 * time.Second
+	adminWait = 20 * time.Second
+	pollEvery = 100 * time.Millisecond
+)
+
+const (
+	// connectAttempts bounds the probes tried before a pair counts as
+	// unable to connect: under concurrent packet loss single handshakes
+	// fail, and a just-restarted broker needs a moment to listen.
+	connectAttempts = 10
+)
+
+// pauseTimeout is how long an admin request to a paused node must hang
+// before the pause counts as proven. A variable so tests can shorten it.
+var pauseTimeout = 1500 * time.Millisecond
+
+// waitState polls node's state until ok accepts it or stateWait passes.
+func waitState(ctx context.Context, c Cluster, node string, ok func(NodeState) bool) (NodeState, error) {
+	ctx, cancel := context.WithTimeout(ctx, stateWait)
+	defer cancel()
+	var last NodeState
+	for {
+		st, err := c.State(ctx, node)
+		if err == nil {
+			last = st
+			if ok(st) {
+				return st, nil
+			}
+		}
+		if !sleep(ctx, pollEvery) {
+			if err != nil {
+				return last, fmt.Errorf("state of %s: %w", node, err)
+			}
+			return last, unverified("%s stayed %q", node, last)
+		}
+	}
+}
+
+// isTimeout reports whether err is a probe or request timing out, the
+// signature of silently dropped packets (as opposed to a refusal, which
+// means the peer's kernel answered).
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// adminHangs proves a pause at the application level: the kernel still
+// completes TCP handshakes for a frozen container, but no process answers,
+// so an admin request must time out.
+func adminHangs(ctx context.Context, c Cluster, node string) error {
+	rctx, cancel := context.WithTimeout(ctx, pauseTimeout)
+	defer cancel()
+	code, _, err := c.Admin(rctx, node, "GET", "/healthz")
+	if err == nil {
+		return unverified("paused %s still answered /healthz with %d", node, code)
+	}
+	if !isTimeout(err) && rctx.Err() == nil {
+		return unverified("paused %s: /healthz failed without timing out: %v", node, err)
+	}
+	return nil
+}
+
+// adminAnswers waits until node answers GET /healthz with 200.
+func adminAnswers(ctx context.Context, c Cluster, node string) error {
+	ctx, cancel := context.WithTimeout(ctx, adminWait)
+	defer cancel()
+	var last error
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, statusTimeout)
+		code, _, err := c.Admin(rctx, node, "GET", "/healthz")
+		rcancel()
+		if err == nil && code == 200 {
+			return nil
+		}
+		last = err
+		if err == nil {
+			last = fmt.Errorf("status %d", code)
+		}
+		if !sleep(ctx, 2*pollEvery) {
+			return unverified("%s did not answer /healthz: %v", node, last)
+		}
+	}
+}
+
+// connects probes from a to b until one probe connects, bounded by
+// connectAttempts and ctx. It returns the last error when none did.
+func connects(ctx context.Context, c Cluster, a, b string, timeout time.Duration) error {
+	var err error
+	for i := 0; i < connectAttempts; i++ {
+		if err = c.Probe(ctx, a, b, timeout); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if !isTimeout(err) {
+			// Refused: the listener is not up yet; give it a moment.
+			sleep(ctx, 3*pollEvery)
+		}
+	}
+	return err
+}
+
+// blocked probes from a to b once and requires the probe to time out: a
+// refusal would mean packets got through.
+func blocked(ctx context.Context, c Cluster, a, b string, timeout time.Duration) error {
+	err := c.Probe(ctx, a, b, timeout)
+	if err == nil {
+		return fmt.Errorf("%s -> %s connected", a, b)
+	}
+	if !isTimeout(err) {
+		return fmt.Errorf("%s -> %s failed without timing out (%v)", a, b, err)
+	}
+	return nil
+}
+
+// probeMatrix checks every ordered pair of live nodes against g: cut pairs
+// must time out, the others must connect. It returns what it saw; the error
+// wraps ErrUnverified when a pair disagrees, or when nothing was cut although
+// g cuts something (a partition is only proven by a failing probe).
+func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeout time.Duration) (Value, error) {
+	type result struct {
+		a, b string
+		cut  bool
+		err  error
+	}
+	var (
+		mu      sync.Mutex
+		results []result
+		wg      sync.WaitGroup
+	)
+	for _, a := range live {
+		for _, b := range live {
+			if a == b {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := result{a: a, b: b, cut: g.Cut(a, b)}
+				if r.cut {
+					r.err = blocked(ctx, c, a, b, timeout)
+				} else {
+					r.err = connects(ctx, c, a, b, timeout)
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	slices.SortFunc(results, func(x, y result) int {
+		if x.a != y.a {
+			return cmpString(x.a, y.a)
+		}
+		return cmpString(x.b, y.b)
+	})
+	var cut, open, bad []string
+	for _, r := range results {
+		pair := r.a + "->" + r.b
+		switch {
+		case r.err != nil:
+			bad = append(bad, fmt.Sprintf("%s: %v", pair, r.err))
+		case r.cut:
+			cut = append(cut, pair)
+		default:
+			open = append(open, pair)
+		}
+	}
+	v := Value{"probe": "tcp connect to the raft port", "blocked": nonNil(cut), "connected": nonNil(open)}
+	if len(bad) > 0 {
+		v["mismatch"] = bad
+		return v, unverified("probes disagree with the grudge: %v", bad)
+	}
+	if len(g.Nodes()) > 0 && len(cut) == 0 {
+		return v, unverified("no live pair of cut nodes to probe (live %v)", live)
+	}
+	return v, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
