@@ -1,0 +1,39 @@
+package cluster
+
+import "go.etcd.io/raft/v3"
+
+// Leadership spread: partition p prefers the (p mod n)-th voter in id
+// order. A leader hands leadership to the preferred replica once that
+// replica is active and fully caught up. Because the preferred replica is a
+// fixed function of the partition, transfers converge and never ping-pong;
+// a rate limit (one attempt per 5 election timeouts) keeps a flapping peer
+// from causing an election storm.
+
+func (g *group) preferredLeader() uint64 {
+	if g.id == MetaGroupID || len(g.node.voters) < 2 {
+		return 0
+	}
+	return g.node.voters[int(g.partition.Partition)%len(g.node.voters)]
+}
+
+// maybeTransfer runs on ticks with g.mu held.
+func (g *group) maybeTransfer() {
+	pref := g.preferredLeader()
+	if pref == 0 || pref == g.node.cfg.NodeID || g.ticks%g.node.cfg.ElectionTicks != 0 {
+		return
+	}
+	if g.lastTransfer != 0 && g.ticks-g.lastTransfer < 5*g.node.cfg.ElectionTicks {
+		return
+	}
+	st := g.rn.Status()
+	if st.RaftState != raft.StateLeader || st.LeadTransferee != raft.None {
+		return
+	}
+	pr, ok := st.Progress[pref]
+	if !ok || !pr.RecentActive || pr.Match < st.HardState.GetCommit() {
+		return
+	}
+	g.lastTransfer = g.ticks
+	g.log.Info("transferring leadership to preferred replica", "to", pref, "term", st.HardState.GetTerm())
+	g.rn.TransferLeader(pref)
+}

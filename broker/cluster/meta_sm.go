@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/chronik-chaos/chronik/broker/storage"
+)
+
+// The __meta state machine. Commands are JSON (rare and small); the whole
+// state is one JSON record rewritten with each applied batch of entries,
+// which is fine at this project's scale (hundreds of topics, thousands of
+// group offsets) and keeps the snapshot trivially consistent.
+
+// metaCommand is one __meta log entry.
+type metaCommand struct {
+	Op      string                            `json:"op"`
+	Broker  *BrokerInfo                       `json:"broker,omitempty"`
+	Topics  []topicMeta                       `json:"topics,omitempty"`
+	Names   []string                          `json:"names,omitempty"`
+	Group   string                            `json:"group,omitempty"`
+	Offsets map[string]map[int32]OffsetCommit `json:"offsets,omitempty"`
+}
+
+const (
+	opRegister     = "register_broker"
+	opCreateTopics = "create_topics"
+	opDeleteTopics = "delete_topics"
+	opCommit       = "commit_offsets"
+	opProducerID   = "alloc_producer_id"
+)
+
+// topicMeta is a topic as stored in __meta.
+type topicMeta struct {
+	Name       string            `json:"name"`
+	ID         [16]byte          `json:"id"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+	// Groups[p] is partition p's Raft group id, assigned at apply time from
+	// NextGroup so every replica derives the same ids.
+	Groups []uint64 `json:"groups,omitempty"`
+}
+
+type metaState struct {
+	Applied        uint64                                       `json:"applied"`
+	Brokers        map[int32]BrokerInfo                         `json:"brokers"`
+	Topics         map[string]*topicMeta                        `json:"topics"`
+	NextGroup      uint64                                       `json:"next_group"`
+	NextProducerID int64                                        `json:"next_producer_id"`
+	Offsets        map[string]map[string]map[int32]OffsetCommit `json:"offsets"`
+}
+
+func newMetaState() *metaState {
+	return &metaState{
+		Brokers:   map[int32]BrokerInfo{},
+		Topics:    map[string]*topicMeta{},
+		NextGroup: MetaGroupID + 1,
+		Offsets:   map[string]map[string]map[int32]OffsetCommit{},
+	}
+}
+
+type metaSM struct {
+	n  *Node
+	mu sync.RWMutex
+	st *metaState
+	// changed is set when a topic was created or deleted by the entries
+	// being applied, so the group goroutine reconciles after the commit.
+	changed bool
+}
+
+var metaStateKey = storage.StateKey(MetaGroupID, 'm')
+
+func loadMetaSM(n *Node) (*metaSM, error) {
+	sm := &metaSM{n: n, st: newMetaState()}
+	v, ok, err := n.db.GetCopy(metaStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("load __meta state: %w", err)
+	}
+	if ok {
+		st := newMetaState()
+		if err := json.Unmarshal(v, st); err != nil {
+			return nil, fmt.Errorf("load __meta state (key %x in %s): %w: %w", metaStateKey, n.db.Dir, storage.ErrCorrupt, err)
+		}
+		sm.st = st
+	}
+	return sm, nil
+}
+
+func (m *metaSM) applied() uint64 { return m.st.Applied }
+func (m *metaSM) lock()           { m.mu.Lock() }
+func (m *metaSM) unlock()         { m.mu.Unlock() }
+
+func (m *metaSM) setApplied(b *pebble.Batch, index uint64) error {
+	m.st.Applied = index
+	v, err := json.Marshal(m.st)
+	if err != nil {
+		return fmt.Errorf("encode __meta state: %w", err)
+	}
+	return b.Set(metaStateKey, v, nil)
+}
+
+func (m *metaSM) committed() {
+	if m.changed {
+		m.changed = false
+		// Create the groups before the proposer is answered: CreateTopics
+		// returns only once the local partition groups exist.
+		if err := m.n.reconcileGroups(); err != nil {
+			m.n.log.Error("create partition groups", "err", err)
+			m.n.fail(err)
+		}
+	}
+}
+
+func (m *metaSM) snapshot() ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return json.Marshal(m.st)
+}
+
+func (m *metaSM) restore(b *pebble.Batch, index uint64, data []byte) error {
+	st := newMetaState()
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, st); err != nil {
+			return fmt.Errorf("decode __meta snapshot: %w", err)
+		}
+	}
+	m.st = st
+	m.changed = true
+	return m.setApplied(b, index)
+}
+
+// topicNameRE is Kafka's legal topic name pattern.
+var topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// maxPartitions bounds one topic's partition count: every partition is a
+// Raft group on every node.
+const maxPartitions = 1000
+
+func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
+	var c metaCommand
+	if err := json.Unmarshal(payload, &c); err != nil {
+		m.n.log.Error("undecodable __meta entry; skipped on every replica alike", "index", index, "err", err)
+		return fmt.Errorf("decode __meta command: %w", err)
+	}
+	st := m.st
+	switch c.Op {
+	case opRegister:
+		if c.Broker != nil {
+			st.Brokers[c.Broker.ID] = *c.Broker
+		}
+		return nil
+	case opCreateTopics:
+		errs := make([]error, len(c.Topics))
+		for i, t := range c.Topics {
+			switch {
+			case !topicNameRE.MatchString(t.Name) || t.Name == "." || t.Name == "..":
+				errs[i] = ErrInvalidTopic
+			case t.Partitions <= 0 || t.Partitions > maxPartitions:
+				errs[i] = ErrInvalidPartitions
+			case st.Topics[t.Name] != nil:
+				errs[i] = ErrTopicExists
+			default:
+				tm := t
+				tm.Groups = make([]uint64, t.Partitions)
+				for p := range tm.Groups {
+					tm.Groups[p] = st.NextGroup
+					st.NextGroup++
+				}
+				st.Topics[t.Name] = &tm
+				m.changed = true
+			}
+		}
+		return errs
+	case opDeleteTopics:
+		errs := make([]error, len(c.Names))
+		for i, name := range c.Names {
+			if st.Topics[name] == nil {
+				errs[i] = ErrUnknownTopic
+				continue
+			}
+			delete(st.Topics, name)
+			for _, offs := range st.Offsets {
+				delete(offs, name)
+			}
+			m.changed = true
+		}
+		return errs
+	case opCommit:
+		g := st.Offsets[c.Group]
+		if g == nil {
+			g = map[string]map[int32]OffsetCommit{}
+			st.Offsets[c.Group] = g
+		}
+		for topic, parts := range c.Offsets {
+			tp := g[topic]
+			if tp == nil {
+				tp = map[int32]OffsetCommit{}
+				g[topic] = tp
+			}
+			for p, oc := range parts {
+				tp[p] = oc
+			}
+		}
+		return nil
+	case opProducerID:
+		st.NextProducerID++
+		return st.NextProducerID
+	}
+	m.n.log.Error("unknown __meta command; skipped", "op", c.Op, "index", index)
+	return fmt.Errorf("unknown __meta command %q", c.Op)
+}
+
+// partitionGroups maps every partition group id to its partition.
+func (m *metaSM) partitionGroups() map[uint64]TopicPartition {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[uint64]TopicPartition)
+	for _, t := range m.st.Topics {
+		for p, gid := range t.Groups {
+			out[gid] = TopicPartition{Topic: t.Name, Partition: int32(p)}
+		}
+	}
+	return out
+}
+
+func (m *metaSM) topic(name string) (topicMeta, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.st.Topics[name]
+	if !ok {
+		return topicMeta{}, false
+	}
+	return *t, true
+}
+
+func (m *metaSM) topicNames() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.st.Topics))
+	for n := range m.st.Topics {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *metaSM) brokers() []BrokerInfo {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]BrokerInfo, 0, len(m.st.Brokers))
+	for _, b := range m.st.Brokers {
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b BrokerInfo) int { return int(a.ID - b.ID) })
+	return out
+}
+
+func (m *metaSM) broker(id int32) (BrokerInfo, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b, ok := m.st.Brokers[id]
+	return b, ok
+}
+
+func (m *metaSM) groupOffsets(group string) map[TopicPartition]OffsetCommit {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := map[TopicPartition]OffsetCommit{}
+	for topic, parts := range m.st.Offsets[group] {
+		for p, oc := range parts {
+			out[TopicPartition{Topic: topic, Partition: p}] = oc
+		}
+	}
+	return out
+}
+
+func (m *metaSM) groupNames() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.st.Offsets))
+	for g := range m.st.Offsets {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func u64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
