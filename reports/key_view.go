@@ -1,0 +1,224 @@
+package reports
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
+)
+
+// keyObservations is everything the history says about one key: the
+// offsets sends were acknowledged at and the records polls and reads
+// returned. It feeds the per-key offset view of keys with anomalies.
+type keyObservations struct {
+	key   string
+	acks  []keyObs
+	reads []keyObs
+}
+
+// keyObs is one (offset, value) pair seen by operation idx at time t.
+type keyObs struct {
+	t      int64
+	offset int64
+	value  int64
+	idx    int64
+}
+
+// maxKeyViews bounds how many keys get an offset view; a history with
+// anomalies on every key would otherwise make the page enormous.
+const maxKeyViews = 8
+
+// maxKeyRows bounds the rows of one key's offset table.
+const maxKeyRows = 160
+
+func observeKeys(h *loadedHistory, p int, op *history.Op) {
+	hit := false
+	for k := range h.keyObs {
+		if bytes.Contains(op.Value, []byte(strconv.Quote(k))) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return
+	}
+	mops, err := op.Mops()
+	if err != nil {
+		return
+	}
+	e := &h.events[p]
+	for _, m := range mops {
+		switch m.F {
+		case history.FSend:
+			ko := h.keyObs[m.Key]
+			if ko == nil || m.Offset == nil || e.typ != evOk {
+				continue
+			}
+			ko.acks = append(ko.acks, keyObs{t: e.t, offset: *m.Offset, value: m.Value, idx: e.idx})
+		case history.FPoll:
+			if e.typ != evOk {
+				continue
+			}
+			for k, rs := range m.Polls {
+				ko := h.keyObs[k]
+				if ko == nil {
+					continue
+				}
+				for _, r := range rs {
+					ko.reads = append(ko.reads, keyObs{t: e.t, offset: r.Offset, value: r.Value, idx: e.idx})
+				}
+			}
+		case history.FRead:
+			ko := h.keyObs[m.Key]
+			if ko == nil || e.typ != evOk {
+				continue
+			}
+			for _, r := range m.Records {
+				ko.reads = append(ko.reads, keyObs{t: e.t, offset: r.Offset, value: r.Value, idx: e.idx})
+			}
+		}
+	}
+}
+
+// KeyView is the per-key offset view: a plot of offsets over time and a
+// table of the offsets around the anomalies.
+type KeyView struct {
+	Key   string
+	Plot  string // inline SVG
+	Rows  []KeyRow
+	Notes []string
+	Acks  int
+	Reads int
+}
+
+// KeyRow is one offset of a key: which values sends were acknowledged with
+// and which values reads saw there. Conflict marks an offset holding more
+// than one value (inconsistent offsets); Gap an offset below the highest
+// one seen that nobody saw at all.
+type KeyRow struct {
+	Offset   int64
+	Acked    []ValueRef
+	Read     []ValueRef
+	Conflict bool
+	Gap      bool
+	Flagged  bool
+}
+
+// ValueRef is a value and the first operation that showed it.
+type ValueRef struct {
+	Value int64
+	Op    int64
+	Count int
+}
+
+func buildKeyView(ko *keyObservations, flagged []int64) KeyView {
+	kv := KeyView{Key: ko.key, Acks: len(ko.acks), Reads: len(ko.reads)}
+	type cell struct {
+		acked map[int64]*ValueRef
+		read  map[int64]*ValueRef
+	}
+	cells := map[int64]*cell{}
+	get := func(o int64) *cell {
+		c := cells[o]
+		if c == nil {
+			c = &cell{acked: map[int64]*ValueRef{}, read: map[int64]*ValueRef{}}
+			cells[o] = c
+		}
+		return c
+	}
+	add := func(m map[int64]*ValueRef, o keyObs) {
+		if r := m[o.value]; r != nil {
+			r.Count++
+			return
+		}
+		m[o.value] = &ValueRef{Value: o.value, Op: o.idx, Count: 1}
+	}
+	for _, o := range ko.acks {
+		add(get(o.offset).acked, o)
+	}
+	for _, o := range ko.reads {
+		add(get(o.offset).read, o)
+	}
+	if len(cells) == 0 {
+		kv.Notes = append(kv.Notes, "No operation in the history acknowledged or read this key.")
+		return kv
+	}
+	offs := make([]int64, 0, len(cells))
+	for o := range cells {
+		offs = append(offs, o)
+	}
+	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+	lo, hi := offs[0], offs[len(offs)-1]
+
+	// Choose the offsets to show: those the anomalies name (with a little
+	// context), conflicts and gaps; all of them when the key is small.
+	show := map[int64]bool{}
+	flag := map[int64]bool{}
+	for _, o := range flagged {
+		flag[o] = true
+		for d := int64(-2); d <= 2; d++ {
+			show[o+d] = true
+		}
+	}
+	conflict := func(c *cell) bool {
+		vals := map[int64]bool{}
+		for v := range c.acked {
+			vals[v] = true
+		}
+		for v := range c.read {
+			vals[v] = true
+		}
+		return len(vals) > 1
+	}
+	if hi-lo < maxKeyRows {
+		for o := lo; o <= hi; o++ {
+			show[o] = true
+		}
+	} else {
+		for o, c := range cells {
+			if conflict(c) {
+				show[o] = true
+			}
+		}
+		// Gaps: walk the offsets; a missing run is shown by its first
+		// offset only, so a big hole costs one row.
+		for i := 1; i < len(offs); i++ {
+			if offs[i] > offs[i-1]+1 {
+				show[offs[i-1]+1] = true
+			}
+		}
+	}
+	list := make([]int64, 0, len(show))
+	for o := range show {
+		if o >= lo && o <= hi || flag[o] {
+			list = append(list, o)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+	if len(list) > maxKeyRows {
+		kv.Notes = append(kv.Notes, "Showing the first "+strconv.Itoa(maxKeyRows)+" of "+strconv.Itoa(len(list))+" interesting offsets.")
+		list = list[:maxKeyRows]
+	}
+	for _, o := range list {
+		row := KeyRow{Offset: o, Flagged: flag[o]}
+		if c := cells[o]; c != nil {
+			row.Acked = sortedRefs(c.acked)
+			row.Read = sortedRefs(c.read)
+			row.Conflict = conflict(c)
+		} else if o > lo && o < hi {
+			row.Gap = true
+		}
+		kv.Rows = append(kv.Rows, row)
+	}
+	return kv
+}
+
+func sortedRefs(m map[int64]*ValueRef) []ValueRef {
+	out := make([]ValueRef, 0, len(m))
+	for _, r := range m {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out
+}

@@ -1,0 +1,413 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Colours chosen to keep contrast on both a white and a near-black page
+// (they are mid-tones), so the same SVG works in light, dark and print.
+var (
+	colorOk    = color.NRGBA{R: 0x2e, G: 0xa0, B: 0x43, A: 0xff}
+	colorFail  = color.NRGBA{R: 0xda, G: 0x36, B: 0x33, A: 0xff}
+	colorInfo  = color.NRGBA{R: 0xd2, G: 0x99, B: 0x22, A: 0xff}
+	colorRead  = color.NRGBA{R: 0x3b, G: 0x82, B: 0xf6, A: 0xff}
+	colorGrid  = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x40}
+	typeColors = [...]color.Color{evInvoke: colorRead, evOk: colorOk, evFail: colorFail, evInfo: colorInfo}
+)
+
+// nemesisColors gives each fault family its band colour, translucent so
+// that points under a band stay visible.
+var nemesisColors = map[string]color.NRGBA{
+	"kill":      {R: 0xe0, G: 0x4f, B: 0x5f, A: 0x38},
+	"pause":     {R: 0x3b, G: 0x82, B: 0xf6, A: 0x38},
+	"partition": {R: 0xf5, G: 0x9e, B: 0x0b, A: 0x38},
+	"loss":      {R: 0x14, G: 0xb8, B: 0xa6, A: 0x38},
+	"delay":     {R: 0xa8, G: 0x55, B: 0xf7, A: 0x38},
+	"start":     {R: 0x80, G: 0x80, B: 0x80, A: 0xa0},
+}
+
+// glyphFor gives each operation function its own marker shape, so that
+// sends and polls can be told apart without colour (print, colour blindness).
+func glyphFor(f string) draw.GlyphDrawer {
+	switch f {
+	case "send":
+		return draw.CircleGlyph{}
+	case "poll":
+		return draw.TriangleGlyph{}
+	case "read":
+		return draw.SquareGlyph{}
+	case "txn":
+		return draw.PlusGlyph{}
+	case "assign":
+		return draw.CrossGlyph{}
+	case "subscribe":
+		return draw.RingGlyph{}
+	case "crash":
+		return draw.BoxGlyph{}
+	default:
+		return draw.PyramidGlyph{}
+	}
+}
+
+var sansFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+
+// newPlot returns a plot styled for the report: sans-serif text, a
+// transparent background (the page supplies it) and a light grid.
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.BackgroundColor = color.Transparent
+	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(sansFont, 12)
+	p.Title.Padding = vg.Points(6)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = font.From(sansFont, 10)
+		a.Tick.Label.Font = font.From(sansFont, 9)
+	}
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Legend.TextStyle.Font = font.From(sansFont, 9)
+	p.Legend.Top = true
+	p.Legend.Left = false
+	g := plotter.NewGrid()
+	g.Vertical.Color = colorGrid
+	g.Horizontal.Color = colorGrid
+	p.Add(g)
+	return p
+}
+
+// svgOf renders p as inline SVG. Black, gonum's colour for axes, text and
+// legend, becomes currentColor so the page's text colour (dark or light)
+// applies; the XML prolog is dropped because the SVG is embedded in HTML.
+func svgOf(p *plot.Plot, w, h vg.Length) (string, error) {
+	c := vgsvg.New(w, h)
+	dc := draw.New(c)
+	// The legend goes in a column right of the data, never over points:
+	// take it off the plot, shrink the plot's canvas and draw it beside.
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	legW := leg.Rectangle(dc).Size().X
+	if legW > 0 {
+		legW += vg.Points(10)
+		p.Draw(draw.Crop(dc, 0, -legW, 0, 0))
+		leg.Left = true
+		leg.Top = true
+		leg.Draw(draw.Crop(dc, w-legW+vg.Points(6), 0, 0, -vg.Points(24)))
+	} else {
+		p.Draw(dc)
+	}
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return "", fmt.Errorf("write svg: %w", err)
+	}
+	s := b.String()
+	if i := strings.Index(s, "<svg"); i >= 0 {
+		s = s[i:]
+	}
+	s = strings.ReplaceAll(s, "#000000", "currentColor")
+	s = strings.ReplaceAll(s, "font-family:Liberation Sans;", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")
+	// Let CSS size the picture; the viewBox keeps its proportions.
+	s = strings.Replace(s, "<svg ", `<svg role="img" class="plot-svg" preserveAspectRatio="xMidYMid meet" `, 1)
+	return s, nil
+}
+
+// bands draws nemesis windows as shaded, labelled vertical bands over the
+// whole height of the data area, and instant actions as thin lines.
+type bands struct {
+	windows []NemesisWindow
+	// lanes staggers labels of overlapping windows vertically.
+	labels bool
+}
+
+// Plot implements plot.Plotter.
+func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	sty := draw.TextStyle{
+		Color:   color.Black,
+		Font:    font.From(sansFont, 8),
+		XAlign:  draw.XLeft,
+		YAlign:  draw.YTop,
+		Handler: p.TextHandler,
+	}
+	lane := 0
+	for _, w := range b.windows {
+		x0 := trX(w.Start.Seconds())
+		x1 := trX(w.End.Seconds())
+		col := nemesisColors[w.Kind]
+		if col.A == 0 {
+			col = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x38}
+		}
+		if w.Instant || x1-x0 < vg.Points(1) {
+			x1 = x0 + vg.Points(1)
+		}
+		pts := []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}}
+		c.FillPolygon(col, c.ClipPolygonXY(pts))
+		if b.labels && c.ContainsX(x0) {
+			y := c.Max.Y - vg.Points(2) - vg.Points(9)*vg.Length(lane%4)
+			c.FillText(sty, vg.Point{X: x0 + vg.Points(2), Y: y}, w.Label)
+			lane++
+		}
+	}
+}
+
+// latencyPoint is one operation for the latency plot.
+type latencyPoint struct {
+	x, y float64 // seconds, milliseconds
+	typ  uint8
+	f    uint16
+}
+
+// maxPlotPoints bounds the glyphs of one scatter plot: each is an SVG path,
+// and a browser lays out tens of thousands of them in about a second.
+const maxPlotPoints = 12000
+
+// downsample keeps one point per cell of a cols x rows grid and series,
+// which draws the same picture as all points at the plot's resolution, then
+// thins ok points evenly if the budget is still exceeded; fail and info
+// points are kept first because they are the interesting ones.
+func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, rows int) []latencyPoint {
+	if len(pts) <= maxPlotPoints {
+		return pts
+	}
+	type cellKey struct {
+		cx, cy int32
+		typ    uint8
+		f      uint16
+	}
+	seen := make(map[cellKey]struct{}, maxPlotPoints)
+	ly0, ly1 := ymin, ymax
+	if logY {
+		ly0, ly1 = math.Log10(ymin), math.Log10(ymax)
+	}
+	out := make([]latencyPoint, 0, maxPlotPoints)
+	for _, p := range pts {
+		y := p.y
+		if logY {
+			y = math.Log10(math.Max(p.y, ymin))
+		}
+		k := cellKey{
+			cx:  int32(p.x / math.Max(xmax, 1e-9) * float64(cols)),
+			cy:  int32((y - ly0) / math.Max(ly1-ly0, 1e-9) * float64(rows)),
+			typ: p.typ, f: p.f,
+		}
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		out = append(out, p)
+	}
+	if len(out) <= maxPlotPoints {
+		return out
+	}
+	var special, ok []latencyPoint
+	for _, p := range out {
+		if p.typ == evOk {
+			ok = append(ok, p)
+		} else {
+			special = append(special, p)
+		}
+	}
+	if len(special) > maxPlotPoints/2 {
+		special = stride(special, maxPlotPoints/2)
+	}
+	ok = stride(ok, maxPlotPoints-len(special))
+	return append(ok, special...)
+}
+
+func stride[T any](xs []T, n int) []T {
+	if n <= 0 {
+		return nil
+	}
+	if len(xs) <= n {
+		return xs
+	}
+	out := make([]T, 0, n)
+	step := float64(len(xs)) / float64(n)
+	for i := 0; i < n; i++ {
+		out = append(out, xs[int(float64(i)*step)])
+	}
+	return out
+}
+
+type xySlice []latencyPoint
+
+func (s xySlice) Len() int                    { return len(s) }
+func (s xySlice) XY(i int) (float64, float64) { return s[i].x, s[i].y }
+
+// minLatencyMs keeps zero latencies drawable on the logarithmic axis.
+const minLatencyMs = 0.01
+
+// latencyPlot draws every client operation at (invoke time, latency),
+// coloured by outcome and shaped by f, over the nemesis bands.
+func latencyPlot(h *loadedHistory, windows []NemesisWindow) (svg string, drawn, total int, err error) {
+	var pts []latencyPoint
+	ymax := minLatencyMs * 10
+	for i := range h.events {
+		e := &h.events[i]
+		if e.proc < 0 || e.typ != evInvoke {
+			continue
+		}
+		var end int64
+		typ := evInfo
+		if p := h.pos(e.pair); e.pair >= 0 && p >= 0 {
+			end, typ = h.events[p].t, h.events[p].typ
+		} else {
+			end = h.end // never completed: unknown until the end
+		}
+		lat := math.Max(float64(end-e.t)/1e6, minLatencyMs)
+		ymax = math.Max(ymax, lat)
+		pts = append(pts, latencyPoint{x: float64(e.t) / 1e9, y: lat, typ: typ, f: e.f})
+	}
+	total = len(pts)
+	xmax := math.Max(float64(h.end)/1e9, 1)
+	pts = downsample(pts, xmax, minLatencyMs, ymax, true, 700, 220)
+	drawn = len(pts)
+
+	p := newPlot("Latency of every operation", "time since start (s)", "latency (ms)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Min, p.X.Max = 0, xmax
+	p.Y.Min, p.Y.Max = minLatencyMs, ymax*1.5
+	p.Add(bands{windows: windows, labels: true})
+
+	type sk struct {
+		typ uint8
+		f   uint16
+	}
+	series := map[sk]xySlice{}
+	var order []sk
+	for _, pt := range pts {
+		k := sk{pt.typ, pt.f}
+		if _, ok := series[k]; !ok {
+			order = append(order, k)
+		}
+		series[k] = append(series[k], pt)
+	}
+	// Ok first so that failures are drawn on top.
+	sortSeries(order, func(a, b sk) bool {
+		if (a.typ == evOk) != (b.typ == evOk) {
+			return a.typ == evOk
+		}
+		if a.typ != b.typ {
+			return a.typ < b.typ
+		}
+		return h.fname(a.f) < h.fname(b.f)
+	})
+	for _, k := range order {
+		s, err := plotter.NewScatter(series[k])
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("latency scatter: %w", err)
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: typeColors[k.typ], Radius: vg.Points(1.6), Shape: glyphFor(h.fname(k.f))}
+		p.Add(s)
+		p.Legend.Add(h.fname(k.f)+" "+typeNames[k.typ], s)
+	}
+	svg, err = svgOf(p, 9.5*vg.Inch, 4*vg.Inch)
+	return svg, drawn, total, err
+}
+
+func sortSeries[T any](xs []T, less func(a, b T) bool) {
+	for i := 1; i < len(xs); i++ {
+		for j := i; j > 0 && less(xs[j], xs[j-1]); j-- {
+			xs[j], xs[j-1] = xs[j-1], xs[j]
+		}
+	}
+}
+
+// throughputPlot draws completions per second by outcome.
+func throughputPlot(h *loadedHistory, windows []NemesisWindow) (string, error) {
+	end := math.Max(float64(h.end)/1e9, 1)
+	width := math.Max(end/300, 0.25)
+	if end > 10 {
+		width = math.Max(width, 1)
+	}
+	n := int(end/width) + 1
+	counts := [4][]float64{}
+	for t := evOk; t <= evInfo; t++ {
+		counts[t] = make([]float64, n)
+	}
+	for i := range h.events {
+		e := &h.events[i]
+		if e.proc < 0 || e.typ == evInvoke {
+			continue
+		}
+		b := int(float64(e.t) / 1e9 / width)
+		if b >= n {
+			b = n - 1
+		}
+		counts[e.typ][b]++
+	}
+	p := newPlot("Throughput", "time since start (s)", "completions per second")
+	p.X.Min, p.X.Max = 0, end
+	p.Y.Min = 0
+	p.Add(bands{windows: windows, labels: true})
+	for t := evOk; t <= evInfo; t++ {
+		xys := make(plotter.XYs, n)
+		any := false
+		for i := range xys {
+			xys[i].X = (float64(i) + 0.5) * width
+			xys[i].Y = counts[t][i] / width
+			any = any || counts[t][i] > 0
+		}
+		if !any && t != evOk {
+			continue
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return "", fmt.Errorf("throughput line: %w", err)
+		}
+		l.Color = typeColors[t]
+		l.Width = vg.Points(1.2)
+		p.Add(l)
+		p.Legend.Add(typeNames[t], l)
+	}
+	return svgOf(p, 9.5*vg.Inch, 3*vg.Inch)
+}
+
+// keyPlot draws a key's offsets over time: acknowledged sends and records
+// read, so that holes and rewrites stand out.
+func keyPlot(ko *keyObservations, end int64, windows []NemesisWindow) (string, error) {
+	p := newPlot("Offsets of "+ko.key, "time since start (s)", "offset")
+	xmax := math.Max(float64(end)/1e9, 1)
+	p.X.Min, p.X.Max = 0, xmax
+	p.Add(bands{windows: windows})
+	mk := func(obs []keyObs, typ uint8) []latencyPoint {
+		pts := make([]latencyPoint, 0, len(obs))
+		ymax := 1.0
+		for _, o := range obs {
+			pts = append(pts, latencyPoint{x: float64(o.t) / 1e9, y: float64(o.offset), typ: typ})
+			ymax = math.Max(ymax, float64(o.offset))
+		}
+		return downsample(pts, xmax, 0, ymax, false, 600, 300)
+	}
+	add := func(pts []latencyPoint, name string, sty draw.GlyphStyle) error {
+		if len(pts) == 0 {
+			return nil
+		}
+		s, err := plotter.NewScatter(xySlice(pts))
+		if err != nil {
+			return fmt.Errorf("key scatter: %w", err)
+		}
+		s.GlyphStyle = sty
+		p.Add(s)
+		p.Legend.Add(name, s)
+		return nil
+	}
+	if err := add(mk(ko.reads, evInvoke), "read by poll", draw.GlyphStyle{Color: colorRead, Radius: vg.Points(1.2), Shape: draw.TriangleGlyph{}}); err != nil {
+		return "", err
+	}
+	if err := add(mk(ko.acks, evOk), "send acknowledged", draw.GlyphStyle{Color: colorOk, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}); err != nil {
+		return "", err
+	}
+	return svgOf(p, 9.5*vg.Inch, 2.6*vg.Inch)
+}

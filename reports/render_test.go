@@ -1,0 +1,108 @@
+package reports
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// copyRun copies a saved run from testdata into a temporary store laid out
+// as DESIGN.md says (store/<test>/<timestamp>/), so rendering never writes
+// into the source tree.
+func copyRun(t testing.TB, name, store, test, stamp string) string {
+	t.Helper()
+	dst := filepath.Join(store, test, stamp)
+	src := filepath.Join("testdata", name)
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestRenderRun(t *testing.T) {
+	tests := []struct {
+		name     string
+		verdict  string
+		want     []string
+		wantNot  []string
+		opLinks  int // minimum number of anomaly links to op anchors
+		keyViews int
+	}{
+		{
+			name: "valid", verdict: "valid",
+			want:    []string{`data-verdict="valid"`, ">VALID<", `id="latency-plot"`, `id="throughput-plot"`, "<svg", "chaos run --nodes 3", "kill n", "n1/chronik-server.log", `href="history.jsonl"`, `href="results.json"`, "chronikPage(0,"},
+			wantNot: []string{`id="anomalies"`, ">INVALID<"},
+		},
+		{
+			name: "invalid", verdict: "invalid",
+			want: []string{`data-verdict="invalid"`, ">INVALID<", `id="anomaly-lost-write"`, `id="anomaly-duplicate"`, `id="anomaly-inconsistent-offsets"`,
+				`id="anomaly-nonlinearizable"`, "no poll ever saw it", "Two different values were observed", `id="key-t0-1"`, "several values", "partition n", "pause n", "p99"},
+			opLinks:  6,
+			keyViews: 3,
+		},
+		{
+			name: "unknown", verdict: "unknown",
+			want:    []string{`data-verdict="unknown"`, ">UNKNOWN<", "porcupine timed out on t0/2", `id="key-t0-2"`},
+			wantNot: []string{`id="anomalies"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyRun(t, tc.name, t.TempDir(), "queue", "20261127T100000")
+			if err := RenderRun(context.Background(), dir); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := string(b)
+			for _, w := range tc.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("report lacks %q", w)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(page, w) {
+					t.Errorf("report unexpectedly contains %q", w)
+				}
+			}
+			links := regexp.MustCompile(`class="oplink" href="#op-(\d+)"`).FindAllStringSubmatch(page, -1)
+			if len(links) < tc.opLinks {
+				t.Errorf("got %d anomaly links to operations, want at least %d", len(links), tc.opLinks)
+			}
+			// Every linked operation must be in the embedded history data,
+			// or the link would lead nowhere.
+			for _, l := range links {
+				if !strings.Contains(page, "["+l[1]+",") {
+					t.Errorf("operation %s is linked but not in the page data", l[1])
+				}
+			}
+			if n := strings.Count(page, `class="keyview"`); n < tc.keyViews {
+				t.Errorf("got %d key views, want at least %d", n, tc.keyViews)
+			}
+			if regexp.MustCompile(`(src|href)="(https?:)?//`).MatchString(page) {
+				t.Errorf("report refers to an external resource")
+			}
+		})
+	}
+}

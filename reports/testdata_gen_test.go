@@ -1,0 +1,111 @@
+package reports
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The saved runs in testdata/ are made by this generator. Regenerate them
+// with CHRONIK_UPDATE_TESTDATA=1 go test ./reports -run TestUpdateTestdata.
+func TestUpdateTestdata(t *testing.T) {
+	if os.Getenv("CHRONIK_UPDATE_TESTDATA") == "" {
+		t.Skip("set CHRONIK_UPDATE_TESTDATA=1 to regenerate reports/testdata")
+	}
+	for name, gen := range testdataRuns {
+		dir := filepath.Join("testdata", name)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		gen(t, dir)
+	}
+}
+
+var testdataRuns = map[string]func(testing.TB, string) *synthRun{
+	"valid":   genValid,
+	"invalid": genInvalid,
+	"unknown": genUnknown,
+}
+
+func statsChecker(r *synthRun) map[string]any {
+	return map[string]any{
+		"valid": true, "ok": r.Events/2 - 20, "fail": 12, "info": 8,
+		"latency_ms":             map[string]any{"p50": 1.9, "p90": 6.2, "p99": 14.8, "max": 503.1},
+		"longest_unavailability": map[string]any{"inside_nemesis": "1.2s", "outside_nemesis": "0.05s"},
+	}
+}
+
+func genValid(tb testing.TB, dir string) *synthRun {
+	return writeSyntheticRun(tb, dir, synthOptions{
+		Ops: 300, Seed: 1, Nemesis: []string{"start", "kill", "partition"}, NemesisEvery: 60, Name: "queue-kill",
+		Results: func(r *synthRun) any {
+			return map[string]any{"valid": true, "checkers": map[string]any{
+				"kafka":        map[string]any{"valid": true, "errors": map[string]any{}},
+				"linearizable": map[string]any{"valid": true, "partitions": map[string]any{"t0/0": "ok", "t0/1": "ok", "t0/2": "ok", "t0/3": "ok"}},
+				"stats":        statsChecker(r),
+			}}
+		},
+	})
+}
+
+func genInvalid(tb testing.TB, dir string) *synthRun {
+	return writeSyntheticRun(tb, dir, synthOptions{
+		Ops: 600, Seed: 2, Nemesis: []string{"kill", "pause", "partition", "loss"}, NemesisEvery: 70, Name: "queue-all",
+		Conflicts: []synthConflict{{Key: "t0/1", Offset: 20}},
+		Results: func(r *synthRun) any {
+			var lost, dup1, dup2, conflictSend synthSend
+			for _, s := range r.AckedSends {
+				switch {
+				case s.Key == "t0/2" && s.Offset == 30:
+					lost = s
+				case s.Key == "t0/3" && s.Offset == 10:
+					dup1 = s
+				case s.Key == "t0/3" && s.Offset == 11:
+					dup2 = s
+				case s.Key == "t0/1" && s.Offset == 20:
+					conflictSend = s
+				}
+			}
+			last := int64(r.Events - 3)
+			conflictOps := []int64{conflictSend.Index}
+			conflictOps = append(conflictOps, r.ConflictPolls...)
+			return map[string]any{"valid": false, "checkers": map[string]any{
+				"kafka": map[string]any{"valid": false, "errors": map[string]any{
+					"lost-write": map[string]any{"count": 1, "examples": []any{map[string]any{
+						"key": lost.Key, "value": lost.Value, "offset": lost.Offset, "ops": []int64{lost.Index, last},
+						"explanation": "value was acknowledged at offset 30 and later offsets were read, but no poll ever saw it",
+					}}},
+					"duplicate": map[string]any{"count": 2, "examples": []any{
+						map[string]any{"key": dup1.Key, "value": dup1.Value, "offsets": []int64{dup1.Offset, dup2.Offset}, "ops": []int64{dup1.Index, dup2.Index}},
+						map[string]any{"key": dup1.Key, "value": dup2.Value, "offsets": []int64{dup2.Offset, dup2.Offset + 2}, "op_indices": []int64{dup2.Index}},
+					}},
+					"inconsistent-offsets": map[string]any{"count": 1, "examples": []any{map[string]any{
+						"key": conflictSend.Key, "offset": conflictSend.Offset, "values": []int64{conflictSend.Value, 1_000_000 + conflictSend.Value},
+						"ops": conflictOps,
+					}}},
+				}},
+				"linearizable": map[string]any{"valid": false,
+					"partitions": map[string]any{"t0/0": "ok", "t0/1": "nonlinearizable", "t0/2": "ok", "t0/3": "ok"},
+					"errors": map[string]any{"nonlinearizable": map[string]any{"count": 1, "examples": []any{map[string]any{
+						"key": "t0/1", "ops": conflictOps, "explanation": "no linearization explains the read of offset 20",
+					}}}},
+				},
+				"stats": statsChecker(r),
+			}}
+		},
+	})
+}
+
+func genUnknown(tb testing.TB, dir string) *synthRun {
+	return writeSyntheticRun(tb, dir, synthOptions{
+		Ops: 200, Seed: 3, Nemesis: []string{"pause"}, NemesisEvery: 50, Name: "log-pause",
+		Results: func(r *synthRun) any {
+			return map[string]any{"valid": "unknown", "checkers": map[string]any{
+				"kafka": map[string]any{"valid": true, "errors": map[string]any{}},
+				"linearizable": map[string]any{"valid": "unknown", "explanation": "porcupine timed out on t0/2 after 30s",
+					"partitions": map[string]any{"t0/0": "ok", "t0/1": "ok", "t0/2": "unknown", "t0/3": "ok"}},
+				"stats": statsChecker(r),
+			}}
+		},
+	})
+}
