@@ -195,57 +195,92 @@ func (r *Reader) parse(line []byte) (Entry, error) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return Entry{}, r.fail("empty line (want the JSON object of operation %d)", want)
 	}
-	var raw rawOp
-	if err := json.Unmarshal(line, &raw); err != nil {
-		return Entry{}, r.fail("not a JSON operation: %v", err)
+	var e Entry
+	if parseFast(line, &e) {
+		// The fast parser points into the scanner's buffer, which the
+		// next Scan overwrites.
+		e.Value = append(json.RawMessage(nil), e.Value...)
+	} else {
+		e = Entry{}
+		if err := r.parseSlow(line, &e); err != nil {
+			return Entry{}, err
+		}
 	}
-	switch {
-	case raw.Index == nil:
-		return Entry{}, r.fail(`missing "index"`)
-	case raw.Time == nil:
-		return Entry{}, r.fail(`missing "time"`)
-	case raw.Process == nil:
-		return Entry{}, r.fail(`missing "process"`)
-	case raw.Type == nil:
-		return Entry{}, r.fail(`missing "type"`)
-	case raw.F == nil || *raw.F == "":
-		return Entry{}, r.fail(`missing "f"`)
+	if e.Index != want {
+		return Entry{}, r.fail("index %d, want %d (index is the line number from 0)", e.Index, want)
 	}
-	if *raw.Index != want {
-		return Entry{}, r.fail("index %d, want %d (index is the line number from 0)", *raw.Index, want)
+	if e.Time < 0 {
+		return Entry{}, r.fail("negative time %d", e.Time)
 	}
-	t := time.Duration(*raw.Time)
-	if t < 0 {
-		return Entry{}, r.fail("negative time %d", *raw.Time)
+	if e.Time < r.lastTime {
+		return Entry{}, r.fail("time %d goes backwards (previous line had %d)", e.Time, r.lastTime)
 	}
-	if t < r.lastTime {
-		return Entry{}, r.fail("time %d goes backwards (previous line had %d)", t, r.lastTime)
-	}
-	r.lastTime = t
-	switch *raw.Type {
+	r.lastTime = e.Time
+	switch e.Type {
 	case Invoke, Ok, Fail, Info:
 	default:
-		return Entry{}, r.fail("unknown type %q (want invoke, ok, fail or info)", *raw.Type)
-	}
-	e := Entry{Op: Op{
-		Index:   *raw.Index,
-		Time:    t,
-		Process: *raw.Process,
-		Type:    *raw.Type,
-		F:       *raw.F,
-		Value:   raw.Value,
-	}}
-	if raw.Error != nil {
-		e.Error = *raw.Error
+		return Entry{}, r.fail("unknown type %q (want invoke, ok, fail or info)", e.Type)
 	}
 	e.InvokeIndex, e.InvokeTime = e.Index, e.Time
 	if e.Process.Nemesis {
 		return r.pairNemesis(e)
 	}
-	if err := r.decodeValue(&e); err != nil {
+	if err := r.checkValue(&e); err != nil {
 		return Entry{}, err
 	}
 	return r.pairClient(e)
+}
+
+// parseSlow decodes a line with encoding/json, for every shape the fast
+// parser declines, and explains what is wrong with a malformed line.
+func (r *Reader) parseSlow(line []byte, e *Entry) error {
+	var raw rawOp
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return r.fail("not a JSON operation: %v", err)
+	}
+	switch {
+	case raw.Index == nil:
+		return r.fail(`missing "index"`)
+	case raw.Time == nil:
+		return r.fail(`missing "time"`)
+	case raw.Process == nil:
+		return r.fail(`missing "process"`)
+	case raw.Type == nil:
+		return r.fail(`missing "type"`)
+	case raw.F == nil || *raw.F == "":
+		return r.fail(`missing "f"`)
+	}
+	e.Op = Op{
+		Index:   *raw.Index,
+		Time:    time.Duration(*raw.Time),
+		Process: *raw.Process,
+		Type:    *raw.Type,
+		F:       *raw.F,
+		Value:   raw.Value,
+	}
+	if raw.Error != nil {
+		e.Error = *raw.Error
+	}
+	if e.Process.Nemesis || isNull(e.Value) {
+		return nil
+	}
+	switch e.F {
+	case FAssign, FSubscribe:
+		if err := json.Unmarshal(e.Value, &e.Keys); err != nil {
+			return r.fail("%s value must be a list of keys: %v", e.F, err)
+		}
+		if e.Keys == nil {
+			e.Keys = []string{}
+		}
+	case FSend, FPoll, FTxn, FRead:
+		if err := json.Unmarshal(e.Value, &e.Mops); err != nil {
+			return r.fail("%s value: %v", e.F, err)
+		}
+		if e.Mops == nil {
+			e.Mops = []Mop{}
+		}
+	}
+	return nil
 }
 
 // pairNemesis matches a nemesis info with the earliest open nemesis invoke
@@ -310,36 +345,24 @@ func isNull(v json.RawMessage) bool {
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }
 
-// decodeValue decodes and checks the value of client operations whose
-// value the contract fixes.
-func (r *Reader) decodeValue(e *Entry) error {
+// checkValue checks the decoded value of client operations whose value
+// the contract fixes.
+func (r *Reader) checkValue(e *Entry) error {
 	switch e.F {
 	case FAssign, FSubscribe:
-		if isNull(e.Value) {
-			if e.Type == Ok || e.Type == Invoke {
-				return r.fail("%s %s without a list of keys", e.Type, e.F)
-			}
-			return nil
-		}
-		if err := json.Unmarshal(e.Value, &e.Keys); err != nil {
-			return r.fail("%s value must be a list of keys: %v", e.F, err)
+		if e.Keys == nil && (e.Type == Ok || e.Type == Invoke) {
+			return r.fail("%s %s without a list of keys", e.Type, e.F)
 		}
 		return nil
 	case FSend, FPoll, FTxn, FRead:
 	default:
 		return nil // crash and future functions: free-form value
 	}
-	if isNull(e.Value) {
+	if e.Mops == nil {
 		if e.Type == Invoke || e.Type == Ok {
 			return r.fail("%s %s without micro-operations", e.Type, e.F)
 		}
 		return nil
-	}
-	if err := json.Unmarshal(e.Value, &e.Mops); err != nil {
-		return r.fail("%s value: %v", e.F, err)
-	}
-	if e.Mops == nil {
-		e.Mops = []Mop{}
 	}
 	for i, m := range e.Mops {
 		if e.F != FTxn && m.F != e.F {
