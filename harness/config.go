@@ -1,0 +1,237 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Workload names.
+const (
+	WorkloadQueue = "queue"
+	WorkloadLog   = "log"
+)
+
+// Config is one test's configuration: the flags of `chaos run` (DESIGN.md)
+// plus the tuning knobs with their defaults. It is saved as test.json, so
+// the fields named by the store contract (name, seed, nodes, nemesis,
+// workload, time_limit, broker_args, command_line) keep their JSON names.
+type Config struct {
+	Name            string   `json:"name"`
+	Seed            int64    `json:"seed"`
+	Nodes           int      `json:"nodes"`
+	Nemesis         []string `json:"nemesis"`
+	Workload        string   `json:"workload"`
+	TimeLimit       Duration `json:"time_limit"`
+	BrokerArgs      []string `json:"broker_args"`
+	CommandLine     []string `json:"command_line"`
+	Rate            float64  `json:"rate"`
+	Concurrency     int      `json:"concurrency"`
+	NemesisInterval Duration `json:"nemesis_interval"`
+	Store           string   `json:"store"`
+	Image           string   `json:"image,omitempty"`
+	TestCount       int      `json:"test_count"`
+
+	// Tuning knobs (flags too, rarely changed).
+	Partitions     int      `json:"partitions_per_topic"`
+	ActiveKeys     int      `json:"active_keys"`
+	WritesPerKey   int      `json:"writes_per_key"`
+	OpTimeout      Duration `json:"op_timeout"`
+	StartGap       Duration `json:"start_gap"`
+	ReadyTimeout   Duration `json:"ready_timeout"`
+	RecoverTimeout Duration `json:"recover_timeout"`
+	DrainTimeout   Duration `json:"drain_timeout"`
+	CheckTimeout   Duration `json:"check_timeout"`
+
+	// Filled in by the run, recorded for replay and reports.
+	RunID      string            `json:"run_id,omitempty"`
+	StartTime  time.Time         `json:"start_time,omitzero"`
+	NodeNames  []string          `json:"node_names,omitempty"`
+	NodeArgs   map[string]string `json:"node_command_lines,omitempty"`
+	SeedSource string            `json:"seed_source,omitempty"`
+}
+
+// Duration marshals as a Go duration string ("60s"), as test.json's
+// time_limit contract requires.
+type Duration time.Duration
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string or nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration: %w", err)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// KnownNemeses are the names --nemesis accepts.
+var KnownNemeses = []string{"staggered-start", "kill", "pause", "partition", "loss", "delay"}
+
+// DefaultConfig is `make chaos`: 3 nodes, 60 s, the staggered start and
+// leader kills.
+func DefaultConfig() Config {
+	return Config{
+		Nodes:           3,
+		Nemesis:         []string{"staggered-start", "kill"},
+		Workload:        WorkloadQueue,
+		TimeLimit:       Duration(60 * time.Second),
+		Rate:            200,
+		Concurrency:     6,
+		NemesisInterval: Duration(10 * time.Second),
+		Store:           "store",
+		TestCount:       1,
+		Partitions:      2,
+		ActiveKeys:      4,
+		WritesPerKey:    400,
+		OpTimeout:       Duration(8 * time.Second),
+		StartGap:        Duration(4 * time.Second),
+		ReadyTimeout:    Duration(60 * time.Second),
+		RecoverTimeout:  Duration(60 * time.Second),
+		DrainTimeout:    Duration(45 * time.Second),
+		CheckTimeout:    Duration(5 * time.Minute),
+	}
+}
+
+// ErrUsage marks configuration errors (exit code 2).
+var ErrUsage = errors.New("usage")
+
+// ParseRunFlags parses the flags of `chaos run`. A seed of 0 (the default)
+// means: derive one from the clock, and say so in SeedSource. Errors wrap
+// ErrUsage (or are flag.ErrHelp).
+func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nemesis, brokerArgs string
+	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO time.Duration
+	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
+	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
+	fs.DurationVar(&timeLimit, "time-limit", cfg.TimeLimit.D(), "how long the workload and nemesis run")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "total client operations per second, over all clients")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "number of client processes")
+	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "workload: queue (Jepsen's Kafka send/poll) or log (appends + exact reads, linearizability)")
+	fs.StringVar(&nemesis, "nemesis", strings.Join(cfg.Nemesis, ","), "comma-separated faults: "+strings.Join(KnownNemeses, ",")+" (or none)")
+	fs.DurationVar(&interval, "nemesis-interval", cfg.NemesisInterval.D(), "mean gap between fault actions")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of every random choice (default: from the clock, printed)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "store directory")
+	fs.StringVar(&cfg.Image, "image", "", "broker image tag to use instead of building one")
+	fs.IntVar(&cfg.TestCount, "test-count", cfg.TestCount, "number of tests to run one after another (seeds seed, seed+1, ...)")
+	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
+	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
+	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
+	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
+	fs.DurationVar(&opTimeout, "op-timeout", cfg.OpTimeout.D(), "deadline of one client operation")
+	fs.DurationVar(&startGap, "start-gap", cfg.StartGap.D(), "gap between node starts of staggered-start")
+	fs.DurationVar(&readyTO, "ready-timeout", cfg.ReadyTimeout.D(), "bound on waiting for every node's /readyz at setup")
+	fs.DurationVar(&recoverTO, "recover-timeout", cfg.RecoverTimeout.D(), "bound on the recovery wait after the final heal")
+	fs.DurationVar(&drainTO, "drain-timeout", cfg.DrainTimeout.D(), "bound on the final reads")
+	fs.DurationVar(&checkTO, "check-timeout", cfg.CheckTimeout.D(), "bound on the checkers")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	cfg.TimeLimit, cfg.NemesisInterval, cfg.OpTimeout = Duration(timeLimit), Duration(interval), Duration(opTimeout)
+	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
+	cfg.DrainTimeout, cfg.CheckTimeout = Duration(drainTO), Duration(checkTO)
+	cfg.Nemesis = splitList(nemesis)
+	cfg.BrokerArgs = strings.Fields(brokerArgs)
+	cfg.CommandLine = append([]string{"chaos", "run"}, args...)
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p != "" && p != "none" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate checks the configuration and fills the derived name. Errors wrap
+// ErrUsage.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Nodes < 1 || c.Nodes > 9:
+		return bad("--nodes must be in 1..9, got %d", c.Nodes)
+	case c.TimeLimit.D() <= 0:
+		return bad("--time-limit must be positive")
+	case c.Rate <= 0:
+		return bad("--rate must be positive")
+	case c.Concurrency < 1 || c.Concurrency > 1000:
+		return bad("--concurrency must be in 1..1000")
+	case c.Workload != WorkloadQueue && c.Workload != WorkloadLog:
+		return bad("--workload must be queue or log, got %q", c.Workload)
+	case c.TestCount < 1:
+		return bad("--test-count must be at least 1")
+	case c.Partitions < 1 || c.ActiveKeys < 1 || c.WritesPerKey < 1:
+		return bad("--partitions, --active-keys and --writes-per-key must be positive")
+	case c.OpTimeout.D() <= 0:
+		return bad("--op-timeout must be positive")
+	}
+	for _, n := range c.Nemesis {
+		if !slices.Contains(KnownNemeses, n) {
+			return bad("unknown nemesis %q (want any of %s)", n, strings.Join(KnownNemeses, ","))
+		}
+	}
+	if c.Name == "" {
+		nem := "none"
+		if len(c.Nemesis) > 0 {
+			nem = strings.Join(c.Nemesis, "+")
+		}
+		c.Name = "chronik-" + c.Workload + "-" + nem
+	}
+	if strings.ContainsAny(c.Name, "/\\ ") {
+		return bad("--name must not contain slashes or spaces")
+	}
+	return nil
+}
+
+// Faults are the nemeses other than the staggered start (which is a setup
+// phase, not a scheduled fault).
+func (c *Config) Faults() []string {
+	var out []string
+	for _, n := range c.Nemesis {
+		if n != "staggered-start" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Staggered reports whether the nodes start one by one.
+func (c *Config) Staggered() bool { return slices.Contains(c.Nemesis, "staggered-start") }

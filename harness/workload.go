@@ -1,0 +1,152 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// WorkloadConfig configures the client side of a run.
+type WorkloadConfig struct {
+	// Kind is WorkloadQueue or WorkloadLog.
+	Kind string
+	// Seeds are the brokers' Kafka addresses.
+	Seeds []string
+	// Rate is the total operations per second over all clients.
+	Rate float64
+	// Concurrency is the number of client processes running at once.
+	Concurrency int
+	// Seed drives every client's random choices.
+	Seed int64
+	// OpTimeout bounds one operation.
+	OpTimeout time.Duration
+	// Keys hands out keys and values and remembers acknowledged offsets.
+	Keys *Keyspace
+	// Log receives client-side diagnostics.
+	Log *slog.Logger
+}
+
+// client is one logical client slot. It owns the current process number and
+// that process's Kafka clients; a new process (after an info or a crash)
+// gets the next number of the slot: slot, slot+n, slot+2n, ... as in Jepsen.
+type client interface {
+	step(ctx context.Context)
+	close()
+}
+
+// RunClients runs cfg.Concurrency clients, paced to cfg.Rate in total, until
+// ctx ends. An operation in flight when ctx ends still runs to completion or
+// to its own deadline (its context is detached from ctx), so the history
+// never has an invocation cut off by the end of the phase.
+func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
+	if cfg.Concurrency < 1 || cfg.Rate <= 0 {
+		return errors.New("run clients: concurrency and rate must be positive")
+	}
+	lim := newLimiter(cfg.Rate)
+	var wg sync.WaitGroup
+	for slot := range cfg.Concurrency {
+		var c client
+		base := procBase{slot: slot, proc: slot, n: cfg.Concurrency, cfg: cfg, rec: rec,
+			rng: SubRand(cfg.Seed, fmt.Sprintf("client-%d", slot))}
+		switch cfg.Kind {
+		case WorkloadQueue:
+			c = &queueClient{procBase: base}
+		case WorkloadLog:
+			c = &logClient{procBase: base}
+		default:
+			return fmt.Errorf("run clients: unknown workload %q", cfg.Kind)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.close()
+			for lim.wait(ctx) {
+				c.step(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	return rec.Err()
+}
+
+// procBase is what every workload's client slot shares.
+type procBase struct {
+	slot, proc, n int
+	cfg           WorkloadConfig
+	rec           *Recorder
+	rng           *rand.Rand
+	producer      *kgo.Client
+}
+
+// opContext detaches an operation from the phase's context and bounds it.
+func (p *procBase) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), p.cfg.OpTimeout)
+}
+
+// newProcess retires the current process number after an indefinite
+// outcome: the old process may still have an operation in flight as far as
+// the broker knows, so the slot continues as a fresh process with fresh
+// clients, and the old clients are closed in the background.
+func (p *procBase) newProcess(closers ...*kgo.Client) {
+	p.proc += p.n
+	for _, c := range append(closers, p.producer) {
+		if c != nil {
+			go c.Close()
+		}
+	}
+	p.producer = nil
+}
+
+func (p *procBase) getProducer() (*kgo.Client, error) {
+	if p.producer != nil {
+		return p.producer, nil
+	}
+	opts := append(clientOpts(p.cfg.Seeds, fmt.Sprintf("chaos-p%d", p.proc), p.cfg.OpTimeout, p.cfg.Log), producerOpts(p.cfg.OpTimeout)...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("new producer: %w", err)
+	}
+	p.producer = cl
+	return cl, nil
+}
+
+// limiter paces operations to a total rate shared by every client. A slot
+// that was blocked (a fault) does not earn a burst afterwards.
+type limiter struct {
+	mu   sync.Mutex
+	next time.Time
+	gap  time.Duration
+}
+
+func newLimiter(rate float64) *limiter {
+	return &limiter{gap: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the caller's turn and reports false once ctx is done.
+func (l *limiter) wait(ctx context.Context) bool {
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	at := l.next
+	l.next = l.next.Add(l.gap)
+	l.mu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
