@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronik-chaos/chronik/nemesis"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -326,3 +327,7 @@ func isNotRunning(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "is not running") || strings.Contains(s, "No such container")
 }
+
+// Cluster is the nemeses' view of a deployed cluster (the network-fault
+// methods are in netfault*.go and probe*.go).
+var _ nemesis.Cluster = (*Cluster)(nil)
