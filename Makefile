@@ -40,7 +40,15 @@ validate: build
 	./$(BIN)/chaos validate
 
 nightly: build
-	./$(BIN)/chaos nightly
+	@# The matrix of .github/workflows/nightly.yml, with longer runs:
+	@# NIGHTLY_TIME_LIMIT (default 900s) per run; CHAOS_FLAGS are appended.
+	@tl="$${NIGHTLY_TIME_LIMIT:-900s}"; failed=""; \
+	for nemesis in kill pause partition loss delay kill,pause,partition,loss,delay; do \
+		echo "nightly: chaos run --nemesis $$nemesis --time-limit $$tl $(CHAOS_FLAGS)"; \
+		./$(BIN)/chaos run --nemesis "$$nemesis" --time-limit "$$tl" $(CHAOS_FLAGS) || failed="$$failed $$nemesis"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "nightly: invalid, unknown or failed runs:$$failed"; exit 1; fi; \
+	echo "nightly: every nemesis family valid"
 
 clean:
 	rm -rf $(BIN)
