@@ -150,10 +150,12 @@ type Status struct {
 
 // GroupStatus is one Raft group's state on this node.
 type GroupStatus struct {
-	Name    string `json:"name"` // "__meta" or "topic/partition"
-	ID      uint64 `json:"id"`
-	Role    string `json:"role"` // StateLeader, StateFollower, ...
-	Term    uint64 `json:"term"`
+	Name string `json:"name"` // "__meta" or "topic/partition"
+	ID   uint64 `json:"id"`
+	Role string `json:"role"` // StateLeader, StateFollower, ...
+	Term uint64 `json:"term"`
+	// Vote is the node voted for in Term (0: none).
+	Vote    uint64 `json:"vote"`
 	Leader  uint64 `json:"leader"` // 0: unknown
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`

@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -252,5 +251,26 @@ func TestLaggingNodeCatchesUpBySnapshot(t *testing.T) {
 		return false
 	})
 	checkAcked(t, n, tp, acked)
-	_ = fmt.Sprint
+	if got := counterValue(t, n, "chronik_raft_snapshots_applied_total"); got < 1 {
+		t.Fatalf("node %d caught up without a snapshot (applied %v)", down, got)
+	}
+}
+
+func counterValue(t *testing.T, n *cluster.Node, name string) float64 {
+	t.Helper()
+	mfs, err := n.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			sum := 0.0
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }

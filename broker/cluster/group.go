@@ -170,8 +170,7 @@ func newGroup(n *Node, id uint64, name string, sm stateMachine) (*group, error) 
 		// in one term.
 		hs := rlog.HardState()
 		last, _ := rlog.LastIndex()
-		lt, err := rlog.Term(last)
-		if err == nil && hs.GetTerm() > lt {
+		if lt, err := rlog.Term(last); err == nil && !raft.IsEmptyHardState(hs) {
 			g.log.Warn("unsafe: forgetting persisted term and vote", "term", hs.GetTerm(), "vote", hs.GetVote(), "reset_term", lt)
 			rlog.SetLoadedHardState(&pb.HardState{Term: new(lt), Vote: new(uint64(0)), Commit: new(hs.GetCommit())})
 		}
@@ -331,6 +330,7 @@ func (g *group) persist(rd raft.Ready) error {
 		extra = func(b *pebble.Batch) error {
 			return g.sm.restore(b, snap.GetMetadata().GetIndex(), snap.GetData())
 		}
+		g.node.metrics.snapshots.Inc()
 		g.log.Info("applying snapshot", "index", snapMeta.GetIndex(), "term", snapMeta.GetTerm(), "bytes", len(snap.GetData()))
 	}
 	hs := rd.HardState

@@ -16,6 +16,7 @@ type nodeMetrics struct {
 	appliedG  *prometheus.GaugeVec
 	leader    *prometheus.GaugeVec
 	elections prometheus.Counter
+	snapshots prometheus.Counter
 	proposal  prometheus.Histogram
 }
 
@@ -28,10 +29,11 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		appliedG:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chronik_raft_applied_index", Help: "Last applied Raft index."}, labels),
 		leader:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chronik_raft_is_leader", Help: "1 when this node leads the group."}, labels),
 		elections: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_leader_elections_total", Help: "Times this node became leader of any group."}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_snapshots_applied_total", Help: "Snapshots received from a leader and applied."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_proposal_seconds", Help: "Time from proposal to apply on the proposer.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
 	}
-	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.proposal)
+	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.proposal)
 	return m
 }
 

@@ -218,7 +218,14 @@ func (n *Node) Produce(ctx context.Context, tp TopicPartition, b Batch, acks int
 // readGroup makes a read of g linearizable (or, with the seeded stale-read
 // bug, merely checks that this node believes it leads).
 func (n *Node) readGroup(ctx context.Context, g *group) error {
-	if n.cfg.Unsafe.StaleReads {
+	switch {
+	case n.cfg.Unsafe.StaleReads:
+		// Seeded bug: any replica answers from its local state, so a
+		// deposed or partitioned node serves an old high watermark.
+		return nil
+	case n.cfg.Unsafe.UncommittedReads:
+		// Seeded bug: the leader trusts its own log and skips the
+		// quorum round (it reads above the commit index anyway).
 		if !g.isLeader() {
 			return ErrNotLeader
 		}
@@ -368,7 +375,7 @@ func (n *Node) Status() Status {
 		g.mu.Lock()
 		st := g.rn.Status()
 		g.mu.Unlock()
-		gst := GroupStatus{Name: g.name, ID: g.id, Role: st.RaftState.String(), Term: st.HardState.GetTerm(), Leader: st.Lead, Commit: st.HardState.GetCommit(), Applied: g.pubApplied.Load()}
+		gst := GroupStatus{Name: g.name, ID: g.id, Role: st.RaftState.String(), Term: st.HardState.GetTerm(), Vote: st.HardState.GetVote(), Leader: st.Lead, Commit: st.HardState.GetCommit(), Applied: g.pubApplied.Load()}
 		if st.RaftState == raft.StateLeader {
 			gst.Progress = map[uint64]PeerProgress{}
 			for id, pr := range st.Progress {
