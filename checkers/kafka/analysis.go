@@ -218,7 +218,7 @@ func (a *analysis) readChecks() {
 				case d < 1:
 					a.col.add(IntNonmonotonicPoll, Case{
 						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
-						Explanation: fmt.Sprintf("op %d read %d then %d from %s, going %d step(s) back in the log", o.index, v1, v2, key, 1-d),
+						Explanation: fmt.Sprintf("op %d read %d then %d from %s, but the log has %d at or before %d (index delta %d, want 1)", o.index, v1, v2, key, v2, v1, d),
 					})
 				}
 			}
@@ -274,7 +274,7 @@ func (a *analysis) readChecks() {
 			case d < 1:
 				a.col.add(IntNonmonotonicSend, Case{
 					Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
-					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, but the log has them %d step(s) in the other order", o.index, v1, v2, key, 1-d),
+					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, but the log has %d at or before %d (index delta %d, want >= 1)", o.index, v1, v2, key, v2, v1, d),
 				})
 			}
 		}

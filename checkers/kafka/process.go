@@ -103,8 +103,8 @@ func (a *analysis) pollStep(s *procState, i int32) {
 				case d < 1:
 					a.col.add(NonmonotonicPoll, Case{
 						Key: key, Ops: []int64{a.idx(prev), o.index}, Values: []int64{v, v2}, Fatal: !s.subscribed,
-						Explanation: fmt.Sprintf("%s process %d read up to %d from %s in op %d, then started at %d in op %d, %d step(s) back",
-							mode, o.process, v, key, a.idx(prev), v2, o.index, 1-d),
+						Explanation: fmt.Sprintf("%s process %d read up to %d from %s in op %d, then started at %d in op %d, at or before where it left off (index delta %d, want 1)",
+							mode, o.process, v, key, a.idx(prev), v2, o.index, d),
 					})
 				}
 			}
@@ -148,8 +148,8 @@ func (a *analysis) sendStep(s *procState, i int32) {
 				key := c.keys[w.key]
 				a.col.add(NonmonotonicSend, Case{
 					Key: key, Ops: []int64{a.idx(prev), o.index}, Values: []int64{v, w.value}, Fatal: true,
-					Explanation: fmt.Sprintf("process %d sent %d to %s in op %d, then %d in op %d, which the log puts %d step(s) earlier",
-						o.process, v, key, a.idx(prev), w.value, o.index, i1-i2+1),
+					Explanation: fmt.Sprintf("process %d sent %d to %s in op %d, then %d in op %d, which the log puts at or before %d (index delta %d, want >= 1)",
+						o.process, v, key, a.idx(prev), w.value, o.index, v, i2-i1),
 				})
 			}
 		}
