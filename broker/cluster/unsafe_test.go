@@ -1,0 +1,162 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/chronik-chaos/chronik/broker/cluster"
+)
+
+// Each seeded bug of issue 8 changes observable behaviour; every case runs
+// the same scenario with the flag off and on.
+func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
+	tp := cluster.TopicPartition{Topic: "t"}
+	// isolatedLeader returns a 3-node cluster with one record committed
+	// and the partition leader cut off.
+	isolatedLeader := func(t *testing.T, mod func(*cluster.Config)) (*testCluster, *cluster.Node) {
+		tc := newTestCluster(t, 3, mod)
+		tc.startAll()
+		tc.waitReady(10 * time.Second)
+		tc.createTopic(1, "t", 1)
+		if _, err := tc.produce(tp, makeBatch(1, -1, 0, 0), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var l *cluster.Node
+		waitFor(t, 5*time.Second, "leader", func() bool { l = tc.leaderOf(tp); return l != nil })
+		tc.net.Isolate(uint64(l.NodeID()), tc.ids...)
+		return tc, l
+	}
+	cases := []struct {
+		name string
+		set  func(*cluster.Unsafe)
+		// run returns true when the correct behaviour was observed.
+		run func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool
+	}{
+		{"ack-before-commit", func(u *cluster.Unsafe) { u.AckBeforeCommit = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			_, l := isolatedLeader(t, modUnsafe(unsafe, set, nil))
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			_, err := l.Produce(ctx, tp, makeBatch(2, -1, 0, 0), -1)
+			return err != nil // an isolated leader cannot commit
+		}},
+		{"stale-reads", func(u *cluster.Unsafe) { u.StaleReads = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			tc, old := isolatedLeader(t, modUnsafe(unsafe, set, nil))
+			// The majority writes a second record.
+			waitFor(t, 10*time.Second, "majority write", func() bool {
+				for _, id := range tc.ids {
+					if int32(id) == old.NodeID() {
+						continue
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+					_, err := tc.node(id).Produce(ctx, tp, makeBatch(2, -1, 0, 0), -1)
+					cancel()
+					if err == nil {
+						return true
+					}
+				}
+				return false
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			r, err := old.Fetch(ctx, tp, 0, 1<<20)
+			return err != nil || r.HighWatermark == 2
+		}},
+		{"uncommitted-reads", func(u *cluster.Unsafe) { u.UncommittedReads = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			// A long election timeout keeps the cut-off leader in office
+			// while we look.
+			_, l := isolatedLeader(t, modUnsafe(unsafe, set, func(c *cluster.Config) { c.ElectionTicks = 100 }))
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_, err := l.Produce(ctx, tp, makeBatch(2, -1, 0, 0), -1)
+			cancel()
+			if err == nil {
+				t.Fatal("isolated leader committed")
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			r, err := l.Fetch(ctx, tp, 0, 1<<20)
+			return err != nil || r.HighWatermark == 1
+		}},
+		{"no-dedup", func(u *cluster.Unsafe) { u.NoDedup = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			tc := newTestCluster(t, 1, modUnsafe(unsafe, set, nil))
+			tc.start(1)
+			tc.waitReady(5 * time.Second)
+			tc.createTopic(1, "t", 1)
+			b := makeBatch(1, 7, 0, 0)
+			off1, err := tc.produce(tp, b, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off2, err := tc.produce(tp, b, 5*time.Second) // tolerates duplicate-as-success
+			if err != nil {
+				t.Fatal(err)
+			}
+			return off1 == off2
+		}},
+		{"registration-attempts", func(u *cluster.Unsafe) { u.RegistrationAttempts = 3 }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			tc := newTestCluster(t, 3, modUnsafe(unsafe, set, nil))
+			n := tc.start(1) // alone: no quorum
+			select {
+			case err := <-n.Fatal():
+				t.Logf("fatal: %v", err)
+				return false
+			case <-time.After(3 * time.Second):
+				return true
+			}
+		}},
+		{"forget-hardstate", func(u *cluster.Unsafe) { u.ForgetHardState = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			tc := newTestCluster(t, 3, modUnsafe(unsafe, set, nil))
+			tc.startAll()
+			tc.waitReady(10 * time.Second)
+			var target uint64
+			var vote uint64
+			for _, id := range tc.ids {
+				for _, g := range tc.node(id).Status().Groups {
+					if g.ID == cluster.MetaGroupID && g.Vote != 0 {
+						target, vote = id, g.Vote
+					}
+				}
+			}
+			if target == 0 {
+				t.Fatal("no node voted in __meta")
+			}
+			tc.stopAll()
+			// Alone, the node cannot even pre-vote, so its term stays.
+			n := tc.start(target)
+			for _, g := range n.Status().Groups {
+				if g.ID == cluster.MetaGroupID {
+					return g.Vote == vote
+				}
+			}
+			t.Fatal("no __meta group")
+			return false
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Run("off", func(t *testing.T) {
+				if !c.run(t, false, c.set) {
+					t.Fatal("the correct broker misbehaved")
+				}
+			})
+			t.Run("on", func(t *testing.T) {
+				if c.run(t, true, c.set) {
+					t.Fatal("the seeded bug had no effect")
+				}
+			})
+		})
+	}
+	_ = errors.Is
+}
+
+func modUnsafe(on bool, set func(*cluster.Unsafe), more func(*cluster.Config)) func(*cluster.Config) {
+	return func(c *cluster.Config) {
+		if on {
+			set(&c.Unsafe)
+		}
+		if more != nil {
+			more(c)
+		}
+	}
+}
