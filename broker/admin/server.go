@@ -25,9 +25,11 @@ type Source interface {
 	Status() cluster.Status
 }
 
-// PeerDelayer sets the artificial delay of the peer transport.
+// PeerDelayer sets the artificial delay of the peer transport. SetPeerDelay
+// fails when the transport cannot delay (for example an in-memory test
+// transport).
 type PeerDelayer interface {
-	SetPeerDelay(time.Duration)
+	SetPeerDelay(time.Duration) error
 	PeerDelay() time.Duration
 }
 
@@ -82,7 +84,10 @@ func Handler(cfg Config) http.Handler {
 				http.Error(w, fmt.Sprintf("ms must be an integer in 0..%d", MaxPeerDelay.Milliseconds()), http.StatusBadRequest)
 				return
 			}
-			cfg.Delayer.SetPeerDelay(d)
+			if err := cfg.Delayer.SetPeerDelay(d); err != nil {
+				http.Error(w, fmt.Sprintf("set peer delay: %v", err), http.StatusConflict)
+				return
+			}
 			log.Warn("peer delay set through admin API", "delay", d, "remote", r.RemoteAddr)
 		} else if r.Method == http.MethodPost {
 			http.Error(w, "POST needs ?ms=N", http.StatusBadRequest)

@@ -25,8 +25,13 @@ func (f *fakeNode) Status() cluster.Status {
 	return cluster.Status{NodeID: 3, Mode: "raft-cluster", Ready: f.Ready(),
 		Groups: []cluster.GroupStatus{{Name: "__meta", Role: "StateLeader", Term: 4, Leader: 3}}}
 }
-func (f *fakeNode) SetPeerDelay(d time.Duration) { f.mu.Lock(); f.delay = d; f.mu.Unlock() }
-func (f *fakeNode) PeerDelay() time.Duration     { f.mu.Lock(); defer f.mu.Unlock(); return f.delay }
+func (f *fakeNode) SetPeerDelay(d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay = d
+	return nil
+}
+func (f *fakeNode) PeerDelay() time.Duration { f.mu.Lock(); defer f.mu.Unlock(); return f.delay }
 
 func TestAdminEndpoints(t *testing.T) {
 	node := &fakeNode{}
