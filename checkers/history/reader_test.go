@@ -1,0 +1,206 @@
+package history
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// readAll returns every entry of a history, or the first error.
+func readAll(t *testing.T, s string) ([]Entry, error) {
+	t.Helper()
+	r := NewReader(strings.NewReader(s))
+	var out []Entry
+	for i := 0; i < 1_000_000; i++ {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	t.Fatal("reader did not stop")
+	return nil, nil
+}
+
+const (
+	invSend = `{"index":%d,"time":%d,"process":%d,"type":"invoke","f":"send","value":[["send","t0/0",%d]]}`
+	okSend  = `{"index":%d,"time":%d,"process":%d,"type":"ok","f":"send","value":[["send","t0/0",[%d,%d]]]}`
+)
+
+func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+func TestReaderRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		history string
+		line    int64
+		msg     string
+	}{
+		{"not json", lines(`{"index":0,`), 1, "not a JSON operation"},
+		{"empty line", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), ``), 2, "empty line"},
+		{"missing f", lines(`{"index":0,"time":1,"process":0,"type":"invoke","value":null}`), 1, `missing "f"`},
+		{"missing time", lines(`{"index":0,"process":0,"type":"invoke","f":"send","value":[["send","k",1]]}`), 1, `missing "time"`},
+		{"index mismatch", lines(fmt.Sprintf(invSend, 1, 1, 0, 1)), 1, "index 1, want 0"},
+		{"time backwards", lines(fmt.Sprintf(invSend, 0, 5, 0, 1), fmt.Sprintf(invSend, 1, 4, 1, 2)), 2, "goes backwards"},
+		{"negative time", lines(fmt.Sprintf(invSend, 0, -5, 0, 1)), 1, "negative time"},
+		{"unknown type", lines(`{"index":0,"time":1,"process":0,"type":"done","f":"send","value":[["send","k",1]]}`), 1, "unknown type"},
+		{"bad process", lines(`{"index":0,"time":1,"process":"bob","type":"invoke","f":"send","value":[["send","k",1]]}`), 1, "process"},
+		{"two in flight", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), fmt.Sprintf(invSend, 1, 2, 0, 2)), 2, "still in flight"},
+		{"completion without invoke", lines(fmt.Sprintf(okSend, 0, 1, 0, 0, 1)), 1, "without an open invoke"},
+		{"reuse after info", lines(fmt.Sprintf(invSend, 0, 1, 0, 1),
+			`{"index":1,"time":2,"process":0,"type":"info","f":"send","value":[["send","t0/0",1]]}`,
+			fmt.Sprintf(invSend, 2, 3, 0, 2)), 3, "reused after an info"},
+		{"f mismatch", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"poll","value":[["poll",{}]]}`), 2, "invoked \"send\""},
+		{"ok in invoke form", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t0/0",1]]}`), 2, "invoke form"},
+		{"invoke in completion form", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",[0,1]]]}`), 1, "completion form"},
+		{"mop of other f", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["poll"]]}`), 1, "inside a send"},
+		{"bad mop", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k"]]}`), 1, "send wants 3"},
+		{"bad record", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0]]]}`), 2, "offset|null"},
+		{"ok without value", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":null}`), 2, "without micro-operations"},
+		{"assign not keys", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"assign","value":[1,2]}`), 1, "list of keys"},
+		{"too long", `{"index":0,"time":1,"process":0,"type":"invoke","f":"x","value":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n", 1, "longer than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := readAll(t, tt.history)
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want a FormatError", err)
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("err does not wrap ErrMalformed")
+			}
+			if fe.Line != tt.line || !strings.Contains(fe.Msg, tt.msg) {
+				t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
+			}
+		})
+	}
+}
+
+func TestReaderPairs(t *testing.T) {
+	h := lines(
+		fmt.Sprintf(invSend, 0, 10, 3, 7),
+		`{"index":1,"time":11,"process":"nemesis","type":"invoke","f":"kill","value":null}`,
+		fmt.Sprintf(invSend, 2, 12, 4, 8),
+		`{"index":3,"time":13,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n1"]}}`,
+		fmt.Sprintf(okSend, 4, 20, 3, 0, 7),
+		`{"index":5,"time":21,"process":"nemesis","type":"info","f":"note","value":"instant"}`,
+	)
+	es, err := readAll(t, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 7 {
+		t.Fatalf("got %d entries, want 6 lines + 1 pending", len(es))
+	}
+	tests := []struct {
+		name        string
+		e           Entry
+		invokeIndex int64
+		invokeTime  time.Duration
+		pending     bool
+	}{
+		{"send ok pairs its invoke", es[4], 0, 10, false},
+		{"nemesis info pairs its invoke", es[3], 1, 11, false},
+		{"lone nemesis info is its own invoke", es[5], 5, 21, false},
+		{"open invoke becomes pending info", es[6], 2, 12, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.e.InvokeIndex != tt.invokeIndex || tt.e.InvokeTime != tt.invokeTime || tt.e.Pending != tt.pending {
+				t.Errorf("got invoke %d@%d pending %v, want %d@%d pending %v",
+					tt.e.InvokeIndex, tt.e.InvokeTime, tt.e.Pending, tt.invokeIndex, tt.invokeTime, tt.pending)
+			}
+		})
+	}
+	if es[6].Type != Info || len(es[6].Mops) != 1 || es[6].Mops[0].Value != 8 {
+		t.Errorf("pending entry = %+v", es[6])
+	}
+}
+
+// TestFastParserMatchesSlow checks that the fast path decodes exactly what
+// encoding/json decodes, for every shape the Writer produces, and declines
+// (rather than mis-reads) anything unusual.
+func TestFastParserMatchesSlow(t *testing.T) {
+	off := int64(42)
+	ops := []struct {
+		op   Op
+		mops []Mop
+	}{
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FSend}, []Mop{Send("t0/1", 17)}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FSend}, []Mop{{F: FSend, Key: "t0/1", Value: 17, Offset: &off, Done: true}}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Info, F: FSend, Error: "timeout"}, []Mop{{F: FSend, Key: "t0/1", Value: -17, Done: true}}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FPoll}, []Mop{{F: FPoll, Done: true, Polls: map[string][]Record{"a/0": {{1, 2}, {3, 4}}, "b/1": {}}}}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FRead}, []Mop{{F: FRead, Key: "k/0", From: 5, Records: []Record{{5, 9}}, HW: 6, Done: true}}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FTxn}, []Mop{Send("k/0", 1), Poll()}},
+	}
+	for i, tt := range ops {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			var buf bytes.Buffer
+			w := NewWriter(&buf, time.Now())
+			if err := tt.op.SetMops(tt.mops); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(tt.op); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			line := bytes.TrimSpace(buf.Bytes())
+			var fast Entry
+			if !parseFast(line, &fast) {
+				t.Fatalf("fast parser declined %s", line)
+			}
+			var slow Entry
+			r := NewReader(nil)
+			r.line = 1
+			if err := r.parseSlow(line, &slow); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast.Mops, slow.Mops) || fast.Op.Index != slow.Op.Index || fast.Time != slow.Time ||
+				fast.Process != slow.Process || fast.Type != slow.Type || fast.F != slow.F || fast.Error != slow.Error ||
+				!bytes.Equal(fast.Value, slow.Value) {
+				t.Errorf("fast %+v\nslow %+v", fast, slow)
+			}
+		})
+	}
+	declined := []string{
+		`{"time":1,"index":0,"process":0,"type":"invoke","f":"send","value":[["send","k",1]]}`,
+		`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k\u0041",1]]}`,
+		`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k",1.5]]}`,
+		`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k",1]],"extra":1}`,
+		`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k",99999999999999999999]]}`,
+		`{"index":0,"time":1,"process":"nemesis","type":"info","f":"kill","value":null}`,
+		`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k",1]]} x`,
+	}
+	for i, l := range declined {
+		t.Run(fmt.Sprint("declines ", i), func(t *testing.T) {
+			var e Entry
+			if parseFast([]byte(l), &e) {
+				t.Errorf("fast parser accepted %s", l)
+			}
+		})
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add([]byte(lines(fmt.Sprintf(invSend, 0, 1, 0, 1), fmt.Sprintf(okSend, 1, 2, 0, 0, 1))))
+	f.Add([]byte(`{"index":0,"time":1,"process":0,"type":"ok","f":"poll","value":[["poll",{"a":[[1,2]]}]]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(bytes.NewReader(b))
+		for i := 0; i < 10000; i++ {
+			if _, err := r.Next(); err != nil {
+				return
+			}
+		}
+	})
+}
