@@ -1,0 +1,29 @@
+// Command chronik-server is the Kafka-compatible broker of the Chronik chaos
+// project: a Kafka wire-protocol front end (broker/kafka) over Raft-
+// replicated partitions (broker/cluster), with an admin HTTP API
+// (broker/admin).
+//
+// Usage (global options first, then the subcommand; see --help):
+//
+//	chronik-server --kafka-port 9092 --advertised-addr HOST --node-id 1 --data-dir DIR \
+//	    [--admin-port 9644] [--log-level info] \
+//	    raft-cluster --raft-addr 0.0.0.0:9192 --peers "2@host2:9292,3@host3:9392"
+//	chronik-server --kafka-port 9092 --data-dir DIR standalone
+//
+// Exit codes: 0 after SIGTERM/SIGINT (graceful stop), 1 when the node fails
+// at run time (its Fatal channel fires, a listener cannot open, the store
+// cannot be opened), 2 for command-line errors.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/chronik-chaos/chronik/broker/admin"
+	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/kafka"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// run is main without the process: it parses args, serves until ctx ends
+// (a signal) or the node fails, and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	switch {
+	case errors.Is(err, errHelp):
+		printUsage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "chronik-server: %v\nRun 'chronik-server --help' for usage.\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	for _, f := range o.unsafeFlags() {
+		log.Warn("UNSAFE: seeded bug enabled; this broker is deliberately incorrect and loses or corrupts data", "flag", f)
+	}
+	if err := serve(ctx, o, log, nil); err != nil {
+		log.Error("chronik-server failed", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// listeners are the sockets serve opened, reported to tests.
+type listeners struct {
+	kafka, admin net.Addr
+}
+
+// serve opens the Kafka and admin listeners first (so that a node without
+// quorum still answers /healthz and /status, and clients can connect while
+// elections run), then the node, and serves until ctx ends or the node
+// fails. ready, if set, receives the listener addresses once serving.
+func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- listeners) error {
+	kln, err := net.Listen("tcp", net.JoinHostPort(o.listenHost, strconv.Itoa(o.kafkaPort)))
+	if err != nil {
+		return fmt.Errorf("open kafka listener: %w", err)
+	}
+	defer kln.Close()
+	aln, err := net.Listen("tcp", net.JoinHostPort(o.listenHost, strconv.Itoa(o.adminPort)))
+	if err != nil {
+		return fmt.Errorf("open admin listener: %w", err)
+	}
+	defer aln.Close()
+
+	advertised := o.advertisedAddr
+	if advertised == "" {
+		if advertised, err = os.Hostname(); err != nil || advertised == "" {
+			advertised = "localhost"
+		}
+	}
+	cfg := cluster.Config{
+		NodeID:            o.nodeID,
+		DataDir:           o.dataDir,
+		Standalone:        o.mode == "standalone",
+		RaftAddr:          o.raftAddr,
+		Peers:             o.peers,
+		AdvertisedHost:    advertised,
+		KafkaPort:         int32(kln.Addr().(*net.TCPAddr).Port),
+		DefaultPartitions: int32(o.defaultPartitions),
+		AutoCreateTopics:  o.autoCreateTopics,
+		Unsafe:            o.unsafe,
+		Logger:            log.With("component", "cluster"),
+	}
+	node, err := cluster.New(cfg)
+	if err != nil {
+		return fmt.Errorf("open node %d: %w", o.nodeID, err)
+	}
+	defer node.Stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := kafka.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register kafka metrics: %w", err)
+	}
+	ks, err := kafka.New(kafka.Config{
+		Backend:           node,
+		Logger:            log.With("component", "kafka"),
+		MaxFrameBytes:     int32(o.maxFrameBytes),
+		AutoCreateTopics:  o.autoCreateTopics,
+		DefaultPartitions: int32(o.defaultPartitions),
+		Metrics:           metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("create kafka server: %w", err)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := ks.Serve(sctx, kln); err != nil {
+			errc <- err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		err := admin.Serve(sctx, aln, admin.Config{
+			Source:   node,
+			Delayer:  node,
+			Gatherer: prometheus.Gatherers{node.Metrics(), reg},
+			Logger:   log.With("component", "admin"),
+		})
+		if err != nil {
+			errc <- err
+		}
+	}()
+	defer func() {
+		cancel()
+		ks.Close()
+		wg.Wait()
+	}()
+
+	if err := node.Start(sctx); err != nil {
+		return fmt.Errorf("start node %d: %w", o.nodeID, err)
+	}
+	log.Info("chronik-server serving", "mode", o.mode, "node", o.nodeID, "kafka", kln.Addr().String(),
+		"admin", aln.Addr().String(), "advertised", net.JoinHostPort(advertised, strconv.Itoa(int(cfg.KafkaPort))),
+		"raft", o.raftAddr, "peers", len(o.peers), "data_dir", o.dataDir)
+	if ready != nil {
+		ready <- listeners{kafka: kln.Addr(), admin: aln.Addr()}
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, stopping")
+		return nil
+	case err := <-node.Fatal():
+		return fmt.Errorf("node %d gave up: %w", o.nodeID, err)
+	case err := <-errc:
+		return err
+	}
+}
