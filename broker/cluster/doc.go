@@ -1,0 +1,116 @@
+/*
+Package cluster is the replicated core of chronik-server: a multi-Raft node
+built on go.etcd.io/raft/v3 (RawNode), with one Raft group for the cluster
+metadata (__meta, group id 1) and one group per topic-partition, all stored
+in one pebble database per node and carried over one peer connection per
+node pair. *Node implements broker/kafka's Backend; the Kafka layer calls it
+only through that interface and the types of api.go.
+
+# Usage
+
+	n, err := cluster.New(cfg)      // opens the store, loads every group
+	err = n.Start(ctx)              // listener first, then groups tick
+	defer n.Stop()
+	select { case err := <-n.Fatal(): ... }  // storage failure or seeded bug
+
+Standalone mode is the same code path with a single voter.
+
+# Groups and bootstrap
+
+Every group, __meta included, is bootstrapped without configuration-change
+entries: on first creation each replica writes a snapshot at index 1, term
+1, whose ConfState lists all voters (the --peers ids plus this node). All
+replicas thus start identical, and no conf change ever reaches a state
+machine (the seed system fed them to the metadata apply path).
+
+Partition groups are created when a topic's creation applies in __meta: on
+every node, for every topic of the command, with group ids assigned from a
+counter at apply time (deterministic on every replica). The __meta apply
+hook creates the groups before the proposer is answered, so CreateTopics
+returns only once the local groups exist. Messages for a group that does
+not exist yet on the receiver are buffered (bounded) and delivered when the
+group is created.
+
+# The Ready loop
+
+Each group runs one goroutine that owns its RawNode (guarded by a mutex so
+proposers and status readers can call into it briefly). After every tick,
+inbound message batch or proposal wake-up, it drains Ready in this order:
+
+ 1. Persist HardState, Entries and a received Snapshot in ONE synced pebble
+    batch. This MUST happen BEFORE sending Messages: a vote or an append
+    acknowledgement promises the sender that the state is durable; sending
+    first would let a crash break a promise (two votes in one term, or an
+    acknowledged entry lost from a quorum). A snapshot's state machine data
+    is written in the same batch, so the log never points past state that
+    is not on disk. Pebble coalesces concurrent synced commits of all
+    groups into one WAL fsync (group commit), which is why one goroutine
+    per group does not multiply fsyncs.
+ 2. Send Messages (non-blocking; the transport drops on overload and raft
+    retransmits). A MsgSnap is reported as finished immediately: the
+    transport is fire-and-forget, and a lost snapshot shows up as a
+    rejected append that triggers a new one.
+ 3. Apply CommittedEntries to the state machine in one pebble batch that
+    also records the applied index, so a restart resumes exactly after the
+    last applied entry. This batch is not fsynced: the entries are durable
+    in the log and are re-applied after a crash. Log compaction syncs
+    first (a synced pebble commit syncs every earlier write).
+ 4. Hand ReadStates to waiting readers, then Advance.
+
+Proposals carry a unique 64-bit id (node id, random boot value, counter);
+the proposer waits on a channel keyed by that id, fulfilled when the entry
+applies on the proposer's node. When the proposer's node loses leadership,
+its pending proposals fail with ErrTimeout: their outcome is unknown, they
+may still commit.
+
+# Reads
+
+Fetch, ListOffsets and FetchOffsets are linearizable: readers queue, one
+ReadIndex round (ReadOnlySafe: the leader confirms leadership with a
+heartbeat quorum) serves every reader waiting at that moment, and each
+reader proceeds once the local state machine applied the read index.
+Followers serve reads the same way (raft forwards ReadIndex to the leader).
+CheckQuorum and PreVote are on, so a leader cut off from the majority steps
+down and can neither commit nor confirm a read; its readers get
+ErrNotLeader after a bounded wait instead of a stale high watermark.
+
+# State machines
+
+__meta holds brokers, topics (with partition group ids), consumer-group
+offsets and the producer-id counter as one JSON document, rewritten with
+each applied batch (fine for the project's scale). A partition stores
+record batches keyed by base offset; offsets are assigned at apply time
+(rewriting the batch's baseOffset and partitionLeaderEpoch, neither covered
+by the CRC), and idempotent-producer state (epoch, last 5 batches'
+sequence ranges and offsets) is checked at apply time so every replica
+decides duplicates alike. The high watermark is the applied next offset.
+Stored batches are validated (CRC, offsets contiguous) when a partition
+loads; corrupt data is refused with an error naming the store, key and
+offset (storage.ErrCorrupt).
+
+# Snapshots and compaction
+
+After Config.SnapshotEntries applied entries beyond the last compaction
+point, a group compacts its log up to the applied index. raft's
+Storage.Snapshot is served on the group goroutine from the live state
+machine at the applied index (state and index agree because applies run on
+that goroutine). A partition snapshot is its producer state plus all its
+batches: fine at test scale, too big for production logs (those would ship
+segment files).
+
+# Leadership
+
+Partition p prefers the (p mod n)-th voter in id order; a leader transfers
+leadership to it once it is active and caught up, at most once per five
+election timeouts, and since the preference is a fixed function of the
+partition transfers converge instead of looping. The leader epoch reported
+to clients is the Raft term, never lower than one reported before.
+
+# Seeded bugs
+
+Config.Unsafe switches on the mistakes of issue 8 (ack before commit, stale
+reads, uncommitted reads, no dedup, registration give-up, forgotten hard
+state). All are off by default, logged loudly at start, and listed in
+Status().Unsafe.
+*/
+package cluster

@@ -1,0 +1,29 @@
+/*
+Package transport carries Raft messages between chronik-server nodes.
+
+TCP multiplexes every Raft group over one connection per node pair: the
+node with the lower id dials (reconnecting with exponential backoff from
+50 ms to 1 s), the other accepts, and both use that connection in both
+directions. A connection opens with a handshake (magic "CHRK" and the
+dialler's node id); after it, frames carry batches of (group, raftpb
+message) pairs (frame.go).
+
+# Caller contract
+
+  - Start opens the listener before returning; the node starts its groups
+    only afterwards, so a node can always hear the votes that elect a
+    leader (the seed system opened its listener after an election, so no
+    election could ever happen).
+  - Send never blocks: each peer has a bounded queue drained by one writer
+    goroutine that batches whatever is queued into one frame. A full queue
+    or a missing connection drops the messages (raft retransmits) and
+    reports the peer unreachable through OnUnreachable, so raft stops
+    pipelining appends to it.
+  - SetDelay delays every outbound message by d (the chaos delay nemesis;
+    the test machines have no netem). Order is preserved.
+  - Handler is called on connection reader goroutines and must not block.
+
+memnet is an in-memory Network for in-process tests with per-link cuts,
+random drops from a seeded source, and delays.
+*/
+package transport
