@@ -1,0 +1,65 @@
+package stats
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+)
+
+func completion(i int64, t time.Duration, typ history.Type, f string) *history.Entry {
+	return &history.Entry{Op: history.Op{Index: i, Time: t, Process: history.Client(0), Type: typ, F: f}, InvokeTime: t - time.Millisecond}
+}
+
+func TestAvailabilityInsideOutside(t *testing.T) {
+	c := New()
+	s := time.Second
+	// Sends succeed at 1s, 2s, 10s, 11s; polls at 1s and 12s. A fault
+	// window covers 3s..8s.
+	c.Observe(completion(7, 1*s, history.Ok, history.FPoll))
+	for i, at := range []time.Duration{1 * s, 2 * s, 10 * s, 11 * s} {
+		c.Observe(completion(int64(i), at, history.Ok, history.FSend))
+	}
+	c.Observe(completion(4, 11*s, history.Fail, history.FSend))
+	c.Observe(completion(5, 11*s, history.Info, history.FSend))
+	c.Observe(completion(6, 12*s, history.Ok, history.FPoll))
+
+	r := c.Result([]faults.Window{{F: "kill", Start: 3 * s, End: 8 * s}})
+	if r.Ok != 6 || r.Fail != 1 || r.Info != 1 || r.Valid != verdict.True {
+		t.Fatalf("counts %d/%d/%d valid %v", r.Ok, r.Fail, r.Info, r.Valid)
+	}
+	tests := []struct {
+		name string
+		got  Gap
+		want float64
+	}{
+		{"send longest", r.Availability["send"].Longest, 8},  // 2s..10s
+		{"send outside", r.Availability["send"].Outside, 2},  // 8s..10s (1s before, 2s after the window)
+		{"send inside", r.Availability["send"].Inside, 5},    // 3s..8s
+		{"poll longest", r.Availability["poll"].Longest, 11}, // 1s..12s
+		{"poll outside", r.Availability["poll"].Outside, 4},  // 8s..12s
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got.Seconds != tt.want {
+				t.Errorf("got %+v, want %vs", tt.got, tt.want)
+			}
+		})
+	}
+	if got := r.Latency["send"]; got.Count != 4 || got.P50 != 1 {
+		t.Errorf("latency %+v", got)
+	}
+	if len(r.Throughput) != 13 || r.Throughput[11].Ok != 1 || r.Throughput[11].Fail != 1 {
+		t.Errorf("throughput %+v", r.Throughput)
+	}
+}
+
+func TestNeverSucceededIsInvalid(t *testing.T) {
+	c := New()
+	c.Observe(completion(0, time.Second, history.Fail, history.FSend))
+	if r := c.Result(nil); r.Valid != verdict.False || r.Error == "" {
+		t.Errorf("valid %v error %q", r.Valid, r.Error)
+	}
+}
