@@ -58,6 +58,10 @@ func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string) e
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {
+			s.pending[n] = true
+		}
+		defer clear(s.pending)
+		for _, n := range nodes {
 			if err := s.c.Start(ctx, n); err != nil {
 				return verified, fmt.Errorf("start %s: %w", n, err)
 			}
@@ -70,6 +74,7 @@ func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string) e
 		}
 		for _, n := range nodes {
 			r, err := s.reapply(ctx, n, true)
+			delete(s.pending, n)
 			if len(r) > 0 {
 				reapplied[n] = r
 				verified["reapplied"] = reapplied
@@ -78,6 +83,8 @@ func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string) e
 				return verified, err
 			}
 		}
-		return verified, nil
+		// A node restarted together with all its uncut peers could not be
+		// measured against a peer with rules; now they all have theirs.
+		return verified, s.proveDeferredLoss(ctx, verified)
 	})
 }

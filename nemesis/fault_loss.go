@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -27,6 +28,23 @@ func lossApplied(rate float64, pct int) bool { return rate <= 1-float64(pct)/200
 
 const healedRate = 0.95
 
+// ownLossProof measures whether node's own loss rule works, from node to a
+// peer that has a loss rule too: with both rules a probe gets through with
+// probability (1-p)^2, with the peer's alone 1-p. The threshold is the
+// midpoint, and the probe count is chosen so that the midpoint is at least
+// four standard deviations from either outcome (capped at 2000 probes).
+func ownLossProof(pct int) (threshold float64, probes int) {
+	p := float64(pct) / 100
+	both, one := (1-p)*(1-p), 1-p
+	threshold = (both + one) / 2
+	half := (one - both) / 2
+	if half <= 0 {
+		return threshold, 2000
+	}
+	n := int(16 * both * (1 - both) / (half * half))
+	return threshold, min(max(n, 100), 2000)
+}
+
 func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	pct := s.opts.LossPercent
 	live := s.live(ctx)
@@ -48,7 +66,7 @@ func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 				return nil, fmt.Errorf("loss at %s: %w", n, err)
 			}
 		}
-		return measureLoss(ctx, s, a, b, func(rate float64) bool { return lossApplied(rate, pct) },
+		return measureLoss(ctx, s, a, b, s.opts.LossProbes, func(rate float64) bool { return lossApplied(rate, pct) },
 			fmt.Sprintf("delivered <= %.3f", 1-float64(pct)/200))
 	})
 }
@@ -57,6 +75,7 @@ func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	live := s.live(ctx)
 	return action(ctx, rec, "loss-stop", Value{"nodes": live}, func(ctx context.Context) (Value, error) {
 		s.lossPct = 0
+		clear(s.lossUnproven)
 		for _, n := range live {
 			if err := s.clearLoss(ctx, n); err != nil {
 				return nil, err
@@ -68,7 +87,7 @@ func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 			// measures the link again.
 			return Value{"probe": "skipped: no live pair outside a partition"}, nil
 		}
-		return measureLoss(ctx, s, a, b, func(rate float64) bool { return rate >= healedRate },
+		return measureLoss(ctx, s, a, b, s.opts.LossProbes, func(rate float64) bool { return rate >= healedRate },
 			fmt.Sprintf("delivered >= %.2f", healedRate))
 	})
 }
@@ -87,12 +106,20 @@ func (s *Scheduler) clearLoss(ctx context.Context, node string) error {
 	return nil
 }
 
-// measureLoss probes a -> b LossProbes times and checks the delivery rate.
-func measureLoss(ctx context.Context, s *Scheduler, a, b string, ok func(float64) bool, want string) (Value, error) {
-	rate, err := s.c.ProbeLoss(ctx, a, b, s.opts.LossProbes)
+// measureOwnLoss proves node's own loss rule (see ownLossProof) by probing
+// from node to peer.
+func measureOwnLoss(ctx context.Context, s *Scheduler, node, peer string) (Value, error) {
+	th, n := ownLossProof(s.lossPct)
+	return measureLoss(ctx, s, node, peer, n, func(r float64) bool { return r <= th },
+		fmt.Sprintf("delivered <= %.3f (both ends drop)", th))
+}
+
+// measureLoss probes a -> b n times and checks the delivery rate.
+func measureLoss(ctx context.Context, s *Scheduler, a, b string, n int, ok func(float64) bool, want string) (Value, error) {
+	rate, err := s.c.ProbeLoss(ctx, a, b, n)
 	v := Value{
-		"probe":     fmt.Sprintf("%d short tcp connects %s -> %s (each under the SYN retransmission time)", s.opts.LossProbes, a, b),
-		"delivered": rate,
+		"probe":     fmt.Sprintf("%d short tcp connects %s -> %s (each under the SYN retransmission time)", n, a, b),
+		"delivered": math.Round(rate*1000) / 1000,
 		"want":      want,
 	}
 	if err != nil {

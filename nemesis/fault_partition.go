@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -84,8 +85,36 @@ func (partitionFault) stop(ctx context.Context, s *Scheduler, rec Recorder) erro
 				return nil, err
 			}
 		}
-		return probeMatrix(ctx, s.c, live, nil, s.opts.ProbeTimeout)
+		v, err := probeMatrix(ctx, s.c, live, nil, s.opts.ProbeTimeout)
+		if err != nil {
+			return v, err
+		}
+		return v, s.proveDeferredLoss(ctx, v)
 	})
+}
+
+// proveDeferredLoss measures the loss of nodes re-applied while they were
+// cut off from every peer (see lossUnproven), now that they can be reached.
+func (s *Scheduler) proveDeferredLoss(ctx context.Context, v Value) error {
+	if s.lossPct == 0 {
+		clear(s.lossUnproven)
+		return nil
+	}
+	proven := Value{}
+	for _, n := range slices.Sorted(maps.Keys(s.lossUnproven)) {
+		peer, _, ok := s.uncutPair(ctx, func(a, b string) bool { return a != n && b == n })
+		if !ok {
+			continue
+		}
+		lv, err := measureOwnLoss(ctx, s, n, peer)
+		proven[n] = lv
+		v["loss_reapplied"] = proven
+		if err != nil {
+			return err
+		}
+		delete(s.lossUnproven, n)
+	}
+	return nil
 }
 
 // clearCut removes node's cut but keeps a loss in effect; with no loss the

@@ -2,9 +2,11 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 )
 
 // pauseFault freezes target nodes with the cgroup freezer (start) and thaws
@@ -41,11 +43,19 @@ func (pauseFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 			if err != nil {
 				return verified, err
 			}
-			if err := adminHangs(ctx, s.c, n); err != nil {
-				return verified, err
-			}
 		}
-		return verified, nil
+		// Each proof waits out a timeout, so prove all nodes at once.
+		errs := make([]error, len(nodes))
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = adminHangs(ctx, s.c, n)
+			}()
+		}
+		wg.Wait()
+		return verified, errors.Join(errs...)
 	})
 }
 

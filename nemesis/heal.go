@@ -71,6 +71,7 @@ func (s *Scheduler) HealAll(ctx context.Context, rec Recorder) error {
 		err := step(func(ctx context.Context) error {
 			return action(ctx, rec, "loss-stop", Value{"nodes": all, "final": true}, func(ctx context.Context) (Value, error) {
 				s.lossPct = 0
+				clear(s.lossUnproven)
 				s.grudge = nil
 				if err := healNet(ctx); err != nil {
 					return nil, err
@@ -79,7 +80,7 @@ func (s *Scheduler) HealAll(ctx context.Context, rec Recorder) error {
 				if !ok {
 					return nil, unverified("no live pair to measure delivery on")
 				}
-				return measureLoss(ctx, s, a, b, func(r float64) bool { return r >= healedRate },
+				return measureLoss(ctx, s, a, b, s.opts.LossProbes, func(r float64) bool { return r >= healedRate },
 					fmt.Sprintf("delivered >= %.2f", healedRate))
 			})
 		})

@@ -31,7 +31,15 @@ type Scheduler struct {
 	paused  map[string]bool
 	grudge  Grudge // nil: no partition
 	lossPct int    // 0: no loss
-	delayMS int    // 0: no delay
+	// lossUnproven holds nodes whose loss rule was re-installed while no
+	// live peer with rules was reachable (a partition cut them off, or
+	// every peer restarted with them), so no probe could measure it; the
+	// end of the restart or the partition's heal measures it.
+	lossUnproven map[string]bool
+	// pending holds nodes restarted in the current action whose rules are
+	// not re-installed yet: no good peer to prove another node's loss.
+	pending map[string]bool
+	delayMS int // 0: no delay
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -56,6 +64,9 @@ func NewScheduler(opts Options, c Cluster, rng *rand.Rand, log *slog.Logger) (*S
 		pick:   rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())),
 		killed: map[string]bool{},
 		paused: map[string]bool{},
+
+		lossUnproven: map[string]bool{},
+		pending:      map[string]bool{},
 	}
 	return s, nil
 }
@@ -167,7 +178,7 @@ func (s *Scheduler) reapplyNet(ctx context.Context, node string) (Value, error) 
 	drops := s.grudge[node]
 	live := s.live(ctx)
 	// Control before any rule: node reaches an uncut peer.
-	peer, _, havePeer := s.uncutPair(ctx, func(a, b string) bool { return a != node && b == node })
+	peer, _, havePeer := s.uncutPair(ctx, func(a, b string) bool { return a != node && b == node && !s.pending[a] })
 	if havePeer {
 		if err := connects(ctx, s.c, node, peer, s.opts.ProbeTimeout); err != nil {
 			return v, unverified("control probe %s -> %s after restart: %v", node, peer, err)
@@ -194,11 +205,11 @@ func (s *Scheduler) reapplyNet(ctx context.Context, node string) (Value, error) 
 			return v, fmt.Errorf("re-apply loss at %s: %w", node, err)
 		}
 		if !havePeer {
-			v["loss"] = Value{"percent": s.lossPct, "probe": "skipped: no live peer outside a partition"}
+			s.lossUnproven[node] = true
+			v["loss"] = Value{"percent": s.lossPct, "probe": "deferred: no live peer with its rules outside a partition; measured when there is one"}
 			return v, nil
 		}
-		lv, err := measureLoss(ctx, s, node, peer, func(r float64) bool { return lossApplied(r, s.lossPct) },
-			fmt.Sprintf("delivered <= %.3f", 1-float64(s.lossPct)/200))
+		lv, err := measureOwnLoss(ctx, s, node, peer)
 		lv["percent"] = s.lossPct
 		v["loss"] = lv
 		if err != nil {

@@ -478,3 +478,39 @@ func TestStaggeredStartUnverified(t *testing.T) {
 type neverStarts struct{ *fakeCluster }
 
 func (neverStarts) Start(context.Context, string) error { return nil }
+
+// TestDeferredLossProof: a node restarted while a partition cuts it off
+// from every peer gets its loss rule back, but no probe can measure it
+// then; the partition's heal measures it, and fails if the rule is gone.
+func TestDeferredLossProof(t *testing.T) {
+	for _, lossWorks := range []bool{true, false} {
+		t.Run(fmt.Sprint("loss works ", lossWorks), func(t *testing.T) {
+			ctx := context.Background()
+			c := newFake(3, Running)
+			c.leader = "n1"
+			s := newSched(t, c, 1, Options{Faults: []string{"kill", "partition", "loss"}, Grudges: []string{"isolate-leader"}, Targets: []string{"leader"}})
+			rec := &recorder{}
+			for _, f := range []Fault{PartitionFault, LossFault, KillFault} {
+				if err := f.start(ctx, s, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.ignoreLoss = !lossWorks
+			if err := KillFault.stop(ctx, s, rec); err != nil {
+				t.Fatal(err)
+			}
+			err := PartitionFault.stop(ctx, s, rec)
+			last := rec.ops[len(rec.ops)-1]
+			if lossWorks {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last.Value["verified"].(map[string]any)["loss_reapplied"] == nil {
+					t.Errorf("heal did not measure the deferred loss: %v", last.Value)
+				}
+			} else if !errors.Is(err, ErrUnverified) {
+				t.Errorf("heal = %v, want ErrUnverified for a loss rule that vanished", err)
+			}
+		})
+	}
+}
