@@ -22,8 +22,9 @@
 //     DelayMechanism.
 //
 // Targets for kill and pause are one, leader (of Options.LeaderGroup, read
-// from GET /status), minority, majority and all, resolved among the running
-// nodes no other family holds.
+// from GET /status; one random node when no leader is known, recorded as
+// such), minority, majority and all, resolved among the running nodes no
+// other family holds.
 //
 // Clock faults are deliberately absent: the real-time clock is not
 // namespaced, so skewing it inside one container would skew the host and
@@ -34,11 +35,17 @@
 // # Caller contract
 //
 // StaggeredStart brings the nodes up one by one. NewScheduler takes the
-// seeded rng of the run; Run injects faults until its context ends; HealAll
-// then restores everything. Every action is recorded through Recorder as an
-// invoke/info pair (process "nemesis") whose info value carries "verified":
-// what was checked. A restart done outside the scheduler must be followed by
+// seeded rng of the run; Preflight (optional, once the cluster is up) proves
+// that the configured faults can be injected here; Run injects faults until
+// its context ends; HealAll then restores everything, and must be called
+// even when Run returned an error. Every action is recorded through Recorder
+// as an invoke/info pair (process "nemesis") whose info value carries
+// "verified": what was checked (a fault that found no target is a lone info
+// with "skipped"). A restart done outside the scheduler must be followed by
 // Scheduler.Reapply, because network rules die with a container's namespace.
+//
+// Leader targets aim at Options.LeaderGroup: "__meta" by default, a
+// "topic/partition", or AnyGroup to draw a group each time.
 //
 // # Invariants
 //

@@ -34,8 +34,9 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 	v := Value{"grudge": name}
 	leader := ""
 	if name == GrudgeIsolateLeader {
-		v["group"] = s.opts.LeaderGroup
-		leader = FindLeader(ctx, s.c, s.answering(ctx), s.opts.LeaderGroup)
+		var group string
+		group, leader = s.leaderFor(ctx)
+		v["group"] = group
 		if leader == "" {
 			// No leader known (e.g. everything is down or cut): isolate
 			// one node instead, and say so.

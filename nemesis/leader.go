@@ -4,10 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
+
+// AnyGroup as Options.LeaderGroup aims "leader" targets at the leader of a
+// group drawn at random, each time, from the groups the nodes report
+// (__meta and every topic-partition).
+const AnyGroup = "*"
 
 // statusDoc is the part of the broker's GET /status the nemesis reads.
 type statusDoc struct {
@@ -20,15 +27,20 @@ type statusDoc struct {
 	} `json:"groups"`
 }
 
-// statusTimeout bounds one /status request: a paused node never answers.
+// statusTimeout bounds one admin request: a paused node never answers.
 const statusTimeout = 2 * time.Second
 
-// FindLeader asks every listed node for /status and returns the leader of
-// group ("__meta" or "topic/partition") in the highest term any node
-// reports: a node that says it is the leader wins over others' opinions of
-// who leads. Node ids map to names as id K -> "nK". It returns "" when no
-// node knows a leader.
+// FindLeader returns the leader of group ("__meta" or "topic/partition")
+// as FindLeaders sees it, or "" when no node knows one.
 func FindLeader(ctx context.Context, c Cluster, nodes []string, group string) string {
+	return FindLeaders(ctx, c, nodes)[group]
+}
+
+// FindLeaders asks every listed node for /status and returns, per Raft
+// group, the leader in the highest term any node reports: a node that says
+// it is the leader wins over others' opinions of who leads. Node ids map to
+// names as id K -> "nK"; leaders that are not cluster nodes are dropped.
+func FindLeaders(ctx context.Context, c Cluster, nodes []string) map[string]string {
 	type vote struct {
 		term   uint64
 		leader string
@@ -36,7 +48,7 @@ func FindLeader(ctx context.Context, c Cluster, nodes []string, group string) st
 	}
 	var (
 		mu    sync.Mutex
-		votes []vote
+		votes = map[string][]vote{}
 		wg    sync.WaitGroup
 	)
 	for _, node := range nodes {
@@ -54,9 +66,6 @@ func FindLeader(ctx context.Context, c Cluster, nodes []string, group string) st
 				return
 			}
 			for _, g := range doc.Groups {
-				if g.Name != group {
-					continue
-				}
 				v := vote{term: g.Term}
 				role := strings.ToLower(g.Role)
 				switch {
@@ -68,24 +77,42 @@ func FindLeader(ctx context.Context, c Cluster, nodes []string, group string) st
 					continue
 				}
 				mu.Lock()
-				votes = append(votes, v)
+				votes[g.Name] = append(votes[g.Name], v)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	var best vote
-	for _, v := range votes {
-		if best.leader == "" || v.term > best.term ||
-			(v.term == best.term && v.self && !best.self) ||
-			(v.term == best.term && v.self == best.self && v.leader < best.leader) {
-			best = v
+	members := c.Nodes()
+	out := map[string]string{}
+	for group, vs := range votes {
+		var best vote
+		for _, v := range vs {
+			if best.leader == "" || v.term > best.term ||
+				(v.term == best.term && v.self && !best.self) ||
+				(v.term == best.term && v.self == best.self && v.leader < best.leader) {
+				best = v
+			}
+		}
+		if slices.Contains(members, best.leader) {
+			out[group] = best.leader
 		}
 	}
-	for _, n := range c.Nodes() {
-		if n == best.leader {
-			return best.leader
+	return out
+}
+
+// leaderFor resolves the leader Options.LeaderGroup names among the
+// answering nodes, drawing the group when it is AnyGroup. It returns the
+// group used and its leader ("" when unknown).
+func (s *Scheduler) leaderFor(ctx context.Context) (group, leader string) {
+	leaders := FindLeaders(ctx, s.c, s.answering(ctx))
+	group = s.opts.LeaderGroup
+	if group == AnyGroup {
+		groups := slices.Sorted(maps.Keys(leaders))
+		if len(groups) == 0 {
+			return AnyGroup, ""
 		}
+		group = groups[s.pick.IntN(len(groups))]
 	}
-	return ""
+	return group, leaders[group]
 }

@@ -48,7 +48,8 @@ type Options struct {
 	// all of them.
 	Grudges []string
 	// LeaderGroup is the Raft group whose leader the "leader" target and the
-	// isolate-leader grudge aim at: "__meta" or "topic/partition".
+	// isolate-leader grudge aim at: "__meta", "topic/partition", or AnyGroup
+	// ("*") for a group drawn at random each time.
 	LeaderGroup string
 	// LossPercent is the share of packets between broker nodes that loss
 	// drops, 1..100.

@@ -274,8 +274,9 @@ func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error)
 	v := Value{"target": spec}
 	leader := ""
 	if spec == TargetLeader {
-		v["group"] = s.opts.LeaderGroup
-		leader = FindLeader(ctx, s.c, s.answering(ctx), s.opts.LeaderGroup)
+		var group string
+		group, leader = s.leaderFor(ctx)
+		v["group"] = group
 	}
 	nodes, fellBack := SelectTargets(spec, len(s.c.Nodes()), avail, leader, s.pick)
 	if spec == TargetLeader {

@@ -514,3 +514,31 @@ func TestDeferredLossProof(t *testing.T) {
 		})
 	}
 }
+
+func TestPreflight(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults []string
+		break_ func(c *fakeCluster)
+		ok     bool
+	}{
+		{"network faults available", []string{"partition", "loss"}, func(*fakeCluster) {}, true},
+		{"no nftables", []string{"partition"}, func(c *fakeCluster) { c.noNftables = true }, false},
+		{"kill needs no nftables", []string{"kill"}, func(c *fakeCluster) { c.noNftables = true }, true},
+		{"delay readable", []string{"delay"}, func(*fakeCluster) {}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newFake(3, Running)
+			tt.break_(c)
+			s := newSched(t, c, 1, Options{Faults: tt.faults})
+			_, err := s.Preflight(context.Background())
+			if tt.ok && err != nil {
+				t.Errorf("Preflight = %v", err)
+			}
+			if !tt.ok && !errors.Is(err, ErrUnverified) {
+				t.Errorf("Preflight = %v, want ErrUnverified", err)
+			}
+		})
+	}
+}
