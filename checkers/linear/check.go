@@ -45,6 +45,9 @@ type Result struct {
 	// (they may not have happened).
 	InfoResolved int `json:"info_resolved"`
 	InfoDropped  int `json:"info_dropped"`
+	// Segments is how many independently searched pieces the partitions
+	// were cut into at quiescent points (see split).
+	Segments int `json:"segments"`
 	// Visualization is the file name of Porcupine's visualization in the
 	// out directory, when one was written.
 	Visualization string `json:"visualization,omitempty"`
@@ -172,7 +175,10 @@ type partResult struct {
 	res   porcupine.CheckResult
 	info  porcupine.LinearizationInfo
 	model porcupine.Model
-	ops   []porcupine.Operation
+	// ops are the operations of the segment that failed.
+	ops []porcupine.Operation
+	// segments is how many independent pieces the partition was cut into.
+	segments int
 }
 
 // Result resolves indefinite sends, then searches every partition for a
@@ -195,7 +201,7 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 		r.InfoResolved++
 		c.ops[s.key] = append(c.ops[s.key], porcupine.Operation{
 			ClientId: s.client,
-			Input:    &input{send: true, value: s.value, index: s.index},
+			Input:    &input{send: true, value: s.value, index: s.index, info: true},
 			Call:     s.call, Output: &output{offset: o}, Return: inf,
 			Metadata: s.index,
 		})
@@ -225,6 +231,7 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	var failed []partResult
 	unknown := 0
 	for _, p := range results {
+		r.Segments += p.segments
 		switch p.res {
 		case porcupine.Ok:
 			r.Partitions[p.key] = PartitionOk
@@ -269,8 +276,46 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 }
 
 func checkPartition(ctx context.Context, key string, ops []porcupine.Operation) partResult {
-	// The visualization draws one row per client id and wants them dense
-	// from 0; processes are renumbered after every info, so compact them.
+	segs, values := split(ops)
+	t := newTrie()
+	node, length := int32(0), int64(0)
+	p := partResult{key: key, res: porcupine.Ok, segments: len(segs)}
+	for _, sg := range segs {
+		for ; length < sg.startLen; length++ {
+			node = t.appendValue(node, values[length])
+		}
+		if err := ctx.Err(); err != nil {
+			p.res = porcupine.Unknown
+			return p
+		}
+		// Porcupine honours a timeout, not a context: turn the deadline
+		// into one. Without a deadline the search runs to completion.
+		timeout := time.Duration(0)
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+			if timeout <= 0 {
+				p.res = porcupine.Unknown
+				return p
+			}
+		}
+		denseClients(sg.ops)
+		m := model(t, node)
+		res, info := porcupine.CheckOperationsVerbose(m, sg.ops, timeout)
+		switch res {
+		case porcupine.Illegal:
+			p.res, p.info, p.model, p.ops = res, info, m, sg.ops
+			return p
+		case porcupine.Unknown:
+			p.res = res
+			return p
+		}
+	}
+	return p
+}
+
+// denseClients renumbers client ids from 0: the visualization draws one
+// row per client id, and processes are renumbered after every info.
+func denseClients(ops []porcupine.Operation) {
 	dense := map[int]int{}
 	for i := range ops {
 		id, ok := dense[ops[i].ClientId]
@@ -280,27 +325,6 @@ func checkPartition(ctx context.Context, key string, ops []porcupine.Operation) 
 		}
 		ops[i].ClientId = id
 	}
-	p := partResult{key: key, model: model(), ops: ops}
-	if err := ctx.Err(); err != nil {
-		p.res = porcupine.Unknown
-		return p
-	}
-	// Porcupine honours a timeout, not a context: turn the deadline into
-	// one. Without a deadline the search runs to completion.
-	timeout := time.Duration(0)
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-		if timeout <= 0 {
-			p.res = porcupine.Unknown
-			return p
-		}
-	}
-	p.res, p.info = porcupine.CheckOperationsVerbose(p.model, ops, timeout)
-	if p.res != porcupine.Illegal {
-		// The info of a successful search is large and unused; drop it.
-		p.info = porcupine.LinearizationInfo{}
-	}
-	return p
 }
 
 // explain names the first operation (in invocation order) that no partial
@@ -323,8 +347,8 @@ func explain(p partResult) verdict.Case {
 		idx := op.Metadata.(int64)
 		if !placed[idx] {
 			cs.Ops = append(cs.Ops, idx)
-			desc := model().DescribeOperation(op.Input, op.Output)
-			cs.Explanation = fmt.Sprintf("no linearization of %s's %d operations exists: the longest linearizable prefix has %d, and op %d (%s) fits after none of them; see %s",
+			desc := p.model.DescribeOperation(op.Input, op.Output)
+			cs.Explanation = fmt.Sprintf("no linearization of %s exists: of the %d operations of the failing stretch, the longest linearizable prefix has %d, and op %d (%s) fits after none of them; see %s",
 				p.key, len(p.ops), longest, idx, desc, VisualizationFile)
 			return cs
 		}

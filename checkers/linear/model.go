@@ -15,6 +15,9 @@ type input struct {
 	value int64
 	from  int64
 	index int64 // history index of the completion, for explanations
+	// info marks an indefinite send resolved from what reads saw: it has an
+	// infinite return time.
+	info bool
 }
 
 // output is a porcupine operation's output: the offset a send was
@@ -140,17 +143,16 @@ func (t *trie) describe(n int32) string {
 	return fmt.Sprintf("len %d: [%s%s]", d, prefix, strings.Join(vals, " "))
 }
 
-// model returns a porcupine model over a fresh trie. The model is used by
-// one partition's search only (porcupine runs one goroutine per
-// partition), so the trie needs no lock.
-func model() porcupine.Model {
-	t := newTrie()
+// model returns a porcupine model over trie t whose initial state is the
+// log at node init. A trie belongs to one partition, whose segments are
+// searched one after the other by one goroutine, so it needs no lock.
+func model(t *trie, init int32) porcupine.Model {
 	step := func(state, in, out any) (bool, any) {
 		ok, next := t.step(state.(int32), in.(*input), out.(*output))
 		return ok, next
 	}
 	return porcupine.Model{
-		Init: func() any { return int32(0) },
+		Init: func() any { return init },
 		Step: step,
 		StepContext: func(ctx context.Context, state, in, out any) (bool, any) {
 			// Steps are O(log n + records); the search loop itself checks
