@@ -251,6 +251,7 @@ type effectChecker struct {
 	mu     sync.Mutex
 	ops    []string
 	cancel func(f string) // called after each info, to stop a run at a point
+	onInfo func(f string, v nemesis.Value)
 }
 
 func (e *effectChecker) Nemesis(typ, f string, value any) {
@@ -270,6 +271,9 @@ func (e *effectChecker) Nemesis(typ, f string, value any) {
 		return
 	}
 	e.check(f, v)
+	if e.onInfo != nil {
+		e.onInfo(f, v)
+	}
 	if e.cancel != nil {
 		e.cancel(f)
 	}
@@ -329,10 +333,27 @@ func (e *effectChecker) check(f string, v nemesis.Value) {
 			if len(cutRules) != len(drops) {
 				t.Errorf("%s drops %v but has cut rules %v", a, drops, cutRules)
 			}
-			for _, b := range drops {
-				mustBlock(t, c, a, b)
+		}
+		// Every pair is cut or connects, as the grudge says; probed in
+		// parallel because each cut pair waits out a timeout.
+		var wg sync.WaitGroup
+		for _, a := range c.Nodes() {
+			for _, b := range c.Nodes() {
+				if a == b || !isLiveNode(t, c, a) || !isLiveNode(t, c, b) {
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if slices.Contains(cuts[a], b) || slices.Contains(cuts[b], a) {
+						mustBlock(t, c, a, b)
+					} else {
+						mustConnect(t, c, a, b)
+					}
+				}()
 			}
 		}
+		wg.Wait()
 	case "heal":
 		e.allConnect()
 		for _, n := range c.Nodes() {
@@ -372,6 +393,14 @@ func (e *effectChecker) check(f string, v nemesis.Value) {
 			}
 		}
 	}
+}
+
+func isLiveNode(t *testing.T, c *Cluster, n string) bool {
+	st, err := c.State(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st == nemesis.Running || st == nemesis.Paused
 }
 
 func (e *effectChecker) allConnect() {
@@ -537,5 +566,46 @@ func TestReapplyAfterRestartDocker(t *testing.T) {
 	})
 	if err := s.HealAll(context.Background(), &effectChecker{t: t, c: c}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGrudgesOnDocker injects every partition shape into five containers
+// and checks each cut pair in the kernel, then the heal.
+func TestGrudgesOnDocker(t *testing.T) {
+	c := netCluster(t, 5, "--fake-leader", "4")
+	for i, g := range nemesis.GrudgeNames {
+		t.Run(g, func(t *testing.T) {
+			opts := nemesis.Options{Faults: []string{"partition"}, Grudges: []string{g}, Interval: 400 * time.Millisecond}
+			s, err := nemesis.NewScheduler(opts, c, rand.New(rand.NewPCG(uint64(i), 5)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var cuts map[string][]string
+			rec := &effectChecker{t: t, c: c, cancel: func(f string) {
+				if f == "partition" {
+					cancel()
+				}
+			}}
+			rec.onInfo = func(f string, v nemesis.Value) {
+				if f == "partition" {
+					cuts = v["cuts"].(map[string][]string)
+				}
+			}
+			if err := s.Run(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			if cuts == nil {
+				t.Fatalf("no partition in %v", rec.ops)
+			}
+			if g == nemesis.GrudgeIsolateLeader && len(cuts["n4"]) != 4 {
+				t.Errorf("isolate-leader cut %v, want n4 cut from everyone", cuts)
+			}
+			if err := s.HealAll(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			rec.allConnect()
+		})
 	}
 }
