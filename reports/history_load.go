@@ -106,10 +106,16 @@ func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loade
 		return nil, fmt.Errorf("open history: %w", err)
 	}
 	defer f.Close()
-	return decodeHistory(ctx, f, keys)
+	sizeHint := 0
+	if st, err := f.Stat(); err == nil {
+		// Lines average well over 80 bytes; a close guess saves the
+		// repeated growth of a multi-million-element slice.
+		sizeHint = int(min(st.Size()/80, 1<<26))
+	}
+	return decodeHistory(ctx, f, keys, sizeHint)
 }
 
-func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool) (*loadedHistory, error) {
+func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeHint int) (*loadedHistory, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	const chunkLines = 4096
@@ -164,6 +170,9 @@ func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool) (*loa
 			for c := range in {
 				d := decodedChunk{seq: c.seq, first: c.first, ops: make([]history.Op, len(c.lines))}
 				for i, l := range c.lines {
+					if decodeLine(l, &d.ops[i]) == nil {
+						continue
+					}
 					if err := json.Unmarshal(l, &d.ops[i]); err != nil {
 						d.err = fmt.Errorf("decode history near line %d: %w", c.first+i, err)
 						break
@@ -179,7 +188,7 @@ func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool) (*loa
 	}
 	go func() { wg.Wait(); close(out) }()
 
-	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}}
+	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint)}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}

@@ -20,16 +20,19 @@ import (
 // plain <script src> tag, which browsers allow from file:// (fetch is not).
 // Small histories embed every page in index.html; large ones embed the first
 // page and the pages holding anomaly operations and write every page to
-// history-pages/pNNNNN.js next to index.html.
+// history-pages/cNNNNN.js next to index.html, pagesPerFile pages a file
+// (a file per page would mean 2,000 files for a million operations).
 const (
 	pageSize       = 1000
+	pagesPerFile   = 10
 	maxInlinePages = 25
 	maxAnomalyPage = 40
 	pagesDir       = "history-pages"
 )
 
-// pageFile names page n's file, relative to the run directory.
-func pageFile(n int) string { return fmt.Sprintf("%s/p%05d.js", pagesDir, n) }
+// chunkFile names the file holding chunk c (pages c*pagesPerFile ...),
+// relative to the run directory.
+func chunkFile(c int) string { return fmt.Sprintf("%s/c%05d.js", pagesDir, c) }
 
 // appendPage appends page n's data as a chronikPage(...) call.
 func appendPage(b []byte, h *loadedHistory, n int) []byte {
@@ -116,10 +119,13 @@ func writePageFiles(runDir string, h *loadedHistory, pages int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create history pages: %w", err)
 	}
-	buf := make([]byte, 0, 256<<10)
-	for n := 0; n < pages; n++ {
-		buf = appendPage(buf[:0], h, n)
-		if err := writeFileAtomic(filepath.Join(runDir, pageFile(n)), buf); err != nil {
+	buf := make([]byte, 0, 2<<20)
+	for c := 0; c*pagesPerFile < pages; c++ {
+		buf = buf[:0]
+		for n := c * pagesPerFile; n < min(pages, (c+1)*pagesPerFile); n++ {
+			buf = appendPage(buf, h, n)
+		}
+		if err := writeFileAtomic(filepath.Join(runDir, chunkFile(c)), buf); err != nil {
 			return err
 		}
 	}

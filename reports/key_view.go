@@ -43,11 +43,14 @@ func observeKeys(h *loadedHistory, p int, op *history.Op) {
 	if !hit {
 		return
 	}
+	e := &h.events[p]
+	if e.typ == evOk && scanObservations(h, e, op.Value) {
+		return
+	}
 	mops, err := op.Mops()
 	if err != nil {
 		return
 	}
-	e := &h.events[p]
 	for _, m := range mops {
 		switch m.F {
 		case history.FSend:
@@ -221,4 +224,39 @@ func sortedRefs(m map[int64]*ValueRef) []ValueRef {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
 	return out
+}
+
+// scanObservations is the fast path of observeKeys for ok completions. It
+// collects into scratch slices first so that a value it cannot read leaves
+// no partial observations behind before the slow path runs.
+func scanObservations(h *loadedHistory, e *event, v []byte) bool {
+	type obs struct {
+		ko   *keyObservations
+		ack  bool
+		o, v int64
+	}
+	var got []obs
+	ok := scanMops(v,
+		func(key string, o, val int64) {
+			if ko := h.keyObs[key]; ko != nil {
+				got = append(got, obs{ko, true, o, val})
+			}
+		},
+		func(key string, o, val int64) {
+			if ko := h.keyObs[key]; ko != nil {
+				got = append(got, obs{ko, false, o, val})
+			}
+		})
+	if !ok {
+		return false
+	}
+	for _, g := range got {
+		x := keyObs{t: e.t, offset: g.o, value: g.v, idx: e.idx}
+		if g.ack {
+			g.ko.acks = append(g.ko.acks, x)
+		} else {
+			g.ko.reads = append(g.ko.reads, x)
+		}
+	}
+	return true
 }

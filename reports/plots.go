@@ -169,14 +169,18 @@ type latencyPoint struct {
 
 // maxPlotPoints bounds the glyphs of one scatter plot: each is an SVG path,
 // and a browser lays out tens of thousands of them in about a second.
-const maxPlotPoints = 12000
+const maxPlotPoints = 10000
+
+// maxKeyPlotPoints bounds each series of a key's offset plot; there are up
+// to maxKeyViews of them.
+const maxKeyPlotPoints = 2000
 
 // downsample keeps one point per cell of a cols x rows grid and series,
 // which draws the same picture as all points at the plot's resolution, then
 // thins ok points evenly if the budget is still exceeded; fail and info
 // points are kept first because they are the interesting ones.
-func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, rows int) []latencyPoint {
-	if len(pts) <= maxPlotPoints {
+func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, rows, budget int) []latencyPoint {
+	if len(pts) <= budget {
 		return pts
 	}
 	type cellKey struct {
@@ -184,12 +188,12 @@ func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, r
 		typ    uint8
 		f      uint16
 	}
-	seen := make(map[cellKey]struct{}, maxPlotPoints)
+	seen := make(map[cellKey]struct{}, budget)
 	ly0, ly1 := ymin, ymax
 	if logY {
 		ly0, ly1 = math.Log10(ymin), math.Log10(ymax)
 	}
-	out := make([]latencyPoint, 0, maxPlotPoints)
+	out := make([]latencyPoint, 0, budget)
 	for _, p := range pts {
 		y := p.y
 		if logY {
@@ -206,7 +210,7 @@ func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, r
 		seen[k] = struct{}{}
 		out = append(out, p)
 	}
-	if len(out) <= maxPlotPoints {
+	if len(out) <= budget {
 		return out
 	}
 	var special, ok []latencyPoint
@@ -217,10 +221,10 @@ func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, r
 			special = append(special, p)
 		}
 	}
-	if len(special) > maxPlotPoints/2 {
-		special = stride(special, maxPlotPoints/2)
+	if len(special) > budget/2 {
+		special = stride(special, budget/2)
 	}
-	ok = stride(ok, maxPlotPoints-len(special))
+	ok = stride(ok, budget-len(special))
 	return append(ok, special...)
 }
 
@@ -270,7 +274,7 @@ func latencyPlot(h *loadedHistory, windows []NemesisWindow) (svg string, drawn, 
 	}
 	total = len(pts)
 	xmax := math.Max(float64(h.end)/1e9, 1)
-	pts = downsample(pts, xmax, minLatencyMs, ymax, true, 700, 220)
+	pts = downsample(pts, xmax, minLatencyMs, ymax, true, 700, 220, maxPlotPoints)
 	drawn = len(pts)
 
 	p := newPlot("Latency of every operation", "time since start (s)", "latency (ms)")
@@ -388,7 +392,7 @@ func keyPlot(ko *keyObservations, end int64, windows []NemesisWindow) (string, e
 			pts = append(pts, latencyPoint{x: float64(o.t) / 1e9, y: float64(o.offset), typ: typ})
 			ymax = math.Max(ymax, float64(o.offset))
 		}
-		return downsample(pts, xmax, 0, ymax, false, 600, 300)
+		return downsample(pts, xmax, 0, ymax, false, 500, 200, maxKeyPlotPoints)
 	}
 	add := func(pts []latencyPoint, name string, sty draw.GlyphStyle) error {
 		if len(pts) == 0 {

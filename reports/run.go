@@ -43,11 +43,12 @@ type runPage struct {
 	Logs  []link
 
 	// History view data.
-	PageSize    int
-	Pages       int
-	InlinePages []template.JS
-	FNames      []string
-	PageFiles   bool
+	PageSize     int
+	PagesPerFile int
+	Pages        int
+	InlinePages  []template.JS
+	FNames       []string
+	PageFiles    bool
 }
 
 type opStat struct {
@@ -112,7 +113,7 @@ func RenderRun(ctx context.Context, runDir string) error {
 	if err != nil {
 		return fmt.Errorf("render run %s: %w", runDir, err)
 	}
-	pg := &runPage{Config: cfg, Results: res, RunDir: runDir, Generated: time.Now().UTC(), PageSize: pageSize}
+	pg := &runPage{Config: cfg, Results: res, RunDir: runDir, Generated: time.Now().UTC(), PageSize: pageSize, PagesPerFile: pagesPerFile}
 	pg.Title = cfg.Name
 	if pg.Title == "" {
 		pg.Title = filepath.Base(filepath.Dir(runDir))

@@ -21,10 +21,11 @@
   function proc(p) { return p < 0 ? "nemesis" : String(p); }
   function setStatus(s) { if (status) status.textContent = s; }
 
-  function pageFileName(n) {
-    var s = String(n);
+  // Pages not embedded live in chunk files of meta.pagesPerFile pages.
+  function chunkFileName(n) {
+    var s = String(Math.floor(n / meta.pagesPerFile));
     while (s.length < 5) s = "0" + s;
-    return meta.pageDir + "/p" + s + ".js";
+    return meta.pageDir + "/c" + s + ".js";
   }
 
   // loadPage calls cb once page n's rows are available.
@@ -35,10 +36,10 @@
     state.waiting[n] = [cb];
     setStatus("loading page " + (n + 1) + "…");
     var s = document.createElement("script");
-    s.src = pageFileName(n);
+    s.src = chunkFileName(n);
     s.onerror = function () {
       delete state.waiting[n];
-      setStatus("could not load " + pageFileName(n) + "; the raw history is in history.jsonl");
+      setStatus("could not load " + chunkFileName(n) + "; the raw history is in history.jsonl");
     };
     document.body.appendChild(s);
   }

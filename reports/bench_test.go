@@ -1,0 +1,95 @@
+package reports
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// bigRun writes (once per process) a synthetic invalid run of n client
+// operations (2n events) with nemesis windows and anomalies spread over the
+// history, laid out as store/<test>/<timestamp>/.
+func bigRun(b *testing.B, n int) (store, dir string) {
+	b.Helper()
+	store = b.TempDir()
+	dir = filepath.Join(store, "queue-1m", "20261127T120000")
+	start := time.Now()
+	writeSyntheticRun(b, dir, synthOptions{
+		Ops: n, Seed: 42, Concurrency: 20, Keys: 10, Nemesis: []string{"start", "kill", "pause", "partition", "loss", "delay"},
+		NemesisEvery: n / 40, Name: "queue-1m",
+		Results: func(r *synthRun) any {
+			pick := func(frac float64) synthSend { return r.AckedSends[int(frac*float64(len(r.AckedSends)-1))] }
+			var examples []any
+			for _, f := range []float64{0.1, 0.35, 0.6, 0.9} {
+				s := pick(f)
+				examples = append(examples, map[string]any{"key": s.Key, "value": s.Value, "offset": s.Offset, "ops": []int64{s.Index}})
+			}
+			return map[string]any{"valid": false, "checkers": map[string]any{
+				"kafka": map[string]any{"valid": false, "errors": map[string]any{
+					"lost-write": map[string]any{"count": len(examples), "examples": examples},
+				}},
+				"stats": map[string]any{"valid": true, "ok": n},
+			}}
+		},
+	})
+	st, _ := os.Stat(filepath.Join(dir, "history.jsonl"))
+	b.Logf("generated %d operations (%.0f MiB history) in %v", n, float64(st.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
+	return store, dir
+}
+
+func benchOps() int {
+	if s := os.Getenv("CHRONIK_BENCH_OPS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1_000_000
+}
+
+// BenchmarkRender1M renders the report of a 1,000,000-operation history
+// (CHRONIK_BENCH_OPS overrides the size).
+func BenchmarkRender1M(b *testing.B) {
+	_, dir := bigRun(b, benchOps())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := RenderRun(context.Background(), dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	st, _ := os.Stat(filepath.Join(dir, "index.html"))
+	b.ReportMetric(float64(st.Size())/(1<<20), "MiB-index.html")
+}
+
+// BenchmarkPageLoad1M measures how long headless Chromium takes to load
+// and script the report of a 1,000,000-operation history, from a local
+// HTTP server: ms-ready is performance.now() when report.js finished,
+// ms-wall the whole browser process (start-up included).
+func BenchmarkPageLoad1M(b *testing.B) {
+	store, dir := bigRun(b, benchOps())
+	if err := RenderRun(context.Background(), dir); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(store)))
+	defer srv.Close()
+	var ready, wall float64
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		r := loadInChromium(b, srv.URL+"/queue-1m/20261127T120000/")
+		if r.ReadyMs < 0 || r.JSErrors != "" {
+			b.Fatalf("report did not load cleanly: ready %d, errors %q", r.ReadyMs, r.JSErrors)
+		}
+		ready += float64(r.ReadyMs)
+		wall += float64(r.Wall.Milliseconds())
+		n++
+	}
+	b.ReportMetric(ready/float64(n), "ms-ready")
+	b.ReportMetric(wall/float64(n), "ms-wall")
+}
