@@ -157,7 +157,7 @@ func (ks *Keyspace) NextWrite(ctx context.Context, rng *rand.Rand) (Key, int64) 
 		ks.active[i] = ks.next
 		ks.used = append(ks.used, ks.keyOf(ks.next))
 		ks.next++
-		ahead := ks.keyOf(ks.next+ks.parts).Topic
+		ahead := ks.keyOf(ks.next + ks.parts).Topic
 		if !ks.created[ahead] {
 			go func() {
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

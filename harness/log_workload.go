@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -36,11 +37,7 @@ type partMeta struct {
 	topicID [16]byte
 }
 
-func (c *logClient) close() {
-	if c.producer != nil {
-		c.producer.Close()
-	}
-}
+func (c *logClient) close() { closeBounded(c.producer, 2*time.Second) }
 
 func (c *logClient) step(ctx context.Context) {
 	if c.rng.Float64() < pLogRead {

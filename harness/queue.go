@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
@@ -27,19 +28,57 @@ const (
 
 // pollWait bounds one poll. Short, because a poll that finds nothing is a
 // normal outcome and the slot should get back to sending.
-const pollWait = 300 * time.Millisecond
+const pollWait = 100 * time.Millisecond
 
 type queueClient struct {
 	procBase
 	consumer *kgo.Client
+	// pos is the next offset this process's consumer reads per key, from
+	// its own polls. An assign keeps the position of keys that stay
+	// assigned (Jepsen's consumer keeps them, and the kafka checker
+	// expects the next poll of such a key to continue where the last one
+	// ended); only newly assigned keys start from the beginning.
+	pos *positions
+}
+
+// positions is a process's next offset per key. The group consumer's
+// callback reads it from franz-go's goroutine, hence the lock.
+type positions struct {
+	mu sync.Mutex
+	m  map[Key]int64
+}
+
+func (p *positions) get(k Key) (int64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o, ok := p.m[k]
+	return o, ok
+}
+
+func (p *positions) set(k Key, o int64) {
+	p.mu.Lock()
+	p.m[k] = o
+	p.mu.Unlock()
+}
+
+// keep drops every key not in keys, as an assign or subscribe does in the
+// kafka checker's model of a consumer.
+func (p *positions) keep(keys []Key) *positions {
+	out := &positions{m: map[Key]int64{}}
+	for _, k := range keys {
+		if o, ok := p.get(k); ok {
+			out.m[k] = o
+		}
+	}
+	return out
 }
 
 func (c *queueClient) close() {
-	for _, cl := range []*kgo.Client{c.consumer, c.producer} {
-		if cl != nil {
-			cl.Close()
-		}
-	}
+	closeBounded(c.consumer, 2*time.Second)
+	closeBounded(c.producer, 2*time.Second)
 }
 
 func (c *queueClient) step(ctx context.Context) {
@@ -68,6 +107,7 @@ func (c *queueClient) step(ctx context.Context) {
 func (c *queueClient) restart() {
 	c.newProcess(c.consumer)
 	c.consumer = nil
+	c.pos = nil
 }
 
 func (c *queueClient) crash() {
@@ -83,30 +123,41 @@ func (c *queueClient) chooseKeys() []Key {
 	return act[:1+c.rng.IntN(len(act))]
 }
 
-// assign points the process's consumer at chosen keys from offset 0
-// (Jepsen's assign with seek-to-beginning). The consumer is rebuilt so no
-// buffered fetch of the old assignment leaks into later polls.
+// assign points the process's consumer at chosen keys: newly assigned keys
+// from offset 0 (Jepsen's seek-to-beginning), keys it already read from
+// where it left off. The consumer is rebuilt (from a group consumer, or
+// with a new set of partitions) so no buffered fetch of the old assignment
+// leaks into later polls; the positions carry over explicitly.
 func (c *queueClient) assign(ctx context.Context) {
 	keys := c.chooseKeys()
 	names := keyNames(keys)
 	c.rec.Invoke(c.proc, history.FAssign, names)
 	parts := map[string]map[int32]kgo.Offset{}
+	pos := c.pos.keep(keys)
 	for _, k := range keys {
 		if parts[k.Topic] == nil {
 			parts[k.Topic] = map[int32]kgo.Offset{}
 		}
-		parts[k.Topic][k.Partition] = kgo.NewOffset().AtStart()
+		off := kgo.NewOffset().AtStart()
+		if p, ok := pos.get(k); ok {
+			off = kgo.NewOffset().At(p)
+		}
+		parts[k.Topic][k.Partition] = off
 	}
 	err := c.newConsumer(kgo.ConsumePartitions(parts))
+	if err == nil {
+		c.pos = pos
+	}
 	c.rec.Complete(c.proc, opType(err), history.FAssign, names, err)
 }
 
 // subscribe joins a consumer group for the topics of chosen keys. Each
 // process uses a group of its own: the broker still assigns the partitions
 // through the group protocol, but no other process's join can take a
-// partition away mid-run and restart it from the beginning, which would look
-// like a non-monotonic poll of this process. No offsets are committed, so a
-// subscription always reads from the beginning.
+// partition away mid-run and restart it elsewhere. No offsets are
+// committed: a partition the process has not read yet starts at the
+// beginning, one it has read continues where its last poll ended (as an
+// assign does), set when the group hands the partition over.
 func (c *queueClient) subscribe(ctx context.Context) {
 	var topics []string
 	for _, k := range c.chooseKeys() {
@@ -123,12 +174,32 @@ func (c *queueClient) subscribe(ctx context.Context) {
 		}
 	}
 	c.rec.Invoke(c.proc, history.FSubscribe, names)
+	var subKeys []Key
+	for _, n := range names {
+		if k, err := ParseKey(n); err == nil {
+			subKeys = append(subKeys, k)
+		}
+	}
+	pos := c.pos.keep(subKeys)
 	err := c.newConsumer(
 		kgo.ConsumerGroup(fmt.Sprintf("chaos-p%d", c.proc)),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
+		kgo.AdjustFetchOffsetsFn(func(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+			for t, ps := range offs {
+				for p := range ps {
+					if o, ok := pos.get(Key{Topic: t, Partition: p}); ok {
+						ps[p] = kgo.NewOffset().At(o).WithEpoch(-1)
+					}
+				}
+			}
+			return offs, nil
+		}),
 	)
+	if err == nil {
+		c.pos = pos
+	}
 	c.rec.Complete(c.proc, opType(err), history.FSubscribe, names, err)
 }
 
@@ -163,6 +234,14 @@ func (c *queueClient) poll(ctx context.Context) {
 	m := history.Poll()
 	m.Done, m.Polls = true, polls
 	c.rec.Complete(c.proc, history.Ok, history.FPoll, []history.Mop{m}, nil)
+	if c.pos == nil {
+		c.pos = &positions{m: map[Key]int64{}}
+	}
+	for ks, rs := range polls {
+		if k, err := ParseKey(ks); err == nil && len(rs) > 0 {
+			c.pos.set(k, rs[len(rs)-1].Offset+1)
+		}
+	}
 }
 
 // pollOnce polls cl for at most wait and returns the records per key and

@@ -116,6 +116,26 @@ func (p *procBase) getProducer() (*kgo.Client, error) {
 	return cl, nil
 }
 
+// closeBounded closes cl but waits at most d: closing a group consumer
+// leaves the group, which waits for the group loop, which can be stuck on a
+// broker that is down. The close finishes in the background.
+func closeBounded(cl *kgo.Client, d time.Duration) {
+	if cl == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		cl.Close()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // limiter paces operations to a total rate shared by every client. A slot
 // that was blocked (a fault) does not earn a burst afterwards.
 type limiter struct {

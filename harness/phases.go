@@ -1,0 +1,329 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers"
+	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/docker"
+	"github.com/chronik-chaos/chronik/nemesis"
+	"github.com/chronik-chaos/chronik/reports"
+)
+
+func (r *runner) openHistory() error {
+	f, err := os.Create(filepath.Join(r.runDir, HistoryFile))
+	if err != nil {
+		return infra("create history: %w", err)
+	}
+	r.hfile = f
+	// The history's clock starts here, before the first node starts, so
+	// the staggered start is part of the history.
+	r.histBase = time.Now()
+	r.hw = history.NewWriter(f, r.histBase)
+	r.rec = NewRecorder(r.hw, r.histBase)
+	r.rec.OnNemesis(r.pr.nemesis)
+	return nil
+}
+
+func (r *runner) closeHistory() {
+	if r.hw == nil {
+		return
+	}
+	if err := r.rec.Flush(); err != nil {
+		r.log.Error("flush history", "err", err)
+	}
+	if err := r.hfile.Close(); err != nil {
+		r.log.Error("close history", "err", err)
+	}
+	r.hw = nil
+}
+
+// setup starts the nodes (one by one under staggered-start, recorded as
+// nemesis operations; all at once otherwise), waits for /readyz and
+// creates the first topics.
+func (r *runner) setup(ctx context.Context) error {
+	c := r.cluster
+	if r.cfg.Staggered() {
+		r.pr.printf("setup: staggered start, %s between nodes", r.cfg.StartGap.D())
+		err := nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, "staggered-start"), r.rec)
+		if err != nil {
+			return infra("%w", err)
+		}
+	} else {
+		var wg sync.WaitGroup
+		errs := make([]error, len(c.Nodes()))
+		for i, n := range c.Nodes() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = c.Start(ctx, n)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return infra("start nodes: %w", err)
+		}
+	}
+	ready, err := r.waitReady(ctx, r.cfg.ReadyTimeout.D(), true)
+	if err != nil {
+		return err
+	}
+	r.pr.printf("ready: %s answer /readyz", strings.Join(ready, ","))
+
+	admin, acl, err := newAdmin(r.cluster.KafkaAddrs(), r.cfg.OpTimeout.D(), r.log)
+	if err != nil {
+		return infra("%w", err)
+	}
+	// The keyspace keeps creating topics in the background for the whole
+	// run, so its client is closed only at the end.
+	r.closers = append(r.closers, acl.Close)
+	r.keys = NewKeyspace(admin, r.cfg.ActiveKeys, r.cfg.Partitions, min(3, r.cfg.Nodes), r.cfg.WritesPerKey, r.log)
+	tctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout.D())
+	defer cancel()
+	if err := r.keys.Setup(tctx); err != nil {
+		return infra("cluster accepts no topic: %w", err)
+	}
+	return nil
+}
+
+// waitReady polls every node's /readyz until each answers 200 or has
+// exited on its own (which the liveness checker reports). At setup
+// (strict) it needs a majority ready and fails as an infrastructure error
+// with the logs' tails when the bound passes; after the heal it records
+// the nodes that did not recover instead.
+func (r *runner) waitReady(ctx context.Context, bound time.Duration, strict bool) ([]string, error) {
+	c := r.cluster
+	deadline := time.Now().Add(bound)
+	ready := map[string]bool{}
+	lastErr := map[string]string{}
+	for {
+		var waiting []string
+		for _, n := range c.Nodes() {
+			if ready[n] {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, time.Second)
+			code, body, err := c.Admin(actx, n, "GET", "/readyz")
+			cancel()
+			switch {
+			case err == nil && code == 200:
+				ready[n] = true
+				continue
+			case err != nil:
+				lastErr[n] = err.Error()
+			default:
+				lastErr[n] = fmt.Sprintf("HTTP %d: %s", code, strings.TrimSpace(string(body)))
+			}
+			waiting = append(waiting, n)
+		}
+		if len(waiting) == 0 {
+			break
+		}
+		if strict && r.allDownOrReady(ctx, waiting) && len(ready) > len(c.Nodes())/2 {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, infra("wait for /readyz: %w", ctx.Err())
+		}
+		if time.Now().After(deadline) {
+			if strict {
+				var b strings.Builder
+				for _, n := range waiting {
+					fmt.Fprintf(&b, "\n--- %s: %s; last log lines:\n  %s", n, lastErr[n], strings.Join(c.LogTail(n, 15), "\n  "))
+				}
+				return nil, infra("cluster not ready after %s: %s never answered /readyz%s", bound, strings.Join(waiting, ","), b.String())
+			}
+			for _, n := range waiting {
+				st, _ := c.State(ctx, n)
+				r.stuck = append(r.stuck, notRecovered{Node: n, State: string(st), LastError: lastErr[n], LastLines: c.LogTail(n, 20)})
+			}
+			break
+		}
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	var out []string
+	for _, n := range c.Nodes() {
+		if ready[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// allDownOrReady reports whether every waiting node has exited on its own.
+func (r *runner) allDownOrReady(ctx context.Context, waiting []string) bool {
+	exited := map[string]bool{}
+	for _, e := range r.cluster.Exits() {
+		exited[e.Node] = true
+	}
+	for _, n := range waiting {
+		if !exited[n] {
+			return false
+		}
+		if st, err := r.cluster.State(ctx, n); err != nil || st == nemesis.Running {
+			return false
+		}
+	}
+	return true
+}
+
+// workload runs the clients and the nemesis schedule for the time limit.
+func (r *runner) workload(ctx context.Context) error {
+	wcfg := r.workloadConfig()
+	r.pr.printf("workload %s: %.0f ops/s over %d clients for %s; nemesis %s every ~%s",
+		r.cfg.Workload, r.cfg.Rate, r.cfg.Concurrency, r.cfg.TimeLimit.D(), orNone(r.cfg.Faults()), r.cfg.NemesisInterval.D())
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.TimeLimit.D())
+	defer cancel()
+	phaseStart := time.Now()
+	ok0, fail0, info0 := r.rec.Counts()
+
+	var wg sync.WaitGroup
+	var clientErr, nemErr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		clientErr = RunClients(pctx, wcfg, r.rec)
+	}()
+	go func() {
+		defer wg.Done()
+		if len(r.cfg.Faults()) == 0 {
+			<-pctx.Done()
+			return
+		}
+		if err := r.sched.Run(pctx, r.rec); err != nil {
+			nemErr = err
+			cancel() // a fault that did not take effect ends the run
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		r.pr.rates(pctx, r.rec, 5*time.Second)
+	}()
+	wg.Wait()
+	ok, fail, info := r.rec.Counts()
+	if d := time.Since(phaseStart).Seconds(); d > 0 {
+		r.out.OpsPerSec = float64(ok+fail+info-ok0-fail0-info0) / d
+	}
+	if ctx.Err() != nil {
+		return infra("interrupted: %w", ctx.Err())
+	}
+	if nemErr != nil {
+		return infra("nemesis: %w", nemErr)
+	}
+	if clientErr != nil {
+		return infra("clients: %w", clientErr)
+	}
+	return nil
+}
+
+func (r *runner) workloadConfig() WorkloadConfig {
+	return WorkloadConfig{
+		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
+		Seed: r.cfg.Seed, OpTimeout: r.cfg.OpTimeout.D(), Keys: r.keys, Log: r.log.With("component", "client"),
+	}
+}
+
+// healAndDrain is the final generator: heal everything, wait for every node
+// to be ready again, then read every key to its end.
+func (r *runner) healAndDrain(ctx context.Context) error {
+	r.pr.printf("final heal")
+	hctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	err := r.sched.HealAll(hctx, r.rec)
+	cancel()
+	if err != nil {
+		return infra("final heal: %w", err)
+	}
+	ready, err := r.waitReady(ctx, r.cfg.RecoverTimeout.D(), false)
+	if err != nil {
+		return err
+	}
+	r.pr.printf("recovered: %s ready", orNone(ready))
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.DrainTimeout.D())
+	defer cancel()
+	st, err := Drain(dctx, r.workloadConfig(), r.rec)
+	if err != nil {
+		return infra("drain: %w", err)
+	}
+	r.pr.printf("drain: %d/%d written keys read to their last acknowledged offset in %d reads, %s",
+		st.CaughtUp, len(r.keys.AckedOffsets()), st.Reads, st.Took.Round(100*time.Millisecond))
+	for _, c := range r.closers {
+		c()
+	}
+	r.closers = nil
+	if ctx.Err() != nil {
+		return infra("interrupted: %w", ctx.Err())
+	}
+	return nil
+}
+
+// check runs the checkers plus liveness, writes results.json, points
+// store/latest at the run and renders the reports.
+func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
+	r.pr.printf("check: %d operations", r.out.Ops)
+	res, err := checkers.Check(ctx, filepath.Join(r.runDir, HistoryFile), checkers.Options{
+		TimeLimit: r.cfg.CheckTimeout.D(), OutDir: r.runDir, Logger: r.log.With("component", "checkers"),
+	})
+	if err != nil {
+		return infra("check history: %w", err)
+	}
+	res.Add(LivenessName, livenessResult(exits, r.stuck, r.histBase))
+	if err := checkers.WriteResults(r.runDir, res); err != nil {
+		return infra("%w", err)
+	}
+	r.out.Results, r.out.Valid = res, res.Valid
+	r.out.Counts = res.Counts()
+	if len(exits) > 0 {
+		r.out.Counts[AnomalyNodeExited] += len(exits)
+	}
+	if len(r.stuck) > 0 {
+		r.out.Counts[AnomalyNotRecovered] += len(r.stuck)
+	}
+	if err := writeJSON(filepath.Join(r.runDir, TestFile), r.cfg); err != nil {
+		return infra("%w", err)
+	}
+	if err := pointLatest(r.cfg.Store, r.runDir); err != nil {
+		r.log.Warn("point latest", "err", err)
+	}
+	if err := reports.RenderRun(ctx, r.runDir); err != nil {
+		r.log.Warn("render run report", "err", err)
+		r.pr.printf("report: %v", err)
+	}
+	if err := reports.RenderIndex(ctx, r.cfg.Store); err != nil {
+		r.log.Warn("render store index", "err", err)
+	}
+	return nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ",")
+}
+
+// CountsLine renders anomaly counts as "name=n, ..." sorted by name.
+func CountsLine(counts map[string]int) string {
+	var names []string
+	for n, c := range counts {
+		if c > 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s=%d", n, counts[n])
+	}
+	return strings.Join(parts, ", ")
+}

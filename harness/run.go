@@ -1,0 +1,216 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers"
+	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/docker"
+	"github.com/chronik-chaos/chronik/nemesis"
+)
+
+// ErrInfra marks infrastructure failures (exit code 4): no engine, a
+// cluster that never became healthy, a fault that could not be verified.
+var ErrInfra = errors.New("infrastructure error")
+
+func infra(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInfra, fmt.Errorf(format, args...))
+}
+
+// Outcome is what a finished run reports.
+type Outcome struct {
+	RunDir  string
+	Results *checkers.Results
+	Valid   verdict.Validity
+	// Counts are the anomaly counts of every checker (liveness included).
+	Counts map[string]int
+	// Ops is the number of completed client operations in the history.
+	Ops            int64
+	OK, Fail, Info int64
+	// OpsPerSec is the completion rate during the workload phase.
+	OpsPerSec float64
+	// FirstOp is the time from the start of the run (before the image
+	// build) to the first client operation.
+	FirstOp time.Duration
+	Wall    time.Duration
+	// Err is an infrastructure error that happened after the history was
+	// started (a heal that could not be verified): the run was still
+	// checked, but the exit code is 4.
+	Err error
+}
+
+// Run performs one test: deploy, run clients and nemeses, heal, recover,
+// drain, tear down, check, write the store and render the reports.
+// Progress goes to out. Errors wrap ErrUsage or ErrInfra; the cluster is
+// removed on every path, including ctx being cancelled (Ctrl-C).
+func Run(ctx context.Context, cfg Config, out io.Writer) (*Outcome, error) {
+	wallStart := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = time.Now().UnixNano() & (1<<53 - 1)
+		cfg.SeedSource = "clock"
+	}
+	cfg.StartTime = wallStart.UTC()
+	cfg.RunID = fmt.Sprintf("%s-%04x", strings.ToLower(wallStart.UTC().Format("20060102t150405")), uint16(cfg.Seed))
+
+	// Connect first: without an engine there is nothing to record, so no
+	// run directory is left behind.
+	eng, err := docker.Connect(ctx)
+	if err != nil {
+		return nil, infra("%w", err)
+	}
+	defer eng.Close()
+
+	runDir, err := newRunDir(cfg.Store, cfg.Name, wallStart)
+	if err != nil {
+		return nil, infra("%w", err)
+	}
+	logf, err := os.Create(filepath.Join(runDir, LogFile))
+	if err != nil {
+		return nil, infra("create chaos.log: %w", err)
+	}
+	defer logf.Close()
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pr := &progress{w: out, base: wallStart}
+	seedNote := ""
+	if cfg.SeedSource == "clock" {
+		seedNote = " (from the clock)"
+	}
+	pr.printf("test %s, seed %d%s, run dir %s", cfg.Name, cfg.Seed, seedNote, runDir)
+	log.Info("run starting", "name", cfg.Name, "seed", cfg.Seed, "run_id", cfg.RunID)
+
+	o := &Outcome{RunDir: runDir}
+	r := &runner{cfg: cfg, log: log, pr: pr, out: o, runDir: runDir, start: wallStart, eng: eng}
+	err = r.run(ctx)
+	o.Wall = time.Since(wallStart)
+	if err != nil {
+		log.Error("run failed", "err", err)
+		_ = writeJSON(filepath.Join(runDir, TestFile), r.cfg)
+		return o, err
+	}
+	return o, nil
+}
+
+// runner holds one run's state across its phases.
+type runner struct {
+	cfg    Config
+	log    *slog.Logger
+	pr     *progress
+	out    *Outcome
+	runDir string
+	start  time.Time
+
+	eng      *docker.Engine
+	cluster  *docker.Cluster
+	rec      *Recorder
+	hw       *history.Writer
+	hfile    *os.File
+	sched    *nemesis.Scheduler
+	keys     *Keyspace
+	stuck    []notRecovered
+	histBase time.Time
+	closers  []func()
+}
+
+func (r *runner) run(ctx context.Context) (err error) {
+	eng := r.eng
+	defer func() {
+		for _, c := range r.closers {
+			c()
+		}
+	}()
+
+	image := r.cfg.Image
+	if image == "" {
+		image, err = docker.BuildImage(ctx, eng, docker.BrokerImage(), r.log)
+		if err != nil {
+			return infra("%w", err)
+		}
+	}
+	r.cfg.Image = image
+	c, err := docker.NewCluster(ctx, eng, docker.ClusterConfig{
+		RunID: r.cfg.RunID, Image: image, Nodes: r.cfg.Nodes, LogDir: r.runDir, BrokerArgs: r.cfg.BrokerArgs,
+	}, r.log)
+	if err != nil {
+		return infra("%w", err)
+	}
+	r.cluster = c
+	defer func() {
+		// Tear down on every path, with a context Ctrl-C has not cancelled.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := c.Close(tctx); cerr != nil {
+			r.log.Warn("teardown", "err", cerr)
+			if err == nil {
+				err = infra("tear down: %w", cerr)
+			}
+		}
+	}()
+	r.cfg.NodeNames = c.Nodes()
+	r.cfg.NodeArgs = map[string]string{}
+	for _, n := range c.Nodes() {
+		r.cfg.NodeArgs[n] = c.Describe(n)
+	}
+	r.pr.printf("setup: image %s, network %s, nodes %s", image, c.Subnet(), strings.Join(c.Nodes(), ","))
+	if err := writeJSON(filepath.Join(r.runDir, TestFile), r.cfg); err != nil {
+		return infra("%w", err)
+	}
+
+	if err := r.openHistory(); err != nil {
+		return err
+	}
+	histClosed := false
+	defer func() {
+		if !histClosed {
+			r.closeHistory()
+		}
+	}()
+
+	sched, err := nemesis.NewScheduler(nemesis.Options{Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D()},
+		c, SubRand(r.cfg.Seed, "nemesis"), r.log.With("component", "nemesis"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	r.sched = sched
+
+	if err := r.setup(ctx); err != nil {
+		return err
+	}
+	if err := r.workload(ctx); err != nil {
+		return err
+	}
+	if err := r.healAndDrain(ctx); err != nil {
+		return err
+	}
+	r.closeHistory()
+	histClosed = true
+	ok, fail, info := r.rec.Counts()
+	r.out.OK, r.out.Fail, r.out.Info, r.out.Ops = ok, fail, info, ok+fail+info
+	r.out.FirstOp = r.rec.FirstOp() + r.hwBaseOffset()
+
+	// Tear down before checking: the nodes are not needed any more, and
+	// the engine has flushed their logs once the streams end.
+	exits := c.Exits()
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	if cerr := c.Close(tctx); cerr != nil {
+		r.log.Warn("teardown", "err", cerr)
+	}
+	cancel()
+	r.pr.printf("teardown: containers and network removed")
+	return r.check(ctx, exits)
+}
+
+// hwBaseOffset is the time between the start of the run and the history's
+// time base (image build, network and containers).
+func (r *runner) hwBaseOffset() time.Duration { return r.histBase.Sub(r.start) }
