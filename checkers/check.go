@@ -86,35 +86,72 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		sc = stats.New()
 		ft = faults.NewTracker()
 	)
+	// Decoding is half the work: a second goroutine parses lines while
+	// this one feeds the checkers, so two cores share the load. Entries
+	// travel in batches to keep channel overhead small.
 	rd := history.NewReader(in)
+	batches := make(chan []history.Entry, 4)
+	readErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(batches)
+		for {
+			batch := make([]history.Entry, 0, 512)
+			for len(batch) < cap(batch) {
+				e, err := rd.Next()
+				if err != nil {
+					if len(batch) > 0 {
+						select {
+						case batches <- batch:
+						case <-stop:
+						}
+					}
+					readErr <- err
+					return
+				}
+				batch = append(batch, e)
+			}
+			select {
+			case batches <- batch:
+			case <-stop:
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
 	var n int64
 	timedOut := false
-	for {
-		e, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	for batch := range batches {
+		for i := range batch {
+			e := &batch[i]
+			kc.Observe(e)
+			lc.Observe(e)
+			sc.Observe(e)
+			ft.Observe(e)
 		}
-		if err != nil {
-			return nil, err
-		}
-		n++
-		kc.Observe(&e)
-		lc.Observe(&e)
-		sc.Observe(&e)
-		ft.Observe(&e)
-		if n%8192 == 0 && ctx.Err() != nil {
+		n += int64(len(batch))
+		if ctx.Err() != nil {
 			timedOut = true
 			break
 		}
 	}
-	log.Info("history read", "lines", rd.Line(), "elapsed", time.Since(start))
-	res := &Results{Lines: rd.Line()}
+	if !timedOut {
+		if err := <-readErr; !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	log.Info("history read", "entries", n, "elapsed", time.Since(start))
+	res := &Results{Lines: n}
+	if !timedOut {
+		res.Lines = rd.Line() // the reader goroutine has finished
+	}
 	windows := ft.Windows()
 	if timedOut {
 		// The history was not read to the end: nothing can be decided
 		// about the rest, and a partial history would give false alarms
 		// (unseen, lost writes), so every checker is unknown.
-		msg := fmt.Sprintf("time limit %v reached after %d lines", opts.TimeLimit, rd.Line())
+		msg := fmt.Sprintf("time limit %v reached after %d lines", opts.TimeLimit, n)
 		res.Add(NameKafka, &kafka.Result{Valid: verdict.Unknown, Errors: map[string]*kafka.Anomaly{}, Error: msg})
 		res.Add(NameLinearizable, &linear.Result{Valid: verdict.Unknown, Partitions: map[string]string{}, Error: msg})
 		res.Add(NameStats, sc.Result(windows))
@@ -122,11 +159,14 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		return res, nil
 	}
 	res.Add(NameStats, sc.Result(windows))
-	res.Add(NameKafka, kc.Result(ctx))
-	log.Info("kafka analysis done", "elapsed", time.Since(start))
-	kc = nil // let the kafka summary go before the linearizability search
+	// The Kafka analysis is single-threaded; run it beside the
+	// linearizability search, which uses every core it can get.
+	kres := make(chan *kafka.Result, 1)
+	go func() { kres <- kc.Result(ctx) }()
 	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: windows, MaxExamples: opts.MaxExamples}))
 	log.Info("linearizability done", "elapsed", time.Since(start))
+	res.Add(NameKafka, <-kres)
+	log.Info("kafka analysis done", "elapsed", time.Since(start))
 	res.ElapsedS = time.Since(start).Seconds()
 	return res, nil
 }
