@@ -25,7 +25,7 @@ func (delayFault) active(s *Scheduler) bool { return s.delayMS > 0 }
 func (delayFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	ms := int(s.opts.Delay.Milliseconds())
 	nodes := s.answering(ctx)
-	v := Value{"nodes": nodes, "ms": ms, "mechanism": DelayMechanism}
+	v := Value{"nodes": nonNil(nodes), "ms": ms, "mechanism": DelayMechanism}
 	if len(nodes) == 0 {
 		skipped(rec, "delay-start", v, "no running node to configure")
 		return nil
@@ -38,7 +38,7 @@ func (delayFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 
 func (delayFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	nodes := s.answering(ctx)
-	return action(ctx, rec, "delay-stop", Value{"nodes": nodes, "mechanism": DelayMechanism}, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, "delay-stop", Value{"nodes": nonNil(nodes), "mechanism": DelayMechanism}, func(ctx context.Context) (Value, error) {
 		s.delayMS = 0
 		return s.setDelay(ctx, nodes, 0)
 	})

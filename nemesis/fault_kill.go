@@ -54,7 +54,7 @@ func (killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 // restart starts nodes, verifies they run and re-applies active network
 // faults and delay, recording one "restart" action.
 func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string) error {
-	return action(ctx, rec, "restart", Value{"nodes": nodes}, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, "restart", Value{"nodes": nonNil(nodes)}, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {

@@ -48,7 +48,7 @@ func ownLossProof(pct int) (threshold float64, probes int) {
 func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	pct := s.opts.LossPercent
 	live := s.live(ctx)
-	v := Value{"nodes": live, "percent": pct, "mechanism": "nftables numgen random drop of peer packets"}
+	v := Value{"nodes": nonNil(live), "percent": pct, "mechanism": "nftables numgen random drop of peer packets"}
 	a, b, ok := s.uncutPair(ctx, nil)
 	if !ok {
 		skipped(rec, "loss-start", v, "no live pair outside a partition to measure loss on")
@@ -73,7 +73,7 @@ func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 
 func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	live := s.live(ctx)
-	return action(ctx, rec, "loss-stop", Value{"nodes": live}, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, "loss-stop", Value{"nodes": nonNil(live)}, func(ctx context.Context) (Value, error) {
 		s.lossPct = 0
 		clear(s.lossUnproven)
 		for _, n := range live {

@@ -51,10 +51,24 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 		return fmt.Errorf("partition: %w", err)
 	}
 	live := s.live(ctx)
-	v["nodes"] = g.Nodes()
+	if !anyCutPair(g, live) && len(live) >= 2 {
+		// The shape only cuts nodes that are down (killed): draw it over
+		// the live nodes instead, so the partition still happens and can
+		// be proven. Down nodes restart uncut.
+		if !GrudgeApplies(name, len(live)) || name == GrudgeIsolateLeader && !slices.Contains(live, leader) {
+			name = GrudgeOne
+		}
+		order = slices.DeleteFunc(order, func(n string) bool { return !slices.Contains(live, n) })
+		if g, err = MakeGrudge(name, order, leader); err != nil {
+			return fmt.Errorf("partition: %w", err)
+		}
+		v["grudge"] = name
+		v["over"] = "live nodes only; the others are down"
+	}
+	v["nodes"] = nonNil(g.Nodes())
 	v["cuts"] = map[string][]string(g)
 	if !anyCutPair(g, live) {
-		skipped(rec, "partition", v, fmt.Sprintf("no pair of live nodes would be cut (live %v)", live))
+		skipped(rec, "partition", v, fmt.Sprintf("fewer than two live nodes (live %v)", live))
 		return nil
 	}
 	return action(ctx, rec, "partition", v, func(ctx context.Context) (Value, error) {
@@ -75,7 +89,7 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 
 func (partitionFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	g := s.grudge
-	return action(ctx, rec, "heal", Value{"nodes": g.Nodes()}, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, "heal", Value{"nodes": nonNil(g.Nodes())}, func(ctx context.Context) (Value, error) {
 		s.grudge = nil
 		live := s.live(ctx)
 		for _, n := range g.Nodes() {

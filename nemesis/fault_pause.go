@@ -65,7 +65,7 @@ func (pauseFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 
 // resume thaws nodes and proves each answers its admin port again.
 func (s *Scheduler) resume(ctx context.Context, rec Recorder, nodes []string) error {
-	return action(ctx, rec, "resume", Value{"nodes": nodes}, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, "resume", Value{"nodes": nonNil(nodes)}, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states, "admin": "GET /healthz answered 200"}
 		for _, n := range nodes {

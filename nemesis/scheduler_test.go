@@ -542,3 +542,35 @@ func TestPreflight(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitionAroundDownNodes: a shape that would only cut a down node is
+// drawn over the live nodes instead, so a partition still happens.
+func TestPartitionAroundDownNodes(t *testing.T) {
+	for seed := uint64(0); seed < 30; seed++ {
+		c := newFake(3, Running)
+		c.state["n1"] = Exited
+		s := newSched(t, c, seed, Options{Faults: []string{"partition"}, Grudges: []string{"one", "bridge", "isolate-leader"}})
+		c.leader = "n1" // a stale leader: down
+		rec := &recorder{}
+		if err := PartitionFault.start(context.Background(), s, rec); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		info := rec.infos()[0]
+		if info.Value["skipped"] != nil {
+			t.Fatalf("seed %d: partition skipped: %v", seed, info.Value)
+		}
+		if !slices.Contains(c.cuts["n2"], "n3") && !slices.Contains(c.cuts["n3"], "n2") {
+			t.Errorf("seed %d: n2 and n3 not cut: %v (%v)", seed, c.cuts, info.Value)
+		}
+	}
+	c := newFake(3, Running)
+	c.state["n1"], c.state["n2"] = Exited, Exited
+	s := newSched(t, c, 1, Options{Faults: []string{"partition"}})
+	rec := &recorder{}
+	if err := PartitionFault.start(context.Background(), s, rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.infos()[0].Value["skipped"] == nil || PartitionFault.active(s) {
+		t.Errorf("partition with one live node was not skipped: %v", rec.ops)
+	}
+}

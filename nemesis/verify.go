@@ -188,6 +188,9 @@ func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeou
 		}
 	}
 	v := Value{"probe": "tcp connect to the raft port", "blocked": nonNil(cut), "connected": nonNil(open)}
+	if len(live) < 2 {
+		v["probe"] = fmt.Sprintf("none: fewer than two live nodes (live %v); the others' rules died with them", live)
+	}
 	if len(bad) > 0 {
 		v["mismatch"] = bad
 		return v, unverified("probes disagree with the grudge: %v", bad)
