@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,4 +192,56 @@ func BenchmarkCheckMillion(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+// TestVisualization checks the files written for non-linearizable
+// partitions: one failing partition gives linearizability.html with the
+// fault windows as annotations; several give one file per partition,
+// linked from linearizability.html.
+func TestVisualization(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    gen.Config
+		failed int
+	}{
+		{"one partition", gen.Config{Seed: 11, Lines: 6000, Workload: gen.Log, NemesisEvery: 500, Inject: []string{gen.InjectStaleRead}}, 1},
+		{"two partitions", gen.Config{Seed: 12, Lines: 6000, NemesisEvery: 500, Inject: []string{gen.InjectDuplicate, gen.InjectG1a}}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, man := generate(t, tt.cfg)
+			out := t.TempDir()
+			r, err := checkers.Check(context.Background(), p, checkers.Options{OutDir: out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Counts()["nonlinearizable"]; got != tt.failed {
+				t.Fatalf("nonlinearizable = %d, want %d (injected %+v)", got, tt.failed, man.Injected)
+			}
+			index, err := os.ReadFile(filepath.Join(out, linear.VisualizationFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages := []string{string(index)}
+			if tt.failed > 1 {
+				for _, inj := range man.Injected {
+					name := "linearizability-" + strings.ReplaceAll(inj.Key, "/", "-") + ".html"
+					if !strings.Contains(string(index), name) {
+						t.Errorf("index does not link %s", name)
+					}
+					b, err := os.ReadFile(filepath.Join(out, name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					pages = append(pages, string(b))
+				}
+				pages = pages[1:]
+			}
+			for i, page := range pages {
+				if !strings.Contains(page, "kill .. restart") {
+					t.Errorf("page %d has no nemesis annotation", i)
+				}
+			}
+		})
+	}
 }

@@ -167,9 +167,15 @@ func Write(w io.Writer, cfg Config) (Manifest, error) {
 		push(time.Duration(1000+i*137), i, evInvoke)
 	}
 	nextProcess := cfg.Threads
-	injectAt := map[int64]string{}
+	// Injections fire in order, each once the history has reached its
+	// line and the previous one has been placed.
+	type injection struct {
+		at   int64
+		kind string
+	}
+	var injects []injection
 	for i, k := range cfg.Inject {
-		injectAt[int64(cfg.Lines/3+i*cfg.Lines/(3*max(1, len(cfg.Inject))))] = k
+		injects = append(injects, injection{int64(cfg.Lines/3 + i*cfg.Lines/(3*max(1, len(cfg.Inject)))), k})
 	}
 	var lines int64
 	var err error
@@ -218,9 +224,9 @@ func Write(w io.Writer, cfg Config) (Manifest, error) {
 			write(history.Op{Time: now, Process: history.Nemesis(), Type: history.Invoke, F: f, Value: val}, nil, nil)
 			write(history.Op{Time: now, Process: history.Nemesis(), Type: history.Info, F: f, Value: val}, nil, nil)
 		}
-		if k, ok := injectAt[lines]; ok {
-			pendingInject = k
-			delete(injectAt, lines)
+		if pendingInject == "" && len(injects) > 0 && lines >= injects[0].at {
+			pendingInject = injects[0].kind
+			injects = injects[1:]
 		}
 		if ev.kind == evInvoke {
 			if lines >= stopAt {
