@@ -8,4 +8,15 @@
 // most one operation in flight; each invoke is followed by exactly one ok,
 // fail or info of the same process and f; after an info the client never
 // uses that process number again.
+//
+// Reading: Reader streams a history line by line and checks every
+// invariant above, plus the shape of each value (micro-operations in invoke
+// form on invocations and in completion form on ok completions, keys on
+// assign and subscribe). A malformed file is rejected with an error that
+// wraps ErrMalformed and names the line and what is wrong; the Reader never
+// panics on bad input and never skips a line. Nemesis events are exempt
+// from the one-in-flight rule and may be a lone info. Invocations left
+// open at the end of the file come back as Pending info completions, as
+// Jepsen treats crashed operations. Common lines are decoded by a
+// hand-written parser (fastparse.go) and everything else by encoding/json.
 package history

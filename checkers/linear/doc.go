@@ -19,10 +19,18 @@
 //     value at offset o, it is an operation returning o with an infinite
 //     return time (it may have taken effect any time after its
 //     invocation); if nobody saw it, it is dropped.
+//   - Sends inside a txn are not checked: they become visible only when the
+//     transaction commits, which the log model does not describe.
 //   - An ok read is an operation; failed and indefinite reads are left out
 //     (reads change nothing). Polls are not checked here: a consumer's
 //     position makes them stateful per client, which the kafka checker
 //     covers.
+//
+// Before the search each partition is cut into segments at quiescent
+// points where the log is fully determined (see split), which keeps
+// Porcupine's memoization, quadratic in the number of operations searched
+// together, small; the verdict is exactly that of searching the whole
+// partition at once.
 //
 // The model state is one node id in a per-partition trie of every log the
 // search explored, so states are tiny, hash trivially and compare exactly,
