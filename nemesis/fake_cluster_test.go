@@ -29,6 +29,7 @@ type fakeCluster struct {
 	ignoreKill   bool // Kill does nothing
 	ignoreCut    bool // Cut does nothing
 	ignoreLoss   bool // Loss does nothing
+	stickyNet    bool // HealNet and emptying Cut/Loss leave the rules
 	pauseAnswers bool // a paused node still answers admin requests
 	noNftables   bool // Cut/Loss/HealNet fail as without nf_tables
 }
@@ -130,7 +131,7 @@ func (f *fakeCluster) Cut(_ context.Context, n string, from []string) error {
 	if err := f.netOK(n); err != nil {
 		return err
 	}
-	if !f.ignoreCut {
+	if !f.ignoreCut && !(f.stickyNet && len(from) == 0) {
 		f.cuts[n] = slices.Clone(from)
 	}
 	return nil
@@ -143,7 +144,7 @@ func (f *fakeCluster) Loss(_ context.Context, n string, from []string, pct int) 
 	if err := f.netOK(n); err != nil {
 		return err
 	}
-	if !f.ignoreLoss {
+	if !f.ignoreLoss && !(f.stickyNet && (pct == 0 || len(from) == 0)) {
 		f.loss[n] = pct
 		if len(from) == 0 {
 			f.loss[n] = 0
@@ -158,6 +159,9 @@ func (f *fakeCluster) HealNet(_ context.Context, n string) error {
 	f.call("healnet %s", n)
 	if err := f.netOK(n); err != nil {
 		return err
+	}
+	if f.stickyNet {
+		return nil
 	}
 	delete(f.cuts, n)
 	delete(f.loss, n)

@@ -80,8 +80,7 @@ func (s *Scheduler) HealAll(ctx context.Context, rec Recorder) error {
 				if !ok {
 					return nil, unverified("no live pair to measure delivery on")
 				}
-				return measureLoss(ctx, s, a, b, s.opts.LossProbes, func(r float64) bool { return r >= healedRate },
-					fmt.Sprintf("delivered >= %.2f", healedRate))
+				return measureHealed(ctx, s, a, b)
 			})
 		})
 		if err != nil {

@@ -344,6 +344,8 @@ func TestUnverifiedFault(t *testing.T) {
 		{"cut ignored", "partition", func(c *fakeCluster) { c.ignoreCut = true }},
 		{"loss ignored", "loss", func(c *fakeCluster) { c.ignoreLoss = true }},
 		{"paused node answers", "pause", func(c *fakeCluster) { c.pauseAnswers = true }},
+		{"loss never heals", "loss", func(c *fakeCluster) { c.stickyNet = true }},
+		{"cut never heals", "partition", func(c *fakeCluster) { c.stickyNet = true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
