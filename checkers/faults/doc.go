@@ -9,8 +9,9 @@
 // "restart"). A window opens at the first event (invoke, or a lone info)
 // of a start operation and closes at the completion of the first later
 // stop operation that undoes it; a stop closes the oldest open window it
-// can close. A heal-all f ("heal", "final-heal", "heal-all", "stop-all")
-// closes every open window. Windows still open at the end of the history
+// can close. A heal-all f ("final-heal", "heal-all", "stop-all") closes
+// every open window; a stop that closes nothing (the per-node "start"
+// events of a staggered start) is kept as an instant event. Windows still open at the end of the history
 // close at its last event. Events whose f is in no table entry are kept as
 // instant events (a window of zero length) so that nothing the nemesis did
 // is hidden.

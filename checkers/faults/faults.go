@@ -7,25 +7,27 @@ import (
 	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
-// stopsFor maps a start f to the fs that undo it.
+// stopsFor maps a start f to the fs that undo it. The nemesis package
+// records kill/restart, pause/resume, partition/heal, loss-start/loss-stop
+// and delay-start/delay-stop (its final heal uses the same stop fs); the
+// other rows accept names other tools use.
 var stopsFor = map[string][]string{
-	"kill":            {"restart", "start", "start-node", "heal"},
+	"kill":            {"restart", "start", "start-node"},
 	"stop":            {"start", "restart"},
 	"crash":           {"restart", "start"},
 	"pause":           {"resume", "unpause"},
 	"partition":       {"heal", "heal-partition", "stop-partition"},
 	"start-partition": {"stop-partition", "heal", "heal-partition"},
-	"loss":            {"heal-loss", "loss-stop", "stop-loss", "heal"},
-	"loss-start":      {"loss-stop", "heal-loss", "heal"},
-	"start-loss":      {"stop-loss", "loss-stop", "heal"},
+	"loss":            {"heal-loss", "loss-stop", "stop-loss"},
+	"loss-start":      {"loss-stop", "heal-loss"},
+	"start-loss":      {"stop-loss", "loss-stop"},
 	"clock":           {"reset-clock", "clock-reset"},
 	"bump-clock":      {"reset-clock"},
-	"delay":           {"heal-delay", "delay-stop", "stop-delay", "heal"},
-	"staggered-start": {"staggered-start-done", "all-started"},
+	"delay":           {"heal-delay", "delay-stop", "stop-delay"},
 }
 
 // healAll fs close every open window.
-var healAll = map[string]bool{"heal-all": true, "final-heal": true, "stop-all": true, "heal": true}
+var healAll = map[string]bool{"heal-all": true, "final-heal": true, "stop-all": true}
 
 // isStop reports whether f undoes some start f.
 func isStop(f string) bool {
@@ -136,6 +138,11 @@ func (t *Tracker) Observe(e *history.Entry) {
 			kept = append(kept, w)
 		}
 		t.open = kept
+		if !closedOne {
+			// A stop with nothing to close (a node "start" of a
+			// staggered start, a redundant final heal) is still shown.
+			t.done = append(t.done, Window{F: e.F, Start: e.InvokeTime, End: e.Time, StartIndex: e.InvokeIndex, StopIndex: e.Index, Value: string(e.Value), Instant: true})
+		}
 	default:
 		if e.Type == history.Invoke {
 			return

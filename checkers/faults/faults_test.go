@@ -15,6 +15,11 @@ func nem(i int64, t time.Duration, typ history.Type, f string, inv int64) histor
 	}
 }
 
+func withInvokeTime(e history.Entry, t time.Duration) history.Entry {
+	e.InvokeTime = t
+	return e
+}
+
 func TestWindows(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -31,6 +36,14 @@ func TestWindows(t *testing.T) {
 		}, []Window{
 			{F: "loss-start", StopF: "loss-stop", Start: 10, End: 20, StartIndex: 0, StopIndex: 2},
 			{F: "pause", StopF: "final-heal", Start: 11, End: 40, StartIndex: 1, StopIndex: 3},
+		}},
+		{"stop with nothing open is an instant", []history.Entry{nem(0, 5, history.Invoke, "start", 0), withInvokeTime(nem(1, 6, history.Info, "start", 0), 5)},
+			[]Window{{F: "start", Start: 5, End: 6, StartIndex: 0, StopIndex: 1, Instant: true}}},
+		{"heal closes a partition, not a kill", []history.Entry{
+			nem(0, 1, history.Info, "kill", 0), nem(1, 2, history.Info, "partition", 1), nem(2, 3, history.Info, "heal", 2), nem(3, 4, history.Info, "restart", 3),
+		}, []Window{
+			{F: "kill", StopF: "restart", Start: 1, End: 4, StartIndex: 0, StopIndex: 3},
+			{F: "partition", StopF: "heal", Start: 2, End: 3, StartIndex: 1, StopIndex: 2},
 		}},
 		{"unknown f is an instant", []history.Entry{nem(0, 5, history.Info, "bump", 0)},
 			[]Window{{F: "bump", Start: 5, End: 5, StartIndex: 0, StopIndex: 0, Instant: true}}},
