@@ -21,6 +21,10 @@ func (s *Scheduler) HealAll(ctx context.Context, rec Recorder) error {
 		defer cancel()
 		return do(actx)
 	}
+	// Nothing is to be in effect any more: restarted and resumed nodes
+	// must not get cuts, loss or delay back only to have them removed.
+	s.grudge, s.lossPct, s.delayMS = nil, 0, 0
+	clear(s.lossUnproven)
 	states := s.states(ctx)
 	var paused, down []string
 	for _, n := range s.c.Nodes() {
