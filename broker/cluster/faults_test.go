@@ -142,13 +142,24 @@ func TestDeposedLeaderServesNoStaleHighWatermark(t *testing.T) {
 		}
 		return false
 	})
+	// Leadership may still move to the preferred replica on the majority
+	// side: write through whichever majority node accepts.
+	_ = newL
 	for i := range 5 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := newL.Produce(ctx, tp, makeBatch(int64(10+i), -1, 0, 0), -1)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
+		waitFor(t, 10*time.Second, "majority write", func() bool {
+			for _, id := range tc.ids {
+				if id == oldID {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err := tc.node(id).Produce(ctx, tp, makeBatch(int64(10+i), -1, 0, 0), -1)
+				cancel()
+				if err == nil {
+					return true
+				}
+			}
+			return false
+		})
 	}
 	for _, tcase := range []string{"fetch", "list-offsets"} {
 		t.Run(tcase, func(t *testing.T) {
@@ -164,7 +175,7 @@ func TestDeposedLeaderServesNoStaleHighWatermark(t *testing.T) {
 				hw, _, _, err = old.ListOffset(ctx, tp, -1)
 			}
 			if err == nil {
-				t.Fatalf("deposed leader answered with high watermark %d (current is 6)", hw)
+				t.Fatalf("deposed leader answered with high watermark %d (current is at least 6)", hw)
 			}
 			if !errors.Is(err, cluster.ErrNotLeader) && !errors.Is(err, cluster.ErrTimeout) {
 				t.Fatalf("unexpected error %v", err)

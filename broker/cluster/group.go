@@ -34,8 +34,9 @@ type stateMachine interface {
 	apply(b *pebble.Batch, index, term uint64, payload []byte) any
 	// setApplied stages the applied index in b.
 	setApplied(b *pebble.Batch, index uint64) error
-	// snapshot encodes the whole state (at applied()).
-	snapshot() ([]byte, error)
+	// snapshot encodes the whole state and returns the applied index it
+	// reflects (any goroutine).
+	snapshot() ([]byte, uint64, error)
 	// restore replaces the state by a snapshot's, staging writes in b.
 	restore(b *pebble.Batch, index uint64, data []byte) error
 	// committed runs after the pebble batch of apply/restore committed.
@@ -120,22 +121,19 @@ type raftStorage struct {
 
 func (s raftStorage) Snapshot() (*pb.Snapshot, error) {
 	g := s.g
-	idx := g.sm.applied()
+	// data and idx come from one read-locked view of the state machine,
+	// so they agree even if an apply batch runs concurrently.
+	data, idx, err := g.sm.snapshot()
+	if err != nil {
+		g.log.Error("snapshot state machine", "err", err)
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
 	meta := s.RaftLog.SnapshotMetadata()
 	if idx <= meta.GetIndex() {
-		data, err := g.sm.snapshot()
-		if err != nil {
-			return nil, raft.ErrSnapshotTemporarilyUnavailable
-		}
 		return &pb.Snapshot{Data: data, Metadata: meta}, nil
 	}
 	term, err := s.RaftLog.Term(idx)
 	if err != nil {
-		return nil, raft.ErrSnapshotTemporarilyUnavailable
-	}
-	data, err := g.sm.snapshot()
-	if err != nil {
-		g.log.Error("snapshot state machine", "err", err)
 		return nil, raft.ErrSnapshotTemporarilyUnavailable
 	}
 	return &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{
@@ -291,17 +289,25 @@ func (g *group) onTick() {
 }
 
 // handleReady drains Ready in the order etcd raft requires: persist, send,
-// apply, Advance (see doc.go).
+// apply, Advance (see doc.go). g.mu is NOT held while persisting and
+// applying: proposers keep appending to raft meanwhile (raft allows Step
+// and Propose between Ready and Advance), so the next Ready carries every
+// proposal that arrived during this fsync. Holding the lock across the
+// fsync made each Ready carry one or two proposals.
 func (g *group) handleReady() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.issueReads()
-	for i := 0; i < 64 && g.rn.HasReady(); i++ {
+	for i := 0; i < 64; i++ {
+		g.mu.Lock()
+		g.issueReads()
+		if !g.rn.HasReady() {
+			g.mu.Unlock()
+			return nil
+		}
 		rd := g.rn.Ready()
+		g.mu.Unlock()
 		if err := g.persist(rd); err != nil {
 			return err
 		}
-		g.send(rd.Messages)
+		snapTo := g.send(rd.Messages)
 		if g.spec != nil {
 			g.spec.appended(g, rd.Entries)
 		}
@@ -309,8 +315,16 @@ func (g *group) handleReady() error {
 			return err
 		}
 		g.onReadStates(rd.ReadStates)
+		g.mu.Lock()
+		for _, to := range snapTo {
+			// The transport is fire-and-forget: report the snapshot as
+			// sent. If it was lost, the follower rejects the next append
+			// and the leader sends a new snapshot.
+			g.rn.ReportSnapshot(to, raft.SnapshotFinish)
+		}
 		g.observe(rd)
 		g.rn.Advance(rd)
+		g.mu.Unlock()
 		g.releaseReads()
 		if err := g.maybeCompact(); err != nil {
 			return err
@@ -337,7 +351,7 @@ func (g *group) persist(rd raft.Ready) error {
 	if len(rd.Entries) == 0 && snapMeta == nil && raft.IsEmptyHardState(hs) {
 		return nil
 	}
-	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra); err != nil {
+	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, rd.MustSync || snapMeta != nil); err != nil {
 		return fmt.Errorf("persist ready: %w", err)
 	}
 	if snapMeta != nil {
@@ -346,23 +360,23 @@ func (g *group) persist(rd raft.Ready) error {
 	return nil
 }
 
-func (g *group) send(msgs []*pb.Message) {
+// send hands messages to the transport, one call per peer, and returns
+// the peers a snapshot went to.
+func (g *group) send(msgs []*pb.Message) (snapTo []uint64) {
 	if len(msgs) == 0 {
-		return
+		return nil
 	}
 	byPeer := make(map[uint64][]GroupMessage, 2)
 	for _, m := range msgs {
 		byPeer[m.GetTo()] = append(byPeer[m.GetTo()], GroupMessage{Group: g.id, Msg: m})
 		if m.GetType() == pb.MessageType_MsgSnap {
-			// The transport is fire-and-forget: report the snapshot as
-			// sent. If it was lost, the follower rejects the next append
-			// and the leader sends a new snapshot.
-			g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+			snapTo = append(snapTo, m.GetTo())
 		}
 	}
 	for to, gm := range byPeer {
 		g.node.tr.Send(to, gm)
 	}
+	return snapTo
 }
 
 // apply applies committed entries in one pebble batch, persisting the

@@ -19,7 +19,10 @@ func (g *group) preferredLeader() uint64 {
 // maybeTransfer runs on ticks with g.mu held.
 func (g *group) maybeTransfer() {
 	pref := g.preferredLeader()
-	if pref == 0 || pref == g.node.cfg.NodeID || g.ticks%g.node.cfg.ElectionTicks != 0 {
+	// Checked on every tick: raft clears RecentActive once per election
+	// timeout (CheckQuorum) and sets it again on the next response, so a
+	// check at a fixed phase could always land right after the reset.
+	if pref == 0 || pref == g.node.cfg.NodeID || g.rn.BasicStatus().RaftState != raft.StateLeader {
 		return
 	}
 	if g.lastTransfer != 0 && g.ticks-g.lastTransfer < 5*g.node.cfg.ElectionTicks {

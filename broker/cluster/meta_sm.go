@@ -117,10 +117,11 @@ func (m *metaSM) committed() {
 	}
 }
 
-func (m *metaSM) snapshot() ([]byte, error) {
+func (m *metaSM) snapshot() ([]byte, uint64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return json.Marshal(m.st)
+	data, err := json.Marshal(m.st)
+	return data, m.st.Applied, err
 }
 
 func (m *metaSM) restore(b *pebble.Batch, index uint64, data []byte) error {

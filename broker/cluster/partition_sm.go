@@ -279,21 +279,22 @@ type partSnapshot struct {
 
 // snapshot encodes the producer state and every batch. Fine at test
 // scale; a production system would ship segment files instead.
-func (p *partitionSM) snapshot() ([]byte, error) {
+func (p *partitionSM) snapshot() ([]byte, uint64, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	s := partSnapshot{State: p.st}
 	it, err := p.n.db.NewIter(&pebble.IterOptions{LowerBound: storage.StateKey(p.gid, 'b'), UpperBound: storage.StateKeyUpperBound(p.gid, 'b')})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		s.Batches = append(s.Batches, append([]byte(nil), it.Value()...))
 	}
 	if err := it.Close(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return json.Marshal(&s)
+	data, err := json.Marshal(&s)
+	return data, p.st.Applied, err
 }
 
 func (p *partitionSM) restore(b *pebble.Batch, index uint64, data []byte) error {

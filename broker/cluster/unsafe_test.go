@@ -20,11 +20,13 @@ func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 		tc.startAll()
 		tc.waitReady(10 * time.Second)
 		tc.createTopic(1, "t", 1)
-		if _, err := tc.produce(tp, makeBatch(1, -1, 0, 0), 5*time.Second); err != nil {
+		if _, err := tc.produce(tp, makeBatch(1, -1, 0, 0), 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
+		// Wait for the preferred replica (node 1 for partition 0) to lead,
+		// so no leadership transfer drops our proposals.
 		var l *cluster.Node
-		waitFor(t, 5*time.Second, "leader", func() bool { l = tc.leaderOf(tp); return l != nil })
+		waitFor(t, 20*time.Second, "preferred leader", func() bool { l = tc.leaderOf(tp); return l != nil && l.NodeID() == 1 })
 		tc.net.Isolate(uint64(l.NodeID()), tc.ids...)
 		return tc, l
 	}

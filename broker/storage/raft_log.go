@@ -85,7 +85,7 @@ func (l *RaftLog) IsNew() bool {
 func (l *RaftLog) Bootstrap(voters []uint64) error {
 	meta := &pb.SnapshotMetadata{Index: new(uint64(1)), Term: new(uint64(1)), ConfState: pb.EnsureConfState(&pb.ConfState{Voters: voters})}
 	hs := &pb.HardState{Term: new(uint64(1)), Vote: new(uint64(0)), Commit: new(uint64(1))}
-	return l.Save(hs, nil, meta, nil)
+	return l.Save(hs, nil, meta, nil, true)
 }
 
 // HardState returns a copy of the persisted hard state.
@@ -261,7 +261,11 @@ func (l *RaftLog) Snapshot() (*pb.Snapshot, error) {
 // tail), and a received snapshot's metadata (replacing the whole log).
 // extra, when set, adds state machine writes to the same batch, so a
 // snapshot's state and the log that points past it land atomically.
-func (l *RaftLog) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.SnapshotMetadata, extra func(*pebble.Batch) error) error {
+//
+// sync=false is for Readys whose only change is the commit index (raft's
+// MustSync false): commit can be recovered from a quorum, so it need not
+// be fsynced before messages go out.
+func (l *RaftLog) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.SnapshotMetadata, extra func(*pebble.Batch) error, sync bool) error {
 	b := l.db.NewBatch()
 	defer b.Close()
 	l.mu.Lock()
@@ -316,7 +320,11 @@ func (l *RaftLog) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.SnapshotMeta
 	if b.Empty() {
 		return nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	opts := pebble.Sync
+	if !sync {
+		opts = pebble.NoSync
+	}
+	if err := b.Commit(opts); err != nil {
 		return fmt.Errorf("commit raft state of group %d: %w", l.group, err)
 	}
 	// Only now that the write is durable does the in-memory view change.

@@ -60,7 +60,7 @@ func BenchmarkAppend(b *testing.B) {
 			b.ResetTimer()
 			runGroups(b, groups, func(g int, i uint64) error {
 				e := &pb.Entry{Index: new(i + 2), Term: new(uint64(1)), Data: payload}
-				return logs[g].Save(&pb.HardState{Term: new(uint64(1)), Commit: new(i + 1)}, []*pb.Entry{e}, nil, nil)
+				return logs[g].Save(&pb.HardState{Term: new(uint64(1)), Commit: new(i + 1)}, []*pb.Entry{e}, nil, nil, true)
 			})
 		})
 		b.Run(fmt.Sprintf("bbolt/groups=%d", groups), func(b *testing.B) {
