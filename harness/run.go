@@ -28,7 +28,9 @@ func infra(format string, args ...any) error {
 
 // Outcome is what a finished run reports.
 type Outcome struct {
-	RunDir  string
+	RunDir string
+	// RunID labels the run's Docker objects.
+	RunID   string
 	Results *checkers.Results
 	Valid   verdict.Validity
 	// Counts are the anomaly counts of every checker (liveness included).
@@ -90,7 +92,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Outcome, error) {
 	pr.printf("test %s, seed %d%s, run dir %s", cfg.Name, cfg.Seed, seedNote, runDir)
 	log.Info("run starting", "name", cfg.Name, "seed", cfg.Seed, "run_id", cfg.RunID)
 
-	o := &Outcome{RunDir: runDir}
+	o := &Outcome{RunDir: runDir, RunID: cfg.RunID}
 	r := &runner{cfg: cfg, log: log, pr: pr, out: o, runDir: runDir, start: wallStart, eng: eng}
 	err = r.run(ctx)
 	o.Wall = time.Since(wallStart)

@@ -1,0 +1,43 @@
+// Package harness is the orchestration side of `chaos run`: the test
+// configuration, the phases of a run, the Kafka client workloads, the
+// recording of the history and the store.
+//
+// A run goes through Jepsen's phases, in this order:
+//
+//  1. Build: the broker image (docker.BuildImage; reused when the binary is
+//     unchanged), the run's network and stopped containers.
+//  2. Setup: the nodes start, one by one with a gap longer than any
+//     registration patience under the staggered-start nemesis (recorded as
+//     nemesis operations), all at once otherwise; then every node's
+//     /readyz must answer (bounded; a cluster that never becomes ready is
+//     an infrastructure error with the logs' tails), and the first topics
+//     are created.
+//  3. Workload: --concurrency client processes at --rate operations per
+//     second in total, while the nemesis scheduler injects faults, for
+//     --time-limit.
+//  4. Final heal (Scheduler.HealAll), recovery wait (/readyz everywhere;
+//     a node that does not come back is a liveness error), drain (every key
+//     read from offset 0 to its highest acknowledged offset).
+//  5. Teardown (containers and network removed; also on error and Ctrl-C),
+//     check (the checkers package plus the liveness checker of this
+//     package: a node that exited on its own is an error), store, reports.
+//
+// History contract (DESIGN.md): one Recorder over one history.Writer, so
+// every event has a time from one monotonic clock and the file order is the
+// event order. Classification (classify.go): a write is recorded fail only
+// when the broker definitely did not apply it (a definite rejection, or
+// never sent), info for anything ambiguous (timeouts, retries exhausted,
+// connection loss); after an info the client slot continues as a new
+// process with new Kafka clients. Reads change nothing, so a failed read is
+// a fail.
+//
+// Randomness: every random choice (values, keys, operation mix, nemesis
+// schedule and targets, staggered-start order) comes from SubRand(seed,
+// purpose), so --seed replays a run's choices (the interleaving with the
+// system under test is of course not replayable).
+//
+// Invariants: operation contexts are detached from the phase's context and
+// bounded by --op-timeout, so the end of a phase never cuts an operation in
+// half; every loop is bounded in time; nothing is removed from the Docker
+// engine that does not carry this run's label.
+package harness

@@ -1,0 +1,96 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers"
+	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// TestWorkloadsAgainstFakeBroker runs each workload for a moment against an
+// in-process kfake cluster, drains, and checks the recorded history: it
+// must be well formed (the checkers' validating reader accepts it), cover
+// every operation kind of the workload, and be valid (kfake is a correct
+// broker).
+func TestWorkloadsAgainstFakeBroker(t *testing.T) {
+	cases := []struct {
+		kind   string
+		wantFs []string
+	}{
+		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign}},
+		{WorkloadLog, []string{history.FSend, history.FRead}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			log := discard()
+			admin, acl, err := newAdmin(c.ListenAddrs(), 5*time.Second, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer acl.Close()
+			ks := NewKeyspace(admin, 3, 2, 3, 50, log)
+			ctx := context.Background()
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := ks.Setup(sctx); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			base := time.Now()
+			w := history.NewWriter(&buf, base)
+			rec := NewRecorder(w, base)
+			cfg := WorkloadConfig{Kind: tc.kind, Seeds: c.ListenAddrs(), Rate: 300, Concurrency: 4, Seed: 1,
+				OpTimeout: 5 * time.Second, Keys: ks, Log: log}
+			rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+			defer rcancel()
+			if err := RunClients(rctx, cfg, rec); err != nil {
+				t.Fatal(err)
+			}
+			dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+			defer dcancel()
+			st, err := Drain(dctx, cfg, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if acked := len(ks.AckedOffsets()); acked == 0 || st.CaughtUp != acked {
+				t.Errorf("drain caught up %d of %d acknowledged keys", st.CaughtUp, acked)
+			}
+			if len(ks.Used()) <= 3 {
+				t.Errorf("keys never rotated: used %v", ks.Used())
+			}
+			seen := map[string]int{}
+			for _, op := range decodeOps(t, buf.Bytes()) {
+				if op.Type == history.Ok {
+					seen[op.F]++
+				}
+			}
+			for _, f := range tc.wantFs {
+				if seen[f] == 0 {
+					t.Errorf("no ok %s in the history (saw %v)", f, seen)
+				}
+			}
+			res, err := checkers.CheckReader(ctx, bytes.NewReader(buf.Bytes()), checkers.Options{TimeLimit: time.Minute})
+			if err != nil {
+				t.Fatalf("history rejected: %v", err)
+			}
+			if res.Valid != verdict.True {
+				t.Errorf("history of a correct broker judged %v: %v", res.Valid, res.Counts())
+			}
+			ok, fail, info := rec.Counts()
+			t.Logf("%s: ok %d fail %d info %d, drain %+v, keys %d", tc.kind, ok, fail, info, st, len(ks.Used()))
+		})
+	}
+}
