@@ -26,7 +26,7 @@ const LossProbeTimeout = 400 * time.Millisecond
 
 // lossProbeWorkers dial in parallel; each holds one OS thread in the
 // namespace for its share of the probes.
-const lossProbeWorkers = 16
+const lossProbeWorkers = 32
 
 // Probe opens a TCP connection from inside from's network namespace to to's
 // raft port and reports whether it connected within timeout. A dropped

@@ -188,17 +188,27 @@ func (s *Scheduler) reapplyNet(ctx context.Context, node string) (Value, error) 
 		if err := s.c.Cut(ctx, node, drops); err != nil {
 			return v, fmt.Errorf("re-apply cut at %s: %w", node, err)
 		}
-		var blockedTo []string
+		// Each blocked probe waits out its timeout: probe all at once.
+		var targets []string
 		for _, p := range drops {
-			if !slices.Contains(live, p) {
-				continue
+			if slices.Contains(live, p) {
+				targets = append(targets, p)
 			}
-			if err := blocked(ctx, s.c, node, p, s.opts.ProbeTimeout); err != nil {
-				return v, unverified("re-applied cut at %s: %v", node, err)
-			}
-			blockedTo = append(blockedTo, p)
 		}
-		v["cut"] = Value{"drops": drops, "blocked": nonNil(blockedTo)}
+		errs := make([]error, len(targets))
+		var wg sync.WaitGroup
+		for i, p := range targets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = blocked(ctx, s.c, node, p, s.opts.ProbeTimeout)
+			}()
+		}
+		wg.Wait()
+		v["cut"] = Value{"drops": drops, "blocked": nonNil(targets)}
+		if err := errors.Join(errs...); err != nil {
+			return v, unverified("re-applied cut at %s: %v", node, err)
+		}
 	}
 	if s.lossPct > 0 {
 		if err := s.c.Loss(ctx, node, peersOf(s.c.Nodes(), node), s.lossPct); err != nil {
