@@ -15,16 +15,16 @@ type Grudge map[string][]string
 
 // Grudge names, as in Jepsen's combined nemesis.
 const (
-	GrudgeOne           = "one"
-	GrudgeMajority      = "majority"
-	GrudgeMajoritiesRng = "majorities-ring"
-	GrudgeMinorityThird = "minority-third"
-	GrudgeBridge        = "bridge"
-	GrudgeIsolateLeader = "isolate-leader"
+	GrudgeOne            = "one"
+	GrudgeMajority       = "majority"
+	GrudgeMajoritiesRing = "majorities-ring"
+	GrudgeMinorityThird  = "minority-third"
+	GrudgeBridge         = "bridge"
+	GrudgeIsolateLeader  = "isolate-leader"
 )
 
 // GrudgeNames lists every partition shape.
-var GrudgeNames = []string{GrudgeOne, GrudgeMajority, GrudgeMajoritiesRng, GrudgeMinorityThird, GrudgeBridge, GrudgeIsolateLeader}
+var GrudgeNames = []string{GrudgeOne, GrudgeMajority, GrudgeMajoritiesRing, GrudgeMinorityThird, GrudgeBridge, GrudgeIsolateLeader}
 
 // MakeGrudge builds the named grudge over nodes. The shapes are pure
 // functions of the node order: callers shuffle nodes (from the seeded rng)
@@ -41,7 +41,7 @@ func MakeGrudge(name string, nodes []string, leader string) (Grudge, error) {
 		// A clean split: the first majority(n) nodes against the rest.
 		m := majority(n)
 		return complete(nodes[:m], nodes[m:]), nil
-	case GrudgeMajoritiesRng:
+	case GrudgeMajoritiesRing:
 		return majoritiesRing(nodes)
 	case GrudgeMinorityThird:
 		// Jepsen's minority-third isolates the largest group strictly
@@ -70,7 +70,7 @@ func MakeGrudge(name string, nodes []string, leader string) (Grudge, error) {
 // scheduler can leave out shapes a small cluster cannot form.
 func GrudgeApplies(name string, n int) bool {
 	switch name {
-	case GrudgeMajoritiesRng:
+	case GrudgeMajoritiesRing:
 		return n >= 4
 	case GrudgeBridge:
 		return n >= 3

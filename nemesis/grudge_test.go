@@ -104,7 +104,7 @@ func TestGrudgeProperties(t *testing.T) {
 					t.Fatal("grudge cuts nothing")
 				}
 				switch name {
-				case GrudgeMajoritiesRng:
+				case GrudgeMajoritiesRing:
 					seen := map[string]bool{}
 					for _, a := range nodes {
 						s := sees(g, nodes, a)
