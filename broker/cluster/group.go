@@ -526,8 +526,11 @@ func (g *group) proposeAsync(ctx context.Context, payload []byte, wait bool) (an
 		g.pmu.Lock()
 		delete(g.pending, id)
 		g.pmu.Unlock()
-		if lead == raft.None {
-			return nil, ErrNotReady
+		// Dropped: no leader known, or this leader is transferring
+		// leadership or over its uncommitted-size limit (retriable), or
+		// a follower that does not forward (not leader).
+		if lead == raft.None || lead == g.node.cfg.NodeID {
+			return nil, fmt.Errorf("propose to %s: %w", g.name, ErrNotReady)
 		}
 		return nil, fmt.Errorf("propose to %s: %w", g.name, ErrNotLeader)
 	}

@@ -55,7 +55,10 @@ type Node struct {
 	fatalOnce  sync.Once
 	cancel     context.CancelFunc
 	bg         sync.WaitGroup
-	stopOnce   sync.Once
+	// removals tracks goroutines deleting removed groups' data; Stop
+	// waits for them before closing the store.
+	removals sync.WaitGroup
+	stopOnce sync.Once
 
 	// createdMu/created wake CreateTopics callers when groups appear.
 	metrics *nodeMetrics
@@ -230,6 +233,7 @@ func (n *Node) Stop() {
 		for _, g := range gs {
 			g.stop(ErrStopped)
 		}
+		n.removals.Wait()
 		if err := n.db.Close(); err != nil {
 			n.log.Error("close store", "err", err)
 		}
@@ -339,11 +343,16 @@ func (n *Node) reconcileGroups() error {
 		}
 		delete(n.groups, gid)
 		g.removed.Store(true)
+		// Stopping waits for the group goroutine, which may be the one
+		// running this apply hook for another group: do it aside.
+		n.removals.Add(1)
 		go func() {
+			defer n.removals.Done()
 			g.stop(ErrUnknownTopic)
 			if err := n.db.DeleteGroup(gid); err != nil {
 				n.log.Error("delete group data", "gid", gid, "err", err)
 			}
+			n.log.Info("removed partition group of a deleted topic", "gid", gid, "group", g.name)
 		}()
 	}
 	return nil

@@ -55,6 +55,8 @@ type peer struct {
 	conn       net.Conn
 	connCh     chan struct{} // closed and replaced when conn changes
 	loggedDown bool
+
+	lastUnreach atomic.Int64 // unix nanos of the last unreachable report
 }
 
 // NewTCP returns a transport; Start opens the listener.
@@ -89,7 +91,18 @@ func (t *TCP) SetDelay(d time.Duration) { t.delay.Store(int64(d)) }
 // Delay returns the outbound delay.
 func (t *TCP) Delay() time.Duration { return time.Duration(t.delay.Load()) }
 
+// unreachable reports peer id to the node at most every 100 ms: the
+// report locks every Raft group, and a dead peer fails every send.
 func (t *TCP) unreachable(id uint64) {
+	p := t.peers[id]
+	if p == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := p.lastUnreach.Load()
+	if now-last < int64(100*time.Millisecond) || !p.lastUnreach.CompareAndSwap(last, now) {
+		return
+	}
 	if f := t.unrch.Load(); f != nil {
 		(*f)(id)
 	}
