@@ -39,12 +39,14 @@ type browserResult struct {
 	Console  []string // console errors and failed loads from Chromium's log
 	Wall     time.Duration
 	ReadyMs  int // performance.now() when report.js finished, -1 if never
+	LoadMs   int // performance.now() at the load event, -1 if never
 	JSErrors string
 }
 
 var (
 	consoleLine = regexp.MustCompile(`(?m)^.*(?:CONSOLE|console).*$`)
 	readyMsAttr = regexp.MustCompile(`data-ready-ms="(\d+)"`)
+	loadMsAttr  = regexp.MustCompile(`data-load-ms="(\d+)"`)
 	jsErrAttr   = regexp.MustCompile(`data-js-errors="([^"]*)"`)
 )
 
@@ -69,7 +71,7 @@ func loadInChromium(t testing.TB, url string) browserResult {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium %s: %v\n%s", url, err, tail(stderr.String(), 3000))
 	}
-	r := browserResult{DOM: stdout.String(), Wall: time.Since(start), ReadyMs: -1}
+	r := browserResult{DOM: stdout.String(), Wall: time.Since(start), ReadyMs: -1, LoadMs: -1}
 	// Our pages never log to the console, so any console line (errors,
 	// warnings, failed loads) is a finding.
 	for _, l := range strings.Split(stderr.String(), "\n") {
@@ -79,6 +81,9 @@ func loadInChromium(t testing.TB, url string) browserResult {
 	}
 	if m := readyMsAttr.FindStringSubmatch(r.DOM); m != nil {
 		r.ReadyMs, _ = strconv.Atoi(m[1])
+	}
+	if m := loadMsAttr.FindStringSubmatch(r.DOM); m != nil {
+		r.LoadMs, _ = strconv.Atoi(m[1])
 	}
 	if m := jsErrAttr.FindStringSubmatch(r.DOM); m != nil {
 		r.JSErrors = m[1]
@@ -139,7 +144,7 @@ func TestBrowser(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := loadInChromium(t, srv.URL+"/"+tc.path)
-			t.Logf("%s: wall %v (includes browser start), report ready at %d ms", tc.name, r.Wall.Round(time.Millisecond), r.ReadyMs)
+			t.Logf("%s: wall %v (includes browser start), report scripted at %d ms, load event at %d ms", tc.name, r.Wall.Round(time.Millisecond), r.ReadyMs, r.LoadMs)
 			if !strings.Contains(r.DOM, `data-report-ready="1"`) {
 				t.Errorf("page scripts did not finish (no data-report-ready)")
 			}

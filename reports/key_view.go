@@ -87,9 +87,12 @@ func observeKeys(h *loadedHistory, p int, op *history.Op) {
 // KeyView is the per-key offset view: a plot of offsets over time and a
 // table of the offsets around the anomalies.
 type KeyView struct {
-	Key   string
-	Plot  string // inline SVG
+	Key  string
+	Plot string // inline SVG
+	// Rows are the offsets shown in full; Focus the ones around anomalies,
+	// conflicts and holes, shown first.
 	Rows  []KeyRow
+	Focus []KeyRow
 	Notes []string
 	Acks  int
 	Reads int
@@ -213,6 +216,16 @@ func buildKeyView(ko *keyObservations, flagged []int64) KeyView {
 			row.Gap = true
 		}
 		kv.Rows = append(kv.Rows, row)
+	}
+	for i, row := range kv.Rows {
+		near := false
+		for j := max(0, i-2); j <= min(len(kv.Rows)-1, i+2); j++ {
+			r := kv.Rows[j]
+			near = near || r.Flagged || r.Conflict || r.Gap
+		}
+		if near {
+			kv.Focus = append(kv.Focus, row)
+		}
 	}
 	return kv
 }

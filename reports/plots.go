@@ -152,7 +152,9 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		pts := []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}}
 		c.FillPolygon(col, c.ClipPolygonXY(pts))
-		if b.labels && c.ContainsX(x0) {
+		// Labels start at the band's left edge; one too close to the right
+		// edge would run into the legend column.
+		if b.labels && c.ContainsX(x0) && x0 < c.Max.X-vg.Points(50) {
 			y := c.Max.Y - vg.Points(2) - vg.Points(9)*vg.Length(lane%4)
 			c.FillText(sty, vg.Point{X: x0 + vg.Points(2), Y: y}, w.Label)
 			lane++
@@ -176,9 +178,11 @@ const maxPlotPoints = 10000
 const maxKeyPlotPoints = 2000
 
 // downsample keeps one point per cell of a cols x rows grid and series,
-// which draws the same picture as all points at the plot's resolution, then
-// thins ok points evenly if the budget is still exceeded; fail and info
-// points are kept first because they are the interesting ones.
+// which draws the same picture as all points at the plot's resolution. If
+// that is still over budget the grid is coarsened step by step, so every
+// series keeps its footprint in proportion (thinning evenly would hide rare
+// failures; keeping failures first would exaggerate them). A last even
+// stride guarantees the budget.
 func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, rows, budget int) []latencyPoint {
 	if len(pts) <= budget {
 		return pts
@@ -188,44 +192,40 @@ func downsample(pts []latencyPoint, xmax, ymin, ymax float64, logY bool, cols, r
 		typ    uint8
 		f      uint16
 	}
-	seen := make(map[cellKey]struct{}, budget)
 	ly0, ly1 := ymin, ymax
 	if logY {
 		ly0, ly1 = math.Log10(ymin), math.Log10(ymax)
 	}
-	out := make([]latencyPoint, 0, budget)
-	for _, p := range pts {
+	// Normalized cell coordinates are computed once; each pass only
+	// rescales them.
+	type norm struct{ x, y float64 }
+	ns := make([]norm, len(pts))
+	for i, p := range pts {
 		y := p.y
 		if logY {
 			y = math.Log10(math.Max(p.y, ymin))
 		}
-		k := cellKey{
-			cx:  int32(p.x / math.Max(xmax, 1e-9) * float64(cols)),
-			cy:  int32((y - ly0) / math.Max(ly1-ly0, 1e-9) * float64(rows)),
-			typ: p.typ, f: p.f,
+		ns[i] = norm{p.x / math.Max(xmax, 1e-9), (y - ly0) / math.Max(ly1-ly0, 1e-9)}
+	}
+	var out []latencyPoint
+	c, r := float64(cols), float64(rows)
+	for pass := 0; pass < 12; pass++ {
+		seen := make(map[cellKey]struct{}, budget)
+		out = out[:0]
+		for i, p := range pts {
+			k := cellKey{cx: int32(ns[i].x * c), cy: int32(ns[i].y * r), typ: p.typ, f: p.f}
+			if _, ok := seen[k]; ok {
+				continue
+			}
+			seen[k] = struct{}{}
+			out = append(out, p)
 		}
-		if _, ok := seen[k]; ok {
-			continue
+		if len(out) <= budget {
+			return out
 		}
-		seen[k] = struct{}{}
-		out = append(out, p)
+		c, r = c*0.75, r*0.75
 	}
-	if len(out) <= budget {
-		return out
-	}
-	var special, ok []latencyPoint
-	for _, p := range out {
-		if p.typ == evOk {
-			ok = append(ok, p)
-		} else {
-			special = append(special, p)
-		}
-	}
-	if len(special) > budget/2 {
-		special = stride(special, budget/2)
-	}
-	ok = stride(ok, budget-len(special))
-	return append(ok, special...)
+	return stride(out, budget)
 }
 
 func stride[T any](xs []T, n int) []T {

@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -108,4 +110,30 @@ func genUnknown(tb testing.TB, dir string) *synthRun {
 			}}
 		},
 	})
+}
+
+// TestWriteSyntheticStore writes a synthetic run of CHRONIK_SYNTH_OPS
+// operations (default 1,000,000) into the store CHRONIK_SYNTH_STORE and
+// renders it, for looking at a large report by hand:
+//
+//	CHRONIK_SYNTH_STORE=/tmp/store go test ./reports -run TestWriteSyntheticStore
+func TestWriteSyntheticStore(t *testing.T) {
+	store := os.Getenv("CHRONIK_SYNTH_STORE")
+	if store == "" {
+		t.Skip("set CHRONIK_SYNTH_STORE=DIR to write a large synthetic run there")
+	}
+	n := 1_000_000
+	if s := os.Getenv("CHRONIK_SYNTH_OPS"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil {
+			n = v
+		}
+	}
+	dir := filepath.Join(store, "queue-1m", "20261127T120000")
+	writeBigRun(t, dir, n)
+	if err := RenderRun(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderIndex(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -163,5 +163,9 @@
 
   if (!route()) show(0);
   root.dataset.reportReady = "1";
-  if (window.performance && performance.now) root.dataset.readyMs = String(Math.round(performance.now()));
+  if (window.performance && performance.now) {
+    root.dataset.readyMs = String(Math.round(performance.now()));
+    // The load event comes after every SVG, inline page and image is in.
+    window.addEventListener("load", function () { root.dataset.loadMs = String(Math.round(performance.now())); });
+  }
 })();
