@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/nemesis"
+	"github.com/google/nftables"
 )
 
 // These tests inject every network fault into real containers and check
@@ -216,6 +217,53 @@ func TestNetFaultPrimitives(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustConnect(t, c, "n3", "n2")
+	})
+
+	t.Run("heal leaves other tables alone", func(t *testing.T) {
+		// Another tool's table in the same namespace must survive our
+		// faults and heals.
+		foreign := &nftables.Table{Name: "someone_else", Family: nftables.TableFamilyINet}
+		err := c.withNetNSConn(ctx, "n1", func(conn *nftables.Conn) error {
+			conn.AddTable(foreign)
+			return conn.Flush()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Cut(ctx, "n1", []string{"n2"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.HealNet(ctx, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		err = c.withNetNSConn(ctx, "n1", func(conn *nftables.Conn) error {
+			tables, err := conn.ListTables()
+			for _, tb := range tables {
+				names = append(names, tb.Name)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(names, "someone_else") || slices.Contains(names, chaosTable) {
+			t.Errorf("tables after heal: %v, want someone_else and not %s", names, chaosTable)
+		}
+	})
+
+	t.Run("preflight", func(t *testing.T) {
+		s, err := nemesis.NewScheduler(nemesis.Options{Faults: []string{"partition", "loss"}}, c, rand.New(rand.NewPCG(1, 1)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.Preflight(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v["nftables"].([]string); len(got) != 3 {
+			t.Errorf("preflight checked nftables on %v, want all three", got)
+		}
 	})
 
 	t.Run("rules die with the namespace", func(t *testing.T) {

@@ -48,13 +48,17 @@ func (killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 
 func (killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	nodes := slices.Sorted(maps.Keys(s.killed))
-	return s.restart(ctx, rec, nodes)
+	return s.restart(ctx, rec, nodes, false)
 }
 
 // restart starts nodes, verifies they run and re-applies active network
 // faults and delay, recording one "restart" action.
-func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string) error {
-	return action(ctx, rec, "restart", Value{"nodes": nonNil(nodes)}, func(ctx context.Context) (Value, error) {
+func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string, final bool) error {
+	v := Value{"nodes": nonNil(nodes)}
+	if final {
+		v["final"] = true
+	}
+	return action(ctx, rec, "restart", v, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {

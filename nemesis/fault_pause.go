@@ -60,12 +60,16 @@ func (pauseFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 }
 
 func (pauseFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return s.resume(ctx, rec, slices.Sorted(maps.Keys(s.paused)))
+	return s.resume(ctx, rec, slices.Sorted(maps.Keys(s.paused)), false)
 }
 
 // resume thaws nodes and proves each answers its admin port again.
-func (s *Scheduler) resume(ctx context.Context, rec Recorder, nodes []string) error {
-	return action(ctx, rec, "resume", Value{"nodes": nonNil(nodes)}, func(ctx context.Context) (Value, error) {
+func (s *Scheduler) resume(ctx context.Context, rec Recorder, nodes []string, final bool) error {
+	v := Value{"nodes": nonNil(nodes)}
+	if final {
+		v["final"] = true
+	}
+	return action(ctx, rec, "resume", v, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states, "admin": "GET /healthz answered 200"}
 		for _, n := range nodes {

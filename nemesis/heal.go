@@ -37,13 +37,13 @@ func (s *Scheduler) HealAll(ctx context.Context, rec Recorder) error {
 		}
 	}
 	if len(paused) > 0 {
-		if err := step(func(ctx context.Context) error { return s.resume(ctx, rec, paused) }); err != nil {
+		if err := step(func(ctx context.Context) error { return s.resume(ctx, rec, paused, true) }); err != nil {
 			return fmt.Errorf("final heal: %w", err)
 		}
 	}
 	clear(s.paused)
 	if len(down) > 0 {
-		if err := step(func(ctx context.Context) error { return s.restart(ctx, rec, down) }); err != nil {
+		if err := step(func(ctx context.Context) error { return s.restart(ctx, rec, down, true) }); err != nil {
 			return fmt.Errorf("final heal: %w", err)
 		}
 	}
