@@ -196,6 +196,8 @@ func newGroup(n *Node, id uint64, name string, sm stateMachine) (*group, error) 
 	}
 	g.rn = rn
 	g.pubApplied.Store(sm.applied())
+	// Leader epochs (terms) reported before a restart are never undercut.
+	g.pubTerm.Store(rlog.HardState().GetTerm())
 	return g, nil
 }
 

@@ -294,6 +294,16 @@ func (n *Node) reportUnreachable(peer uint64) {
 	}
 }
 
+// adopt registers a new group (n.mu held) and hands it the messages that
+// arrived before it existed.
+func (n *Node) adopt(gid uint64, g *group) {
+	n.groups[gid] = g
+	for _, m := range n.buffered[gid] {
+		g.deliver(m)
+	}
+	delete(n.buffered, gid)
+}
+
 // group returns the group with id, or nil.
 func (n *Node) group(id uint64) *group {
 	n.mu.RLock()
@@ -325,14 +335,10 @@ func (n *Node) reconcileGroups() error {
 			return err
 		}
 		g.partition = tp
-		n.groups[gid] = g
+		n.adopt(gid, g)
 		if n.started {
 			g.start()
 		}
-		for _, m := range n.buffered[gid] {
-			g.deliver(m)
-		}
-		delete(n.buffered, gid)
 	}
 	for gid, g := range n.groups {
 		if gid == MetaGroupID {

@@ -249,9 +249,9 @@ func (n *Node) Fetch(ctx context.Context, tp TopicPartition, offset int64, maxBy
 	return sm.read(offset, maxBytes, -1)
 }
 
-// WaitForData blocks until the high watermark exceeds offset, ctx ends or
-// maxWait passes. It polls the applied state: cheap, and Fetch re-checks
-// linearizably afterwards.
+// WaitForData blocks until the local high watermark exceeds offset, ctx
+// ends or maxWait passes. It only waits: the Fetch that follows re-checks
+// linearizably.
 func (n *Node) WaitForData(ctx context.Context, tp TopicPartition, offset int64, maxWait time.Duration) {
 	_, sm, err := n.partitionGroup(tp)
 	if err != nil {
@@ -259,15 +259,17 @@ func (n *Node) WaitForData(ctx context.Context, tp TopicPartition, offset int64,
 	}
 	deadline := time.NewTimer(maxWait)
 	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for sm.highWatermark() <= offset {
+	for {
+		ch := sm.hwChanged()
+		if sm.highWatermark() > offset {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-deadline.C:
 			return
-		case <-tick.C:
+		case <-ch:
 		}
 	}
 }

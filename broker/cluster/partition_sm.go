@@ -67,6 +67,11 @@ type partitionSM struct {
 	mu    sync.RWMutex
 	st    partState
 	index []batchIndex
+
+	// hwc is closed (and replaced) whenever an apply may have moved the
+	// high watermark, waking long-polling fetches (WaitForData).
+	hwMu sync.Mutex
+	hwc  chan struct{}
 }
 
 type produceOutcome struct {
@@ -158,7 +163,24 @@ func (p *partitionSM) push(bi batchIndex) {
 func (p *partitionSM) applied() uint64 { return p.st.Applied }
 func (p *partitionSM) lock()           { p.mu.Lock() }
 func (p *partitionSM) unlock()         { p.mu.Unlock() }
-func (p *partitionSM) committed()      {}
+func (p *partitionSM) committed() {
+	p.hwMu.Lock()
+	if p.hwc != nil {
+		close(p.hwc)
+		p.hwc = nil
+	}
+	p.hwMu.Unlock()
+}
+
+// hwChanged returns a channel closed at the next apply.
+func (p *partitionSM) hwChanged() <-chan struct{} {
+	p.hwMu.Lock()
+	defer p.hwMu.Unlock()
+	if p.hwc == nil {
+		p.hwc = make(chan struct{})
+	}
+	return p.hwc
+}
 
 func (p *partitionSM) setApplied(b *pebble.Batch, index uint64) error {
 	p.st.Applied = index
