@@ -194,7 +194,7 @@ func trendPlot(runs []RunSummary) (string, error) {
 	p.X.Tick.Marker = plot.TimeTicks{Format: "01-02\n15:04"}
 	p.Legend = plot.NewLegend()
 	cols := map[Verdict]color.Color{Valid: colorOk, Unknown: color.NRGBA{R: 0x8b, G: 0x5c, B: 0xf6, A: 0xff}, Invalid: colorFail}
-	shapes := map[Verdict]draw.GlyphDrawer{Valid: draw.CircleGlyph{}, Unknown: draw.SquareGlyph{}, Invalid: draw.TriangleGlyph{}}
+	shapes := map[Verdict]draw.GlyphDrawer{Valid: draw.CircleGlyph{}, Unknown: draw.BoxGlyph{}, Invalid: draw.PyramidGlyph{}}
 	lo, hi := runs[len(runs)-1].Time, runs[0].Time
 	span := hi.Sub(lo).Seconds()
 	if span < 60 {
@@ -215,7 +215,7 @@ func trendPlot(runs []RunSummary) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("trend scatter: %w", err)
 		}
-		s.GlyphStyle = draw.GlyphStyle{Color: cols[v], Radius: vg.Points(3), Shape: shapes[v]}
+		s.GlyphStyle = draw.GlyphStyle{Color: cols[v], Radius: vg.Points(4), Shape: shapes[v]}
 		p.Add(s)
 	}
 	p.X.Min = float64(lo.Unix()) - span*0.03

@@ -1,0 +1,75 @@
+package reports
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseResults(t *testing.T) {
+	tests := []struct {
+		name      string
+		json      string
+		verdict   Verdict
+		checkers  int
+		anomalies map[string]int
+		ops       []int64 // ops recognized in the first example of the first anomaly
+		keys      []string
+		explain   string
+	}{
+		{name: "valid", json: `{"valid":true,"checkers":{"stats":{"valid":true,"ok":3}}}`, verdict: Valid, checkers: 1, anomalies: map[string]int{}},
+		{name: "unknown", json: `{"valid":"unknown","checkers":{"linearizable":{"valid":"unknown","partitions":{"t0/1":"unknown"}}}}`, verdict: Unknown, checkers: 1, anomalies: map[string]int{}},
+		{name: "garbage verdict reads unknown", json: `{"valid":"maybe"}`, verdict: Unknown, anomalies: map[string]int{}},
+		{name: "missing verdict reads unknown", json: `{"checkers":{}}`, verdict: Unknown, anomalies: map[string]int{}},
+		{
+			name:    "anomaly with ops and keys",
+			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"lost-write":{"count":2,"explanation":"lost","examples":[{"key":"t0/1","offset":4,"ops":[7,9],"explanation":"value 3 lost"}]}}}}}`,
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{"lost-write": 2}, ops: []int64{7, 9}, keys: []string{"t0/1"}, explain: "value 3 lost",
+		},
+		{
+			name:    "embedded jepsen ops",
+			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"G1a":{"count":1,"examples":[{"reader":{"index":12,"type":"ok","f":"poll","value":[]},"writer":{"index":3,"type":"fail","f":"send"}}]}}}}}`,
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{"G1a": 1}, ops: []int64{3, 12},
+		},
+		{
+			name:    "examples as a bare list",
+			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"duplicate":[{"key":"a/0","op_indices":[5]}]}}}}`,
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{"duplicate": 1}, ops: []int64{5}, keys: []string{"a/0"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := parseResults([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Valid != tc.verdict {
+				t.Errorf("verdict %s, want %s", r.Valid, tc.verdict)
+			}
+			if len(r.Checkers) != tc.checkers {
+				t.Errorf("%d checkers, want %d", len(r.Checkers), tc.checkers)
+			}
+			if got := r.AnomalyCounts(); !reflect.DeepEqual(got, tc.anomalies) {
+				t.Errorf("anomalies %v, want %v", got, tc.anomalies)
+			}
+			if tc.ops == nil {
+				return
+			}
+			ex := r.Checkers[0].Anomalies[0].Examples[0]
+			if !reflect.DeepEqual(ex.Ops, tc.ops) {
+				t.Errorf("ops %v, want %v", ex.Ops, tc.ops)
+			}
+			if tc.keys != nil && !reflect.DeepEqual(ex.Keys, tc.keys) {
+				t.Errorf("keys %v, want %v", ex.Keys, tc.keys)
+			}
+			if ex.Explanation != tc.explain {
+				t.Errorf("explanation %q, want %q", ex.Explanation, tc.explain)
+			}
+		})
+	}
+}
+
+func TestParseResultsRejectsNonJSON(t *testing.T) {
+	if _, err := parseResults([]byte("not json")); err == nil {
+		t.Fatal("parseResults accepted a non-JSON file")
+	}
+}
