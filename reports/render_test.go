@@ -106,3 +106,44 @@ func TestRenderRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderRunPartial covers run directories a crashed or interrupted run
+// leaves: the report must still render and must never claim a pass.
+func TestRenderRunPartial(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{name: "config only", files: map[string]string{"test.json": `{"name":"q","seed":7,"nemesis":"kill,pause","command_line":["chaos","run","--seed","7"]}`},
+			want: []string{`data-verdict="unknown"`, "results.json is missing", "chaos run --seed 7", "kill, pause"}},
+		{name: "broken history", files: map[string]string{"results.json": `{"valid":true}`, "history.jsonl": "{\"index\":0\n"},
+			want: []string{`data-verdict="valid"`, "The history could not be read"}},
+		{name: "empty directory", files: map[string]string{}, want: []string{`data-verdict="unknown"`, "No test.json"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "q", "20261127T100000")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := RenderRun(context.Background(), dir); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("report lacks %q", w)
+				}
+			}
+		})
+	}
+}
