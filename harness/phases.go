@@ -76,6 +76,20 @@ func (r *runner) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if exits := c.Exits(); len(exits) > 0 {
+		var names []string
+		for _, e := range exits {
+			names = append(names, e.Node)
+		}
+		r.pr.printf("setup: %s exited on its own during setup (liveness will report it)", strings.Join(names, ","))
+		if len(ready) <= len(c.Nodes())/2 {
+			// Not the infrastructure's fault: the broker gave up. There is
+			// no majority to run clients against; go straight to the check.
+			r.pr.printf("setup: no majority ready (%s); skipping the workload", orNone(ready))
+			r.dead = true
+			return nil
+		}
+	}
 	r.pr.printf("ready: %s answer /readyz", strings.Join(ready, ","))
 
 	admin, acl, err := newAdmin(r.cluster.KafkaAddrs(), r.cfg.OpTimeout.D(), r.log)
@@ -127,7 +141,7 @@ func (r *runner) waitReady(ctx context.Context, bound time.Duration, strict bool
 		if len(waiting) == 0 {
 			break
 		}
-		if strict && r.allDownOrReady(ctx, waiting) && len(ready) > len(c.Nodes())/2 {
+		if strict && r.allExited(ctx, waiting) {
 			break
 		}
 		if ctx.Err() != nil {
@@ -158,8 +172,8 @@ func (r *runner) waitReady(ctx context.Context, bound time.Duration, strict bool
 	return out, nil
 }
 
-// allDownOrReady reports whether every waiting node has exited on its own.
-func (r *runner) allDownOrReady(ctx context.Context, waiting []string) bool {
+// allExited reports whether every waiting node has exited on its own.
+func (r *runner) allExited(ctx context.Context, waiting []string) bool {
 	exited := map[string]bool{}
 	for _, e := range r.cluster.Exits() {
 		exited[e.Node] = true

@@ -123,6 +123,9 @@ type runner struct {
 	stuck    []notRecovered
 	histBase time.Time
 	closers  []func()
+	// dead: the nodes exited on their own during setup and no majority is
+	// left; the run skips to the check, where liveness reports it.
+	dead bool
 }
 
 func (r *runner) run(ctx context.Context) (err error) {
@@ -189,17 +192,21 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if err := r.setup(ctx); err != nil {
 		return err
 	}
-	if err := r.workload(ctx); err != nil {
-		return err
-	}
-	if err := r.healAndDrain(ctx); err != nil {
-		return err
+	if !r.dead {
+		if err := r.workload(ctx); err != nil {
+			return err
+		}
+		if err := r.healAndDrain(ctx); err != nil {
+			return err
+		}
 	}
 	r.closeHistory()
 	histClosed = true
 	ok, fail, info := r.rec.Counts()
 	r.out.OK, r.out.Fail, r.out.Info, r.out.Ops = ok, fail, info, ok+fail+info
-	r.out.FirstOp = r.rec.FirstOp() + r.hwBaseOffset()
+	if f := r.rec.FirstOp(); f > 0 {
+		r.out.FirstOp = f + r.hwBaseOffset()
+	}
 
 	// Tear down before checking: the nodes are not needed any more, and
 	// the engine has flushed their logs once the streams end.

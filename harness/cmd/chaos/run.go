@@ -68,8 +68,12 @@ func runOne(ctx context.Context, cfg harness.Config, stdout, stderr io.Writer) i
 			return exitInfra
 		}
 	}
-	fmt.Fprintf(stdout, "\noperations: %d (ok %d, fail %d, info %d), %.0f ops/s; first client op %.1fs after start; wall %.1fs\n",
-		o.Ops, o.OK, o.Fail, o.Info, o.OpsPerSec, o.FirstOp.Seconds(), o.Wall.Seconds())
+	first := "none"
+	if o.FirstOp > 0 {
+		first = fmt.Sprintf("%.1fs after start", o.FirstOp.Seconds())
+	}
+	fmt.Fprintf(stdout, "\noperations: %d (ok %d, fail %d, info %d), %.0f ops/s during the workload; first client op %s; wall %.1fs\n",
+		o.Ops, o.OK, o.Fail, o.Info, o.OpsPerSec, first, o.Wall.Seconds())
 	fmt.Fprintf(stdout, "anomalies: %s\n", harness.CountsLine(o.Counts))
 	latest := filepath.Join(cfg.Store, harness.LatestLink)
 	switch o.Valid {
