@@ -22,7 +22,7 @@ type analysis struct {
 // the result is Unknown (never valid) with what was found so far: proven
 // anomalies still make it invalid.
 func (c *Checker) Result(ctx context.Context) *Result {
-	a := &analysis{c: c, col: newCollector(c.opts.MaxExamples), okRead: map[kv]int32{}, writerOf: map[kv]int32{}}
+	a := &analysis{c: c, col: newCollector(c.opts.MaxExamples), okRead: make(map[kv]int32, len(c.writes)), writerOf: make(map[kv]int32, len(c.writes))}
 	for i := range c.ops {
 		o := &c.ops[i]
 		if o.typ == tOk {
@@ -105,7 +105,7 @@ func (a *analysis) inconsistentAndDuplicate() {
 		// Values in first-appearance order, so cases come out in log order.
 		for i, vs := range o.vals {
 			for _, v := range vs {
-				if o.firstIdx[v] == int32(i) && o.lastIdx[v] != int32(i) {
+				if fi, _ := o.firstIdx(v); fi == int32(i) && o.lastIdx(v) != int32(i) {
 					x := kv{k, v}
 					dupValues[x] = nil
 					dupCases = append(dupCases, x)
@@ -306,18 +306,13 @@ func fmtSkipped(o *order, i1, i2 int32) string {
 // have committed, yet read by no ok operation, was lost.
 func (a *analysis) lostWrites() {
 	c := a.c
-	readVals := make([]map[int64]struct{}, len(c.keys))
 	bound := make([]int32, len(c.keys))
 	boundVal := make([]int64, len(c.keys))
 	for i := range bound {
 		bound[i] = -1
 	}
 	for m := range a.okRead {
-		if readVals[m.key] == nil {
-			readVals[m.key] = map[int64]struct{}{}
-		}
-		readVals[m.key][m.v] = struct{}{}
-		if fi, ok := a.orders[m.key].firstIdx[m.v]; ok && (fi > bound[m.key] || fi == bound[m.key] && m.v < boundVal[m.key]) {
+		if fi, ok := a.orders[m.key].firstIdx(m.v); ok && (fi > bound[m.key] || fi == bound[m.key] && m.v < boundVal[m.key]) {
 			bound[m.key], boundVal[m.key] = fi, m.v
 		}
 	}
@@ -330,10 +325,10 @@ func (a *analysis) lostWrites() {
 		maxReader := a.okRead[kv{k, boundVal[k]}]
 		for li := int32(0); li <= bound[k]; li++ {
 			for _, v := range o.vals[li] {
-				if o.lastIdx[v] != li {
+				if o.lastIdx(v) != li {
 					continue
 				}
-				if _, read := readVals[k][v]; read {
+				if _, read := a.okRead[kv{k, v}]; read {
 					continue
 				}
 				w, ok := a.writerOf[kv{k, v}]

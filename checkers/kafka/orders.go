@@ -16,12 +16,18 @@ type order struct {
 	// byIndex[i] is the value at dense index i: the smallest value at that
 	// offset that did not already appear at an earlier offset.
 	byIndex []int64
-	// byValue maps a value to its dense index in byIndex.
-	byValue map[int64]int32
-	// firstIdx and lastIdx map each value to the first and last log index
-	// (position in offsets) at which it appears.
-	firstIdx map[int64]int32
-	lastIdx  map[int64]int32
+	// pos maps each value to where it appears; one map rather than three
+	// because map work dominates the analysis of large histories.
+	pos map[int64]valuePos
+}
+
+// valuePos locates a value in a key's log.
+type valuePos struct {
+	// idx is the value's dense index in byIndex.
+	idx int32
+	// first and last are the first and last log positions (indices into
+	// offsets) at which the value appears.
+	first, last int32
 }
 
 // index returns the dense index of v and whether v is in the order.
@@ -29,8 +35,22 @@ func (o *order) index(v int64) (int32, bool) {
 	if o == nil {
 		return 0, false
 	}
-	i, ok := o.byValue[v]
-	return i, ok
+	p, ok := o.pos[v]
+	return p.idx, ok
+}
+
+// firstIdx returns the first log position of v.
+func (o *order) firstIdx(v int64) (int32, bool) {
+	p, ok := o.pos[v]
+	return p.first, ok
+}
+
+// lastIdx returns the last log position of v (-1 if absent).
+func (o *order) lastIdx(v int64) int32 {
+	if p, ok := o.pos[v]; ok {
+		return p.last
+	}
+	return -1
 }
 
 type pair struct{ offset, value int64 }
@@ -66,7 +86,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			return cmpInt(a.value, b.value)
 		})
 		ps = slices.Compact(ps)
-		o := &order{byValue: map[int64]int32{}, firstIdx: map[int64]int32{}, lastIdx: map[int64]int32{}}
+		o := &order{pos: make(map[int64]valuePos, len(ps))}
 		for j := 0; j < len(ps); {
 			off := ps[j].offset
 			var vs []int64
@@ -78,15 +98,17 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			o.vals = append(o.vals, vs)
 			placed := false
 			for _, v := range vs {
-				if _, seen := o.firstIdx[v]; !seen {
-					o.firstIdx[v] = li
+				p, seen := o.pos[v]
+				if !seen {
+					p = valuePos{idx: -1, first: li}
 				}
-				o.lastIdx[v] = li
-				if _, in := o.byValue[v]; !in && !placed {
-					o.byValue[v] = int32(len(o.byIndex))
+				p.last = li
+				if p.idx < 0 && !placed {
+					p.idx = int32(len(o.byIndex))
 					o.byIndex = append(o.byIndex, v)
 					placed = true
 				}
+				o.pos[v] = p
 			}
 		}
 		orders[k] = o
