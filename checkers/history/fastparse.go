@@ -17,6 +17,29 @@ type fastParser struct {
 	b   []byte
 	i   int
 	bad bool
+	// intern shares the strings that repeat on every line (types, fs,
+	// keys), saving an allocation per field; nil disables it.
+	intern map[string]string
+}
+
+// maxInterned bounds the intern table, in case a history uses a huge
+// number of distinct keys.
+const maxInterned = 1 << 16
+
+// istr reads a string and returns a shared copy of it.
+func (p *fastParser) istr() string {
+	b := p.str()
+	if p.intern == nil {
+		return string(b)
+	}
+	if s, ok := p.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(p.intern) < maxInterned {
+		p.intern[s] = s
+	}
+	return s
 }
 
 func (p *fastParser) ws() {
@@ -151,12 +174,12 @@ func (p *fastParser) records() []Record {
 // mop reads one micro-operation.
 func (p *fastParser) mop() Mop {
 	p.expect('[')
-	f := string(p.str())
+	f := p.istr()
 	m := Mop{F: f}
 	switch f {
 	case FSend:
 		p.expect(',')
-		m.Key = string(p.str())
+		m.Key = p.istr()
 		p.expect(',')
 		if p.peek() == '[' {
 			p.i++
@@ -181,7 +204,7 @@ func (p *fastParser) mop() Mop {
 				p.i++
 			} else {
 				for !p.bad {
-					k := string(p.str())
+					k := p.istr()
 					p.expect(':')
 					if _, dup := m.Polls[k]; dup {
 						p.bad = true // let encoding/json define duplicate keys
@@ -198,7 +221,7 @@ func (p *fastParser) mop() Mop {
 		}
 	case FRead:
 		p.expect(',')
-		m.Key = string(p.str())
+		m.Key = p.istr()
 		p.expect(',')
 		if p.peek() == '[' {
 			p.i++
@@ -221,8 +244,8 @@ func (p *fastParser) mop() Mop {
 
 // parseFast decodes line into e (Mops for micro-operation functions, Keys
 // for assign/subscribe). ok=false means "use the slow path", not "invalid".
-func parseFast(line []byte, e *Entry) (ok bool) {
-	p := &fastParser{b: line}
+func parseFast(line []byte, e *Entry, intern map[string]string) (ok bool) {
+	p := &fastParser{b: line, intern: intern}
 	p.expect('{')
 	p.key("index")
 	e.Index = p.int()
@@ -241,10 +264,10 @@ func parseFast(line []byte, e *Entry) (ok bool) {
 	e.Process = Process{ID: int(pid)}
 	p.expect(',')
 	p.key("type")
-	e.Type = Type(p.str())
+	e.Type = Type(p.istr())
 	p.expect(',')
 	p.key("f")
-	e.F = string(p.str())
+	e.F = p.istr()
 	p.expect(',')
 	p.key("value")
 	if p.bad {
@@ -282,7 +305,7 @@ func parseFast(line []byte, e *Entry) (ok bool) {
 			break
 		}
 		for !p.bad {
-			e.Keys = append(e.Keys, string(p.str()))
+			e.Keys = append(e.Keys, p.istr())
 			if p.peek() == ',' {
 				p.i++
 				continue

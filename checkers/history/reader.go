@@ -100,6 +100,7 @@ type Reader struct {
 	pending  []*inflight
 	err      error
 	drained  bool
+	intern   map[string]string
 }
 
 // NewReader returns a Reader over r.
@@ -111,6 +112,7 @@ func NewReader(r io.Reader) *Reader {
 		open:    map[int]*inflight{},
 		retired: map[int]struct{}{},
 		nemesis: map[string][]inflight{},
+		intern:  map[string]string{},
 	}
 }
 
@@ -196,7 +198,7 @@ func (r *Reader) parse(line []byte) (Entry, error) {
 		return Entry{}, r.fail("empty line (want the JSON object of operation %d)", want)
 	}
 	var e Entry
-	if parseFast(line, &e) {
+	if parseFast(line, &e, r.intern) {
 		// The fast parser points into the scanner's buffer, which the
 		// next Scan overwrites.
 		e.Value = append(json.RawMessage(nil), e.Value...)

@@ -157,7 +157,7 @@ func TestFastParserMatchesSlow(t *testing.T) {
 			}
 			line := bytes.TrimSpace(buf.Bytes())
 			var fast Entry
-			if !parseFast(line, &fast) {
+			if !parseFast(line, &fast, map[string]string{}) {
 				t.Fatalf("fast parser declined %s", line)
 			}
 			var slow Entry
@@ -185,7 +185,7 @@ func TestFastParserMatchesSlow(t *testing.T) {
 	for i, l := range declined {
 		t.Run(fmt.Sprint("declines ", i), func(t *testing.T) {
 			var e Entry
-			if parseFast([]byte(l), &e) {
+			if parseFast([]byte(l), &e, nil) {
 				t.Errorf("fast parser accepted %s", l)
 			}
 		})

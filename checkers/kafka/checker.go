@@ -164,6 +164,12 @@ func (c *Checker) Observe(e *history.Entry) {
 				continue
 			}
 			op.hasExternalPos = true
+			if len(m.Polls) == 1 {
+				for k, rs := range m.Polls {
+					c.addRead(c.key(k), rs)
+				}
+				continue
+			}
 			for _, k := range sortedKeys(m.Polls) {
 				c.addRead(c.key(k), m.Polls[k])
 			}
@@ -212,11 +218,6 @@ func (c *Checker) addRead(k int32, rs []history.Record) {
 }
 
 func sortedKeys(m map[string][]history.Record) []string {
-	if len(m) == 1 {
-		for k := range m {
-			return []string{k}
-		}
-	}
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)

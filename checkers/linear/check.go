@@ -66,8 +66,10 @@ type infoSend struct {
 	index  int64
 }
 
+// kv names a message by key id (see Checker.keyID) and value; integer
+// keys hash much faster than strings, and every record read passes here.
 type kv struct {
-	key   string
+	key   int32
 	value int64
 }
 
@@ -79,12 +81,13 @@ type Checker struct {
 	// seenAt maps a message to the first offset an ok poll or read found
 	// it at, to resolve indefinite sends.
 	seenAt map[kv]int64
+	keyIDs map[string]int32
 	last   int64
 }
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{ops: map[string][]porcupine.Operation{}, seenAt: map[kv]int64{}}
+	return &Checker{ops: map[string][]porcupine.Operation{}, seenAt: map[kv]int64{}, keyIDs: map[string]int32{}}
 }
 
 // Observe records one history entry.
@@ -98,8 +101,9 @@ func (c *Checker) Observe(e *history.Entry) {
 	if e.Type == history.Ok && (e.F == history.FPoll || e.F == history.FTxn) {
 		for _, m := range e.Mops {
 			for k, rs := range m.Polls {
+				id := c.keyID(k)
 				for _, r := range rs {
-					c.see(k, r)
+					c.see(id, r)
 				}
 			}
 		}
@@ -139,7 +143,7 @@ func (c *Checker) Observe(e *history.Entry) {
 			out := &output{hw: m.HW, records: make([]record, len(m.Records))}
 			for i, r := range m.Records {
 				out.records[i] = record{r.Offset, r.Value}
-				c.see(m.Key, r)
+				c.see(c.keyID(m.Key), r)
 			}
 			c.ops[m.Key] = append(c.ops[m.Key], porcupine.Operation{
 				ClientId: e.Process.ID,
@@ -151,7 +155,16 @@ func (c *Checker) Observe(e *history.Entry) {
 	}
 }
 
-func (c *Checker) see(k string, r history.Record) {
+func (c *Checker) keyID(k string) int32 {
+	id, ok := c.keyIDs[k]
+	if !ok {
+		id = int32(len(c.keyIDs))
+		c.keyIDs[k] = id
+	}
+	return id
+}
+
+func (c *Checker) see(k int32, r history.Record) {
 	x := kv{k, r.Value}
 	if _, ok := c.seenAt[x]; !ok {
 		c.seenAt[x] = r.Offset
@@ -193,7 +206,7 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	// happened, and if it did, nobody could tell.
 	inf := c.last + 1
 	for _, s := range c.infos {
-		o, ok := c.seenAt[kv{s.key, s.value}]
+		o, ok := c.seenAt[kv{c.keyID(s.key), s.value}]
 		if !ok {
 			r.InfoDropped++
 			continue
