@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -68,9 +70,12 @@ type Partition struct {
 
 // Anomaly is one anomaly name of a checker's errors map with its examples.
 type Anomaly struct {
-	Checker     string
-	Name        string
-	Count       int
+	Checker string
+	Name    string
+	Count   int
+	// FatalCount is how many cases make the history invalid; -1 when the
+	// checker does not say.
+	FatalCount  int
 	Explanation string
 	Examples    []Example
 }
@@ -78,6 +83,10 @@ type Anomaly struct {
 // Example is one anomaly example. Raw is kept verbatim; Ops, Keys and
 // Explanation are what could be recognized inside it.
 type Example struct {
+	// Allowed is set when the example says "fatal": false: the checker
+	// reports the case but does not count it against the verdict (e.g.
+	// poll skips of a subscribed consumer).
+	Allowed     bool
 	Raw         json.RawMessage
 	Pretty      string
 	Explanation string
@@ -200,6 +209,10 @@ func parseAnomaly(checker, name string, raw json.RawMessage) Anomaly {
 	if err := json.Unmarshal(m["count"], &a.Count); err != nil {
 		a.Count = len(list)
 	}
+	a.FatalCount = -1
+	if raw, ok := m["fatal_count"]; ok {
+		_ = json.Unmarshal(raw, &a.FatalCount)
+	}
 	for _, k := range []string{"explanation", "explain", "description", "message"} {
 		if s, ok := asString(m[k]); ok && a.Explanation == "" {
 			a.Explanation = s
@@ -227,6 +240,11 @@ func parseExample(raw json.RawMessage) Example {
 	keys := map[string]bool{}
 	offs := map[int64]bool{}
 	walkExample(v, "", &ex, ops, keys, offs, 0)
+	if obj, ok := v.(map[string]any); ok {
+		if f, ok := obj["fatal"].(bool); ok && !f {
+			ex.Allowed = true
+		}
+	}
 	for o := range ops {
 		ex.Ops = append(ex.Ops, o)
 	}
@@ -235,12 +253,23 @@ func parseExample(raw json.RawMessage) Example {
 		ex.Keys = append(ex.Keys, k)
 	}
 	sort.Strings(ex.Keys)
+	if len(offs) == 0 && ex.Explanation != "" {
+		// The checkers name offsets in the explanation ("... at offset 20
+		// of t0/1 ..."); take them from there when no field holds them.
+		for _, m := range offsetInText.FindAllStringSubmatch(ex.Explanation, 8) {
+			if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+				offs[n] = true
+			}
+		}
+	}
 	for o := range offs {
 		ex.Offsets = append(ex.Offsets, o)
 	}
 	sort.Slice(ex.Offsets, func(i, j int) bool { return ex.Offsets[i] < ex.Offsets[j] })
 	return ex
 }
+
+var offsetInText = regexp.MustCompile(`\boffsets? (\d+)`)
 
 // Field names whose integer values are history indices.
 var opFieldNames = map[string]bool{
