@@ -306,10 +306,17 @@ func (g *group) handleReady() error {
 		}
 		rd := g.rn.Ready()
 		g.mu.Unlock()
+		// A leader's appends and heartbeats may go out before its own
+		// write (Raft thesis 10.2.1): the leader counts itself toward the
+		// commit quorum only after Advance, i.e. after the fsync, so the
+		// disk writes of leader and followers overlap. Every other message
+		// (votes, append responses) promises durable state and waits.
+		early, late := splitEarly(rd.Messages)
+		snapTo := g.send(early)
 		if err := g.persist(rd); err != nil {
 			return err
 		}
-		snapTo := g.send(rd.Messages)
+		snapTo = append(snapTo, g.send(late)...)
 		if g.spec != nil {
 			g.spec.appended(g, rd.Entries)
 		}
@@ -360,6 +367,20 @@ func (g *group) persist(rd raft.Ready) error {
 		g.pubApplied.Store(snapMeta.GetIndex())
 	}
 	return nil
+}
+
+// splitEarly separates the leader-to-follower messages that need not wait
+// for the local fsync.
+func splitEarly(msgs []*pb.Message) (early, late []*pb.Message) {
+	for _, m := range msgs {
+		switch m.GetType() {
+		case pb.MessageType_MsgApp, pb.MessageType_MsgHeartbeat:
+			early = append(early, m)
+		default:
+			late = append(late, m)
+		}
+	}
+	return early, late
 }
 
 // send hands messages to the transport, one call per peer, and returns

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,8 +14,18 @@ import (
 // Concurrency shows group commit: one Ready carries many proposals, and
 // pebble merges the groups' synced commits.
 func BenchmarkProduce(b *testing.B) {
-	for _, nodes := range []int{1, 3} {
-		b.Run(map[int]string{1: "standalone", 3: "3-nodes-memnet"}[nodes], func(b *testing.B) {
+	for _, bc := range []struct {
+		nodes      int
+		sequential bool
+	}{{1, false}, {3, false}, {1, true}, {3, true}} {
+		nodes, sequential := bc.nodes, bc.sequential
+		name := map[int]string{1: "standalone", 3: "3-nodes-memnet"}[nodes]
+		if sequential {
+			name += "/latency"
+		} else {
+			name += "/16-concurrent"
+		}
+		b.Run(name, func(b *testing.B) {
 			tc := newTestCluster(b, nodes, nil)
 			tc.startAll()
 			tc.waitReady(10 * time.Second)
@@ -28,6 +39,26 @@ func BenchmarkProduce(b *testing.B) {
 			var l *cluster.Node
 			waitFor(b, 20*time.Second, "preferred leader", func() bool { l = tc.leaderOf(tp); return l != nil && l.NodeID() == 1 })
 			batch := makeBatch(1, -1, 0, 0)
+			if sequential {
+				// One producer, one request at a time: latency.
+				lat := make([]time.Duration, 0, b.N)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					start := time.Now()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := l.Produce(ctx, tp, batch, -1)
+					cancel()
+					if err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+				return
+			}
 			b.ReportAllocs()
 			b.SetParallelism(8)
 			b.ResetTimer()
