@@ -85,7 +85,7 @@ func TestBrokerClusterInDocker(t *testing.T) {
 		t.Errorf("staggered start recorded %d start events, want 3 or more:\n%s", got, buf.String())
 	}
 	r := &runner{cluster: c, log: log}
-	ready, err := r.waitReady(ctx, 60*time.Second, true)
+	ready, err := r.waitReady(ctx, 60*time.Second, 3)
 	if err != nil || len(ready) != 3 {
 		t.Fatalf("ready = %v, %v", ready, err)
 	}

@@ -51,12 +51,21 @@ func (r *runner) closeHistory() {
 // creates the first topics.
 func (r *runner) setup(ctx context.Context) error {
 	c := r.cluster
+	need := len(c.Nodes())
+	bound := r.cfg.ReadyTimeout.D()
 	if r.cfg.Staggered() {
-		r.pr.printf("setup: staggered start, %s between nodes", r.cfg.StartGap.D())
-		err := nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, "staggered-start"), r.rec)
-		if err != nil {
-			return infra("%w", err)
-		}
+		// The staggered start is the run's first fault, and clients run
+		// while it happens (as in the issue): they start as soon as a
+		// majority is ready, the remaining nodes join under load, and the
+		// scheduled faults begin once every node has been started.
+		r.pr.printf("setup: staggered start, %s between nodes; clients start with a majority", r.cfg.StartGap.D())
+		done := make(chan error, 1)
+		r.startDone = done
+		go func() {
+			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, "staggered-start"), r.rec)
+		}()
+		need = len(c.Nodes())/2 + 1
+		bound += time.Duration(len(c.Nodes())) * r.cfg.StartGap.D()
 	} else {
 		var wg sync.WaitGroup
 		errs := make([]error, len(c.Nodes()))
@@ -72,7 +81,7 @@ func (r *runner) setup(ctx context.Context) error {
 			return infra("start nodes: %w", err)
 		}
 	}
-	ready, err := r.waitReady(ctx, r.cfg.ReadyTimeout.D(), true)
+	ready, err := r.waitReady(ctx, bound, need)
 	if err != nil {
 		return err
 	}
@@ -87,6 +96,12 @@ func (r *runner) setup(ctx context.Context) error {
 			// no majority to run clients against; go straight to the check.
 			r.pr.printf("setup: no majority ready (%s); skipping the workload", orNone(ready))
 			r.dead = true
+			if r.startDone != nil {
+				if err := <-r.startDone; err != nil {
+					r.log.Warn("staggered start", "err", err)
+				}
+				r.startDone = nil
+			}
 			return nil
 		}
 	}
@@ -108,12 +123,16 @@ func (r *runner) setup(ctx context.Context) error {
 	return nil
 }
 
-// waitReady polls every node's /readyz until each answers 200 or has
-// exited on its own (which the liveness checker reports). At setup
-// (strict) it needs a majority ready and fails as an infrastructure error
-// with the logs' tails when the bound passes; after the heal it records
-// the nodes that did not recover instead.
-func (r *runner) waitReady(ctx context.Context, bound time.Duration, strict bool) ([]string, error) {
+// waitReady polls every node's /readyz until need nodes answer 200, or all
+// nodes not ready have exited on their own (which the liveness checker
+// reports). At setup (need > 0) it fails as an infrastructure error with
+// the logs' tails when the bound passes; after the heal (need == 0: all
+// nodes, not strict) it records the nodes that did not recover instead.
+func (r *runner) waitReady(ctx context.Context, bound time.Duration, need int) ([]string, error) {
+	strict := need > 0
+	if !strict {
+		need = len(r.cluster.Nodes())
+	}
 	c := r.cluster
 	deadline := time.Now().Add(bound)
 	ready := map[string]bool{}
@@ -138,7 +157,7 @@ func (r *runner) waitReady(ctx context.Context, bound time.Duration, strict bool
 			}
 			waiting = append(waiting, n)
 		}
-		if len(waiting) == 0 {
+		if len(waiting) == 0 || len(ready) >= need {
 			break
 		}
 		if strict && r.allExited(ctx, waiting) {
@@ -208,6 +227,18 @@ func (r *runner) workload(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
+		if r.startDone != nil {
+			// Scheduled faults begin after the staggered start.
+			err := <-r.startDone
+			r.startDone = nil
+			if err != nil {
+				nemErr = err
+				cancel()
+				return
+			}
+			ready, _ := r.waitReady(pctx, r.cfg.ReadyTimeout.D(), len(r.cluster.Nodes()))
+			r.pr.printf("staggered start done: %s ready", orNone(ready))
+		}
 		if len(r.cfg.Faults()) == 0 {
 			<-pctx.Done()
 			return
@@ -255,7 +286,7 @@ func (r *runner) healAndDrain(ctx context.Context) error {
 	if err != nil {
 		return infra("final heal: %w", err)
 	}
-	ready, err := r.waitReady(ctx, r.cfg.RecoverTimeout.D(), false)
+	ready, err := r.waitReady(ctx, r.cfg.RecoverTimeout.D(), 0)
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,9 @@ type runner struct {
 	// dead: the nodes exited on their own during setup and no majority is
 	// left; the run skips to the check, where liveness reports it.
 	dead bool
+	// startDone delivers the staggered start's outcome while it runs
+	// concurrently with the first clients.
+	startDone chan error
 }
 
 func (r *runner) run(ctx context.Context) (err error) {
