@@ -33,23 +33,34 @@ group is created.
 
 # The Ready loop
 
-Each group runs one goroutine that owns its RawNode (guarded by a mutex so
-proposers and status readers can call into it briefly). After every tick,
-inbound message batch or proposal wake-up, it drains Ready in this order:
+Each group runs one goroutine that drives its RawNode. The RawNode is
+guarded by a mutex that is held only to call into raft, NOT during the
+fsync or the apply: proposers keep proposing while a Ready is being
+persisted (raft allows Propose and Step between Ready and Advance), so the
+next Ready carries every proposal that arrived meanwhile. After every tick,
+inbound message batch or proposal wake-up, the goroutine drains Ready in
+this order:
 
- 1. Persist HardState, Entries and a received Snapshot in ONE synced pebble
-    batch. This MUST happen BEFORE sending Messages: a vote or an append
-    acknowledgement promises the sender that the state is durable; sending
-    first would let a crash break a promise (two votes in one term, or an
+ 1. Send the leader's MsgApp and MsgHeartbeat messages. A leader may
+    replicate before its own write (Raft thesis 10.2.1): raft counts the
+    leader toward the commit quorum only after Advance, which follows the
+    fsync, so nothing is acknowledged early and the leader's and the
+    followers' disk writes overlap.
+ 2. Persist HardState, Entries and a received Snapshot in ONE pebble batch,
+    fsynced unless raft says MustSync is false (only the commit index
+    changed, which a quorum can always recover). This MUST happen BEFORE
+    sending the remaining Messages: a vote or an append acknowledgement
+    promises the receiver that the state is durable; sending first would
+    let a crash break the promise (two votes in one term, or an
     acknowledged entry lost from a quorum). A snapshot's state machine data
     is written in the same batch, so the log never points past state that
     is not on disk. Pebble coalesces concurrent synced commits of all
     groups into one WAL fsync (group commit), which is why one goroutine
-    per group does not multiply fsyncs.
- 2. Send Messages (non-blocking; the transport drops on overload and raft
-    retransmits). A MsgSnap is reported as finished immediately: the
-    transport is fire-and-forget, and a lost snapshot shows up as a
-    rejected append that triggers a new one.
+    per group does not multiply fsyncs. Then send the other messages
+    (non-blocking; the transport drops on overload and raft retransmits). A
+    MsgSnap is reported as finished at once: the transport is
+    fire-and-forget, and a lost snapshot shows up as a rejected append that
+    triggers a new one.
  3. Apply CommittedEntries to the state machine in one pebble batch that
     also records the applied index, so a restart resumes exactly after the
     last applied entry. This batch is not fsynced: the entries are durable

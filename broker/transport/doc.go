@@ -22,6 +22,11 @@ message) pairs (frame.go).
   - SetDelay delays every outbound message by d (the chaos delay nemesis;
     the test machines have no netem). Order is preserved.
   - Handler is called on connection reader goroutines and must not block.
+  - An idle writer sends an empty keepalive frame every 500 ms and a reader
+    that hears nothing for 3 s drops the connection: under a black-holing
+    partition the old connection would look alive and, after the heal,
+    TCP's retransmission backoff would delay recovery by seconds; a fresh
+    connection resumes at once.
 
 memnet is an in-memory Network for in-process tests with per-link cuts,
 random drops from a seeded source, and delays.

@@ -286,10 +286,23 @@ func (p *peer) dialer() {
 	}
 }
 
+// Liveness: a writer with nothing to send writes an empty frame every
+// keepaliveEvery, and a reader that hears nothing for deadAfter drops the
+// connection. Under a black-holing partition (packets dropped, no RST) the
+// connection would otherwise look alive, and after the heal TCP's
+// retransmission backoff (seconds, growing) would delay recovery; a fresh
+// connection resumes at once. Follower pairs exchange no Raft traffic at
+// all, hence the keepalives.
+const (
+	keepaliveEvery = 500 * time.Millisecond
+	deadAfter      = 3 * time.Second
+)
+
 func (p *peer) read(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	var buf []byte
 	for {
+		c.SetReadDeadline(time.Now().Add(deadAfter))
 		from, msgs, b, err := ReadFrame(r, buf)
 		buf = b
 		if err != nil {
@@ -307,7 +320,9 @@ func (p *peer) read(c net.Conn) {
 		if len(buf) > 1<<20 {
 			buf = nil // do not pin a snapshot-sized buffer
 		}
-		p.t.h(from, msgs)
+		if len(msgs) > 0 {
+			p.t.h(from, msgs)
+		}
 	}
 }
 
@@ -316,10 +331,26 @@ func (p *peer) read(c net.Conn) {
 func (p *peer) writer() {
 	defer p.t.wg.Done()
 	var out []byte
+	keepalive := time.NewTicker(keepaliveEvery)
+	defer keepalive.Stop()
+	lastWrite := time.Now()
 	for {
 		var first queued
 		select {
 		case first = <-p.q:
+		case <-keepalive.C:
+			if time.Since(lastWrite) < keepaliveEvery {
+				continue
+			}
+			if c, _ := p.current(); c != nil {
+				out, _ = AppendFrame(out[:0], p.t.cfg.NodeID, nil)
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write(out); err != nil {
+					p.dropConn(c)
+				}
+				lastWrite = time.Now()
+			}
+			continue
 		case <-p.t.stopc:
 			return
 		}
@@ -361,6 +392,7 @@ func (p *peer) writer() {
 			continue
 		}
 		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		lastWrite = time.Now()
 		if _, err := c.Write(out); err != nil {
 			p.t.log.Debug("write to peer", "peer", p.id, "err", err)
 			p.dropConn(c)
