@@ -105,7 +105,7 @@ func tail(s string, n int) string {
 func TestBrowser(t *testing.T) {
 	store := t.TempDir()
 	runs := map[string]string{}
-	for i, name := range []string{"valid", "invalid", "unknown"} {
+	for i, name := range []string{"valid", "invalid", "unknown", "checked"} {
 		dir := copyRun(t, name, store, "queue-"+name, fmt.Sprintf("20261127T10000%d", i))
 		if err := RenderRun(context.Background(), dir); err != nil {
 			t.Fatal(err)
@@ -138,8 +138,9 @@ func TestBrowser(t *testing.T) {
 		{name: "valid report", path: runs["valid"], want: []string{`data-verdict="valid"`, ">VALID<", `id="op-0"`}, minSVG: 2},
 		{name: "invalid report", path: runs["invalid"], want: []string{`data-verdict="invalid"`, ">INVALID<", `id="anomaly-lost-write"`, `class="tl-inner"`}, minSVG: 5, opLinks: true},
 		{name: "unknown report", path: runs["unknown"], want: []string{`data-verdict="unknown"`, ">UNKNOWN<"}, minSVG: 2},
+		{name: "checked report", path: runs["checked"], want: []string{`data-verdict="invalid"`, `id="anomaly-unseen"`}, minSVG: 4, opLinks: true},
 		{name: "page file", path: runs["valid"][:0] + "queue-big/20261127T110000/#op-" + strconv.Itoa(farOp), want: []string{`data-target-op="` + strconv.Itoa(farOp) + `"`}, minSVG: 2, targetOp: farOp},
-		{name: "index", path: "", want: []string{`id="runs-table"`, `data-verdict="invalid"`, `data-verdict="valid"`, `data-verdict="unknown"`, `id="trend-plot"`}, minSVG: 1},
+		{name: "index", path: "", want: []string{`id="runs-table"`, "5 runs", `data-verdict="invalid"`, `data-verdict="valid"`, `data-verdict="unknown"`, `id="trend-plot"`}, minSVG: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

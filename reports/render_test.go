@@ -60,6 +60,13 @@ func TestRenderRun(t *testing.T) {
 			keyViews: 3,
 		},
 		{
+			name: "checked", verdict: "invalid",
+			want: []string{">INVALID<", `id="anomaly-lost-write"`, `id="anomaly-inconsistent-offsets"`, "offset 20 of t0/1 holds 2 different values",
+				`href="linearizability.html"`, "several values", `<a href="#op-144">#144</a>`},
+			opLinks:  10,
+			keyViews: 2,
+		},
+		{
 			name: "unknown", verdict: "unknown",
 			want:    []string{`data-verdict="unknown"`, ">UNKNOWN<", "porcupine timed out on t0/2", `id="key-t0-2"`},
 			wantNot: []string{`id="anomalies"`},
