@@ -29,6 +29,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"invalid", []string{filepath.Join(td, "lost-write.jsonl")}, exitInvalid, "lost-write=1", "", []string{"results.json"}},
 		{"nonlinearizable writes visualization", []string{filepath.Join(td, "nonlinearizable.jsonl")}, exitInvalid, "nonlinearizable=1", "", []string{"results.json", "linearizability.html"}},
 		{"flags after path", []string{filepath.Join(td, "unseen.jsonl"), "--allow-unseen"}, exitValid, "unseen=1", "", nil},
+		{"out of time is unknown", []string{"--time-limit", "1ns", filepath.Join(td, "lost-write-ok.jsonl")}, exitUnknown, "UNKNOWN", "", []string{"results.json"}},
 		{"no path", nil, exitUsage, "", "want exactly one history", nil},
 		{"two paths", []string{"a", "b"}, exitUsage, "", "want exactly one history", nil},
 		{"bad flag", []string{"--nope", "x"}, exitUsage, "", "flag provided but not defined", nil},
