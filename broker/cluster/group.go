@@ -54,6 +54,9 @@ type applyResult struct {
 type readWaiter struct {
 	done  chan error
 	index uint64
+	// gone is set when the reader stopped waiting, so re-issued rounds
+	// (during a long partition) do not accumulate abandoned readers.
+	gone atomic.Bool
 }
 
 type readBatch struct {
@@ -595,6 +598,7 @@ func (g *group) linearizable(ctx context.Context) error {
 	limit := time.Duration(3*g.node.cfg.ElectionTicks) * g.node.cfg.TickInterval
 	t := time.NewTimer(limit)
 	defer t.Stop()
+	defer w.gone.Store(true)
 	select {
 	case err := <-w.done:
 		return err
@@ -621,6 +625,14 @@ func (g *group) issueReads() {
 			delete(g.rinfl, k)
 		}
 	}
+	live := g.rqueued[:0]
+	for _, w := range g.rqueued {
+		if !w.gone.Load() {
+			live = append(live, w)
+		}
+	}
+	clear(g.rqueued[len(live):])
+	g.rqueued = live
 	if len(g.rqueued) == 0 || len(g.rinfl) > 0 {
 		return
 	}
