@@ -40,5 +40,6 @@
 // is "unknown", never "ok"; the overall verdict is invalid if any partition
 // is non-linearizable, else unknown if any is unknown. For non-linearizable
 // partitions the out directory receives Porcupine's visualization
-// (linearizability.html) with the fault windows as annotations.
+// (linearizability.html) of the stretch of operations where the search
+// failed, with the fault windows overlapping it as annotations.
 package linear

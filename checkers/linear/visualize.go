@@ -38,6 +38,31 @@ func annotations(ws []faults.Window) []porcupine.Annotation {
 	return out
 }
 
+// overlapping keeps the windows that overlap the time span of the failing
+// stretch of operations (ignoring the infinite return times of resolved
+// indefinite sends): windows far outside it would only squeeze the
+// drawing.
+func overlapping(ws []faults.Window, ops []porcupine.Operation) []faults.Window {
+	if len(ops) == 0 {
+		return ws
+	}
+	lo, hi := ops[0].Call, ops[0].Call
+	for _, op := range ops {
+		lo = min(lo, op.Call)
+		hi = max(hi, op.Call)
+		if !op.Input.(*input).info {
+			hi = max(hi, op.Return)
+		}
+	}
+	var out []faults.Window
+	for _, w := range ws {
+		if int64(w.End) >= lo && int64(w.Start) <= hi {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // fileFor names the visualization of one partition.
 func fileFor(key string) string {
 	r := strings.NewReplacer("/", "-", "\\", "-", " ", "_", "..", "_")
@@ -52,10 +77,9 @@ func writeVisualization(dir string, failed []partResult, ws []faults.Window) err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create visualization dir: %w", err)
 	}
-	anns := annotations(ws)
 	if len(failed) == 1 {
 		p := failed[0]
-		p.info.AddAnnotations(anns)
+		p.info.AddAnnotations(annotations(overlapping(ws, p.ops)))
 		if err := porcupine.VisualizePath(p.model, p.info, filepath.Join(dir, VisualizationFile)); err != nil {
 			return fmt.Errorf("visualize partition %s: %w", p.key, err)
 		}
@@ -66,7 +90,7 @@ func writeVisualization(dir string, failed []partResult, ws []faults.Window) err
 	fmt.Fprintf(&b, "<h1>%d partitions are not linearizable</h1>\n<ul>\n", len(failed))
 	for _, p := range failed {
 		name := fileFor(p.key)
-		p.info.AddAnnotations(anns)
+		p.info.AddAnnotations(annotations(overlapping(ws, p.ops)))
 		if err := porcupine.VisualizePath(p.model, p.info, filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("visualize partition %s: %w", p.key, err)
 		}
