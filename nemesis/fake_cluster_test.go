@@ -30,6 +30,7 @@ type fakeCluster struct {
 	ignoreCut    bool // Cut does nothing
 	ignoreLoss   bool // Loss does nothing
 	stickyNet    bool // HealNet and emptying Cut/Loss leave the rules
+	unluckyLoss  bool // a single probe over a lossy link always times out
 	pauseAnswers bool // a paused node still answers admin requests
 	noNftables   bool // Cut/Loss/HealNet fail as without nf_tables
 }
@@ -179,6 +180,9 @@ func (f *fakeCluster) Probe(ctx context.Context, a, b string, _ time.Duration) e
 	}
 	if slices.Contains(f.cuts[a], b) || slices.Contains(f.cuts[b], a) {
 		return fmt.Errorf("dial %s: %w", b, context.DeadlineExceeded)
+	}
+	if f.unluckyLoss && (f.loss[a] > 0 || f.loss[b] > 0) {
+		return fmt.Errorf("dial %s (lost): %w", b, context.DeadlineExceeded)
 	}
 	return nil
 }

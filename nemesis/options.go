@@ -52,7 +52,10 @@ type Options struct {
 	// ("*") for a group drawn at random each time.
 	LeaderGroup string
 	// LossPercent is the share of packets between broker nodes that loss
-	// drops, 1..100.
+	// drops, 1..100. Above about 80 a lossy link can no longer be told
+	// from a cut one by probes (a handshake then succeeds less than one
+	// time in twenty-five), so the verification of a partition overlapping
+	// such a loss may fail.
 	LossPercent int
 	// Delay is the latency delay adds to peer traffic (millisecond
 	// resolution, because the broker's admin API takes milliseconds).

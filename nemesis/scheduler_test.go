@@ -196,6 +196,7 @@ func TestRunThenHealAll(t *testing.T) {
 	for _, n := range []int{3, 5, 7} {
 		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
 			c := newFake(n, Running)
+			c.unluckyLoss = true // connect checks must see through loss
 			opts := allFaultOpts
 			opts.Interval = 3 * time.Millisecond
 			s := newSched(t, c, uint64(n), opts)
@@ -574,5 +575,31 @@ func TestPartitionAroundDownNodes(t *testing.T) {
 	}
 	if rec.infos()[0].Value["skipped"] == nil || PartitionFault.active(s) {
 		t.Errorf("partition with one live node was not skipped: %v", rec.ops)
+	}
+}
+
+// TestConnectsUnderLoss: single probes over a lossy link keep timing out,
+// yet the pair is connected; a cut pair is not.
+func TestConnectsUnderLoss(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(c *fakeCluster)
+		connect bool
+	}{
+		{"clean", func(c *fakeCluster) {}, true},
+		{"lossy", func(c *fakeCluster) { c.loss["n1"], c.loss["n2"] = 60, 60 }, true},
+		{"cut", func(c *fakeCluster) { c.cuts["n2"] = []string{"n1"} }, false},
+		{"cut and lossy", func(c *fakeCluster) { c.loss["n1"] = 30; c.cuts["n2"] = []string{"n1"} }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newFake(3, Running)
+			c.unluckyLoss = true
+			tt.setup(c)
+			err := connects(context.Background(), c, "n1", "n2", time.Millisecond)
+			if (err == nil) != tt.connect {
+				t.Errorf("connects = %v, want connected %v", err, tt.connect)
+			}
+		})
 	}
 }

@@ -20,10 +20,12 @@ var (
 )
 
 const (
-	// connectAttempts bounds the probes tried before a pair counts as
-	// unable to connect: under concurrent packet loss single handshakes
-	// fail, and a just-restarted broker needs a moment to listen.
+	// connectAttempts bounds the sequential probes of connects: a
+	// just-restarted broker needs a moment to listen.
 	connectAttempts = 10
+	// lossConnectProbes is how many parallel probes connects sends when
+	// single ones keep timing out (see connects).
+	lossConnectProbes = 200
 )
 
 // pauseTimeout is how long an admin request to a paused node must hang
@@ -101,23 +103,41 @@ func adminAnswers(ctx context.Context, c Cluster, node string) error {
 	}
 }
 
-// connects probes from a to b until one probe connects, bounded by
-// connectAttempts and ctx. It returns the last error when none did.
+// connects proves that a reaches b. A refusal (the listener is not up yet,
+// e.g. a broker just restarted) is retried for a while. Repeated timeouts
+// may be packet loss rather than a cut: each handshake then fails with
+// probability 1-(1-p)^2, so instead of many slow sequential probes it sends
+// lossConnectProbes parallel ones and accepts any that got through (at 50%
+// loss on both ends the chance that none does is below 1e-24).
 func connects(ctx context.Context, c Cluster, a, b string, timeout time.Duration) error {
 	var err error
+	timeouts := 0
 	for i := 0; i < connectAttempts; i++ {
 		if err = c.Probe(ctx, a, b, timeout); err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			break
+			return err
 		}
-		if !isTimeout(err) {
-			// Refused: the listener is not up yet; give it a moment.
-			sleep(ctx, 3*pollEvery)
+		if isTimeout(err) {
+			if timeouts++; timeouts >= 3 {
+				break
+			}
+			continue
 		}
+		sleep(ctx, 3*pollEvery)
 	}
-	return err
+	if !isTimeout(err) {
+		return err
+	}
+	rate, perr := c.ProbeLoss(ctx, a, b, lossConnectProbes)
+	if perr != nil {
+		return fmt.Errorf("%w (then: %w)", err, perr)
+	}
+	if rate > 0 {
+		return nil
+	}
+	return fmt.Errorf("none of %d more probes connected either: %w", lossConnectProbes, err)
 }
 
 // blocked probes from a to b once and requires the probe to time out: a
