@@ -17,8 +17,15 @@ import (
 // NodeID is this broker's id.
 func (n *Node) NodeID() int32 { return int32(n.cfg.NodeID) }
 
-// ClusterID is stable for a cluster: it derives from the voter set.
-func (n *Node) ClusterID() string { return fmt.Sprintf("chronik-%v", n.voters) }
+// ClusterID is stable for a cluster: it derives from the voter set
+// ("chronik-1-2-3").
+func (n *Node) ClusterID() string {
+	id := "chronik"
+	for _, v := range n.voters {
+		id += fmt.Sprintf("-%d", v)
+	}
+	return id
+}
 
 // Brokers lists the registered brokers.
 func (n *Node) Brokers() []BrokerInfo { return n.meta.brokers() }
