@@ -139,7 +139,14 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 		YAlign:  draw.YTop,
 		Handler: p.TextHandler,
 	}
-	lane := 0
+	// Labels go into a few lanes at the top, greedily: a label takes the
+	// first lane where it does not overlap the previous one, and is left
+	// out when none is free (the nemesis table lists every window).
+	const lanes = 5
+	var laneEnd [lanes]vg.Length
+	for i := range laneEnd {
+		laneEnd[i] = c.Min.X - 1
+	}
 	for _, w := range b.windows {
 		x0 := trX(w.Start.Seconds())
 		x1 := trX(w.End.Seconds())
@@ -152,12 +159,21 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		pts := []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}}
 		c.FillPolygon(col, c.ClipPolygonXY(pts))
-		// Labels start at the band's left edge; one too close to the right
-		// edge would run into the legend column.
-		if b.labels && c.ContainsX(x0) && x0 < c.Max.X-vg.Points(50) {
-			y := c.Max.Y - vg.Points(2) - vg.Points(9)*vg.Length(lane%4)
-			c.FillText(sty, vg.Point{X: x0 + vg.Points(2), Y: y}, w.Label)
-			lane++
+		if !b.labels || !c.ContainsX(x0) {
+			continue
+		}
+		width := sty.Rectangle(w.Label).Max.X + vg.Points(6)
+		// A label running past the data area would run into the legend.
+		if x0+width > c.Max.X+vg.Points(20) {
+			continue
+		}
+		for l := 0; l < lanes; l++ {
+			if laneEnd[l] < x0 {
+				y := c.Max.Y - vg.Points(2) - vg.Points(9)*vg.Length(l)
+				c.FillText(sty, vg.Point{X: x0 + vg.Points(2), Y: y}, w.Label)
+				laneEnd[l] = x0 + width
+				break
+			}
 		}
 	}
 }
