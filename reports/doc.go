@@ -33,9 +33,14 @@
 //     pages of pageSize events (history_pages.go); up to maxInlinePages
 //     pages are embedded, beyond that only the first page and the pages
 //     holding anomaly operations are, and every page is also written to
-//     runDir/history-pages/pNNNNN.js, loaded on demand with a script tag
-//     (which, unlike fetch, works from file:// too);
+//     runDir/history-pages/cNNNNN.js (pagesPerFile pages a file), loaded on
+//     demand with a script tag (which, unlike fetch, works from file://);
+//   - the per-key views keep at most maxKeyViews keys and maxKeyRows rows;
 //   - the timeline draws the history page on screen.
+//
+// History lines are decoded by a direct scanner for the flat objects the
+// harness writes (fast_decode.go), falling back to encoding/json for
+// anything else, on all cores; a malformed line is an error naming it.
 //
 // # Contracts read
 //
