@@ -79,6 +79,10 @@ type Result struct {
 	// Availability is keyed "send" and "poll" (poll or read).
 	Availability map[string]Availability `json:"availability"`
 	Faults       []Window                `json:"faults"`
+	// ErrorMessages counts the error strings of failed and indefinite
+	// client operations (Jepsen's info-txn-causes), at most
+	// maxMessages distinct ones; the rest are counted under "(other)".
+	ErrorMessages map[string]int `json:"error_messages,omitempty"`
 	DurationS    float64                 `json:"duration_s"`
 	// Error says why the result is invalid, if it is.
 	Error string `json:"error,omitempty"`
@@ -86,6 +90,9 @@ type Result struct {
 
 // CheckerValid returns the verdict, so Result can be merged into results.
 func (r *Result) CheckerValid() verdict.Validity { return r.Valid }
+
+// maxMessages bounds the distinct error strings kept.
+const maxMessages = 50
 
 // maxBuckets bounds the throughput series to a week of seconds.
 const maxBuckets = 7 * 24 * 3600
@@ -97,6 +104,7 @@ type Checker struct {
 	buckets []Counts
 	okTimes map[string][]int64
 	nemesis map[string]int
+	msgs    map[string]int
 	total   Counts
 	pending int
 	last    time.Duration
@@ -109,6 +117,7 @@ func New() *Checker {
 		lat:     map[string][]int64{},
 		okTimes: map[string][]int64{"send": nil, "poll": nil},
 		nemesis: map[string]int{},
+		msgs:    map[string]int{},
 	}
 }
 
@@ -138,6 +147,13 @@ func (c *Checker) Observe(e *history.Entry) {
 	b := &c.buckets[sec]
 	if e.Pending {
 		c.pending++
+	}
+	if e.Type != history.Ok && e.Error != "" {
+		if _, ok := c.msgs[e.Error]; ok || len(c.msgs) < maxMessages {
+			c.msgs[e.Error]++
+		} else {
+			c.msgs["(other)"]++
+		}
 	}
 	switch e.Type {
 	case history.Ok:
@@ -186,6 +202,9 @@ func (c *Checker) Result(windows []faults.Window) *Result {
 	}
 	if len(r.Nemesis) == 0 {
 		r.Nemesis = nil
+	}
+	if len(c.msgs) > 0 {
+		r.ErrorMessages = c.msgs
 	}
 	for f, ls := range c.lat {
 		slices.Sort(ls)

@@ -22,7 +22,9 @@ func TestAvailabilityInsideOutside(t *testing.T) {
 	for i, at := range []time.Duration{1 * s, 2 * s, 10 * s, 11 * s} {
 		c.Observe(completion(int64(i), at, history.Ok, history.FSend))
 	}
-	c.Observe(completion(4, 11*s, history.Fail, history.FSend))
+	failed := completion(4, 11*s, history.Fail, history.FSend)
+	failed.Error = "NOT_LEADER_FOR_PARTITION"
+	c.Observe(failed)
 	c.Observe(completion(5, 11*s, history.Info, history.FSend))
 	c.Observe(completion(6, 12*s, history.Ok, history.FPoll))
 
@@ -47,6 +49,9 @@ func TestAvailabilityInsideOutside(t *testing.T) {
 				t.Errorf("got %+v, want %vs", tt.got, tt.want)
 			}
 		})
+	}
+	if r.ErrorMessages["NOT_LEADER_FOR_PARTITION"] != 1 || len(r.ErrorMessages) != 1 {
+		t.Errorf("error messages %v", r.ErrorMessages)
 	}
 	if got := r.Latency["send"]; got.Count != 4 || got.P50 != 1 {
 		t.Errorf("latency %+v", got)
