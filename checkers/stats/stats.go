@@ -83,7 +83,7 @@ type Result struct {
 	// client operations (Jepsen's info-txn-causes), at most
 	// maxMessages distinct ones; the rest are counted under "(other)".
 	ErrorMessages map[string]int `json:"error_messages,omitempty"`
-	DurationS    float64                 `json:"duration_s"`
+	DurationS     float64        `json:"duration_s"`
 	// Error says why the result is invalid, if it is.
 	Error string `json:"error,omitempty"`
 }
