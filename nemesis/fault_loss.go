@@ -20,14 +20,22 @@ func (lossFault) Name() string { return FamilyLoss }
 
 func (lossFault) active(s *Scheduler) bool { return s.lossPct > 0 }
 
-// Delivery-rate thresholds. With loss p at the receiving end alone a probe
-// gets through with probability 1-p (less when the sender drops replies
-// too); we demand at least half the nominal loss, which LossProbes probes
-// separate from chance by several standard deviations. A healed link must
-// deliver nearly everything.
-func lossApplied(rate float64, pct int) bool { return rate <= 1-float64(pct)/200 }
-
+// healedRate is what a healed link must deliver: nearly everything.
 const healedRate = 0.95
+
+// lossProof says how to prove that loss is in effect on a link whose two
+// ends both drop pct percent: a probe (SYN in, SYN-ACK back) then gets
+// through with probability (1-p)^2 instead of 1. The threshold is the
+// midpoint, and the probe count (at least minProbes, at most 2000) puts it
+// at least four standard deviations from the lossy outcome.
+func lossProof(pct, minProbes int) (threshold float64, probes int) {
+	p := float64(pct) / 100
+	both := (1 - p) * (1 - p)
+	threshold = (both + 1) / 2
+	half := (1 - both) / 2
+	n := int(math.Ceil(16 * both * (1 - both) / (half * half)))
+	return threshold, min(max(n, minProbes), 2000)
+}
 
 // ownLossProof measures whether node's own loss rule works, from node to a
 // peer that has a loss rule too: with both rules a probe gets through with
@@ -42,7 +50,8 @@ func ownLossProof(pct int) (threshold float64, probes int) {
 	if half <= 0 {
 		return threshold, 2000
 	}
-	n := int(16 * both * (1 - both) / (half * half))
+	variance := max(both*(1-both), one*(1-one))
+	n := int(math.Ceil(16 * variance / (half * half)))
 	return threshold, min(max(n, 100), 2000)
 }
 
@@ -67,8 +76,9 @@ func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 				return nil, fmt.Errorf("loss at %s: %w", n, err)
 			}
 		}
-		return measureLoss(ctx, s, a, b, s.opts.LossProbes, func(rate float64) bool { return lossApplied(rate, pct) },
-			fmt.Sprintf("delivered <= %.3f", 1-float64(pct)/200))
+		th, n := lossProof(pct, s.opts.LossProbes)
+		return measureLoss(ctx, s, a, b, n, func(rate float64) bool { return rate <= th },
+			fmt.Sprintf("delivered <= %.3f", th))
 	})
 }
 
