@@ -2,10 +2,12 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,4 +201,47 @@ func TestShortRunValid(t *testing.T) {
 		t.Errorf("no kill happened in 20 s with a 6 s interval:\n%s", out.String())
 	}
 	assertRunGone(t, eng, o.RunID)
+}
+
+// cancelOn cancels when the progress output mentions a phase.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	phase  string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(string(p), c.phase) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestRunInterruptedCleansUp: Ctrl-C (a cancelled context) in the middle
+// of the workload ends the run as an infrastructure error and removes the
+// run's containers and network; the history written so far is kept.
+func TestRunInterruptedCleansUp(t *testing.T) {
+	eng := engine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Nemesis = nil
+	cfg.Store = t.TempDir()
+	cfg.Seed = 5
+	out := &cancelOn{phase: "workload", cancel: cancel}
+	o, err := Run(ctx, cfg, out)
+	if !errors.Is(err, ErrInfra) {
+		t.Fatalf("interrupted run returned %v, want an infrastructure error\n%s", err, out.buf.String())
+	}
+	if o == nil || o.RunID == "" {
+		t.Fatalf("no outcome for the interrupted run")
+	}
+	assertRunGone(t, eng, o.RunID)
+	if _, err := os.Stat(filepath.Join(o.RunDir, HistoryFile)); err != nil {
+		t.Errorf("history of the interrupted run missing: %v", err)
+	}
 }
