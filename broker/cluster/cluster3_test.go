@@ -52,8 +52,10 @@ func TestProduceLeaderReadFollower(t *testing.T) {
 	tc.createTopic(1, "t", 3)
 	for p := int32(0); p < 3; p++ {
 		tp := cluster.TopicPartition{Topic: "t", Partition: p}
+		// Idempotent, so a retry after an unknown outcome (a leadership
+		// transfer mid-request) is not appended twice.
 		for i := range 10 {
-			if _, err := tc.produce(tp, makeBatch(int64(i), -1, 0, 0), 10*time.Second); err != nil {
+			if _, err := tc.produce(tp, makeBatch(int64(i), int64(50+p), 0, int32(i)), 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -72,7 +73,8 @@ func TestThreeNodesOverTCP(t *testing.T) {
 	for i := range 5 {
 		waitFor(t, 10*time.Second, "produce acknowledged", func() bool {
 			for _, n := range nodes {
-				if _, err := n.Produce(ctx, tp, makeBatch(int64(i), -1, 0, 0), -1); err == nil {
+				_, err := n.Produce(ctx, tp, makeBatch(int64(i), 9, 0, int32(i)), -1)
+				if err == nil || errors.Is(err, cluster.ErrDuplicateSequence) {
 					return true
 				}
 			}
