@@ -96,10 +96,16 @@ type decodedChunk struct {
 	err   error
 }
 
-// loadHistory reads path with encoding/json on all cores: lines are split
-// into chunks by one goroutine, decoded in parallel, and reassembled in
-// order. A malformed line is an error naming its line number: a report must
-// never silently drop operations.
+// loadHistory reads path on all cores: lines are split into chunks by one
+// goroutine, decoded in parallel (decodeLine, else encoding/json), and
+// reassembled in order. A malformed line is an error naming its line
+// number: a report must never silently drop operations.
+//
+// The report does not use checkers/history.Reader on purpose: validating
+// the history is the checkers' job (results.json carries their verdict),
+// while the report must load two million lines in a few seconds and only
+// needs the flat fields, so it skips decoding micro-operations except for
+// the keys it draws.
 func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loadedHistory, error) {
 	f, err := os.Open(path)
 	if err != nil {
