@@ -89,8 +89,10 @@ func (p *planner) next() Event {
 }
 
 // Plan returns the timetable of the first d of Run, for the report and for
-// tests: which family flips when. It does not consume the scheduler's
-// randomness; Run follows the same timetable.
+// tests: which family flips when, assuming every action takes no time. It
+// does not consume the scheduler's randomness. Run draws the same gaps in
+// the same order; it only pauses the timetable while an action runs past
+// the next tick (see Run), so the order of ticks is always Plan's.
 func (s *Scheduler) Plan(d time.Duration) []Event {
 	if len(s.opts.Faults) == 0 {
 		return nil

@@ -76,7 +76,8 @@ func NewScheduler(opts Options, c Cluster, rng *rand.Rand, log *slog.Logger) (*S
 func (s *Scheduler) Options() Options { return s.opts }
 
 // Run carries out the schedule until ctx is done, then returns nil, leaving
-// whatever is in effect for HealAll. An action in progress when ctx ends is
+// whatever is in effect for HealAll. Ticks come in Plan's order; the
+// timetable pauses while an action runs past the next tick. An action in progress when ctx ends is
 // finished (each action has its own deadline, ActionTimeout). A fault that
 // fails or cannot be verified ends Run with its error (wrapping
 // ErrUnverified when verification failed).
@@ -95,6 +96,14 @@ func (s *Scheduler) Run(ctx context.Context, rec Recorder) error {
 		}
 		if err := s.do(ctx, ev, rec); err != nil {
 			return err
+		}
+		// The timetable stands still while an action runs: a slow action
+		// (restarting five nodes and re-proving their faults) would
+		// otherwise leave overdue ticks that start and stop faults back to
+		// back. Shifting every later tick alike keeps Plan's order, and so
+		// the seed's replay, and every drawn gap.
+		if now := time.Since(base); now > ev.At {
+			base = base.Add(now - ev.At)
 		}
 	}
 }
