@@ -136,28 +136,41 @@ func closeBounded(cl *kgo.Client, d time.Duration) {
 	}
 }
 
-// limiter paces operations to a total rate shared by every client. A slot
-// that was blocked (a fault) does not earn a burst afterwards.
+// limiter paces operations to a total rate shared by every client. Slots
+// nobody was free to take are made up for only within maxLag, so that the
+// long-run rate is met despite uneven operation latencies, while a stretch
+// where every client was blocked (a fault) does not earn a burst afterwards.
 type limiter struct {
 	mu   sync.Mutex
 	next time.Time
 	gap  time.Duration
 }
 
+// maxLag bounds the make-up for missed slots.
+const maxLag = 250 * time.Millisecond
+
 func newLimiter(rate float64) *limiter {
 	return &limiter{gap: time.Duration(float64(time.Second) / rate)}
 }
 
-// wait blocks until the caller's turn and reports false once ctx is done.
-func (l *limiter) wait(ctx context.Context) bool {
+// reserve hands out the next slot as of now.
+func (l *limiter) reserve(now time.Time) time.Time {
 	l.mu.Lock()
-	now := time.Now()
-	if l.next.Before(now) {
-		l.next = now
+	defer l.mu.Unlock()
+	if l.next.IsZero() {
+		l.next = now // no make-up for the time before the first operation
+	}
+	if floor := now.Add(-maxLag); l.next.Before(floor) {
+		l.next = floor
 	}
 	at := l.next
 	l.next = l.next.Add(l.gap)
-	l.mu.Unlock()
+	return at
+}
+
+// wait blocks until the caller's turn and reports false once ctx is done.
+func (l *limiter) wait(ctx context.Context) bool {
+	at := l.reserve(time.Now())
 	if ctx.Err() != nil {
 		return false
 	}
