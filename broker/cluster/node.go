@@ -252,14 +252,29 @@ func (n *Node) fail(err error) {
 func (n *Node) nextProposalID() uint64 { return n.propID.Add(1) }
 
 // handle receives peer messages (transport goroutines): it never blocks.
+// The common case (every group known) takes only the read lock.
 func (n *Node) handle(from uint64, msgs []GroupMessage) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
 	if n.stopped {
+		n.mu.RUnlock()
 		return
 	}
+	var unknown []GroupMessage
 	for _, gm := range msgs {
 		if g, ok := n.groups[gm.Group]; ok {
+			g.deliver(gm.Msg)
+		} else {
+			unknown = append(unknown, gm)
+		}
+	}
+	n.mu.RUnlock()
+	if len(unknown) == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, gm := range unknown {
+		if g, ok := n.groups[gm.Group]; ok { // created meanwhile
 			g.deliver(gm.Msg)
 			continue
 		}
