@@ -120,6 +120,16 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 		waitReady(t, c, "n3")
 	})
+	t.Run("exec", func(t *testing.T) {
+		// The image is FROM scratch: the broker binary is the only program.
+		if res, err := c.Exec(ctx, "n1", []string{"/bin/sh", "-c", "true"}); err == nil && res.ExitCode == 0 {
+			t.Error("exec of /bin/sh succeeded in a scratch image")
+		}
+		res, err := c.Exec(ctx, "n1", []string{"/chronik-server", "--exit-after", "1ms"})
+		if err != nil || res.ExitCode != 3 || !strings.Contains(string(res.Stdout), "fakebroker starting") {
+			t.Errorf("exec of the image's own binary = %+v, %v", res, err)
+		}
+	})
 	t.Run("pid", func(t *testing.T) {
 		pid, err := c.PID(ctx, "n1")
 		if err != nil || pid <= 0 {

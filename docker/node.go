@@ -276,7 +276,9 @@ type ExecResult struct {
 	Stdout, Stderr []byte
 }
 
-// Exec runs cmd inside node's container and waits for it. The broker image
+// Exec runs cmd inside node's container and waits for it. A program that
+// does not exist in the image is not an error of Exec: it shows as the
+// runtime's exit code (126 or 127) with its message on stderr. The broker image
 // is FROM scratch and has no shell or tools, so only programs that exist in
 // the image can run (there is just /chronik-server); faults therefore work
 // from the host instead. Kept generic for images that have tools.
