@@ -24,17 +24,21 @@ const (
 var typeNames = [...]string{"invoke", "ok", "fail", "info"}
 
 // event is one history line, compacted: a million-operation history holds
-// two million of these, so strings are interned and values truncated.
+// two million of these. It holds no pointers (f is interned, the value and
+// error texts live in loadedHistory.text), so the garbage collector never
+// scans the events slice.
 type event struct {
-	idx   int64
-	t     int64
-	proc  int32 // -1 for the nemesis
-	typ   uint8
-	f     uint16 // index into loadedHistory.fs
-	pair  int64  // index of the matching invoke/completion, -1 if none
-	value string // raw JSON, truncated to maxValueChars
-	err   string
-	raw   json.RawMessage // full value; kept only for nemesis events
+	idx  int64
+	t    int64
+	pair int64 // index of the matching invoke/completion, -1 if none
+	// text is the offset of the value (raw JSON, truncated to
+	// maxValueChars) followed by the error in loadedHistory.text.
+	text   int64
+	valLen uint16
+	errLen uint16
+	proc   int32 // -1 for the nemesis
+	f      uint16
+	typ    uint8
 }
 
 // maxValueChars bounds the value text shown per event in the history view;
@@ -45,6 +49,10 @@ const maxValueChars = 240
 // loadedHistory is history.jsonl in the form the renderer needs.
 type loadedHistory struct {
 	events []event
+	// text holds every event's value and error text back to back.
+	text []byte
+	// nemesisValues holds the full value of nemesis events by position.
+	nemesisValues map[int]json.RawMessage
 	fs     []string
 	fIndex map[string]uint16
 	// byIndex maps a history index to its position in events when the file's
@@ -58,6 +66,21 @@ type loadedHistory struct {
 }
 
 func (h *loadedHistory) fname(i uint16) string { return h.fs[i] }
+
+// value returns e's value text (raw JSON, possibly truncated).
+func (h *loadedHistory) value(e *event) string { return string(h.valueBytes(e)) }
+
+// errText returns e's error.
+func (h *loadedHistory) errText(e *event) string { return string(h.errBytes(e)) }
+
+func (h *loadedHistory) valueBytes(e *event) []byte {
+	return h.text[e.text : e.text+int64(e.valLen)]
+}
+
+func (h *loadedHistory) errBytes(e *event) []byte {
+	s := e.text + int64(e.valLen)
+	return h.text[s : s+int64(e.errLen)]
+}
 
 func (h *loadedHistory) intern(f string) uint16 {
 	if i, ok := h.fIndex[f]; ok {
@@ -194,7 +217,8 @@ func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeH
 	}
 	go func() { wg.Wait(); close(out) }()
 
-	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint)}
+	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint),
+		text: make([]byte, 0, sizeHint*40), nemesisValues: map[int]json.RawMessage{}}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}
@@ -248,7 +272,7 @@ func newHistoryBuilder(h *loadedHistory) *historyBuilder {
 
 func (b *historyBuilder) add(op *history.Op) {
 	h := b.h
-	e := event{idx: op.Index, t: int64(op.Time), pair: -1, f: h.intern(op.F), err: op.Error}
+	e := event{idx: op.Index, t: int64(op.Time), pair: -1, f: h.intern(op.F)}
 	if op.Process.Nemesis {
 		e.proc = -1
 	} else {
@@ -265,15 +289,24 @@ func (b *historyBuilder) add(op *history.Op) {
 		e.typ = evInfo
 	}
 	v := op.Value
+	e.text = int64(len(h.text))
 	if len(v) > maxValueChars {
-		e.value = string(v[:maxValueChars]) + "…"
+		h.text = append(h.text, v[:maxValueChars]...)
+		h.text = append(h.text, "…"...)
 	} else {
-		e.value = string(v)
+		h.text = append(h.text, v...)
 	}
-	if e.proc < 0 {
-		e.raw = append(json.RawMessage(nil), v...)
+	e.valLen = uint16(int64(len(h.text)) - e.text)
+	errText := op.Error
+	if len(errText) > maxValueChars {
+		errText = errText[:maxValueChars] + "…"
 	}
+	h.text = append(h.text, errText...)
+	e.errLen = uint16(len(errText))
 	p := len(h.events)
+	if e.proc < 0 {
+		h.nemesisValues[p] = append(json.RawMessage(nil), v...)
+	}
 	if h.byIndex == nil && e.idx != int64(p) {
 		h.byIndex = make(map[int64]int, p+1)
 		for i := range h.events {

@@ -57,9 +57,9 @@ func appendPage(b []byte, h *loadedHistory, n int) []byte {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(e.f), 10)
 		b = append(b, ',')
-		b = appendJSString(b, e.value)
+		b = appendJSString(b, h.valueBytes(e))
 		b = append(b, ',')
-		b = appendJSString(b, e.err)
+		b = appendJSString(b, h.errBytes(e))
 		b = append(b, ',')
 		b = strconv.AppendInt(b, e.pair, 10)
 		pt, ptyp := int64(-1), int64(-1)
@@ -78,7 +78,7 @@ func appendPage(b []byte, h *loadedHistory, n int) []byte {
 // appendJSString appends s as a JSON string that is also safe inside an
 // HTML <script> element: '<', '>' and '&' are escaped so "</script>" in a
 // value cannot end the element.
-func appendJSString(b []byte, s string) []byte {
+func appendJSString(b []byte, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
@@ -95,7 +95,7 @@ func appendJSString(b []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, `\ufffd`...)
 		} else if r == '\u2028' || r == '\u2029' {

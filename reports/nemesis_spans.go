@@ -62,7 +62,7 @@ func nemesisWindows(h *loadedHistory) []NemesisWindow {
 				start, startIdx = h.events[p].t, h.events[p].idx
 			}
 		}
-		nodes := nemesisNodes(e.raw)
+		nodes := nemesisNodes(h.nemesisValues[i])
 		if f == "start" {
 			out = append(out, NemesisWindow{Kind: "start", Label: label("start", nodes), Nodes: nodes,
 				Start: time.Duration(e.t), End: time.Duration(e.t), Instant: true, StartOp: e.idx, EndOp: e.idx})

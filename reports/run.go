@@ -325,8 +325,8 @@ func opRowOf(h *loadedHistory, idx int64) opRow {
 	}
 	r.Type = typeNames[e.typ]
 	r.F = h.fname(e.f)
-	r.Value = e.value
-	r.Error = e.err
+	r.Value = h.value(e)
+	r.Error = h.errText(e)
 	return r
 }
 
