@@ -53,8 +53,8 @@ type loadedHistory struct {
 	text []byte
 	// nemesisValues holds the full value of nemesis events by position.
 	nemesisValues map[int]json.RawMessage
-	fs     []string
-	fIndex map[string]uint16
+	fs            []string
+	fIndex        map[string]uint16
 	// byIndex maps a history index to its position in events when the file's
 	// indices are not simply 0..n-1.
 	byIndex map[int64]int
