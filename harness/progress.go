@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,11 +32,17 @@ func (p *progress) nemesis(typ, f string, value json.RawMessage) {
 	if typ != "info" {
 		return
 	}
+	// Re-encode without HTML escaping: "n1->n2" reads better than
+	// "n1-\u003en2" on a terminal.
+	var v any
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, value); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := json.Unmarshal(value, &v); err != nil || enc.Encode(v) != nil {
+		buf.Reset()
 		buf.Write(value)
 	}
-	s := buf.String()
+	s := strings.TrimSpace(buf.String())
 	if len(s) > 160 {
 		s = s[:157] + "..."
 	}
