@@ -93,6 +93,11 @@ func mustConnect(t *testing.T, c *Cluster, a, b string) {
 		if err = c.Probe(context.Background(), a, b, probeTimeout); err == nil {
 			return
 		}
+		var te interface{ Timeout() bool }
+		if !errors.As(err, &te) || !te.Timeout() {
+			// Refused: a restarted stub is not listening yet.
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	t.Errorf("%s -> %s does not connect: %v", a, b, err)
 }
