@@ -16,6 +16,20 @@ type analysis struct {
 	orders   []*order
 	okRead   map[kv]int32 // message -> first ok op (position in c.ops) that read it
 	writerOf map[kv]int32 // message -> last op (position in c.ops) that sent it
+	// writerAt[k][i] is writerOf of the value at dense index i of key k's
+	// version order (-1: none), so per-record lookups avoid the map.
+	writerAt [][]int32
+}
+
+// writer returns the op that sent value v of key k; idx/ok are v's dense
+// index in the version order, if known.
+func (a *analysis) writer(k int32, v int64, idx int32, ok bool) (int32, bool) {
+	if ok {
+		w := a.writerAt[k][idx]
+		return w, w >= 0
+	}
+	w, found := a.writerOf[kv{k, v}]
+	return w, found
 }
 
 // Result runs every analysis over the observed history. If ctx ends first,
@@ -40,6 +54,18 @@ func (c *Checker) Result(ctx context.Context) *Result {
 		}
 	}
 	a.orders = c.buildOrders(a.okRead)
+	a.writerAt = make([][]int32, len(a.orders))
+	for k, o := range a.orders {
+		ws := make([]int32, len(o.byIndex))
+		for i, v := range o.byIndex {
+			if w, ok := a.writerOf[kv{int32(k), v}]; ok {
+				ws[i] = w
+			} else {
+				ws[i] = -1
+			}
+		}
+		a.writerAt[k] = ws
+	}
 	steps := []func(){
 		a.inconsistentAndDuplicate,
 		a.readChecks,
@@ -186,8 +212,11 @@ func (a *analysis) readChecks() {
 		for _, r := range reads {
 			key := c.keys[r.key]
 			vs := c.values(r)
-			for _, x := range vs {
-				w, ok := a.writerOf[kv{r.key, x.value}]
+			ord := a.orders[r.key]
+			prev, prevOK := int32(0), false
+			for j, x := range vs {
+				xi, xok := ord.indexOf(x.offset, x.value)
+				w, ok := a.writer(r.key, x.value, xi, xok)
 				switch {
 				case !ok:
 					a.col.add(UnknownValue, Case{
@@ -200,15 +229,13 @@ func (a *analysis) readChecks() {
 						Explanation: fmt.Sprintf("op %d failed to send %d to %s, yet op %d read it (aborted read)", a.idx(w), x.value, key, o.index),
 					})
 				}
-			}
-			ord := a.orders[r.key]
-			for j := 1; j < len(vs); j++ {
-				v1, v2 := vs[j-1].value, vs[j].value
-				i1, ok1 := ord.index(v1)
-				i2, ok2 := ord.index(v2)
-				if !ok1 || !ok2 {
+				i1, i2 := prev, xi
+				check := j > 0 && prevOK && xok
+				prev, prevOK = xi, xok
+				if !check {
 					continue
 				}
+				v1, v2 := vs[j-1].value, x.value
 				switch d := i2 - i1; {
 				case d > 1:
 					a.col.add(IntPollSkip, Case{

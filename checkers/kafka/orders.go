@@ -19,6 +19,10 @@ type order struct {
 	// pos maps each value to where it appears; one map rather than three
 	// because map work dominates the analysis of large histories.
 	pos map[int64]valuePos
+	// base is the first observed offset: in stretches of the log without
+	// holes or conflicts, a value at offset o has dense index o-base,
+	// which indexOf tries before the map.
+	base int64
 }
 
 // valuePos locates a value in a key's log.
@@ -37,6 +41,20 @@ func (o *order) index(v int64) (int32, bool) {
 	}
 	p, ok := o.pos[v]
 	return p.idx, ok
+}
+
+// indexOf is index for a value observed at offset off: it guesses the
+// dense index from the offset and confirms it against byIndex (which holds
+// each value once), and falls back to the map. Per-record lookups dominate
+// the analysis of big histories, and the guess is almost always right.
+func (o *order) indexOf(off, v int64) (int32, bool) {
+	if o == nil {
+		return 0, false
+	}
+	if g := off - o.base; g >= 0 && g < int64(len(o.byIndex)) && o.byIndex[g] == v {
+		return int32(g), true
+	}
+	return o.index(v)
 }
 
 // firstIdx returns the first log position of v.
@@ -110,6 +128,9 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 				}
 				o.pos[v] = p
 			}
+		}
+		if len(o.offsets) > 0 {
+			o.base = o.offsets[0]
 		}
 		orders[k] = o
 		pairs[k] = nil

@@ -82,11 +82,12 @@ func (a *analysis) pollStep(s *procState, i int32) {
 		prev, ok := s.lastRead[r.key]
 		if ok {
 			pr := readOf(c, &c.ops[prev], r.key)
-			v := pr[len(pr)-1].value
+			last := pr[len(pr)-1]
+			v := last.value
 			v2 := vs[0].value
 			ord := a.orders[r.key]
-			i1, ok1 := ord.index(v)
-			i2, ok2 := ord.index(v2)
+			i1, ok1 := ord.indexOf(last.offset, v)
+			i2, ok2 := ord.indexOf(vs[0].offset, v2)
 			if ok1 && ok2 {
 				key := c.keys[r.key]
 				mode := "assigned"

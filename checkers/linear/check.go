@@ -289,7 +289,16 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 }
 
 func checkPartition(ctx context.Context, key string, ops []porcupine.Operation) partResult {
-	segs, values := split(ops)
+	segs, values, ok := splitByPosition(ops)
+	if !ok {
+		segs, values = split(ops)
+	}
+	return searchSegments(ctx, key, segs, values)
+}
+
+// searchSegments searches the segments of one partition in order, each
+// starting from the log the previous ones determined.
+func searchSegments(ctx context.Context, key string, segs []segment, values map[int64]int64) partResult {
 	t := newTrie()
 	node, length := int32(0), int64(0)
 	p := partResult{key: key, res: porcupine.Ok, segments: len(segs)}

@@ -124,3 +124,98 @@ func split(ops []porcupine.Operation) ([]segment, map[int64]int64) {
 	}
 	return segs, covered
 }
+
+// segmentTarget is the number of operations splitByPosition aims for per
+// segment: Porcupine's memo costs about n²/8 bytes for n operations, so
+// 2000 keep each search under a megabyte. A variable so tests can force
+// many cuts.
+var segmentTarget = 2000
+
+// splitByPosition cuts a partition by log position rather than by time.
+// It applies when the log is determined: every send has a known offset
+// (indefinite ones resolved), no two claim the same offset, and every
+// offset below the highest one any operation needs is claimed. Then each
+// operation is pinned to the log length at which it must take effect (a
+// send at offset o when the log has o entries, a read with high watermark
+// h when it has h), and in every linearization the operations pinned below
+// a send at offset L come before those pinned at or above it. So a cut
+// before the send at L is exact provided real time agrees: no operation
+// after the cut returned before an operation before it was invoked (if one
+// did, the history is not linearizable, and the cut is skipped so that the
+// search over the merged stretch reports it).
+//
+// Unlike quiescent points, such cuts exist even when a partition always
+// has operations in flight, which is the case for a hot partition with
+// many producers. ok=false means the log is not determined; use split.
+func splitByPosition(ops []porcupine.Operation) (segs []segment, values map[int64]int64, ok bool) {
+	type pinned struct {
+		pos  int64
+		kind int // 0 read, 1 send: reads at length h come before the send at offset h
+	}
+	pins := make([]pinned, len(ops))
+	values = make(map[int64]int64, len(ops))
+	need := int64(0)
+	for i, op := range ops {
+		in, out := op.Input.(*input), op.Output.(*output)
+		if in.send {
+			if out.offset < 0 {
+				return nil, nil, false
+			}
+			if _, dup := values[out.offset]; dup {
+				return nil, nil, false
+			}
+			values[out.offset] = in.value
+			pins[i] = pinned{out.offset, 1}
+			need = max(need, out.offset+1)
+			continue
+		}
+		if in.from < 0 && len(out.records) > 0 {
+			return nil, nil, false
+		}
+		pins[i] = pinned{out.hw, 0}
+		need = max(need, out.hw, in.from+int64(len(out.records)))
+	}
+	if int64(len(values)) < need {
+		return nil, nil, false
+	}
+	for o := int64(0); o < need; o++ {
+		if _, ok := values[o]; !ok {
+			return nil, nil, false
+		}
+	}
+	order := make([]int, len(ops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if pins[a].pos != pins[b].pos {
+			return cmp64(pins[a].pos, pins[b].pos)
+		}
+		if pins[a].kind != pins[b].kind {
+			return pins[a].kind - pins[b].kind
+		}
+		return cmp64(ops[a].Call, ops[b].Call)
+	})
+	sorted := make([]porcupine.Operation, len(ops))
+	for i, j := range order {
+		sorted[i] = ops[j]
+	}
+	// minReturn[i] is the earliest return among sorted[i:].
+	minReturn := make([]int64, len(sorted)+1)
+	minReturn[len(sorted)] = math.MaxInt64
+	for i := len(sorted) - 1; i >= 0; i-- {
+		minReturn[i] = min(minReturn[i+1], sorted[i].Return)
+	}
+	start, startLen := 0, int64(0)
+	maxCall := int64(math.MinInt64)
+	for i := range sorted {
+		p := pins[order[i]]
+		if i-start >= segmentTarget && p.kind == 1 && p != pins[order[i-1]] && maxCall < minReturn[i] {
+			segs = append(segs, segment{ops: sorted[start:i:i], startLen: startLen})
+			start, startLen = i, p.pos
+		}
+		maxCall = max(maxCall, sorted[i].Call)
+	}
+	segs = append(segs, segment{ops: sorted[start:len(sorted):len(sorted)], startLen: startLen})
+	return segs, values, true
+}

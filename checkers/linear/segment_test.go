@@ -80,31 +80,47 @@ func randomHistory(rng *rand.Rand, n int, bad float64) []porcupine.Operation {
 }
 
 // TestSplitIsExact checks that searching the segments one after the other
-// gives the same verdict as searching the whole partition at once.
+// gives the same verdict as searching the whole partition at once, for
+// both ways of cutting.
 func TestSplitIsExact(t *testing.T) {
+	defer func(old int) { segmentTarget = old }(segmentTarget)
+	segmentTarget = 3
 	rng := rand.New(rand.NewPCG(1, 2))
-	var illegal, cut int
-	for i := 0; i < 400; i++ {
+	var illegal, cutTime, cutPos int
+	for i := 0; i < 600; i++ {
 		ops := randomHistory(rng, 5+rng.IntN(40), 0.5)
 		whole, _ := porcupine.CheckOperationsVerbose(model(newTrie(), 0), ops, 0)
-		cp := make([]porcupine.Operation, len(ops))
-		copy(cp, ops)
-		p := checkPartition(context.Background(), "k", cp)
-		if p.res != whole {
-			t.Fatalf("history %d: segmented %v, whole %v\n%s", i, p.res, whole, dump(ops))
-		}
 		if whole == porcupine.Illegal {
 			illegal++
 		}
-		if p.segments > 1 {
-			cut++
+		segs, values := split(clone(ops))
+		if p := searchSegments(context.Background(), "k", segs, values); p.res != whole {
+			t.Fatalf("history %d: time-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
+		}
+		if len(segs) > 1 {
+			cutTime++
+		}
+		if segs, values, ok := splitByPosition(clone(ops)); ok {
+			if p := searchSegments(context.Background(), "k", segs, values); p.res != whole {
+				t.Fatalf("history %d: position-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
+			}
+			if len(segs) > 1 {
+				cutPos++
+			}
+		}
+		if p := checkPartition(context.Background(), "k", clone(ops)); p.res != whole {
+			t.Fatalf("history %d: checkPartition %v, whole %v", i, p.res, whole)
 		}
 	}
-	t.Logf("illegal %d, cut %d of 400", illegal, cut)
+	t.Logf("illegal %d, time cuts %d, position cuts %d of 600", illegal, cutTime, cutPos)
 	// The test is only meaningful if both verdicts and real cuts occur.
-	if illegal < 50 || illegal > 350 || cut < 50 {
-		t.Errorf("illegal %d, cut %d of 400: generator not exercising both sides", illegal, cut)
+	if illegal < 100 || illegal > 500 || cutTime < 50 || cutPos < 50 {
+		t.Errorf("generator not exercising both sides")
 	}
+}
+
+func clone(ops []porcupine.Operation) []porcupine.Operation {
+	return append([]porcupine.Operation(nil), ops...)
 }
 
 func dump(ops []porcupine.Operation) string {
