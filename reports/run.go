@@ -124,6 +124,20 @@ func RenderRun(ctx context.Context, runDir string) error {
 		pg.VerdictNote = "results.json is missing: the history was not checked."
 	default:
 		pg.Verdict = res.Valid
+		if res.Valid == Unknown {
+			// Say at the top why nothing could be decided.
+			var why []string
+			for _, c := range res.Checkers {
+				if c.Valid == Unknown {
+					w := c.Name + " could not decide"
+					if c.Explanation != "" {
+						w = c.Name + ": " + c.Explanation
+					}
+					why = append(why, w)
+				}
+			}
+			pg.VerdictNote = strings.Join(why, "; ")
+		}
 	}
 
 	// Keys and offsets named by anomalies get offset views.
