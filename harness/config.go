@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/chronik-chaos/chronik/nemesis"
 )
 
 // Workload names.
@@ -36,6 +38,11 @@ type Config struct {
 	Store           string   `json:"store"`
 	Image           string   `json:"image,omitempty"`
 	TestCount       int      `json:"test_count"`
+
+	// Nemesis knobs passed to the scheduler (empty: its defaults).
+	Targets     []string `json:"targets,omitempty"`
+	Grudges     []string `json:"grudges,omitempty"`
+	LeaderGroup string   `json:"leader_group,omitempty"`
 
 	// Tuning knobs (flags too, rarely changed).
 	Partitions     int      `json:"partitions_per_topic"`
@@ -123,7 +130,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nemesis, brokerArgs string
+	var nemesis, brokerArgs, targets, grudges string
 	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
@@ -138,6 +145,9 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.Image, "image", "", "broker image tag to use instead of building one")
 	fs.IntVar(&cfg.TestCount, "test-count", cfg.TestCount, "number of tests to run one after another (seeds seed, seed+1, ...)")
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
+	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")
+	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
+	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
@@ -160,6 +170,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
 	cfg.DrainTimeout, cfg.CheckTimeout = Duration(drainTO), Duration(checkTO)
 	cfg.Nemesis = splitList(nemesis)
+	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
 	cfg.BrokerArgs = strings.Fields(brokerArgs)
 	cfg.CommandLine = append([]string{"chaos", "run"}, args...)
 	if err := cfg.Validate(); err != nil {
@@ -206,6 +217,17 @@ func (c *Config) Validate() error {
 	for _, n := range c.Nemesis {
 		if !slices.Contains(KnownNemeses, n) {
 			return bad("unknown nemesis %q (want any of %s)", n, strings.Join(KnownNemeses, ","))
+		}
+	}
+	targets := []string{nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetMinority, nemesis.TargetMajority, nemesis.TargetAll}
+	for _, v := range c.Targets {
+		if !slices.Contains(targets, v) {
+			return bad("unknown target %q (want any of %s)", v, strings.Join(targets, ","))
+		}
+	}
+	for _, v := range c.Grudges {
+		if !slices.Contains(nemesis.GrudgeNames, v) {
+			return bad("unknown grudge %q (want any of %s)", v, strings.Join(nemesis.GrudgeNames, ","))
 		}
 	}
 	if c.Name == "" {

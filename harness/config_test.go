@@ -49,6 +49,8 @@ func TestParseRunFlags(t *testing.T) {
 			}
 		}},
 		{name: "unknown nemesis", args: []string{"--nemesis", "meteor"}, wantErr: true},
+		{name: "unknown target", args: []string{"--targets", "leader,bogus"}, wantErr: true},
+		{name: "unknown grudge", args: []string{"--grudges", "bogus"}, wantErr: true},
 		{name: "bad workload", args: []string{"--workload", "kv"}, wantErr: true},
 		{name: "zero nodes", args: []string{"--nodes", "0"}, wantErr: true},
 		{name: "stray argument", args: []string{"extra"}, wantErr: true},

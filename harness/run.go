@@ -185,7 +185,10 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}()
 
-	sched, err := nemesis.NewScheduler(nemesis.Options{Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D()},
+	sched, err := nemesis.NewScheduler(nemesis.Options{
+		Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D(),
+		Targets: r.cfg.Targets, Grudges: r.cfg.Grudges, LeaderGroup: r.cfg.LeaderGroup,
+	},
 		c, SubRand(r.cfg.Seed, "nemesis"), r.log.With("component", "nemesis"))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
