@@ -10,7 +10,7 @@ import (
 func TestProgressNemesisLine(t *testing.T) {
 	cases := []struct {
 		name, typ, value string
-		want            string // substring; empty means no line at all
+		want             string // substring; empty means no line at all
 	}{
 		{name: "invoke is not printed", typ: "invoke", value: `{"nodes":["n1"]}`},
 		{name: "arrows unescaped", typ: "info", value: `{"blocked":["n1-\u003en2"]}`, want: `nemesis partition  {"blocked":["n1->n2"]}`},
