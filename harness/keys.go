@@ -171,6 +171,9 @@ func (ks *Keyspace) NextWrite(ctx context.Context, rng *rand.Rand) (Key, int64) 
 	return ks.keyOf(n), v
 }
 
+// Partitions is the number of partitions per topic.
+func (ks *Keyspace) Partitions() int { return ks.parts }
+
 // Active returns the keys currently written to.
 func (ks *Keyspace) Active() []Key {
 	ks.mu.Lock()

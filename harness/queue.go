@@ -165,12 +165,12 @@ func (c *queueClient) subscribe(ctx context.Context) {
 			topics = append(topics, k.Topic)
 		}
 	}
+	// A subscription covers every partition of its topics, retired keys
+	// included: those are the keys its polls can return.
 	var names []string
 	for _, t := range topics {
-		for _, k := range c.cfg.Keys.Active() {
-			if k.Topic == t && !containsStr(names, k.String()) {
-				names = append(names, k.String())
-			}
+		for p := range c.cfg.Keys.Partitions() {
+			names = append(names, Key{Topic: t, Partition: int32(p)}.String())
 		}
 	}
 	c.rec.Invoke(c.proc, history.FSubscribe, names)
