@@ -68,7 +68,7 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 	v["nodes"] = nonNil(g.Nodes())
 	v["cuts"] = map[string][]string(g)
 	if !anyCutPair(g, live) {
-		skipped(rec, "partition", v, fmt.Sprintf("fewer than two live nodes (live %v)", live))
+		skipped(rec, "partition", v, fmt.Sprintf("no two live nodes to cut apart (live %v)", live))
 		return nil
 	}
 	return action(ctx, rec, "partition", v, func(ctx context.Context) (Value, error) {

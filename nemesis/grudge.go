@@ -39,6 +39,9 @@ func MakeGrudge(name string, nodes []string, leader string) (Grudge, error) {
 		return complete(nodes[:1], nodes[1:]), nil
 	case GrudgeMajority:
 		// A clean split: the first majority(n) nodes against the rest.
+		if n < 3 {
+			return nil, fmt.Errorf("grudge majority: need at least 3 nodes, have %d", n)
+		}
 		m := majority(n)
 		return complete(nodes[:m], nodes[m:]), nil
 	case GrudgeMajoritiesRing:
@@ -72,7 +75,8 @@ func GrudgeApplies(name string, n int) bool {
 	switch name {
 	case GrudgeMajoritiesRing:
 		return n >= 4
-	case GrudgeBridge:
+	case GrudgeBridge, GrudgeMajority:
+		// Two nodes are a majority of two: nothing left to split off.
 		return n >= 3
 	}
 	return n >= 2

@@ -73,7 +73,7 @@ func TestGrudgeProperties(t *testing.T) {
 		}
 		return out
 	}
-	for n := 3; n <= 7; n++ {
+	for n := 2; n <= 7; n++ {
 		nodes := names(n)
 		for _, name := range GrudgeNames {
 			if !GrudgeApplies(name, n) {

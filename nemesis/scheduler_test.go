@@ -552,7 +552,7 @@ func TestPartitionAroundDownNodes(t *testing.T) {
 	for seed := uint64(0); seed < 30; seed++ {
 		c := newFake(3, Running)
 		c.state["n1"] = Exited
-		s := newSched(t, c, seed, Options{Faults: []string{"partition"}, Grudges: []string{"one", "bridge", "isolate-leader"}})
+		s := newSched(t, c, seed, Options{Faults: []string{"partition"}, Grudges: []string{"one", "bridge", "isolate-leader", "majority"}})
 		c.leader = "n1" // a stale leader: down
 		rec := &recorder{}
 		if err := PartitionFault.start(context.Background(), s, rec); err != nil {
