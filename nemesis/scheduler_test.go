@@ -603,3 +603,36 @@ func TestConnectsUnderLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationStopsAndGates: a rotation boundary stops families the new mix
+// leaves out, and a family outside the current mix does not start.
+func TestRotationStopsAndGates(t *testing.T) {
+	ctx := context.Background()
+	c := newFake(3, Running)
+	s := newSched(t, c, 1, Options{Faults: []string{"kill", "partition"}, Mixes: [][]string{{"kill"}, {"partition"}}})
+	rec := &recorder{}
+	steps := []struct {
+		ev         Event
+		killActive bool
+		partActive bool
+	}{
+		{Event{Family: "kill", Mix: []string{"kill"}}, true, false},
+		{Event{Family: "partition", Mix: []string{"kill"}}, true, false}, // gated
+		{Event{Mix: []string{"partition"}}, false, false},                // boundary stops kill
+		{Event{Family: "kill", Mix: []string{"partition"}}, false, false},
+		{Event{Family: "partition", Mix: []string{"partition"}}, false, true},
+		{Event{Mix: []string{"kill"}}, false, false},
+	}
+	for i, st := range steps {
+		if err := s.do(ctx, st.ev, rec); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if KillFault.active(s) != st.killActive || PartitionFault.active(s) != st.partActive {
+			t.Errorf("step %d (%+v): kill active %v, partition active %v; want %v, %v",
+				i, st.ev, KillFault.active(s), PartitionFault.active(s), st.killActive, st.partActive)
+		}
+	}
+	if n := countState(c, Running); n != 3 {
+		t.Errorf("%d nodes running after the rotation stopped kill, want 3", n)
+	}
+}
