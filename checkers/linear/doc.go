@@ -26,11 +26,14 @@
 //     position makes them stateful per client, which the kafka checker
 //     covers.
 //
-// Before the search each partition is cut into segments at quiescent
-// points where the log is fully determined (see split), which keeps
-// Porcupine's memoization, quadratic in the number of operations searched
-// together, small; the verdict is exactly that of searching the whole
-// partition at once.
+// Before the search each partition is cut into segments of about 2000
+// operations, which keeps Porcupine's memoization (quadratic in the number
+// of operations searched together) small: by log position when every send
+// has a known offset (splitByPosition; the usual case, and it works even
+// when a hot partition never has a quiet moment), else at quiescent points
+// where the log is determined (split). Either way the verdict is exactly
+// that of searching the whole partition at once (TestSplitIsExact compares
+// them on random histories).
 //
 // The model state is one node id in a per-partition trie of every log the
 // search explored, so states are tiny, hash trivially and compare exactly,
