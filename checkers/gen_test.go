@@ -260,3 +260,18 @@ func TestVisualization(t *testing.T) {
 		})
 	}
 }
+
+// TestHotPartitionIsCut guards the memory bound of the linearizability
+// search: a single partition with 20 producers never goes quiet, yet its
+// search must still be cut into many small segments.
+func TestHotPartitionIsCut(t *testing.T) {
+	p, _ := generate(t, gen.Config{Seed: 13, Lines: 40000, Keys: 1, Threads: 20, InfoRate: 0.02, FailRate: 0.01})
+	r, err := checkers.Check(context.Background(), p, checkers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := r.Checkers[checkers.NameLinearizable].(*linear.Result)
+	if r.Valid != verdict.True || l.Segments < l.Operations/4000 || l.Segments < 2 {
+		t.Errorf("valid %v, %d operations in %d segments", r.Valid, l.Operations, l.Segments)
+	}
+}
