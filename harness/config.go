@@ -43,6 +43,9 @@ type Config struct {
 	Targets     []string `json:"targets,omitempty"`
 	Grudges     []string `json:"grudges,omitempty"`
 	LeaderGroup string   `json:"leader_group,omitempty"`
+	// LossPercent and Delay size the loss and delay faults (0: defaults).
+	LossPercent int      `json:"loss_percent,omitempty"`
+	Delay       Duration `json:"delay,omitempty"`
 
 	// Tuning knobs (flags too, rarely changed).
 	Partitions     int      `json:"partitions_per_topic"`
@@ -131,6 +134,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var nemesis, brokerArgs, targets, grudges string
+	var delay time.Duration
 	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
@@ -148,6 +152,8 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")
 	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
+	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
+	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
@@ -169,6 +175,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.TimeLimit, cfg.NemesisInterval, cfg.OpTimeout = Duration(timeLimit), Duration(interval), Duration(opTimeout)
 	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
 	cfg.DrainTimeout, cfg.CheckTimeout = Duration(drainTO), Duration(checkTO)
+	cfg.Delay = Duration(delay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
 	cfg.BrokerArgs = strings.Fields(brokerArgs)
@@ -213,6 +220,10 @@ func (c *Config) Validate() error {
 		return bad("--partitions, --active-keys and --writes-per-key must be positive")
 	case c.OpTimeout.D() <= 0:
 		return bad("--op-timeout must be positive")
+	case c.LossPercent < 0 || c.LossPercent > 100:
+		return bad("--loss-percent must be in 1..100")
+	case c.Delay.D() < 0 || c.Delay.D() > 0 && c.Delay.D() < time.Millisecond:
+		return bad("--delay must be at least 1ms")
 	}
 	for _, n := range c.Nemesis {
 		if !slices.Contains(KnownNemeses, n) {
