@@ -309,8 +309,9 @@ func (r *runner) healAndDrain(ctx context.Context) error {
 	return nil
 }
 
-// check runs the checkers plus liveness, writes results.json, points
-// store/latest at the run and renders the reports.
+// check runs the checkers plus liveness and the log-based Raft safety
+// checker, writes results.json, points store/latest at the run and renders
+// the reports.
 func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	r.pr.printf("check: %d operations", r.out.Ops)
 	res, err := checkers.Check(ctx, filepath.Join(r.runDir, HistoryFile), checkers.Options{
@@ -320,6 +321,8 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 		return infra("check history: %w", err)
 	}
 	res.Add(LivenessName, livenessResult(exits, r.stuck, r.histBase))
+	safety := raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase)
+	res.Add(RaftSafetyName, safety)
 	if err := checkers.WriteResults(r.runDir, res); err != nil {
 		return infra("%w", err)
 	}
@@ -330,6 +333,9 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	}
 	if len(r.stuck) > 0 {
 		r.out.Counts[AnomalyNotRecovered] += len(r.stuck)
+	}
+	for name, n := range safetyCounts(safety) {
+		r.out.Counts[name] += n
 	}
 	if err := writeJSON(filepath.Join(r.runDir, TestFile), r.cfg); err != nil {
 		return infra("%w", err)

@@ -1,0 +1,270 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers"
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+)
+
+// RaftSafetyName is the log-based Raft safety checker's section in
+// results.json.
+const RaftSafetyName = "raft-safety"
+
+// Raft safety anomaly names.
+const (
+	// AnomalyElectionSafety: two different nodes became leader of the same
+	// Raft group in the same term. Raft's election safety property (at most
+	// one leader per term, §5.2 of the Raft paper) forbids it; it happens
+	// when a node votes twice in one term, e.g. because its vote was not
+	// persisted across a restart.
+	AnomalyElectionSafety = "election-safety"
+	// AnomalyTermRegression: a node became leader of a group in a term lower
+	// than a term it had already led that group in. A Raft node's current
+	// term never decreases, restarts included (it is persisted before any
+	// message is answered), so a leader line with a lower term means the
+	// node lost its persisted term.
+	AnomalyTermRegression = "term-regression"
+)
+
+// leaderLine is one "became leader" line of a node's log.
+type leaderLine struct {
+	Node  string    // the node's log directory name, n1..nN
+	Group string    // Raft group name (__meta, topic/partition)
+	GID   string    // group id, for humans
+	Term  uint64    // the term the node leads
+	At    time.Time // the line's own timestamp
+	Line  int       // 1-based line number in the node's log
+}
+
+// maxSafetyExamples caps the examples kept per anomaly.
+const maxSafetyExamples = 20
+
+// raftSafetyResult is the harness's log-based Raft safety checker. The
+// history cannot show who led which term, but each broker logs
+// `msg="became leader" ... group=G ... term=T` whenever it takes over a
+// group; reading every node's log (runDir/nK/chronik-server.log, the logs
+// of all incarnations of the node, appended across restarts) gives the
+// leaders of each term. Times in examples are nanoseconds since base (the
+// history's time base), so they line up with history operations; the
+// containers share the host's clock. A node whose log is missing or
+// unreadable is skipped and named in "unread_logs" (the node never started,
+// say): the check is then over the logs that exist.
+func raftSafetyResult(runDir string, nodes []string, base time.Time) *checkers.Extra {
+	var lines []leaderLine
+	var unread []string
+	for _, n := range nodes {
+		f, err := os.Open(filepath.Join(runDir, n, NodeLogFile))
+		if err != nil {
+			unread = append(unread, n)
+			continue
+		}
+		ls, err := scanLeaderLines(n, f)
+		f.Close()
+		if err != nil {
+			unread = append(unread, n)
+		}
+		lines = append(lines, ls...)
+	}
+	return raftSafety(lines, base, unread)
+}
+
+// NodeLogFile is a node's log inside its directory of the run (store
+// contract: nK/chronik-server.log).
+const NodeLogFile = "chronik-server.log"
+
+// scanLeaderLines returns the "became leader" lines of one node's log, in
+// file order. Lines that are not slog text records are ignored.
+func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
+	var out []leaderLine
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for no := 1; sc.Scan(); no++ {
+		text := sc.Text()
+		if !strings.Contains(text, `msg="became leader"`) {
+			continue
+		}
+		kv := parseLogfmt(text)
+		if kv["msg"] != "became leader" {
+			continue
+		}
+		term, err := strconv.ParseUint(kv["term"], 10, 64)
+		if err != nil || kv["group"] == "" {
+			continue
+		}
+		at, _ := time.Parse(time.RFC3339Nano, kv["time"])
+		out = append(out, leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Term: term, At: at, Line: no})
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read %s log: %w", node, err)
+	}
+	return out, nil
+}
+
+// parseLogfmt splits a slog text line into its key=value pairs. Values may
+// be double-quoted with Go escapes. A repeated key keeps its first value
+// (slog's With can repeat "component"; the first is the outer one).
+func parseLogfmt(s string) map[string]string {
+	kv := map[string]string{}
+	for i := 0; i < len(s); {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			break
+		}
+		key := s[i : i+eq]
+		i += eq + 1
+		var val string
+		if i < len(s) && s[i] == '"' {
+			// Find the closing quote, skipping escaped ones.
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				j = len(s) - 1
+			}
+			if u, err := strconv.Unquote(s[i : j+1]); err == nil {
+				val = u
+			} else {
+				val = s[i+1 : j]
+			}
+			i = j + 1
+		} else {
+			j := strings.IndexByte(s[i:], ' ')
+			if j < 0 {
+				j = len(s) - i
+			}
+			val = s[i : i+j]
+			i += j
+		}
+		if _, dup := kv[key]; !dup && !strings.ContainsAny(key, " \"") {
+			kv[key] = val
+		}
+	}
+	return kv
+}
+
+// safetyRef names one log line in an example.
+type safetyRef struct {
+	Node    string `json:"node"`
+	Term    uint64 `json:"term"`
+	Time    int64  `json:"time"` // ns since the history's time base
+	LogTime string `json:"log_time"`
+	Line    int    `json:"line"`
+}
+
+// safetyExample is one anomaly: the group and the two leader lines that
+// contradict each other. Time is when the contradiction arose (the later
+// line), in history time.
+type safetyExample struct {
+	Group   string    `json:"group"`
+	GID     string    `json:"gid,omitempty"`
+	Term    uint64    `json:"term"`
+	Time    int64     `json:"time"`
+	First   safetyRef `json:"first"`
+	Second  safetyRef `json:"second"`
+	Message string    `json:"message"`
+}
+
+// raftSafety checks leader lines from all nodes. It is separate from the
+// file reading so it can be tested on fixtures.
+func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.Extra {
+	ref := func(l leaderLine) safetyRef {
+		return safetyRef{Node: l.Node, Term: l.Term, Time: int64(l.At.Sub(base)), LogTime: l.At.UTC().Format(time.RFC3339Nano), Line: l.Line}
+	}
+	// Election safety: the first leader of each (group, term), then any
+	// other node claiming the same term. Order by time so "first" is first.
+	sorted := append([]leaderLine(nil), lines...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	type gt struct {
+		group string
+		term  uint64
+	}
+	leaders := map[gt]leaderLine{}
+	reported := map[gt]map[string]bool{}
+	var election []safetyExample
+	for _, l := range sorted {
+		k := gt{l.Group, l.Term}
+		first, ok := leaders[k]
+		if !ok {
+			leaders[k] = l
+			continue
+		}
+		if first.Node == l.Node || reported[k][l.Node] {
+			continue
+		}
+		if reported[k] == nil {
+			reported[k] = map[string]bool{}
+		}
+		reported[k][l.Node] = true
+		election = append(election, safetyExample{
+			Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
+			First: ref(first), Second: ref(l),
+			Message: fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, l.Node, l.Group, l.Term),
+		})
+	}
+	// Term regression, per node and group, in the node's own file order
+	// (one file spans the node's restarts).
+	type ng struct{ node, group string }
+	highest := map[ng]leaderLine{}
+	var regress []safetyExample
+	for _, l := range lines {
+		k := ng{l.Node, l.Group}
+		h, ok := highest[k]
+		if ok && l.Term < h.Term {
+			regress = append(regress, safetyExample{
+				Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
+				First: ref(h), Second: ref(l),
+				Message: fmt.Sprintf("%s became leader of %s in term %d after leading term %d", l.Node, l.Group, l.Term, h.Term),
+			})
+		}
+		if !ok || l.Term > h.Term {
+			highest[k] = l
+		}
+	}
+	errs := map[string]any{}
+	for name, ex := range map[string][]safetyExample{AnomalyElectionSafety: election, AnomalyTermRegression: regress} {
+		if len(ex) == 0 {
+			continue
+		}
+		n := len(ex)
+		if len(ex) > maxSafetyExamples {
+			ex = ex[:maxSafetyExamples]
+		}
+		errs[name] = map[string]any{"count": n, "examples": ex}
+	}
+	fields := map[string]any{"errors": errs, "leader_lines": len(lines), "terms": len(leaders)}
+	if len(unread) > 0 {
+		fields["unread_logs"] = unread
+	}
+	return &checkers.Extra{Valid: verdict.Of(len(errs) == 0), Fields: fields}
+}
+
+// safetyCounts returns the anomaly counts of a raftSafetyResult, for the
+// run's summary line.
+func safetyCounts(e *checkers.Extra) map[string]int {
+	out := map[string]int{}
+	errs, _ := e.Fields["errors"].(map[string]any)
+	for name, v := range errs {
+		if m, ok := v.(map[string]any); ok {
+			if n, ok := m["count"].(int); ok {
+				out[name] = n
+			}
+		}
+	}
+	return out
+}
