@@ -31,6 +31,9 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if cluster3 != nil {
+		cluster3.close()
+	}
 	if benchBroker != nil {
 		benchBroker.cancel()
 		<-benchBroker.done

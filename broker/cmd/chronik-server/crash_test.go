@@ -56,8 +56,20 @@ type proc struct {
 
 var servingRE = regexp.MustCompile(`msg="chronik-server serving".* kafka=(\S+) admin=(\S+)`)
 
-// startProc starts the binary with args and waits for its serving line.
+// startProc starts the binary with args and waits for its serving line;
+// the process is killed when t ends.
 func startProc(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
+	p := spawnProc(t, bin, args...)
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// spawnProc is startProc without the cleanup: the caller kills it.
+func spawnProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
@@ -67,10 +79,6 @@ func startProc(t testing.TB, bin string, args ...string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
 	found := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -96,6 +104,7 @@ func startProc(t testing.TB, bin string, args ...string) *proc {
 	case <-p.exited:
 		t.Fatalf("chronik-server exited before serving:\n%s", p.logs())
 	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
 		t.Fatalf("chronik-server did not serve within 30s:\n%s", p.logs())
 	}
 	waitReady(t, p.admin, 30*time.Second)
