@@ -112,6 +112,8 @@ type group struct {
 
 	// partition is the topic-partition of a partition group.
 	partition TopicPartition
+	// campaignAtStart skips the first election timeout (see start).
+	campaignAtStart bool
 }
 
 // raftStorage wraps the durable log so that Snapshot returns the state
@@ -144,18 +146,19 @@ func (s raftStorage) Snapshot() (*pb.Snapshot, error) {
 	}}, nil
 }
 
-func newGroup(n *Node, id uint64, name string, sm stateMachine) (*group, error) {
+func newGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPartition) (*group, error) {
 	rlog, err := storage.OpenRaftLog(n.db, id)
 	if err != nil {
 		return nil, err
 	}
-	if rlog.IsNew() {
+	isNew := rlog.IsNew()
+	if isNew {
 		if err := rlog.Bootstrap(n.voters); err != nil {
 			return nil, fmt.Errorf("bootstrap group %d: %w", id, err)
 		}
 	}
 	g := &group{
-		node: n, id: id, name: name, rlog: rlog, sm: sm,
+		node: n, id: id, name: name, rlog: rlog, sm: sm, partition: tp,
 		log:     n.log.With("group", name, "gid", id),
 		recvc:   make(chan *pb.Message, 4096),
 		wakec:   make(chan struct{}, 1),
@@ -198,6 +201,7 @@ func newGroup(n *Node, id uint64, name string, sm stateMachine) (*group, error) 
 		return nil, fmt.Errorf("start raft group %d: %w", id, err)
 	}
 	g.rn = rn
+	g.campaignAtStart = len(n.voters) == 1 || (isNew && g.preferredLeader() == n.cfg.NodeID)
 	g.pubApplied.Store(sm.applied())
 	// Leader epochs (terms) reported before a restart are never undercut.
 	g.pubTerm.Store(rlog.HardState().GetTerm())
@@ -207,6 +211,19 @@ func newGroup(n *Node, id uint64, name string, sm stateMachine) (*group, error) 
 func (g *group) start() {
 	g.doneWG.Add(1)
 	go g.run()
+	if g.campaignAtStart {
+		// Skip the first election timeout: a single voter (standalone)
+		// has nobody to wait for, and a new partition's preferred replica
+		// would win anyway; clients see a leader as soon as the topic
+		// exists instead of LEADER_NOT_AVAILABLE for up to a second.
+		g.mu.Lock()
+		err := g.rn.Campaign()
+		g.mu.Unlock()
+		if err != nil {
+			g.log.Debug("campaign at start", "err", err)
+		}
+		g.wake()
+	}
 }
 
 // stop ends the goroutine and fails every waiter with err.

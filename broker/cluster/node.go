@@ -108,7 +108,7 @@ func New(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	n.metaG, err = newGroup(n, MetaGroupID, "__meta", n.meta)
+	n.metaG, err = newGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -345,11 +345,10 @@ func (n *Node) reconcileGroups() error {
 		if err != nil {
 			return err
 		}
-		g, err := newGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm)
+		g, err := newGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp)
 		if err != nil {
 			return err
 		}
-		g.partition = tp
 		n.adopt(gid, g)
 		if n.started {
 			g.start()

@@ -125,12 +125,53 @@ func (n *Node) CreateTopics(ctx context.Context, specs []TopicSpec, validateOnly
 		return errs
 	}
 	res, _ := v.([]error)
+	var created []string
 	for j, i := range idx {
 		if j < len(res) {
 			errs[i] = res[j]
 		}
+		if errs[i] == nil {
+			created = append(created, specs[i].Name)
+		}
 	}
+	n.awaitLeaders(ctx, created)
 	return errs
+}
+
+// awaitLeaders waits, briefly, until every partition of the topics has a
+// known leader on this node, so that the Metadata a client asks for right
+// after CreateTopics names leaders instead of LEADER_NOT_AVAILABLE (clients
+// cache that answer). The preferred replica campaigns as soon as the group
+// exists, so this normally takes one election round trip; the topic is
+// created either way.
+func (n *Node) awaitLeaders(ctx context.Context, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	limit := time.Duration(2*n.cfg.ElectionTicks) * n.cfg.TickInterval
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		all := true
+		for _, name := range topics {
+			t, ok := n.Topic(name)
+			for _, p := range t.Partitions {
+				all = all && ok && p.Leader >= 0
+			}
+		}
+		if all {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // DeleteTopics deletes topics through __meta.
@@ -340,8 +381,16 @@ func (n *Node) FetchOffsets(ctx context.Context, group string) (map[TopicPartiti
 // Groups lists groups that have committed offsets.
 func (n *Node) Groups() []string { return n.meta.groupNames() }
 
-// Ready is true once the node is registered and knows a __meta leader.
-func (n *Node) Ready() bool { return n.registered.Load() && n.metaG.pubLead.Load() != 0 }
+// Ready is true once the node is registered, knows a __meta leader, and
+// chronik-default exists (it "exists from the first start": clients that
+// wait for readiness must find it).
+func (n *Node) Ready() bool {
+	if !n.registered.Load() || n.metaG.pubLead.Load() == 0 {
+		return false
+	}
+	_, ok := n.meta.topic(DefaultTopic)
+	return ok
+}
 
 // isr lists the replicas the leader sees as caught up and active.
 func (g *group) isr() []int32 {

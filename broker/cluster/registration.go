@@ -51,7 +51,7 @@ const DefaultTopic = "chronik-default"
 // defaultTopicLoop creates chronik-default once __meta has a leader, from
 // the __meta leader only (others would just get TOPIC_ALREADY_EXISTS).
 func (n *Node) defaultTopicLoop(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if _, ok := n.meta.topic(DefaultTopic); ok {
