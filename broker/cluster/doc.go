@@ -114,7 +114,18 @@ segment files).
 Partition p prefers the (p mod n)-th voter in id order; a leader transfers
 leadership to it once it is active and caught up, at most once per five
 election timeouts, and since the preference is a fixed function of the
-partition transfers converge instead of looping. The leader epoch reported
+partition transfers converge instead of looping. A new partition's
+preferred replica (and any single-voter group) campaigns as soon as its
+group starts instead of waiting an election timeout, and CreateTopics waits
+briefly for leaders, so Metadata right after creation names them.
+
+# Registration and readiness
+
+After Start a node proposes its registration (id, host, port) to __meta
+until it applies, with exponential backoff capped at 2 s and one log line
+per attempt; it never gives up (unless the seeded registration bug is on,
+then it reports on Fatal). Ready is registered, a known __meta leader, and
+chronik-default created (the __meta leader creates it once it leads). The leader epoch reported
 to clients is the Raft term, never lower than one reported before.
 
 # Seeded bugs
