@@ -23,6 +23,17 @@ func TestStaggeredStartAndTopicReplication(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	tc.start(3)
 	tc.waitReady(10 * time.Second)
+	// Node 1 waited through more failed registrations than the seeded
+	// registration bug tolerates (3 in TestUnsafeFlagsChangeBehaviour)
+	// and is still alive and ready.
+	if got := counterValue(t, tc.node(1), "chronik_registration_attempts_total"); got <= 3 {
+		t.Fatalf("node 1 registered after %v attempts; the gaps were too short to prove patience", got)
+	}
+	select {
+	case err := <-tc.node(1).Fatal():
+		t.Fatalf("node 1 gave up: %v", err)
+	default:
+	}
 	// One CreateTopics with several topics: every node creates every
 	// partition of every topic (the seed created only the first topic's).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -17,6 +17,7 @@ type nodeMetrics struct {
 	leader    *prometheus.GaugeVec
 	elections prometheus.Counter
 	snapshots prometheus.Counter
+	regs      prometheus.Counter
 	proposal  prometheus.Histogram
 }
 
@@ -30,10 +31,11 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		leader:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chronik_raft_is_leader", Help: "1 when this node leads the group."}, labels),
 		elections: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_leader_elections_total", Help: "Times this node became leader of any group."}),
 		snapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_snapshots_applied_total", Help: "Snapshots received from a leader and applied."}),
+		regs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_registration_attempts_total", Help: "RegisterBroker proposals made by this node."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_proposal_seconds", Help: "Time from proposal to apply on the proposer.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
 	}
-	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.proposal)
+	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.regs, m.proposal)
 	return m
 }
 

@@ -16,6 +16,7 @@ func (n *Node) registerLoop(ctx context.Context) {
 	self := BrokerInfo{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: n.cfg.KafkaPort}
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		n.metrics.regs.Inc()
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := n.proposeMeta(actx, metaCommand{Op: opRegister, Broker: &self})
 		cancel()
