@@ -1,0 +1,453 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/reports"
+)
+
+// ValidateOptions configures `chaos validate`.
+type ValidateOptions struct {
+	// Seeds is the number of runs of each bug row (seeds Seed, Seed+1, ...).
+	Seeds int
+	// CorrectRuns is the number of runs of the correct broker, spread over
+	// the fault families.
+	CorrectRuns int
+	// TimeLimit, if set, replaces every row's workload time limit.
+	TimeLimit time.Duration
+	// Rows, if set, selects rows by name (a row name or a prefix such as
+	// "correct").
+	Rows []string
+	// Short is the make-test mode: one seed per bug, short runs, one run of
+	// the correct broker.
+	Short bool
+	Store string
+	// Seed is the first seed; 0 means 1.
+	Seed int64
+	// Image, if set, is used instead of building the broker image.
+	Image string
+	// Verbose copies each run's progress lines to the output.
+	Verbose bool
+}
+
+// ValidateRun is one run of a row.
+type ValidateRun struct {
+	Seed   int64
+	RunDir string
+	Valid  verdict.Validity
+	// Caught: for a bug row the verdict was invalid; for a control row the
+	// verdict was not valid (a false alarm).
+	Caught bool
+	// Anomalies are the names that made the verdict invalid.
+	Anomalies []string
+	// FirstAnomaly is the history time of the earliest operation (or log
+	// line, for log-based checkers) among the anomalies' examples; -1 when
+	// no example carries a time.
+	FirstAnomaly time.Duration
+	Wall         time.Duration
+	// Checked: the run got as far as a verdict (Valid is meaningful).
+	Checked bool
+	Err     error
+}
+
+// ValidateRowResult is a row with its runs.
+type ValidateRowResult struct {
+	Row  ValidateRow
+	Runs []ValidateRun
+}
+
+// ValidateReport is the outcome of Validate.
+type ValidateReport struct {
+	Generated time.Time
+	Rows      []ValidateRowResult
+}
+
+// Validate runs the catalogue's rows one run at a time (the machine has
+// two cores; concurrent clusters would distort every timing), writes
+// store/validation.json and re-renders the store index. A run that fails
+// for infrastructure reasons is recorded with its error and the next run
+// goes on; the caller turns that into exit code 4 (InfraErrors). Only ctx
+// being cancelled stops early.
+func Validate(ctx context.Context, opts ValidateOptions, out io.Writer) (*ValidateReport, error) {
+	if opts.Seeds < 1 {
+		opts.Seeds = 1
+	}
+	if opts.Short {
+		opts.Seeds = 1
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Store == "" {
+		opts.Store = "store"
+	}
+	rows := selectRows(Catalogue(opts.Short, opts.CorrectRuns), opts.Rows)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: --rows %q matches no row (rows: %s)", ErrUsage, opts.Rows, strings.Join(rowNames(Catalogue(opts.Short, opts.CorrectRuns)), ","))
+	}
+	// Check every configuration before the first (long) run.
+	for _, r := range rows {
+		cfg := rowConfig(r, opts, opts.Seed)
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("row %s: %w", r.Name, err)
+		}
+	}
+	rep := &ValidateReport{Generated: time.Now().UTC()}
+	total := 0
+	for _, r := range rows {
+		total += rowRuns(r, opts)
+	}
+	k := 0
+	for _, r := range rows {
+		res := ValidateRowResult{Row: r}
+		for i := 0; i < rowRuns(r, opts); i++ {
+			k++
+			cfg := rowConfig(r, opts, opts.Seed+int64(i))
+			fmt.Fprintf(out, "validate: [%d/%d] %s seed %d: %s, nemesis %s, %s\n", k, total, r.Name, cfg.Seed,
+				cfg.Workload, orNone(cfg.Nemesis), cfg.TimeLimit.D())
+			run := validateOne(ctx, cfg, opts, out)
+			if opts.Image == "" && run.Err == nil {
+				// Reuse the image the first run built (tagged by content).
+				if img := builtImage(run.RunDir); img != "" {
+					opts.Image = img
+				}
+			}
+			res.Runs = append(res.Runs, run)
+			fmt.Fprintf(out, "validate:   %s\n", runLine(r, run))
+			if ctx.Err() != nil {
+				rep.Rows = append(rep.Rows, res)
+				return rep, ctx.Err()
+			}
+		}
+		rep.Rows = append(rep.Rows, res)
+		// Write after every row, so an interrupted validation still leaves
+		// the rows measured so far in the store index.
+		if err := writeValidation(ctx, opts.Store, rep); err != nil {
+			return rep, infra("%w", err)
+		}
+	}
+	return rep, nil
+}
+
+func rowRuns(r ValidateRow, opts ValidateOptions) int {
+	if r.Control {
+		return max(r.Runs, 1)
+	}
+	return opts.Seeds
+}
+
+func selectRows(all []ValidateRow, names []string) []ValidateRow {
+	if len(names) == 0 {
+		return all
+	}
+	var out []ValidateRow
+	for _, r := range all {
+		for _, n := range names {
+			if r.Name == n || strings.HasPrefix(r.Name, n) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func rowNames(rows []ValidateRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// rowConfig is the `chaos run` configuration of one run of a row.
+func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
+	cfg := DefaultConfig()
+	cfg.Name = "validate-" + r.Name
+	cfg.Seed = seed
+	cfg.Store = opts.Store
+	cfg.Image = opts.Image
+	cfg.BrokerArgs = slices.Clone(r.BrokerArgs)
+	if r.Workload != "" {
+		cfg.Workload = r.Workload
+	}
+	cfg.Nemesis = slices.Clone(r.Nemesis)
+	cfg.Targets, cfg.Grudges, cfg.LeaderGroup = slices.Clone(r.Targets), slices.Clone(r.Grudges), r.LeaderGroup
+	cfg.LossPercent = r.LossPercent
+	if r.Interval > 0 {
+		cfg.NemesisInterval = Duration(r.Interval)
+	}
+	if r.TimeLimit > 0 {
+		cfg.TimeLimit = Duration(r.TimeLimit)
+	}
+	if opts.TimeLimit > 0 {
+		cfg.TimeLimit = Duration(opts.TimeLimit)
+	}
+	if r.StartGap > 0 {
+		cfg.StartGap = Duration(r.StartGap)
+	}
+	if opts.Short {
+		// Shorter waits at the end keep make test bounded; a healthy
+		// cluster recovers and drains in seconds.
+		cfg.RecoverTimeout = Duration(30 * time.Second)
+		cfg.DrainTimeout = Duration(30 * time.Second)
+	}
+	cfg.CommandLine = append([]string{"chaos", "validate"}, "--rows", r.Name)
+	return cfg
+}
+
+// builtImage reads back the image tag a run used (test.json).
+func builtImage(runDir string) string {
+	if runDir == "" {
+		return ""
+	}
+	var c Config
+	b, err := os.ReadFile(filepath.Join(runDir, TestFile))
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return ""
+	}
+	return c.Image
+}
+
+func validateOne(ctx context.Context, cfg Config, opts ValidateOptions, out io.Writer) ValidateRun {
+	start := time.Now()
+	w := io.Discard
+	if opts.Verbose {
+		w = out
+	}
+	o, err := Run(ctx, cfg, w)
+	run := ValidateRun{Seed: cfg.Seed, Wall: time.Since(start), FirstAnomaly: -1}
+	if o != nil {
+		run.RunDir = o.RunDir
+	}
+	if err != nil {
+		run.Err = err
+		return run
+	}
+	if o.Err != nil {
+		run.Err = o.Err
+	}
+	run.Valid, run.Checked = o.Valid, true
+	an, err := AnalyzeRun(o.RunDir)
+	if err != nil {
+		run.Err = errors.Join(run.Err, err)
+		return run
+	}
+	run.Anomalies, run.FirstAnomaly = an.Anomalies, an.First
+	return run
+}
+
+func runLine(r ValidateRow, run ValidateRun) string {
+	if run.Err != nil && !run.Checked {
+		return fmt.Sprintf("ERROR %v (run dir %s)", run.Err, orNone([]string{run.RunDir}))
+	}
+	first := "–"
+	if run.FirstAnomaly >= 0 {
+		first = run.FirstAnomaly.Round(100 * time.Millisecond).String()
+	}
+	s := fmt.Sprintf("verdict %s, anomalies %s, first anomaly at %s, wall %s, %s",
+		validityWord(run.Valid), orNone(run.Anomalies), first, run.Wall.Round(time.Second), run.RunDir)
+	if run.Err != nil {
+		s += fmt.Sprintf(" (infrastructure error after the history: %v)", run.Err)
+	}
+	return s
+}
+
+func validityWord(v verdict.Validity) string {
+	switch v {
+	case verdict.True:
+		return "valid"
+	case verdict.False:
+		return "INVALID"
+	default:
+		return "unknown"
+	}
+}
+
+// Summary of a row, as the table shows it.
+type rowSummary struct {
+	Runs, Caught int
+	Median       time.Duration // -1 when no caught run has a time
+	Anomalies    []string
+	Errors       int
+}
+
+func summarize(res ValidateRowResult) rowSummary {
+	s := rowSummary{Median: -1}
+	var times []time.Duration
+	seen := map[string]bool{}
+	for _, run := range res.Runs {
+		if run.Err != nil && !run.Checked {
+			s.Errors++
+			continue
+		}
+		if run.Err != nil {
+			s.Errors++
+		}
+		s.Runs++
+		caught := run.Valid == verdict.False
+		if res.Row.Control {
+			caught = run.Valid != verdict.True
+		}
+		if caught {
+			s.Caught++
+			if run.FirstAnomaly >= 0 {
+				times = append(times, run.FirstAnomaly)
+			}
+		}
+		for _, a := range run.Anomalies {
+			if !seen[a] {
+				seen[a] = true
+				s.Anomalies = append(s.Anomalies, a)
+			}
+		}
+	}
+	sort.Strings(s.Anomalies)
+	if len(times) > 0 {
+		slices.Sort(times)
+		if n := len(times); n%2 == 1 {
+			s.Median = times[n/2]
+		} else {
+			s.Median = (times[n/2-1] + times[n/2]) / 2
+		}
+	}
+	return s
+}
+
+// InfraErrors counts runs that ended in an infrastructure error.
+func (r *ValidateReport) InfraErrors() int {
+	n := 0
+	for _, row := range r.Rows {
+		n += summarize(row).Errors
+	}
+	return n
+}
+
+// AllCaught reports whether every bug row caught its bug in every run and
+// no control run raised a false alarm (and every row ran at least once).
+func (r *ValidateReport) AllCaught() bool {
+	for _, row := range r.Rows {
+		s := summarize(row)
+		if row.Row.Control && (s.Caught > 0 || s.Runs == 0) || !row.Row.Control && (s.Caught < s.Runs || s.Runs == 0) {
+			return false
+		}
+	}
+	return len(r.Rows) > 0
+}
+
+// WriteTable prints the detection power table: bug rows, then the correct
+// broker's false alarms.
+func (r *ValidateReport) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "\ndetection power (chaos validate, %s)\n\n", r.Generated.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "| bug | workload | nemeses | runs | caught | median time to first anomaly | anomalies |\n|---|---|---|---|---|---|---|\n")
+	for _, row := range r.Rows {
+		if row.Row.Control {
+			continue
+		}
+		s := summarize(row)
+		fmt.Fprintf(w, "| `%s` | %s | %s | %d | %d/%d | %s | %s |\n", row.Row.Bug, row.Row.Workload, nemesesText(row.Row),
+			s.Runs, s.Caught, s.Runs, medianText(s.Median), orNone(s.Anomalies))
+	}
+	fmt.Fprintf(w, "\ncorrect broker:\n\n| nemeses | workload | runs | false alarms | anomalies |\n|---|---|---|---|---|\n")
+	for _, row := range r.Rows {
+		if !row.Row.Control {
+			continue
+		}
+		s := summarize(row)
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %s |\n", nemesesText(row.Row), row.Row.Workload, s.Runs, s.Caught, orNone(s.Anomalies))
+	}
+	if n := r.InfraErrors(); n > 0 {
+		fmt.Fprintf(w, "\n%d run(s) ended in an infrastructure error (not counted above; see the run lines)\n", n)
+	}
+}
+
+func medianText(d time.Duration) string {
+	if d < 0 {
+		return "–"
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// nemesesText describes a row's faults with their aim, e.g.
+// "partition(isolate-leader)+kill(leader)".
+func nemesesText(r ValidateRow) string {
+	var parts []string
+	for _, n := range r.Nemesis {
+		p := n
+		switch n {
+		case "kill", "pause":
+			if len(r.Targets) > 0 {
+				p += "(" + strings.Join(r.Targets, "|") + ")"
+			}
+		case "partition":
+			if len(r.Grudges) > 0 {
+				p += "(" + strings.Join(r.Grudges, "|") + ")"
+			}
+		case "loss":
+			if r.LossPercent > 0 {
+				p += fmt.Sprintf("(%d%%)", r.LossPercent)
+			}
+		case "staggered-start":
+			if r.StartGap > 0 {
+				p += "(gap " + r.StartGap.String() + ")"
+			}
+		}
+		parts = append(parts, p)
+	}
+	if r.Interval > 0 && len(r.Nemesis) > 0 && r.Nemesis[0] != "staggered-start" {
+		return strings.Join(parts, "+") + ", every ~" + r.Interval.String()
+	}
+	return strings.Join(parts, "+")
+}
+
+// writeValidation writes storeDir/validation.json and re-renders the
+// store index, which shows it.
+func writeValidation(ctx context.Context, storeDir string, rep *ValidateReport) error {
+	v := &reports.Validation{Generated: rep.Generated}
+	for _, row := range rep.Rows {
+		s := summarize(row)
+		vr := reports.ValidationRow{
+			Bug: row.Row.Bug, Nemeses: []string{nemesesText(row.Row)}, Runs: s.Runs, Caught: s.Caught,
+			Anomalies: s.Anomalies, Control: row.Row.Control,
+		}
+		if s.Median >= 0 {
+			vr.MedianTimeToFirstAnomaly = reports.Duration(s.Median)
+		}
+		var notes []string
+		notes = append(notes, "workload "+row.Row.Workload)
+		if row.Row.Expect != "" {
+			notes = append(notes, "expected: "+row.Row.Expect)
+		}
+		if s.Errors > 0 {
+			notes = append(notes, fmt.Sprintf("%d run(s) with infrastructure errors", s.Errors))
+		}
+		vr.Note = strings.Join(notes, "; ")
+		for _, run := range row.Runs {
+			if run.RunDir == "" {
+				continue
+			}
+			if rel, err := filepath.Rel(storeDir, run.RunDir); err == nil {
+				vr.Reports = append(vr.Reports, filepath.ToSlash(rel))
+			}
+		}
+		v.Rows = append(v.Rows, vr)
+	}
+	if err := reports.WriteValidation(filepath.Join(storeDir, reports.ValidationFile), v); err != nil {
+		return fmt.Errorf("write validation: %w", err)
+	}
+	if err := reports.RenderIndex(ctx, storeDir); err != nil {
+		return fmt.Errorf("render store index: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package harness
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/chronik-chaos/chronik/nemesis"
+)
+
+// ValidateRow is one line of `chaos validate`'s catalogue: a seeded broker
+// bug (or the correct broker) run with the workload and faults that should
+// expose it. Zero fields keep DefaultConfig's values.
+type ValidateRow struct {
+	// Name identifies the row for --rows and names its tests
+	// ("validate-<name>").
+	Name string
+	// Bug is the seeded-bug flag as the table shows it; empty for the
+	// correct broker.
+	Bug string
+	// BrokerArgs are passed to every node (the bug's flag).
+	BrokerArgs []string
+	Workload   string
+	Nemesis    []string
+	Targets    []string
+	Grudges    []string
+	// LeaderGroup aims the leader target and the isolate-leader grudge.
+	LeaderGroup string
+	Interval    time.Duration
+	TimeLimit   time.Duration
+	StartGap    time.Duration
+	LossPercent int
+	// Control marks the correct broker: any verdict but valid is a false
+	// alarm.
+	Control bool
+	// Runs is the number of runs (seeds) of a control row; bug rows run
+	// ValidateOptions.Seeds times.
+	Runs int
+	// Expect names the anomalies the bug should produce, for the note.
+	Expect string
+}
+
+// Registration patience of the broker (broker/cluster/registration.go):
+// attempt k fails, then it sleeps min(100ms * 2^(k-1), 2s); a node alone
+// fails each attempt at once ("no leader available"), so the node gives up
+// after the sum of the first N-1 sleeps, plus up to 2 s per attempt when a
+// proposal hangs instead of failing.
+func registrationPatience(attempts int) (fast, slow time.Duration) {
+	backoff := 100 * time.Millisecond
+	for k := 1; k < attempts; k++ {
+		fast += backoff
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	return fast, fast + time.Duration(attempts)*2*time.Second
+}
+
+// registrationGap is the staggered start's gap for the registration bug:
+// longer than the patience of a node alone (which fails fast, there being
+// no leader to propose to) by a margin of 8 s, so that each node gives up
+// before the next one starts.
+func registrationGap(attempts int) time.Duration {
+	fast, _ := registrationPatience(attempts)
+	return fast + 8*time.Second
+}
+
+// Catalogue returns the rows of `chaos validate`: the seeded bugs of issue 8,
+// each with the nemeses that expose it, and the correct broker under every
+// fault family (correctRuns runs spread over the families, at least one
+// each). Short rows (make test) use shorter runs and, for the registration
+// bug, a smaller attempt budget so that its staggered start takes about a
+// minute instead of three (the mistake, giving up after N attempts, is the
+// same).
+func Catalogue(short bool, correctRuns int) []ValidateRow {
+	tl := func(full, shortTL time.Duration) time.Duration {
+		if short {
+			return shortTL
+		}
+		return full
+	}
+	regAttempts := 30
+	if short {
+		regAttempts = 12
+	}
+	regFlag := "--unsafe-registration-attempts=" + strconv.Itoa(regAttempts)
+	rows := []ValidateRow{
+		{
+			Name: "ack-before-commit", Bug: "--unsafe-ack-before-commit", BrokerArgs: []string{"--unsafe-ack-before-commit"},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
+			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 6 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+			Expect: "lost-write, nonlinearizable",
+		},
+		{
+			Name: "stale-reads", Bug: "--unsafe-stale-reads", BrokerArgs: []string{"--unsafe-stale-reads"},
+			Workload: WorkloadLog, Nemesis: []string{nemesis.FamilyPartition},
+			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader, nemesis.GrudgeOne}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 6 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+			Expect: "nonlinearizable",
+		},
+		{
+			Name: "uncommitted-reads", Bug: "--unsafe-uncommitted-reads", BrokerArgs: []string{"--unsafe-uncommitted-reads"},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPartition},
+			Grudges: []string{nemesis.GrudgeIsolateLeader}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 6 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+			Expect: "G1a, inconsistent-offsets, lost-write",
+		},
+		{
+			Name: "no-dedup", Bug: "--unsafe-no-dedup", BrokerArgs: []string{"--unsafe-no-dedup"},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyKill, nemesis.FamilyPartition, nemesis.FamilyLoss},
+			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader, nemesis.GrudgeOne}, LeaderGroup: nemesis.AnyGroup,
+			LossPercent: 30,
+			Interval:    6 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+			Expect: "duplicate",
+		},
+		{
+			Name: "registration-attempts", Bug: regFlag, BrokerArgs: []string{regFlag},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyStaggeredStart},
+			StartGap: registrationGap(regAttempts), TimeLimit: 30 * time.Second,
+			Expect: "node-exited (liveness)",
+		},
+		{
+			Name: "forget-hardstate", Bug: "--unsafe-forget-hardstate", BrokerArgs: []string{"--unsafe-forget-hardstate"},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyKill},
+			Targets: []string{nemesis.TargetAll, nemesis.TargetMajority}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 4 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+			Expect: "election-safety (raft-safety), lost-write, inconsistent-offsets",
+		},
+	}
+	families := [][]string{
+		{nemesis.FamilyKill}, {nemesis.FamilyPause}, {nemesis.FamilyPartition},
+		{nemesis.FamilyLoss}, {nemesis.FamilyDelay},
+		{nemesis.FamilyKill, nemesis.FamilyPause, nemesis.FamilyPartition, nemesis.FamilyLoss, nemesis.FamilyDelay},
+	}
+	if short {
+		// One run of the correct broker with every family together.
+		families = families[len(families)-1:]
+		correctRuns = 1
+	}
+	for i, fam := range families {
+		runs := correctRuns / len(families)
+		if i < correctRuns%len(families) {
+			runs++
+		}
+		if runs == 0 {
+			continue
+		}
+		workload := WorkloadQueue
+		if i%2 == 1 {
+			// Half the families also check linearizability of reads.
+			workload = WorkloadLog
+		}
+		rows = append(rows, ValidateRow{
+			Name: "correct-" + joinPlus(fam), Control: true, Runs: runs,
+			Workload: workload, Nemesis: fam, LeaderGroup: nemesis.AnyGroup,
+			Interval: 8 * time.Second, TimeLimit: tl(90*time.Second, 45*time.Second),
+		})
+	}
+	return rows
+}
+
+func joinPlus(s []string) string {
+	if len(s) > 1 {
+		return "all"
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return s[0]
+}
