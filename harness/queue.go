@@ -258,6 +258,9 @@ func pollOnce(ctx context.Context, cl *kgo.Client, wait time.Duration) (map[stri
 		}
 		if firstErr == nil {
 			firstErr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+			if t == "" { // a group error, not a partition's
+				firstErr = fmt.Errorf("poll: %w", err)
+			}
 		}
 	})
 	fs.EachRecord(func(r *kgo.Record) {
