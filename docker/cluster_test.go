@@ -150,6 +150,10 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Errorf("harness-caused exits reported as unexpected: %+v", ex)
 	}
 
+	// Close must also remove a paused node.
+	if err := c.Pause(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
 	runID := c.RunID()
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
