@@ -56,6 +56,24 @@ func freePorts(t testing.TB, n int) []int {
 
 func startProcCluster(t testing.TB, nodes int) *procCluster {
 	t.Helper()
+	c := newProcCluster(t, nodes)
+	// Start all nodes at once: each waits for /readyz, which needs a quorum.
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.procs[i] = startProcQuiet(t, c.bin, c.args[i]...)
+		}()
+	}
+	wg.Wait()
+	return c
+}
+
+// newProcCluster prepares ports, data dirs and arguments of a cluster of
+// nodes without starting any.
+func newProcCluster(t testing.TB, nodes int) *procCluster {
+	t.Helper()
 	c := &procCluster{bin: buildBinary(t)}
 	ports := freePorts(t, 3*nodes)
 	kafkaP, adminP, raftP := ports[:nodes], ports[nodes:2*nodes], ports[2*nodes:]
@@ -79,17 +97,7 @@ func startProcCluster(t testing.TB, nodes int) *procCluster {
 		})
 		c.seeds = append(c.seeds, fmt.Sprintf("127.0.0.1:%d", kafkaP[i]))
 	}
-	// Start all nodes at once: each waits for /readyz, which needs a quorum.
 	c.procs = make([]*proc, nodes)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.procs[i] = startProcQuiet(t, c.bin, c.args[i]...)
-		}()
-	}
-	wg.Wait()
 	return c
 }
 
@@ -102,7 +110,9 @@ func startProcQuiet(t testing.TB, bin string, args ...string) *proc {
 			args2[i+1] = "info"
 		}
 	}
-	return spawnProc(t, bin, args2...)
+	p := spawnProc(t, bin, args2...)
+	waitReady(t, p.admin, 60*time.Second)
+	return p
 }
 
 func (c *procCluster) close() {

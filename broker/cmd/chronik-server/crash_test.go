@@ -65,10 +65,13 @@ func startProc(t testing.TB, bin string, args ...string) *proc {
 		p.cmd.Process.Kill()
 		<-p.exited
 	})
+	waitReady(t, p.admin, 30*time.Second)
 	return p
 }
 
-// spawnProc is startProc without the cleanup: the caller kills it.
+// spawnProc starts the binary and waits for its serving line only (not
+// for /readyz: a lone raft-cluster node cannot be ready). The caller kills
+// it.
 func spawnProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
@@ -107,7 +110,6 @@ func spawnProc(t testing.TB, bin string, args ...string) *proc {
 		p.cmd.Process.Kill()
 		t.Fatalf("chronik-server did not serve within 30s:\n%s", p.logs())
 	}
-	waitReady(t, p.admin, 30*time.Second)
 	return p
 }
 
