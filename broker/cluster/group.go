@@ -124,6 +124,7 @@ type raftStorage struct {
 	g *group
 }
 
+// Snapshot implements raft.Storage with the live state machine's data.
 func (s raftStorage) Snapshot() (*pb.Snapshot, error) {
 	g := s.g
 	// data and idx come from one read-locked view of the state machine,

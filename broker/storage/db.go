@@ -45,7 +45,7 @@ func (d *DB) DeleteGroup(group uint64) error {
 	return nil
 }
 
-// Get returns a copy of the value at key, or nil, false when absent.
+// GetCopy returns a copy of the value at key, or nil, false when absent.
 func (d *DB) GetCopy(key []byte) ([]byte, bool, error) {
 	v, closer, err := d.DB.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -57,5 +57,5 @@ func GroupBounds(group uint64) (lo, hi []byte) {
 	return groupPrefix(group), groupPrefix(group + 1)
 }
 
-// ParseEntryKey returns the index of an entry key.
+// parseEntryIndex returns the index of an entry key.
 func parseEntryIndex(k []byte) uint64 { return binary.BigEndian.Uint64(k[9:17]) }
