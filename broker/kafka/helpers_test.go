@@ -59,8 +59,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // rawConn is a hand-driven client connection for wire-level tests.
 type rawConn struct {
-	t testing.TB
-	c net.Conn
+	t    testing.TB
+	c    net.Conn
+	corr int32
 }
 
 func dialRaw(t testing.TB, addr string) *rawConn {
