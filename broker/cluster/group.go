@@ -360,6 +360,9 @@ func (g *group) handleReady() error {
 			return err
 		}
 	}
+	// Bounded so ticks and inbound messages are not starved; come back
+	// for the rest at once.
+	g.wake()
 	return nil
 }
 
