@@ -40,7 +40,9 @@ func (o *order) index(v int64) (int32, bool) {
 		return 0, false
 	}
 	p, ok := o.pos[v]
-	return p.idx, ok
+	// A value seen only at offsets where another value was placed has no
+	// dense index (idx -1): it is in pos for its positions, not in byIndex.
+	return p.idx, ok && p.idx >= 0
 }
 
 // indexOf is index for a value observed at offset off: it guesses the
