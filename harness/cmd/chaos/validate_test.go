@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chronik-chaos/chronik/reports"
+)
+
+// TestValidateShortCatchesEveryBug is the shortened `make validate` of
+// issue 8 (it needs a Docker engine, as make test does): one run of every
+// seeded bug with the nemeses that expose it, and one run of the correct
+// broker with every fault family. Each bug must be caught (verdict
+// invalid) and the correct broker must pass; the table must land in the
+// store's validation.json.
+func TestValidateShortCatchesEveryBug(t *testing.T) {
+	store := t.TempDir()
+	var stdout, stderr strings.Builder
+	code := validateMain(context.Background(), []string{"--short", "--store", store}, &stdout, &stderr)
+	v, err := reports.ReadValidation(filepath.Join(store, reports.ValidationFile))
+	if err != nil {
+		t.Fatalf("exit %d, no validation.json: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+	}
+	bugs := 0
+	for _, r := range v.Rows {
+		switch {
+		case r.Runs == 0:
+			t.Errorf("row %q %v has no completed run", r.Bug, r.Nemeses)
+		case r.Control && r.Caught > 0:
+			t.Errorf("correct broker under %v: %d false alarm(s) in %d runs (anomalies %v)", r.Nemeses, r.Caught, r.Runs, r.Anomalies)
+		case !r.Control && r.Caught < r.Runs:
+			t.Errorf("%s under %v caught in %d of %d runs", r.Bug, r.Nemeses, r.Caught, r.Runs)
+		}
+		if !r.Control {
+			bugs++
+		}
+	}
+	if bugs != 6 {
+		t.Errorf("%d bug rows, want the 6 of the catalogue", bugs)
+	}
+	if code != exitValid {
+		t.Errorf("exit %d, want %d", code, exitValid)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown row", args: []string{"--rows", "meteor"}, want: "matches no row"},
+		{name: "too long", args: []string{"--time-limit", "5m"}, want: "--time-limit"},
+		{name: "no seeds", args: []string{"--seeds", "0"}, want: "--seeds"},
+		{name: "stray argument", args: []string{"now"}, want: "unexpected arguments"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			args := append(tc.args, "--store", t.TempDir())
+			if got := validateMain(context.Background(), args, &stdout, &stderr); got != exitUsage {
+				t.Errorf("exit %d, want %d; stderr %s", got, exitUsage, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
