@@ -31,6 +31,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -113,6 +114,10 @@ func handleMetadata(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Req
 // returns each one's error (TOPIC_ALREADY_EXISTS included, which callers
 // treat as success: a concurrent request created it).
 func (s *Server) autoCreate(ctx context.Context, names []string) map[string]error {
+	// Without quorum the creation cannot commit; answer the request in
+	// bounded time and let the client retry.
+	ctx, cancel := context.WithTimeout(ctx, autoCreateTimeout)
+	defer cancel()
 	specs := make([]cluster.TopicSpec, len(names))
 	for i, n := range names {
 		specs[i] = cluster.TopicSpec{Name: n, Partitions: s.cfg.DefaultPartitions}
@@ -129,6 +134,10 @@ func (s *Server) autoCreate(ctx context.Context, names []string) map[string]erro
 	}
 	return out
 }
+
+// autoCreateTimeout bounds the topic creation a Metadata or Produce request
+// triggers.
+const autoCreateTimeout = 5 * time.Second
 
 func topicByID(b Backend, id [16]byte) (cluster.TopicInfo, bool) {
 	if id == ([16]byte{}) {

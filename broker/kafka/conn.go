@@ -212,8 +212,21 @@ func (cc *clientConn) handle(p *pending, prev chan struct{}) {
 		return
 	}
 	entry, _ := lookupKey(p.key)
-	p.resp, p.err = entry.handler(cc.ctx, cc.s, cc, p.req)
+	ctx := cc.ctx
+	if p.key != 11 && p.key != 14 {
+		// A safety net under every Backend call: nothing but a JoinGroup
+		// or SyncGroup (bounded by the group's rebalance timeout) may hold
+		// a request slot for long, whatever the core does without quorum.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, maxRequestTime)
+		defer cancel()
+	}
+	p.resp, p.err = entry.handler(ctx, cc.s, cc, p.req)
 }
+
+// maxRequestTime bounds the handling of one request other than JoinGroup
+// and SyncGroup; it exceeds Fetch's longest wait (maxFetchWait).
+const maxRequestTime = 60 * time.Second
 
 // write writes responses in queue (= request) order.
 func (cc *clientConn) write() {
