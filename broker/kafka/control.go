@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -58,19 +59,11 @@ func (c *controls) run(req kmsg.Request) (kmsg.Response, error, bool) {
 	if len(ids) == 0 {
 		return nil, nil, false
 	}
-	sortUint64(ids)
+	slices.Sort(ids)
 	for _, id := range ids {
 		if resp, err, handled := fns[id](req); handled {
 			return resp, err, true
 		}
 	}
 	return nil, nil, false
-}
-
-func sortUint64(s []uint64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }

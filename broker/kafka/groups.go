@@ -161,8 +161,8 @@ func newMemberID(clientID string) string {
 	return clientID + "-" + hex.EncodeToString(b[:])
 }
 
-// supportsAll reports whether every member of g (and the joining
-// protocols) share a protocol name.
+// commonProtocols returns the protocol names in extra that every member of
+// g except skip also supports.
 func (g *group) commonProtocols(extra []kmsg.JoinGroupRequestProtocol, skip string) map[string]bool {
 	common := map[string]bool{}
 	for _, p := range extra {
