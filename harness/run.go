@@ -44,9 +44,9 @@ type Outcome struct {
 	// build) to the first client operation.
 	FirstOp time.Duration
 	Wall    time.Duration
-	// Err is an infrastructure error that happened after the history was
-	// started (a heal that could not be verified): the run was still
-	// checked, but the exit code is 4.
+	// Err is reserved for an infrastructure error after which the run was
+	// still checked; today every such error ends Run with an error
+	// instead, so it is nil.
 	Err error
 }
 
@@ -212,7 +212,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	ok, fail, info := r.rec.Counts()
 	r.out.OK, r.out.Fail, r.out.Info, r.out.Ops = ok, fail, info, ok+fail+info
 	if f := r.rec.FirstOp(); f > 0 {
-		r.out.FirstOp = f + r.hwBaseOffset()
+		r.out.FirstOp = f + r.historyOffset()
 	}
 
 	// Tear down before checking: the nodes are not needed any more, and
@@ -227,6 +227,6 @@ func (r *runner) run(ctx context.Context) (err error) {
 	return r.check(ctx, exits)
 }
 
-// hwBaseOffset is the time between the start of the run and the history's
+// historyOffset is the time between the start of the run and the history's
 // time base (image build, network and containers).
-func (r *runner) hwBaseOffset() time.Duration { return r.histBase.Sub(r.start) }
+func (r *runner) historyOffset() time.Duration { return r.histBase.Sub(r.start) }
