@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -104,8 +105,8 @@ func (cc *clientConn) read() error {
 		if n < 0 || n > cc.s.cfg.MaxFrameBytes {
 			return fmt.Errorf("read frame: size %d outside 0..%d", n, cc.s.cfg.MaxFrameBytes)
 		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(cc.conn, body); err != nil {
+		body, err := readBody(cc.conn, int(n))
+		if err != nil {
 			return fmt.Errorf("read frame body: %w", err)
 		}
 		p, err := decodeRequest(body)
@@ -131,6 +132,24 @@ func (cc *clientConn) read() error {
 		}
 		go cc.handle(p, prev)
 	}
+}
+
+// readBody reads an n-byte frame body. Memory grows with the bytes that
+// actually arrive, not with the size the client announced: a client that
+// claims 100 MiB and sends nothing must not make us allocate 100 MiB.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	const eager = 1 << 20
+	if n <= eager {
+		body := make([]byte, n)
+		_, err := io.ReadFull(r, body)
+		return body, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(eager)
+	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // errUnsupportedVersion is decodeRequest's error for a version outside the

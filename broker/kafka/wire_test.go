@@ -323,3 +323,27 @@ func TestSplitBatchesDuplicateAnswersOriginalOffset(t *testing.T) {
 		t.Fatalf("sequence gap: code %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", gap.ErrorCode)
 	}
 }
+
+func TestLargeFrameWithinLimit(t *testing.T) {
+	_, fb, addr := startServer(t, func(c *Config) { c.MaxFrameBytes = 8 << 20 })
+	rc := dialRaw(t, addr)
+	// A 3 MiB batch: read through the growing-buffer path.
+	var records []byte
+	for len(records) < 3<<20 {
+		records = append(records, makeBatch(1000, -1, -1)...)
+	}
+	req := produceReq("big", -1, records)
+	rc.send(req, 1)
+	_, body, err := rc.recv(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if err := resp.ReadFrom(body); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("large produce: %v %+v", err, resp.Topics)
+	}
+	res, err := fb.Fetch(t.Context(), tpOf("big", 0), 0, 1<<30)
+	if err != nil || res.HighWatermark < 3000 {
+		t.Fatalf("hw %d err %v", res.HighWatermark, err)
+	}
+}
