@@ -26,15 +26,17 @@ package kafka
 //   not implemented (and InitProducerId refuses transactional ids).
 // * Unknown topics are auto-created when the server allows it; a partition
 //   outside the topic is UNKNOWN_TOPIC_OR_PARTITION.
-// * ThrottleMillis is always 0; CurrentLeader/NodeEndpoints (KIP-951) are
-//   not filled, so clients refresh metadata on NOT_LEADER_OR_FOLLOWER.
+// * ThrottleMillis is always 0.
+// * v10+: a NOT_LEADER_OR_FOLLOWER partition carries the leader this node
+//   knows (CurrentLeader) and the response that leader's endpoint
+//   (NodeEndpoints), KIP-951, so clients skip a metadata round trip.
 //
 // Version notes:
 // * v3: RecordBatch, TransactionalID
 // * v5: LogStartOffset (KIP-107)
 // * v8: ErrorRecords, ErrorMessage (KIP-467)
 // * v9: flexible versions
-// * v10-11: KIP-951 leader discovery tags (left empty)
+// * v10-11: KIP-951 leader discovery tags
 
 import (
 	"context"
@@ -108,7 +110,42 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	if req.Version >= 10 {
+		addProduceLeaders(s, resp)
+	}
 	return resp, nil
+}
+
+// addProduceLeaders fills KIP-951's CurrentLeader of every partition that
+// failed with NOT_LEADER_OR_FOLLOWER and the leaders' endpoints, so the
+// client can move its batches to the new leader without first refreshing
+// metadata (a faster failover).
+func addProduceLeaders(s *Server, resp *kmsg.ProduceResponse) {
+	need := map[int32]bool{}
+	for ti := range resp.Topics {
+		st := &resp.Topics[ti]
+		topic, ok := s.backend.Topic(st.Topic)
+		if !ok {
+			continue
+		}
+		for pi := range st.Partitions {
+			sp := &st.Partitions[pi]
+			if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+				continue
+			}
+			if p, ok := findPartition(topic, sp.Partition); ok && p.Leader >= 0 && p.Leader != s.backend.NodeID() {
+				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
+				need[p.Leader] = true
+			}
+		}
+	}
+	for _, b := range s.backend.Brokers() {
+		if need[b.ID] {
+			rb := kmsg.NewProduceResponseBroker()
+			rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
+			resp.Brokers = append(resp.Brokers, rb)
+		}
+	}
 }
 
 // produceParition appends the batches of one partition and fills sp.

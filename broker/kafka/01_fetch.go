@@ -20,6 +20,8 @@ package kafka
 // * Fetch sessions (KIP-227) are not kept: every response has session id 0,
 //   which tells the client to send full fetches.
 // * Rack (v11, KIP-392) is ignored; PreferredReadReplica is -1.
+// * v12: NOT_LEADER_OR_FOLLOWER carries the leader this node knows
+//   (CurrentLeader, KIP-951).
 // * LastFetchedEpoch (v12) is ignored: divergence is impossible for a
 //   consumer because only committed data is ever served.
 //
@@ -109,6 +111,10 @@ func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest) (resp *km
 			res, err := s.backend.Fetch(ctx, tp, rp.FetchOffset, int32(min(limit, 1<<30)))
 			if err != nil {
 				sp.ErrorCode = errCode(err)
+				if sp.ErrorCode == kerr.NotLeaderForPartition.Code && req.Version >= 12 && pi.Leader != s.backend.NodeID() {
+					// KIP-951: point the client at the leader we know.
+					sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = pi.Leader, pi.LeaderEpoch
+				}
 				final = true
 				st.Partitions = append(st.Partitions, sp)
 				continue

@@ -24,6 +24,7 @@ type fakeBackend struct {
 	nextPID  int64
 	notReady bool
 	coord    int32 // coordinator id; 1 = us
+	second   bool  // a second (unreachable) broker is registered
 	changed  chan struct{}
 }
 
@@ -61,7 +62,27 @@ func (f *fakeBackend) NodeID() int32       { return 1 }
 func (f *fakeBackend) ClusterID() string   { return "fake-cluster" }
 func (f *fakeBackend) ControllerID() int32 { return 1 }
 func (f *fakeBackend) Brokers() []cluster.BrokerInfo {
-	return []cluster.BrokerInfo{{ID: 1, Host: f.host, Port: f.port}}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []cluster.BrokerInfo{{ID: 1, Host: f.host, Port: f.port}}
+	if f.second {
+		out = append(out, cluster.BrokerInfo{ID: 2, Host: "elsewhere", Port: 9999})
+	}
+	return out
+}
+
+// moveLeader makes node 2 the leader of tp (epoch+1): this node then
+// answers NOT_LEADER_OR_FOLLOWER for it.
+func (f *fakeBackend) moveLeader(tp cluster.TopicPartition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := &f.topics[tp.Topic].info.Partitions[tp.Partition]
+	p.Leader, p.LeaderEpoch = 2, p.LeaderEpoch+1
+	f.second = true
+}
+
+func (f *fakeBackend) leads(tp cluster.TopicPartition) bool {
+	return f.topics[tp.Topic].info.Partitions[tp.Partition].Leader == 1
 }
 
 func (f *fakeBackend) Topics() []cluster.TopicInfo {
@@ -143,6 +164,9 @@ func (f *fakeBackend) Produce(_ context.Context, tp cluster.TopicPartition, b cl
 	if err != nil {
 		return cluster.ProduceResult{}, err
 	}
+	if !f.leads(tp) {
+		return cluster.ProduceResult{}, cluster.ErrNotLeader
+	}
 	var pr *fakeProducer
 	if b.ProducerID >= 0 {
 		pr = p.pids[b.ProducerID]
@@ -185,6 +209,9 @@ func (f *fakeBackend) Fetch(_ context.Context, tp cluster.TopicPartition, offset
 	p, err := f.partition(tp)
 	if err != nil {
 		return cluster.FetchResult{}, err
+	}
+	if !f.leads(tp) {
+		return cluster.FetchResult{}, cluster.ErrNotLeader
 	}
 	if offset < 0 || offset > p.hw {
 		return cluster.FetchResult{}, cluster.ErrOffsetOutOfRange

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -345,5 +346,54 @@ func TestLargeFrameWithinLimit(t *testing.T) {
 	res, err := fb.Fetch(t.Context(), tpOf("big", 0), 0, 1<<30)
 	if err != nil || res.HighWatermark < 3000 {
 		t.Fatalf("hw %d err %v", res.HighWatermark, err)
+	}
+}
+
+func TestNotLeaderPointsAtLeader(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	rc := dialRaw(t, addr)
+	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "moved", Partitions: 1}}, false)
+	fb.moveLeader(tpOf("moved", 0))
+
+	pr := produceReq("moved", -1, makeBatch(1, -1, -1))
+	pr.Version = 11
+	presp := rc.roundTrip(pr).(*kmsg.ProduceResponse)
+	pp := presp.Topics[0].Partitions[0]
+	if pp.ErrorCode != kerr.NotLeaderForPartition.Code || pp.CurrentLeader.LeaderID != 2 || pp.CurrentLeader.LeaderEpoch != 4 {
+		t.Fatalf("produce: code %d current leader %+v", pp.ErrorCode, pp.CurrentLeader)
+	}
+	if len(presp.Brokers) != 1 || presp.Brokers[0].Host != "elsewhere" {
+		t.Fatalf("produce node endpoints %+v", presp.Brokers)
+	}
+
+	tests := []struct {
+		name  string
+		epoch int32
+		want  int16
+	}{
+		{"no epoch", -1, kerr.NotLeaderForPartition.Code},
+		{"older epoch", 3, kerr.FencedLeaderEpoch.Code},
+		{"newer epoch", 9, kerr.UnknownLeaderEpoch.Code},
+	}
+	for _, tc := range tests {
+		t.Run("fetch/"+tc.name, func(t *testing.T) {
+			fr := kmsg.NewPtrFetchRequest()
+			fr.Version = 12
+			fr.MaxBytes = 1 << 20
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "moved"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.CurrentLeaderEpoch = tc.epoch
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			fr.Topics = append(fr.Topics, ft)
+			p := rc.roundTrip(fr).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+			if p.ErrorCode != tc.want {
+				t.Fatalf("code %d, want %d", p.ErrorCode, tc.want)
+			}
+			if tc.want == kerr.NotLeaderForPartition.Code && p.CurrentLeader.LeaderID != 2 {
+				t.Fatalf("current leader %+v, want node 2", p.CurrentLeader)
+			}
+		})
 	}
 }
