@@ -109,7 +109,37 @@ func BuildImage(ctx context.Context, eng *Engine, spec ImageSpec, log *slog.Logg
 		return "", fmt.Errorf("build image %s: image missing after build: %w", tag, err)
 	}
 	log.Info("image built", "tag", tag, "took", time.Since(start).Round(time.Millisecond))
+	pruneImages(ctx, eng, spec.Repo, tag, log)
 	return tag, nil
+}
+
+// imageKeep is how long an older image of the same repository is kept: a
+// concurrent run may have built it a moment ago and not yet created its
+// containers.
+const imageKeep = time.Hour
+
+// pruneImages removes older labelled images of repo, so that a broker under
+// development does not leave one 28 MB image per edit. Only images older
+// than imageKeep go, and never by force: an image a container still uses
+// stays.
+func pruneImages(ctx context.Context, eng *Engine, repo, keep string, log *slog.Logger) {
+	list, err := eng.cli.ImageList(ctx, client.ImageListOptions{Filters: runFilter("")})
+	if err != nil {
+		return
+	}
+	for _, im := range list.Items {
+		if im.Labels[LabelChaos] != "1" || time.Since(time.Unix(im.Created, 0)) < imageKeep {
+			continue
+		}
+		for _, ref := range im.RepoTags {
+			if ref == keep || !strings.HasPrefix(ref, repo+":") {
+				continue
+			}
+			if _, err := eng.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
+				log.Debug("old image removed", "tag", ref)
+			}
+		}
+	}
 }
 
 // buildContext is the tar stream the engine builds from: the Dockerfile and
