@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -244,4 +245,27 @@ func TestRunInterruptedCleansUp(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(o.RunDir, HistoryFile)); err != nil {
 		t.Errorf("history of the interrupted run missing: %v", err)
 	}
+}
+
+// BenchmarkTimeToFirstOp measures the issue's speed goal (at most 15 s
+// from `chaos run` to the first client operation, staggered start
+// included) and the operation rate, with short runs of the default
+// configuration. Run: go test -run '^$' -bench TimeToFirstOp -benchtime 2x ./harness
+func BenchmarkTimeToFirstOp(b *testing.B) {
+	b.ReportAllocs()
+	var first, rate float64
+	for b.Loop() {
+		cfg := DefaultConfig()
+		cfg.Nemesis = []string{"staggered-start"}
+		cfg.TimeLimit = Duration(10 * time.Second)
+		cfg.Store = b.TempDir()
+		o, err := Run(context.Background(), cfg, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		first += o.FirstOp.Seconds()
+		rate += o.OpsPerSec
+	}
+	b.ReportMetric(first/float64(b.N), "s-to-first-op")
+	b.ReportMetric(rate/float64(b.N), "ops/s")
 }
