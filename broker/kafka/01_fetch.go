@@ -86,6 +86,9 @@ func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest) (resp *km
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
+			// Empty, not null: librdkafka rejects a null record set
+			// ("invalid MessageSetSize -1"), and Kafka never sends one.
+			sp.RecordBatches = []byte{}
 			pi, ok := findPartition(topic, rp.Partition)
 			switch {
 			case !known || !ok:

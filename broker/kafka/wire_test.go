@@ -397,3 +397,26 @@ func TestNotLeaderPointsAtLeader(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchEmptyRecordsNotNull: librdkafka refuses a null record set
+// ("invalid MessageSetSize -1"); an empty partition must answer zero bytes.
+func TestFetchEmptyRecordsNotNull(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "empty", Partitions: 1}}, false)
+	rc := dialRaw(t, addr)
+	for _, v := range []int16{4, 11, 12} {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.Version = v
+		fr.MaxBytes = 1 << 20
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "empty"
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+		fr.Topics = append(fr.Topics, ft)
+		p := rc.roundTrip(fr).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.RecordBatches == nil || p.HighWatermark != 0 {
+			t.Fatalf("v%d: code %d records nil=%v hw %d", v, p.ErrorCode, p.RecordBatches == nil, p.HighWatermark)
+		}
+	}
+}
