@@ -49,6 +49,12 @@ func (s *Scheduler) setDelay(ctx context.Context, nodes []string, ms int) (Value
 	got := Value{}
 	verified := Value{"peer_delay_ms": got}
 	for _, n := range nodes {
+		// A node restarted a moment ago runs before its admin API listens
+		// (its address may not even route yet): wait for it, as reapply
+		// does, rather than fail the run on a refused connection.
+		if err := adminAnswers(ctx, s.c, n); err != nil {
+			return verified, err
+		}
 		cur, err := setDelay(ctx, s.c, n, ms)
 		got[n] = cur
 		if err != nil {
