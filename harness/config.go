@@ -37,6 +37,7 @@ type Config struct {
 	NemesisInterval Duration `json:"nemesis_interval"`
 	Store           string   `json:"store"`
 	Image           string   `json:"image,omitempty"`
+	BrokerBinary    string   `json:"broker_binary,omitempty"`
 	TestCount       int      `json:"test_count"`
 
 	// Nemesis knobs passed to the scheduler (empty: its defaults).
@@ -147,6 +148,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of every random choice (default: from the clock, printed)")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "store directory")
 	fs.StringVar(&cfg.Image, "image", "", "broker image tag to use instead of building one")
+	fs.StringVar(&cfg.BrokerBinary, "broker-binary", "", "static chronik-server binary to put in the image instead of building one (e.g. bin/chronik-server)")
 	fs.IntVar(&cfg.TestCount, "test-count", cfg.TestCount, "number of tests to run one after another (seeds seed, seed+1, ...)")
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
 	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")

@@ -141,7 +141,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 
 	image := r.cfg.Image
 	if image == "" {
-		image, err = docker.BuildImage(ctx, eng, docker.BrokerImage(), r.log)
+		spec := docker.BrokerImage()
+		spec.Prebuilt = r.cfg.BrokerBinary
+		image, err = docker.BuildImage(ctx, eng, spec, r.log)
 		if err != nil {
 			return infra("%w", err)
 		}
