@@ -12,7 +12,9 @@ package kafka
 //   partitions of one request are produced concurrently so they share Raft
 //   commits and fsyncs (group commit).
 // * acks -1 waits for commit and apply, 1 for local acceptance, 0 sends no
-//   response at all. Any other acks is INVALID_REQUIRED_ACKS.
+//   response at all (a failed acks=0 produce closes the connection, as in
+//   Kafka, so the client refreshes metadata). Any other acks is
+//   INVALID_REQUIRED_ACKS.
 // * TimeoutMillis bounds the wait; a batch whose commit is not confirmed in
 //   time is REQUEST_TIMED_OUT (it may still commit: the client must treat it
 //   as unknown, and an idempotent retry is de-duplicated).
@@ -41,6 +43,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -108,6 +111,16 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 	}
 	wg.Wait()
 	if req.Acks == 0 {
+		// No response exists to carry an error, so, as Kafka does, a
+		// failed acks=0 produce closes the connection: the client
+		// notices, refreshes its metadata and reconnects.
+		for _, st := range resp.Topics {
+			for _, sp := range st.Partitions {
+				if sp.ErrorCode != 0 {
+					return nil, fmt.Errorf("acks=0 produce to %s/%d failed with code %d", st.Topic, sp.Partition, sp.ErrorCode)
+				}
+			}
+		}
 		return nil, nil
 	}
 	if req.Version >= 10 {

@@ -420,3 +420,15 @@ func TestFetchEmptyRecordsNotNull(t *testing.T) {
 		}
 	}
 }
+
+func TestProduceAcksZeroFailureClosesConnection(t *testing.T) {
+	_, _, addr := startServer(t, nil)
+	rc := dialRaw(t, addr)
+	bad := makeBatch(1, -1, -1)
+	bad[len(bad)-1] ^= 1 // CRC mismatch
+	rc.send(produceReq("zero-bad", 0, bad), 1)
+	rc.send(kmsg.NewPtrApiVersionsRequest(), 2)
+	if _, _, err := rc.recv(false); err == nil {
+		t.Fatal("connection stayed open after a failed acks=0 produce")
+	}
+}
