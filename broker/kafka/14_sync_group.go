@@ -103,6 +103,7 @@ func (c *groupCoordinator) sync(req *kmsg.SyncGroupRequest) (ch chan syncResult,
 			if o.sync != nil {
 				o.sync <- syncResult{assignment: o.assignment}
 				o.sync = nil
+				c.touchLocked(g, o)
 			}
 		}
 	}

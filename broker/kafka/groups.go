@@ -204,8 +204,10 @@ func (c *groupCoordinator) touchLocked(g *group, m *member) {
 	m.timer.Reset(m.session)
 }
 
-// expire removes a member whose session ran out, unless it is waiting in a
-// JoinGroup (then the rebalance timeout governs it) or was seen since.
+// expire removes a member whose session ran out, unless it was seen since
+// or is waiting in a JoinGroup or SyncGroup: a waiting member cannot
+// heartbeat, and the rebalance timeout (join) or the leader's own session
+// (sync) bounds its wait instead.
 func (c *groupCoordinator) expire(name, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -214,7 +216,11 @@ func (c *groupCoordinator) expire(name, id string) {
 		return
 	}
 	m := g.members[id]
-	if m == nil || m.join != nil {
+	if m == nil {
+		return
+	}
+	if m.join != nil || m.sync != nil {
+		m.timer.Reset(m.session)
 		return
 	}
 	if left := time.Until(m.deadline); left > 0 {
