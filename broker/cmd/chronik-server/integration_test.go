@@ -230,6 +230,23 @@ func TestStandaloneEndToEnd(t *testing.T) {
 	if csum != n {
 		t.Fatalf("committed offsets sum to %d, want %d", csum, n)
 	}
+	// Admin endpoints on a live node: metrics carry the core's and the
+	// Kafka layer's series; status names the partition groups.
+	for path, want := range map[string]string{
+		"/metrics": `chronik_kafka_requests_total{api="Produce",outcome="ok"}`,
+		"/status":  `"name": "it/2"`,
+		"/healthz": "ok",
+	} {
+		resp, err := http.Get("http://" + b.admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d, body lacks %q:\n%.2000s", path, resp.StatusCode, want, body)
+		}
+	}
 	prod.Close()
 	adm.Close()
 	b.stop(t)
