@@ -187,7 +187,16 @@ func (t *TCP) accept() {
 			defer t.wg.Done()
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			var hs [12]byte
-			if _, err := io.ReadFull(c, hs[:]); err != nil || [4]byte(hs[:4]) != magic {
+			n, err := io.ReadFull(c, hs[:])
+			switch {
+			case n == 0 && (err == io.EOF || errors.Is(err, net.ErrClosed)):
+				// A connect-and-close probe (the chaos harness checks
+				// reachability this way, many times per fault): not worth
+				// a warning each.
+				t.log.Debug("peer connection closed before handshake", "remote", c.RemoteAddr().String())
+				c.Close()
+				return
+			case err != nil || [4]byte(hs[:4]) != magic:
 				t.log.Warn("bad peer handshake", "remote", c.RemoteAddr().String(), "err", err)
 				c.Close()
 				return
