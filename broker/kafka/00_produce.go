@@ -9,8 +9,9 @@ package kafka
 //   a bad one fails its partition with CORRUPT_MESSAGE before anything of
 //   that partition is appended.
 // * Each batch is one Backend.Produce call, in order within a partition;
-//   partitions of one request are produced concurrently so they share Raft
-//   commits and fsyncs (group commit).
+//   partitions of one request, and pipelined requests of one connection,
+//   are produced concurrently so they share Raft commits and fsyncs (group
+//   commit); produce_chain.go keeps each partition's batches in order.
 // * acks -1 waits for commit and apply, 1 for local acceptance, 0 sends no
 //   response at all (a failed acks=0 produce closes the connection, as in
 //   Kafka, so the client refreshes metadata). Any other acks is
@@ -180,8 +181,13 @@ func produceParition(ctx context.Context, s *Server, tp cluster.TopicPartition, 
 		fail(code, err)
 		return
 	}
+	link := linkOf(ctx, tp)
+	if link != nil {
+		// Later requests wait on this partition, not on the whole request.
+		defer link.finish()
+	}
 	for i, b := range batches {
-		res, err := s.backend.Produce(ctx, tp, b, acks)
+		res, err := produceChained(ctx, s, link, tp, b, acks)
 		if errors.Is(err, cluster.ErrDuplicateSequence) && res.BaseOffset >= 0 {
 			err = nil
 		}

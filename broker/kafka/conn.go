@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,10 +24,10 @@ import (
 // handler in turn. Kafka clients match responses by order as much as by
 // correlation id, so the order is a hard rule, not an optimisation.
 //
-// Produce requests on one connection run one after another: an idempotent
-// producer pipelines batches with consecutive sequence numbers, and running
-// them concurrently could propose them to Raft out of order and earn an
-// OUT_OF_ORDER_SEQUENCE_NUMBER. Other requests run concurrently.
+// Requests run concurrently, produce requests included, so that pipelined
+// produce requests share Raft commits and fsyncs. The order of batches per
+// partition is kept by produce chains (see produce_chain.go), built here in
+// request order.
 type clientConn struct {
 	s      *Server
 	conn   net.Conn
@@ -34,9 +35,9 @@ type clientConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan *pending
-	// lastProduce is done when the previous produce request of this
-	// connection has finished (nil before the first).
-	lastProduce chan struct{}
+	// chains holds, per partition, the link of the latest produce request
+	// of this connection (reader goroutine only).
+	chains map[cluster.TopicPartition]*chainLink
 	// clientID is the client id of the latest request (JoinGroup uses it
 	// as the member id prefix and DescribeGroups reports it).
 	clientID atomic.Pointer[string]
@@ -49,6 +50,7 @@ type pending struct {
 	corr     int32
 	clientID string
 	req      kmsg.Request
+	links    map[cluster.TopicPartition]*chainLink // produce only
 	done     chan struct{}
 	resp     kmsg.Response
 	err      error
@@ -63,6 +65,7 @@ func newClientConn(s *Server, c net.Conn) *clientConn {
 		ctx:    ctx,
 		cancel: cancel,
 		queue:  make(chan *pending, s.cfg.MaxInFlight),
+		chains: map[cluster.TopicPartition]*chainLink{},
 	}
 }
 
@@ -126,11 +129,10 @@ func (cc *clientConn) read() error {
 			close(p.done)
 			continue
 		}
-		var prev chan struct{}
 		if p.key == 0 {
-			prev, cc.lastProduce = cc.lastProduce, p.done
+			p.links = cc.linkProduce(p.req.(*kmsg.ProduceRequest))
 		}
-		go cc.handle(p, prev)
+		go cc.handle(p)
 	}
 }
 
@@ -204,19 +206,13 @@ func decodeRequest(body []byte) (p *pending, err error) {
 	return p, nil
 }
 
-// handle runs the handler of p (after the previous produce, if p is one),
-// recovering from panics so that one bad request cannot take the server
-// down: the panic is logged with its stack and the connection closed.
-func (cc *clientConn) handle(p *pending, prev chan struct{}) {
+// handle runs the handler of p, recovering from panics so that one bad
+// request cannot take the server down: the panic is logged with its stack
+// and the connection closed.
+func (cc *clientConn) handle(p *pending) {
 	defer close(p.done)
-	if prev != nil {
-		select {
-		case <-prev:
-		case <-cc.ctx.Done():
-			p.err = cc.ctx.Err()
-			return
-		}
-	}
+	// Whatever happens, later produce requests must not wait on p forever.
+	defer finishLinks(p.links)
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -239,6 +235,9 @@ func (cc *clientConn) handle(p *pending, prev chan struct{}) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, maxRequestTime)
 		defer cancel()
+	}
+	if p.links != nil {
+		ctx = withLinks(ctx, p.links)
 	}
 	p.resp, p.err = entry.handler(ctx, cc.s, cc, p.req)
 }

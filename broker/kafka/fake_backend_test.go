@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type fakeBackend struct {
 	notReady bool
 	coord    int32 // coordinator id; 1 = us
 	second   bool  // a second (unreachable) broker is registered
+	jitter   bool  // Produce sleeps a random moment first, to reorder concurrent calls
 	changed  chan struct{}
 }
 
@@ -158,6 +160,12 @@ func (f *fakeBackend) partition(tp cluster.TopicPartition) (*fakePartition, erro
 }
 
 func (f *fakeBackend) Produce(_ context.Context, tp cluster.TopicPartition, b cluster.Batch, _ int16) (cluster.ProduceResult, error) {
+	f.mu.Lock()
+	jitter := f.jitter
+	f.mu.Unlock()
+	if jitter {
+		time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, err := f.partition(tp)

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net"
@@ -124,4 +125,9 @@ func tpOf(topic string, p int32) cluster.TopicPartition {
 
 func contextWithShortTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 50*time.Millisecond)
+}
+
+// fixCRC recomputes a batch's CRC-32C after a test edited it.
+func fixCRC(b []byte) {
+	binary.BigEndian.PutUint32(b[batchCRCOff:], crc32.Checksum(b[batchAttrOff:], castagnoli))
 }

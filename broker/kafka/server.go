@@ -35,6 +35,12 @@ type Config struct {
 	// DefaultPartitions is the partition count of auto-created topics and
 	// of CreateTopics asking for -1. Default 1.
 	DefaultPartitions int32
+	// StrictProduceOrder makes every produced batch wait for the previous
+	// produce request's batch of its partition (on the same connection)
+	// to finish, instead of relying on sequence numbers to detect and
+	// repair overtaking. Set it when the backend ignores producer
+	// sequences (the seeded --unsafe-no-dedup bug). See produce_chain.go.
+	StrictProduceOrder bool
 	// Metrics, when set, counts requests and their latency per API key.
 	Metrics *Metrics
 	// Groups tunes the consumer-group coordinator.

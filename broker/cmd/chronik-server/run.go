@@ -106,7 +106,10 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		MaxFrameBytes:     int32(o.maxFrameBytes),
 		AutoCreateTopics:  o.autoCreateTopics,
 		DefaultPartitions: int32(o.defaultPartitions),
-		Metrics:           metrics,
+		// Without sequence checks an overtaking batch would be appended
+		// out of order instead of rejected and retried.
+		StrictProduceOrder: o.unsafe.NoDedup,
+		Metrics:            metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("create kafka server: %w", err)
