@@ -28,9 +28,10 @@ import (
 //     once. The client sees what it would have seen from Kafka's serial
 //     handling. Duplicates and real gaps are answered as before.
 //
-// With StrictProduceOrder (set when sequence checks are off, e.g. the
-// seeded --unsafe-no-dedup bug, under which an overtaking batch would be
-// appended out of order) every batch waits for its predecessor.
+// With StrictProduceOrder (set when the backend may acknowledge a batch
+// without its sequence check, as under the seeded --unsafe-no-dedup and
+// --unsafe-ack-before-commit bugs, where an overtaking batch would be
+// acknowledged out of order) every batch waits for its predecessor.
 
 // chainLink is one produce request's place in a partition's chain. It
 // holds only the previous request's done channel, not its link, so a

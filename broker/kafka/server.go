@@ -38,8 +38,9 @@ type Config struct {
 	// StrictProduceOrder makes every produced batch wait for the previous
 	// produce request's batch of its partition (on the same connection)
 	// to finish, instead of relying on sequence numbers to detect and
-	// repair overtaking. Set it when the backend ignores producer
-	// sequences (the seeded --unsafe-no-dedup bug). See produce_chain.go.
+	// repair overtaking. Set it when the backend may acknowledge a batch
+	// without checking its sequence first (the seeded --unsafe-no-dedup
+	// and --unsafe-ack-before-commit bugs). See produce_chain.go.
 	StrictProduceOrder bool
 	// Metrics, when set, counts requests and their latency per API key.
 	Metrics *Metrics

@@ -106,9 +106,12 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		MaxFrameBytes:     int32(o.maxFrameBytes),
 		AutoCreateTopics:  o.autoCreateTopics,
 		DefaultPartitions: int32(o.defaultPartitions),
-		// Without sequence checks an overtaking batch would be appended
-		// out of order instead of rejected and retried.
-		StrictProduceOrder: o.unsafe.NoDedup,
+		// Both seeded bugs skip the sequence check that rejects an
+		// overtaking batch before it is acknowledged (no-dedup ignores
+		// sequences, ack-before-commit answers before the check applies),
+		// so produce order must not depend on it: each bug then shows only
+		// its own mistake.
+		StrictProduceOrder: o.unsafe.NoDedup || o.unsafe.AckBeforeCommit,
 		Metrics:            metrics,
 	})
 	if err != nil {
