@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,15 +36,40 @@ const (
 	AnomalyTermRegression = "term-regression"
 )
 
-// leaderLine is one "became leader" line of a node's log.
+// leaderLine is one line of a node's log that says something about a
+// group's term: a "became leader" line (Kind lineLeader), or one of etcd
+// raft's own lines, which the broker logs at debug level: a vote response
+// from another node (lineVoted) or the start of the group's Raft instance
+// with the term it loaded from disk (lineStart).
 type leaderLine struct {
+	Kind  lineKind
 	Node  string    // the node's log directory name, n1..nN
 	Group string    // Raft group name (__meta, topic/partition)
 	GID   string    // group id, for humans
-	Term  uint64    // the term the node leads
+	Term  uint64    // the term the node leads, was answered in, or loaded
 	At    time.Time // the line's own timestamp
 	Line  int       // 1-based line number in the node's log
+	Text  string    // the raft message, for lineVoted and lineStart
 }
+
+type lineKind int8
+
+const (
+	lineLeader lineKind = iota
+	// lineVoted: "X received MsgVoteResp [rejection ]from Y at term T" with
+	// Y another node. Raft persists a candidate's term before its vote
+	// requests leave the node (Ready order), and Y could only answer a
+	// request that left, so term T was on X's disk.
+	lineVoted
+	// lineStart: "newRaft X [peers: [...], term: T, ...]": the term the
+	// node loaded from its disk at (re)start.
+	lineStart
+)
+
+var (
+	reVoteResp = regexp.MustCompile(`^([0-9a-f]+) received MsgVoteResp (?:rejection )?from ([0-9a-f]+) at term ([0-9]+)$`)
+	reNewRaft  = regexp.MustCompile(`^newRaft [0-9a-f]+ \[peers: \[[^\]]*\], term: ([0-9]+),`)
+)
 
 // maxSafetyExamples caps the examples kept per anomaly.
 const maxSafetyExamples = 20
@@ -81,7 +107,7 @@ func raftSafetyResult(runDir string, nodes []string, base time.Time) *checkers.E
 // contract: nK/chronik-server.log).
 const NodeLogFile = "chronik-server.log"
 
-// scanLeaderLines returns the "became leader" lines of one node's log, in
+// scanLeaderLines returns the term lines (leaderLine) of one node's log, in
 // file order. Lines that are not slog text records are ignored.
 func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
 	var out []leaderLine
@@ -89,19 +115,36 @@ func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for no := 1; sc.Scan(); no++ {
 		text := sc.Text()
-		if !strings.Contains(text, `msg="became leader"`) {
+		if !strings.Contains(text, `msg="became leader"`) && !strings.Contains(text, "MsgVoteResp") && !strings.Contains(text, `msg="newRaft `) {
 			continue
 		}
 		kv := parseLogfmt(text)
-		if kv["msg"] != "became leader" {
+		l := leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Line: no}
+		if l.Group == "" {
 			continue
 		}
-		term, err := strconv.ParseUint(kv["term"], 10, 64)
-		if err != nil || kv["group"] == "" {
+		l.At, _ = time.Parse(time.RFC3339Nano, kv["time"])
+		msg := kv["msg"]
+		var term string
+		switch {
+		case msg == "became leader":
+			l.Kind, term = lineLeader, kv["term"]
+		case reVoteResp.MatchString(msg):
+			m := reVoteResp.FindStringSubmatch(msg)
+			if m[1] == m[2] {
+				continue // its own vote: not proof that a request left
+			}
+			l.Kind, term, l.Text = lineVoted, m[3], msg
+		case reNewRaft.MatchString(msg):
+			l.Kind, term, l.Text = lineStart, reNewRaft.FindStringSubmatch(msg)[1], msg
+		default:
 			continue
 		}
-		at, _ := time.Parse(time.RFC3339Nano, kv["time"])
-		out = append(out, leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Term: term, At: at, Line: no})
+		var err error
+		if l.Term, err = strconv.ParseUint(term, 10, 64); err != nil {
+			continue
+		}
+		out = append(out, l)
 	}
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("read %s log: %w", node, err)
@@ -198,6 +241,9 @@ func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.E
 	reported := map[gt]map[string]bool{}
 	var election []safetyExample
 	for _, l := range sorted {
+		if l.Kind != lineLeader {
+			continue
+		}
 		k := gt{l.Group, l.Term}
 		first, ok := leaders[k]
 		if !ok {
@@ -218,21 +264,31 @@ func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.E
 		})
 	}
 	// Term regression, per node and group, in the node's own file order
-	// (one file spans the node's restarts).
+	// (one file spans the node's restarts): the highest term known to be on
+	// the node's disk (it led it, or another node answered its vote request
+	// in it) against the term it loads at a restart or leads later.
 	type ng struct{ node, group string }
 	highest := map[ng]leaderLine{}
 	var regress []safetyExample
 	for _, l := range lines {
 		k := ng{l.Node, l.Group}
 		h, ok := highest[k]
-		if ok && l.Term < h.Term {
+		if ok && l.Term < h.Term && l.Kind != lineVoted {
+			what := fmt.Sprintf("became leader of %s in term %d", l.Group, l.Term)
+			if l.Kind == lineStart {
+				what = fmt.Sprintf("restarted %s with term %d", l.Group, l.Term)
+			}
+			how := "leading"
+			if h.Kind == lineVoted {
+				how = "a vote answered in"
+			}
 			regress = append(regress, safetyExample{
 				Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
 				First: ref(h), Second: ref(l),
-				Message: fmt.Sprintf("%s became leader of %s in term %d after leading term %d", l.Node, l.Group, l.Term, h.Term),
+				Message: fmt.Sprintf("%s %s after %s term %d", l.Node, what, how, h.Term),
 			})
 		}
-		if !ok || l.Term > h.Term {
+		if l.Kind != lineStart && (!ok || l.Term > h.Term) {
 			highest[k] = l
 		}
 	}
@@ -247,7 +303,14 @@ func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.E
 		}
 		errs[name] = map[string]any{"count": n, "examples": ex}
 	}
-	fields := map[string]any{"errors": errs, "leader_lines": len(lines), "terms": len(leaders)}
+	counts := map[lineKind]int{}
+	for _, l := range lines {
+		counts[l.Kind]++
+	}
+	// raft_lines 0 means the broker ran without debug logging: term
+	// regression was then checked on leader lines only.
+	fields := map[string]any{"errors": errs, "leader_lines": counts[lineLeader],
+		"raft_lines": counts[lineVoted] + counts[lineStart], "terms": len(leaders)}
 	if len(unread) > 0 {
 		fields["unread_logs"] = unread
 	}
