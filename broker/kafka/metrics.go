@@ -10,8 +10,9 @@ import (
 // Metrics counts Kafka requests and their handling latency per API key. A
 // nil *Metrics records nothing.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	overtaken prometheus.Counter
 }
 
 // NewMetrics creates the request metrics and registers them with reg.
@@ -26,8 +27,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from a decoded Kafka request to its response being ready, by API.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"api"}),
+		overtaken: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chronik_kafka_produce_overtaken_total",
+			Help: "Idempotent batches that overtook their predecessor of the same connection and partition on the way into Raft, were rejected, and were produced again after it.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.overtaken} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -49,4 +54,10 @@ func (m *Metrics) observe(key int16, resp kmsg.Response, err error, d time.Durat
 	}
 	m.requests.WithLabelValues(api, outcome).Inc()
 	m.latency.WithLabelValues(api).Observe(d.Seconds())
+}
+
+func (m *Metrics) overtook() {
+	if m != nil {
+		m.overtaken.Inc()
+	}
 }

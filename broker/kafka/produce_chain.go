@@ -108,6 +108,9 @@ func produceChained(ctx context.Context, s *Server, l *chainLink, tp cluster.Top
 	res, err := s.backend.Produce(ctx, tp, b, acks)
 	overtook := errors.Is(err, cluster.ErrOutOfOrderSequence) || errors.Is(err, cluster.ErrUnknownProducerID)
 	if overtook && l != nil && l.prevDone != nil {
+		s.cfg.Metrics.overtook()
+		s.log.Debug("produce batch overtook its predecessor; producing it again after it",
+			"topic", tp.Topic, "partition", tp.Partition, "producer", b.ProducerID, "sequence", b.BaseSequence)
 		if !l.waitPrev(ctx) {
 			return res, err
 		}
