@@ -28,11 +28,14 @@ const (
 	// when a node votes twice in one term, e.g. because its vote was not
 	// persisted across a restart.
 	AnomalyElectionSafety = "election-safety"
-	// AnomalyTermRegression: a node became leader of a group in a term lower
-	// than a term it had already led that group in. A Raft node's current
-	// term never decreases, restarts included (it is persisted before any
-	// message is answered), so a leader line with a lower term means the
-	// node lost its persisted term.
+	// AnomalyTermRegression: a node restarted a group with a term lower
+	// than one it had provably written to disk before (it led that term,
+	// or another node answered its vote request in it), or became leader
+	// in such a lower term. A Raft node's current term never decreases,
+	// restarts included (it is persisted before any message that depends
+	// on it leaves the node), so this means the node lost its persisted
+	// term. Only terms that must have been persisted count, so a crash
+	// between raising the term and persisting it is no false alarm.
 	AnomalyTermRegression = "term-regression"
 )
 
@@ -77,7 +80,9 @@ const maxSafetyExamples = 20
 // raftSafetyResult is the harness's log-based Raft safety checker. The
 // history cannot show who led which term, but each broker logs
 // `msg="became leader" ... group=G ... term=T` whenever it takes over a
-// group; reading every node's log (runDir/nK/chronik-server.log, the logs
+// group, and, at --log-level debug, etcd raft's own lines (vote responses,
+// the term loaded at start), which the term-regression check uses; reading
+// every node's log (runDir/nK/chronik-server.log, the logs
 // of all incarnations of the node, appended across restarts) gives the
 // leaders of each term. Times in examples are nanoseconds since base (the
 // history's time base), so they line up with history operations; the

@@ -178,7 +178,10 @@ func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
 	cfg.Seed = seed
 	cfg.Store = opts.Store
 	cfg.Image = opts.Image
-	cfg.BrokerArgs = slices.Clone(r.BrokerArgs)
+	// Debug logging gives the Raft safety checker etcd raft's own lines
+	// (vote responses, the term loaded at a restart) on every row, the
+	// correct broker's included, so its false alarms are measured too.
+	cfg.BrokerArgs = append([]string{"--log-level", "debug"}, r.BrokerArgs...)
 	if r.Workload != "" {
 		cfg.Workload = r.Workload
 	}
