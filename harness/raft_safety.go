@@ -53,6 +53,12 @@ type leaderLine struct {
 	At    time.Time // the line's own timestamp
 	Line  int       // 1-based line number in the node's log
 	Text  string    // the raft message, for lineVoted and lineStart
+	// RaftID is the node's Raft id as the line's node attribute gives it;
+	// Responder is, on a lineVoted line, the id of the node that answered.
+	RaftID, Responder string
+	// LogOf is set on a copy of a lineVoted line used as evidence about
+	// the responder: the log (candidate's) that holds the line.
+	LogOf string
 }
 
 type lineKind int8
@@ -62,7 +68,9 @@ const (
 	// lineVoted: "X received MsgVoteResp [rejection ]from Y at term T" with
 	// Y another node. Raft persists a candidate's term before its vote
 	// requests leave the node (Ready order), and Y could only answer a
-	// request that left, so term T was on X's disk.
+	// request that left, so term T was on X's disk. Likewise Y persists its
+	// term (and vote) before its answer leaves, so term T was on Y's disk
+	// by the time of the line (the containers share the host's clock).
 	lineVoted
 	// lineStart: "newRaft X [peers: [...], term: T, ...]": the term the
 	// node loaded from its disk at (re)start.
@@ -124,7 +132,7 @@ func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
 			continue
 		}
 		kv := parseLogfmt(text)
-		l := leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Line: no}
+		l := leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Line: no, RaftID: kv["node"]}
 		if l.Group == "" {
 			continue
 		}
@@ -139,7 +147,7 @@ func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
 			if m[1] == m[2] {
 				continue // its own vote: not proof that a request left
 			}
-			l.Kind, term, l.Text = lineVoted, m[3], msg
+			l.Kind, term, l.Text, l.Responder = lineVoted, m[3], msg, m[2]
 		case reNewRaft.MatchString(msg):
 			l.Kind, term, l.Text = lineStart, reNewRaft.FindStringSubmatch(msg)[1], msg
 		default:
@@ -208,7 +216,10 @@ func parseLogfmt(s string) map[string]string {
 
 // safetyRef names one log line in an example.
 type safetyRef struct {
-	Node    string `json:"node"`
+	Node string `json:"node"`
+	// LogOf names the log holding the line when it is another node's (a
+	// vote response seen by the candidate proves the responder's term).
+	LogOf   string `json:"log_of,omitempty"`
 	Term    uint64 `json:"term"`
 	Time    int64  `json:"time"` // ns since the history's time base
 	LogTime string `json:"log_time"`
@@ -268,14 +279,33 @@ func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.E
 			Message: fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, l.Node, l.Group, l.Term),
 		})
 	}
-	// Term regression, per node and group, in the node's own file order
-	// (one file spans the node's restarts): the highest term known to be on
-	// the node's disk (it led it, or another node answered its vote request
-	// in it) against the term it loads at a restart or leads later.
+	// Term regression, per node and group, in time order: the highest term
+	// known to be on the node's disk (it led it, another node answered its
+	// vote request in it, or it answered another node's request in it)
+	// against the term it loads at a restart or leads later.
+	dirOf := map[string]string{} // Raft id -> log directory
+	for _, l := range lines {
+		if l.RaftID != "" {
+			dirOf[l.RaftID] = l.Node
+		}
+	}
+	var events []leaderLine
+	for _, l := range lines {
+		events = append(events, l)
+		if l.Kind == lineVoted {
+			if dir, ok := dirOf[l.Responder]; ok && dir != l.Node {
+				// The same line, as evidence about the responder.
+				e := l
+				e.Node, e.LogOf = dir, l.Node
+				events = append(events, e)
+			}
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].At.Before(events[j].At) })
 	type ng struct{ node, group string }
 	highest := map[ng]leaderLine{}
 	var regress []safetyExample
-	for _, l := range lines {
+	for _, l := range events {
 		k := ng{l.Node, l.Group}
 		h, ok := highest[k]
 		if ok && l.Term < h.Term && l.Kind != lineVoted {
@@ -283,15 +313,22 @@ func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.E
 			if l.Kind == lineStart {
 				what = fmt.Sprintf("restarted %s with term %d", l.Group, l.Term)
 			}
-			how := "leading"
-			if h.Kind == lineVoted {
-				how = "a vote answered in"
+			var how string
+			switch {
+			case h.Kind == lineLeader:
+				how = fmt.Sprintf("after leading term %d", h.Term)
+			case h.LogOf == "":
+				how = fmt.Sprintf("after its vote request was answered in term %d (%q)", h.Term, h.Text)
+			default:
+				how = fmt.Sprintf("after answering a vote request in term %d (%q)", h.Term, h.Text)
 			}
-			regress = append(regress, safetyExample{
+			ex := safetyExample{
 				Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
 				First: ref(h), Second: ref(l),
-				Message: fmt.Sprintf("%s %s after %s term %d", l.Node, what, how, h.Term),
-			})
+				Message: fmt.Sprintf("%s %s %s", l.Node, what, how),
+			}
+			ex.First.LogOf = h.LogOf
+			regress = append(regress, ex)
 		}
 		if l.Kind != lineStart && (!ok || l.Term > h.Term) {
 			highest[k] = l

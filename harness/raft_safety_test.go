@@ -31,6 +31,8 @@ func TestRaftSafety(t *testing.T) {
 			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 21 * time.Second},
 		{name: "restart below a term a vote was answered in", dir: "regression", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
 			counts: map[string]int{AnomalyTermRegression: 2}, firstTime: 21 * time.Second},
+		{name: "voter restarted below the term it answered in", dir: "voter-regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 7 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
