@@ -133,7 +133,7 @@ func Validate(ctx context.Context, opts ValidateOptions, out io.Writer) (*Valida
 		rep.Rows = append(rep.Rows, res)
 		// Write after every row, so an interrupted validation still leaves
 		// the rows measured so far in the store index.
-		if err := writeValidation(ctx, opts.Store, rep); err != nil {
+		if err := writeValidation(ctx, opts.Store, rep, len(opts.Rows) > 0); err != nil {
 			return rep, infra("%w", err)
 		}
 	}
@@ -415,9 +415,24 @@ func nemesesText(r ValidateRow) string {
 }
 
 // writeValidation writes storeDir/validation.json and re-renders the
-// store index, which shows it.
-func writeValidation(ctx context.Context, storeDir string, rep *ValidateReport) error {
+// store index, which shows it. With merge (a --rows subset), the rows of
+// an existing validation.json that this run did not measure are kept, so
+// re-running one row updates the table instead of replacing it.
+func writeValidation(ctx context.Context, storeDir string, rep *ValidateReport, merge bool) error {
+	path := filepath.Join(storeDir, reports.ValidationFile)
 	v := &reports.Validation{Generated: rep.Generated}
+	var kept []reports.ValidationRow
+	if old, err := reports.ReadValidation(path); merge && err == nil {
+		measured := map[string]bool{}
+		for _, row := range rep.Rows {
+			measured[validationKey(row.Row.Bug, row.Row.Control, nemesesText(row.Row))] = true
+		}
+		for _, r := range old.Rows {
+			if !measured[validationKey(r.Bug, r.Control, strings.Join(r.Nemeses, ", "))] {
+				kept = append(kept, r)
+			}
+		}
+	}
 	for _, row := range rep.Rows {
 		s := summarize(row)
 		vr := reports.ValidationRow{
@@ -446,11 +461,35 @@ func writeValidation(ctx context.Context, storeDir string, rep *ValidateReport) 
 		}
 		v.Rows = append(v.Rows, vr)
 	}
-	if err := reports.WriteValidation(filepath.Join(storeDir, reports.ValidationFile), v); err != nil {
+	v.Rows = mergeRows(kept, v.Rows)
+	if err := reports.WriteValidation(path, v); err != nil {
 		return fmt.Errorf("write validation: %w", err)
 	}
 	if err := reports.RenderIndex(ctx, storeDir); err != nil {
 		return fmt.Errorf("render store index: %w", err)
 	}
 	return nil
+}
+
+// validationKey identifies a table row across validations: a bug row by
+// its bug (one row per bug), a control row by its faults.
+func validationKey(bug string, control bool, nemeses string) string {
+	if control {
+		return "control\x00" + nemeses
+	}
+	return "bug\x00" + bug
+}
+
+// mergeRows puts kept bug rows and new bug rows first, then control rows,
+// each group in the order given (kept before new).
+func mergeRows(kept, fresh []reports.ValidationRow) []reports.ValidationRow {
+	var bugs, controls []reports.ValidationRow
+	for _, r := range append(slices.Clone(kept), fresh...) {
+		if r.Control {
+			controls = append(controls, r)
+		} else {
+			bugs = append(bugs, r)
+		}
+	}
+	return append(bugs, controls...)
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/reports"
 )
 
 func TestRegistrationPatience(t *testing.T) {
@@ -176,5 +178,38 @@ func TestSummarizeAndVerdict(t *testing.T) {
 				t.Errorf("table lacks its header:\n%s", b.String())
 			}
 		})
+	}
+}
+
+func TestWriteValidationMerge(t *testing.T) {
+	store := t.TempDir()
+	ctx := t.Context()
+	bugA := ValidateRow{Name: "a", Bug: "--unsafe-a", Workload: WorkloadQueue, Nemesis: []string{"kill"}}
+	bugB := ValidateRow{Name: "b", Bug: "--unsafe-b", Workload: WorkloadQueue, Nemesis: []string{"partition"}}
+	ctl := ValidateRow{Name: "c", Control: true, Workload: WorkloadLog, Nemesis: []string{"pause"}, Runs: 1}
+	caught := ValidateRun{Checked: true, Valid: verdict.False, FirstAnomaly: time.Second, Anomalies: []string{"lost-write"}}
+	missed := ValidateRun{Checked: true, Valid: verdict.True, FirstAnomaly: -1}
+	first := &ValidateReport{Rows: []ValidateRowResult{{Row: bugA, Runs: []ValidateRun{missed}}, {Row: bugB, Runs: []ValidateRun{caught}}, {Row: ctl, Runs: []ValidateRun{missed}}}}
+	if err := writeValidation(ctx, store, first, false); err != nil {
+		t.Fatal(err)
+	}
+	again := &ValidateReport{Rows: []ValidateRowResult{{Row: bugA, Runs: []ValidateRun{caught, caught}}}}
+	if err := writeValidation(ctx, store, again, true); err != nil {
+		t.Fatal(err)
+	}
+	v, err := reports.ReadValidation(filepath.Join(store, reports.ValidationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range v.Rows {
+		got = append(got, fmt.Sprintf("%s:%v:%d/%d", r.Bug, r.Control, r.Caught, r.Runs))
+	}
+	want := []string{"--unsafe-b:false:1/1", "--unsafe-a:false:2/2", ":true:0/1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(store, "index.html")); err != nil {
+		t.Errorf("store index not rendered: %v", err)
 	}
 }
