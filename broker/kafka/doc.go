@@ -19,9 +19,10 @@
 // Config.MaxFrameBytes: a larger frame is refused and the connection
 // closed before its body is read) and starts a handler goroutine per
 // request; a writer goroutine writes responses strictly in request order.
-// Produce requests of one connection run one after another so that an
-// idempotent producer's pipelined batches reach Raft in sequence order;
-// other requests run concurrently. acks=0 produce writes no response.
+// Requests run concurrently, pipelined produce requests included, so they
+// share Raft commits and fsyncs; per-partition produce chains keep each
+// partition's batches in request order (produce_chain.go). acks=0 produce
+// writes no response.
 // Handlers recover from panics: a malformed or unexpected request is
 // logged and closes its connection, never the server.
 //
