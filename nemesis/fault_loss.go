@@ -108,6 +108,10 @@ func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 func measureHealed(ctx context.Context, s *Scheduler, a, b string) (Value, error) {
 	ok := func(rate float64) bool { return rate >= healedRate }
 	want := fmt.Sprintf("delivered >= %.2f", healedRate)
+	// b may have been restarted a moment ago (the final heal restarts
+	// killed nodes first): its listener is not up yet and every probe
+	// would be refused. connects retries refusals until it is.
+	_ = connects(ctx, s.c, a, b, s.opts.ProbeTimeout)
 	v, err := measureLoss(ctx, s, a, b, s.opts.LossProbes, ok, want)
 	if !errors.Is(err, ErrUnverified) {
 		return v, err
