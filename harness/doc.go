@@ -19,8 +19,18 @@
 //     a node that does not come back is a liveness error), drain (every key
 //     read from offset 0 to its highest acknowledged offset).
 //  5. Teardown (containers and network removed; also on error and Ctrl-C),
-//     check (the checkers package plus the liveness checker of this
-//     package: a node that exited on its own is an error), store, reports.
+//     check (the checkers package plus two checkers of this package:
+//     liveness, a node that exited on its own is an error; and raft-safety,
+//     which reads the nodes' logs for two leaders of one group in one term
+//     and for a node whose term went backwards across a restart), store,
+//     reports.
+//
+// Detection power (Validate, `chaos validate`, issue 8): a catalogue of
+// rows, each a seeded broker bug (--unsafe-* flags) with the workload and
+// nemeses that should expose it, plus the correct broker under every fault
+// family. Each row runs as ordinary tests named validate-<row>; the table
+// (runs, caught, median time to the first anomaly, anomaly names) goes to
+// stdout and to store/validation.json, which the store index shows.
 //
 // History contract (DESIGN.md): one Recorder over one history.Writer, so
 // every event has a time from one monotonic clock and the file order is the
