@@ -242,6 +242,9 @@ func (cc *clientConn) handle(p *pending) {
 	p.resp, p.err = entry.handler(ctx, cc.s, cc, p.req)
 }
 
+// writeTimeout bounds writing one response.
+const writeTimeout = 30 * time.Second
+
 // maxRequestTime bounds the handling of one request other than JoinGroup
 // and SyncGroup; it exceeds Fetch's longest wait (maxFetchWait).
 const maxRequestTime = 60 * time.Second
@@ -263,6 +266,9 @@ func (cc *clientConn) write() {
 			continue
 		}
 		buf = appendResponse(buf[:0], p.corr, p.resp)
+		// A client that stops reading (or vanished behind a partition)
+		// must not pin this connection's goroutines forever.
+		_ = cc.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := cc.conn.Write(buf); err != nil {
 			cc.close()
 		}
