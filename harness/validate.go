@@ -391,11 +391,11 @@ func nemesesText(r ValidateRow) string {
 		switch n {
 		case "kill", "pause":
 			if len(r.Targets) > 0 {
-				p += "(" + strings.Join(r.Targets, "|") + ")"
+				p += "(" + strings.Join(r.Targets, "/") + ")"
 			}
 		case "partition":
 			if len(r.Grudges) > 0 {
-				p += "(" + strings.Join(r.Grudges, "|") + ")"
+				p += "(" + strings.Join(r.Grudges, "/") + ")"
 			}
 		case "loss":
 			if r.LossPercent > 0 {
