@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
+	}
+	if builtPath != "" {
+		os.RemoveAll(filepath.Dir(builtPath))
 	}
 	os.Exit(code)
 }

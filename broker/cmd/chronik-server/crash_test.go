@@ -75,6 +75,9 @@ func startProc(t testing.TB, bin string, args ...string) *proc {
 func spawnProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	// If the test binary dies (a timeout panic), the broker dies with it
+	// instead of living on as an orphan.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
