@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 )
 
 // lossFault drops a percentage of the packets every broker node receives
@@ -22,6 +23,10 @@ func (lossFault) active(s *Scheduler) bool { return s.lossPct > 0 }
 
 // healedRate is what a healed link must deliver: nearly everything.
 const healedRate = 0.95
+
+// healSettle bounds the wait for a healed link's far end to accept
+// connections before its delivery rate is measured.
+const healSettle = 15 * time.Second
 
 // lossProof says how to prove that loss is in effect on a link whose two
 // ends both drop pct percent: a probe (SYN in, SYN-ACK back) then gets
@@ -111,7 +116,14 @@ func measureHealed(ctx context.Context, s *Scheduler, a, b string) (Value, error
 	// b may have been restarted a moment ago (the final heal restarts
 	// killed nodes first): its listener is not up yet and every probe
 	// would be refused. connects retries refusals until it is.
-	_ = connects(ctx, s.c, a, b, s.opts.ProbeTimeout)
+	// A freshly restarted node can also take a few seconds to open its
+	// peer listener (it opens its store first) while its new namespace
+	// settles, so keep trying, bounded, before measuring.
+	settle, cancel := context.WithTimeout(ctx, healSettle)
+	for settle.Err() == nil && connects(settle, s.c, a, b, s.opts.ProbeTimeout) != nil {
+		sleep(settle, 500*time.Millisecond)
+	}
+	cancel()
 	v, err := measureLoss(ctx, s, a, b, s.opts.LossProbes, ok, want)
 	if !errors.Is(err, ErrUnverified) {
 		return v, err
