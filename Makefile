@@ -34,7 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./broker/kafka
 
 chaos: build
-	./$(BIN)/chaos run $(CHAOS_FLAGS)
+	./$(BIN)/chaos run --broker-binary $(BIN)/chronik-server $(CHAOS_FLAGS)
 
 validate: build
 	./$(BIN)/chaos validate
