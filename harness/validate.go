@@ -414,6 +414,10 @@ func nemesesText(r ValidateRow) string {
 	return strings.Join(parts, "+")
 }
 
+// ProbabilisticNote marks, in a validation.json row's note, a bug whose
+// exposure depends on a fault landing in a narrow window.
+const ProbabilisticNote = "probabilistic: needs a restart inside a narrow window, a run may miss it"
+
 // writeValidation writes storeDir/validation.json and re-renders the
 // store index, which shows it. With merge (a --rows subset), the rows of
 // an existing validation.json that this run did not measure are kept, so
@@ -446,6 +450,9 @@ func writeValidation(ctx context.Context, storeDir string, rep *ValidateReport, 
 		notes = append(notes, "workload "+row.Row.Workload)
 		if row.Row.Expect != "" {
 			notes = append(notes, "expected: "+row.Row.Expect)
+		}
+		if row.Row.Probabilistic {
+			notes = append(notes, ProbabilisticNote)
 		}
 		if s.Errors > 0 {
 			notes = append(notes, fmt.Sprintf("%d run(s) with infrastructure errors", s.Errors))

@@ -37,6 +37,10 @@ type ValidateRow struct {
 	Runs int
 	// Expect names the anomalies the bug should produce, for the note.
 	Expect string
+	// Probabilistic marks a bug whose exposure depends on a fault landing
+	// in a narrow window, so a single short run may miss it (the note says
+	// so; the make-test check reports such a row instead of failing on it).
+	Probabilistic bool
 }
 
 // Registration patience of the broker (broker/cluster/registration.go):
@@ -129,9 +133,11 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Targets: []string{nemesis.TargetOne, nemesis.TargetMinority, nemesis.TargetMajority}, LeaderGroup: nemesis.AnyGroup,
 			LossPercent: 35,
 			// Its first anomaly came 16 s and 55 s into the history in the two
-			// runs measured first, so even the short run gets a full minute.
-			Interval: time.Second, TimeLimit: tl(90*time.Second, 60*time.Second),
-			Expect: "term-regression or election-safety (raft-safety), then lost-write, inconsistent-offsets",
+			// 90 s runs measured first; a 60 s short run missed it once, so
+			// the short run keeps the full 90 s.
+			Interval: time.Second, TimeLimit: 90 * time.Second,
+			Expect:        "term-regression or election-safety (raft-safety), then lost-write, inconsistent-offsets",
+			Probabilistic: true,
 		},
 	}
 	families := [][]string{
