@@ -18,11 +18,11 @@ import (
 
 // These tests inject every network fault into real containers and check
 // the effect in the kernel: probes from inside the namespaces and the rules
-// read back over netlink. The nodes run testdata/netfaultbroker, a stub
+// read back over netlink. The nodes run testdata/fakebroker, a stub
 // that listens on the broker's ports and serves the admin endpoints the
 // nemesis uses, so the tests do not depend on the broker.
 
-// netCluster deploys and starts n netfaultbroker nodes.
+// netCluster deploys and starts n fakebroker nodes.
 func netCluster(t *testing.T, n int, extra ...string) *Cluster {
 	t.Helper()
 	ctx := context.Background()
@@ -32,7 +32,7 @@ func netCluster(t *testing.T, n int, extra ...string) *Cluster {
 	}
 	t.Cleanup(func() { eng.Close() })
 	log := slog.New(slog.NewTextHandler(netTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tag, err := BuildImage(ctx, eng, ImageSpec{Package: "./docker/testdata/netfaultbroker", Repo: "chronik-netfaultbroker", Binary: "chronik-server"}, log)
+	tag, err := BuildImage(ctx, eng, ImageSpec{Package: "./docker/testdata/fakebroker", Repo: "chronik-fakebroker", Binary: "chronik-server"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

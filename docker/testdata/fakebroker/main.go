@@ -1,8 +1,12 @@
 // Command fakebroker stands in for chronik-server in the docker package's
-// tests: it accepts the same command line, serves /healthz, /readyz and
-// /status on the admin port, listens on the Kafka and Raft ports, and logs a
-// line per second. --exit-after makes it exit on its own with code 3, to
-// test the detection of unexpected exits.
+// tests (lifecycle and network faults): it accepts the same command line,
+// accepts and closes connections on the Kafka and Raft ports (the probes'
+// targets), logs a line per second, and serves the admin endpoints the
+// harness and the nemesis use: /healthz, /readyz, /status (with a __meta
+// group whose leader is --fake-leader, default 1) and /admin/peer-delay
+// (GET the current value, POST ?ms=N to set it; in memory, so a restart
+// forgets it like the real broker's). --exit-after makes it exit on its own
+// with code 3, to test the detection of unexpected exits.
 package main
 
 import (
@@ -10,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,8 +61,29 @@ func main() {
 	}
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	http.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ready") })
+	id, _ := strconv.Atoi(args["--node-id"])
+	leader := 1
+	if l, err := strconv.Atoi(args["--fake-leader"]); err == nil {
+		leader = l
+	}
 	http.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, `{"node_id":%s}`, args["--node-id"])
+		role := "StateFollower"
+		if id == leader {
+			role = "StateLeader"
+		}
+		fmt.Fprintf(w, `{"node_id":%d,"groups":[{"name":"__meta","role":%q,"term":2,"leader":%d,"commit":1,"applied":1}]}`, id, role, leader)
+	})
+	var delay atomic.Int64
+	http.HandleFunc("/admin/peer-delay", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+			if err != nil || ms < 0 {
+				http.Error(w, "bad ms", http.StatusBadRequest)
+				return
+			}
+			delay.Store(int64(ms))
+		}
+		fmt.Fprintf(w, `{"ms":%d}`, delay.Load())
 	})
 	go func() {
 		for i := 0; ; i++ {
