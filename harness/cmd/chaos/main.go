@@ -4,9 +4,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 )
 
 // Exit codes of chaos run and chaos check (contract, DESIGN.md).
@@ -32,6 +36,16 @@ func register(name, summary string, run func(args []string) int) {
 		panic("chaos: duplicate command " + name)
 	}
 	commands[name] = command{summary: summary, run: run}
+}
+
+// interruptible adapts a subcommand body to the registry: Ctrl-C (SIGINT)
+// or SIGTERM cancels its context, so long runs clean up before exiting.
+func interruptible(body func(ctx context.Context, args []string, stdout, stderr io.Writer) int) func([]string) int {
+	return func(args []string) int {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return body(ctx, args, os.Stdout, os.Stderr)
+	}
 }
 
 func usage() {

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/harness"
@@ -23,11 +20,7 @@ func init() {
 // cancels the run; the cluster is removed either way. With --test-count N
 // the tests run one after another with seeds seed, seed+1, ...; the exit
 // code is the worst of them.
-func runRun(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runMain(ctx, args, os.Stdout, os.Stderr)
-}
+var runRun = interruptible(runMain)
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := harness.ParseRunFlags(args, stderr)

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/chronik-chaos/chronik/harness"
@@ -24,11 +21,7 @@ func init() {
 // broker under every fault family. Exit 0 when every bug run was caught and
 // no correct-broker run raised an alarm, 1 otherwise, 2 on usage errors, 4
 // when a run failed for infrastructure reasons.
-func runValidate(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return validateMain(ctx, args, os.Stdout, os.Stderr)
-}
+var runValidate = interruptible(validateMain)
 
 func validateMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, err := parseValidateFlags(args, stderr)
