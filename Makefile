@@ -51,5 +51,5 @@ nightly: build
 	echo "nightly: every nemesis family valid"
 
 clean:
-	rm -rf $(BIN)
 	-./$(BIN)/chaos clean 2>/dev/null || true
+	rm -rf $(BIN)
