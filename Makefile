@@ -8,10 +8,12 @@ TEST_TIMEOUT ?= 19m
 # Flags of `make chaos`; override on the command line, e.g.
 #   make chaos CHAOS_FLAGS="--nemesis kill,partition --time-limit 120s"
 CHAOS_FLAGS ?=
+# The Sarama compatibility test: its own Go module (see `make compat`).
+COMPAT_DIR := broker/compat/sarama
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench lint chaos validate nightly clean fuzz
+.PHONY: all build test bench lint chaos validate nightly clean fuzz compat
 
 all: build
 
@@ -23,9 +25,16 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd $(COMPAT_DIR) && $(GO) vet ./...
 
 test: lint build
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(MAKE) --no-print-directory compat
+
+# Client compatibility against the built broker, in a nested Go module so
+# that the clients' dependencies stay out of the root go.mod.
+compat: build
+	cd $(COMPAT_DIR) && CHRONIK_SERVER_BIN=$(abspath $(BIN))/chronik-server $(GO) test -count=1 -timeout 5m ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
