@@ -320,6 +320,11 @@ func (r *Reader) pairClient(e Entry) (Entry, error) {
 	if in.f != e.F {
 		return Entry{}, r.fail("process %d completes f %q but invoked %q at operation %d", p, e.F, in.f, in.index)
 	}
+	if e.Mops != nil {
+		if err := r.matchInvoke(e.Mops, in); err != nil {
+			return Entry{}, err
+		}
+	}
 	delete(r.open, p)
 	if e.Type == Info {
 		r.retired[p] = struct{}{}
@@ -332,6 +337,29 @@ func (r *Reader) pairClient(e Entry) (Entry, error) {
 		e.Mops = in.mops
 	}
 	return e, nil
+}
+
+// matchInvoke checks that a completion's micro-operations are the
+// invocation's, in completion form: the same functions in the same order,
+// sends of the same values to the same keys, reads of the same keys.
+// Otherwise the completion would silently replace what the invocation
+// said was sent.
+func (r *Reader) matchInvoke(ms []Mop, in *inflight) error {
+	if len(ms) != len(in.mops) {
+		return r.fail("completion has %d micro-operations but its invoke (operation %d) has %d", len(ms), in.index, len(in.mops))
+	}
+	for i, m := range ms {
+		w := in.mops[i]
+		switch {
+		case m.F != w.F:
+			return r.fail("micro-operation %d is %q but its invoke (operation %d) has %q", i, m.F, in.index, w.F)
+		case m.Key != w.Key:
+			return r.fail("micro-operation %d %s key %q but its invoke (operation %d) has %q", i, m.F, m.Key, in.index, w.Key)
+		case m.F == FSend && m.Value != w.Value:
+			return r.fail("micro-operation %d sends %d but its invoke (operation %d) sends %d", i, m.Value, in.index, w.Value)
+		}
+	}
+	return nil
 }
 
 func isMopF(f string) bool {

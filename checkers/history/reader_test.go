@@ -65,6 +65,12 @@ func TestReaderRejects(t *testing.T) {
 		{"bad mop", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","k"]]}`), 1, "send wants 3"},
 		{"bad record", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0]]]}`), 2, "offset|null"},
 		{"ok without value", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":null}`), 2, "without micro-operations"},
+		{"completion drops the sends", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[]}`), 2, "has 1"},
+		{"completion sends another value", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), fmt.Sprintf(okSend, 1, 2, 0, 0, 2)), 2, "sends 2 but its invoke"},
+		{"info sends another value", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"info","f":"send","value":[["send","t0/0",[null,2]]]}`), 2, "sends 2 but its invoke"},
+		{"completion to another key", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), `{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t0/1",[0,1]]]}`), 2, "key \"t0/1\""},
+		{"txn completion reorders", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"txn","value":[["send","k",1],["poll"]]}`,
+			`{"index":1,"time":2,"process":0,"type":"ok","f":"txn","value":[["poll",{}],["send","k",[0,1]]]}`), 2, "is \"poll\""},
 		{"assign not keys", lines(`{"index":0,"time":1,"process":0,"type":"invoke","f":"assign","value":[1,2]}`), 1, "list of keys"},
 		{"too long", `{"index":0,"time":1,"process":0,"type":"invoke","f":"x","value":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n", 1, "longer than"},
 	}
@@ -82,6 +88,46 @@ func TestReaderRejects(t *testing.T) {
 				t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
 			}
 		})
+	}
+}
+
+// TestReaderAcceptsUnusual reads legal but unusual histories: huge
+// process numbers, nemesis values of every JSON shape, unknown extra
+// fields, an error on an ok op, empty polls, unknown offsets, mixed txns,
+// crash/assign/subscribe/read ops, keys of any shape, tied times and an
+// invoke left open at the end.
+func TestReaderAcceptsUnusual(t *testing.T) {
+	h := lines(
+		`{"index":0,"time":5,"process":"nemesis","type":"info","f":"start","value":null}`,
+		`{"index":1,"time":5,"process":"nemesis","type":"invoke","f":"partition","value":{"grudge":{"n1":["n2"]}},"extra":[1]}`,
+		`{"index":2,"time":5,"process":9007199254740993,"type":"invoke","f":"send","value":[["send","7",1]],"new_field":{"a":1}}`,
+		`{"index":3,"time":5,"process":9007199254740993,"type":"ok","f":"send","value":[["send","7",[null,1]]],"error":"retried"}`,
+		`{"index":4,"time":6,"process":"nemesis","type":"info","f":"partition","value":["n1",2,null]}`,
+		`{"index":5,"time":6,"process":"nemesis","type":"info","f":"heal","value":"ok"}`,
+		`{"index":6,"time":7,"process":1,"type":"invoke","f":"subscribe","value":["orders"]}`,
+		`{"index":7,"time":7,"process":1,"type":"ok","f":"subscribe","value":["orders"]}`,
+		`{"index":8,"time":7,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}`,
+		`{"index":9,"time":8,"process":1,"type":"ok","f":"poll","value":[["poll",{}]]}`,
+		`{"index":10,"time":8,"process":1,"type":"invoke","f":"txn","value":[["send","orders",2],["poll"],["send","7",3]]}`,
+		`{"index":11,"time":9,"process":1,"type":"ok","f":"txn","value":[["send","orders",[0,2]],["poll",{"7":[[0,1]]}],["send","7",[1,3]]]}`,
+		`{"index":12,"time":9,"process":2,"type":"invoke","f":"crash","value":null}`,
+		`{"index":13,"time":9,"process":2,"type":"info","f":"crash","value":{"why":"test"}}`,
+		`{"index":14,"time":9,"process":3,"type":"invoke","f":"read","value":[["read","7",0]]}`,
+		`{"index":15,"time":9,"process":3,"type":"ok","f":"read","value":[["read","7",[0,[[0,1],[1,3]],2]]]}`,
+		`{"index":16,"time":9,"process":4,"type":"invoke","f":"poll","value":[["poll"]]}`,
+	)
+	es, err := readAll(t, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 18 {
+		t.Fatalf("got %d entries, want 17 lines + 1 pending", len(es))
+	}
+	if p := es[3].Process; p.Nemesis || p.ID != 9007199254740993 {
+		t.Errorf("process = %+v", p)
+	}
+	if last := es[17]; !last.Pending || last.Type != Info || last.InvokeIndex != 16 {
+		t.Errorf("pending = %+v", last)
 	}
 }
 
