@@ -48,6 +48,16 @@ type Result struct {
 	// Segments is how many independently searched pieces the partitions
 	// were cut into at quiescent points (see split).
 	Segments int `json:"segments"`
+	// TxnSkipped lists the keys left out because a transaction sent to
+	// them: the log model does not describe transactions, whose sends
+	// take offsets the model could not place.
+	TxnSkipped []string `json:"txn_skipped,omitempty"`
+	// Renumbered lists the keys whose observed offsets were not exactly
+	// 0, 1, 2, ... (a log not starting at 0, or gaps such as transaction
+	// markers leave): their offsets were searched as dense positions over
+	// the offsets some operation observed, as the kafka checker's version
+	// orders do.
+	Renumbered []string `json:"renumbered,omitempty"`
 	// Visualization is the file name of Porcupine's visualization in the
 	// out directory, when one was written.
 	Visualization string `json:"visualization,omitempty"`
@@ -83,11 +93,17 @@ type Checker struct {
 	seenAt map[kv]int64
 	keyIDs map[string]int32
 	last   int64
+	// offsets holds, per key id, every offset an ok send returned or an ok
+	// poll or read returned a record at.
+	offsets map[int32]map[int64]struct{}
+	// txnKeys are keys some ok or indefinite transaction sent to.
+	txnKeys map[string]bool
 }
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{ops: map[string][]porcupine.Operation{}, seenAt: map[kv]int64{}, keyIDs: map[string]int32{}}
+	return &Checker{ops: map[string][]porcupine.Operation{}, seenAt: map[kv]int64{}, keyIDs: map[string]int32{},
+		offsets: map[int32]map[int64]struct{}{}, txnKeys: map[string]bool{}}
 }
 
 // Observe records one history entry.
@@ -97,6 +113,13 @@ func (c *Checker) Observe(e *history.Entry) {
 	}
 	if e.Type == history.Invoke || e.Process.Nemesis {
 		return
+	}
+	if e.F == history.FTxn && e.Type != history.Fail {
+		for _, m := range e.Mops {
+			if m.F == history.FSend {
+				c.txnKeys[m.Key] = true
+			}
+		}
 	}
 	if e.Type == history.Ok && (e.F == history.FPoll || e.F == history.FTxn) {
 		for _, m := range e.Mops {
@@ -120,6 +143,7 @@ func (c *Checker) Observe(e *history.Entry) {
 				out := &output{offset: -1}
 				if m.Offset != nil {
 					out.offset = *m.Offset
+					c.observe(c.keyID(m.Key), *m.Offset)
 				}
 				c.ops[m.Key] = append(c.ops[m.Key], porcupine.Operation{
 					ClientId: e.Process.ID,
@@ -164,7 +188,17 @@ func (c *Checker) keyID(k string) int32 {
 	return id
 }
 
+func (c *Checker) observe(k int32, offset int64) {
+	m := c.offsets[k]
+	if m == nil {
+		m = map[int64]struct{}{}
+		c.offsets[k] = m
+	}
+	m[offset] = struct{}{}
+}
+
 func (c *Checker) see(k int32, r history.Record) {
+	c.observe(k, r.Offset)
 	x := kv{k, r.Value}
 	if _, ok := c.seenAt[x]; !ok {
 		c.seenAt[x] = r.Offset
@@ -222,10 +256,20 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	c.infos, c.seenAt = nil, nil
 	keys := make([]string, 0, len(c.ops))
 	for k, ops := range c.ops {
+		if c.txnKeys[k] {
+			r.TxnSkipped = append(r.TxnSkipped, k)
+			continue
+		}
+		if densify(ops, c.offsets[c.keyID(k)]) {
+			r.Renumbered = append(r.Renumbered, k)
+		}
 		keys = append(keys, k)
 		r.Operations += len(ops)
 	}
 	slices.Sort(keys)
+	slices.Sort(r.TxnSkipped)
+	slices.Sort(r.Renumbered)
+	c.offsets = nil
 
 	results := make([]partResult, len(keys))
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
@@ -286,6 +330,46 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 		}
 	}
 	return r
+}
+
+// densify renumbers the offsets of one partition's operations to dense
+// positions over the observed offsets (the offsets some ok send returned or
+// some ok poll or read found a record at), unless those are already 0..n-1,
+// and reports whether it did. The model is a log whose offsets are 0, 1,
+// 2, ...; a Kafka log may start elsewhere (retention, a pre-existing
+// topic) and have offsets no message occupies (transaction markers), which
+// are not anomalies. An offset or high watermark nobody observed maps to
+// the number of observed offsets below it.
+func densify(ops []porcupine.Operation, observed map[int64]struct{}) bool {
+	offs := make([]int64, 0, len(observed))
+	for o := range observed {
+		offs = append(offs, o)
+	}
+	slices.Sort(offs)
+	if len(offs) == 0 || (offs[0] == 0 && offs[len(offs)-1] == int64(len(offs)-1)) {
+		return false
+	}
+	pos := func(o int64) int64 {
+		i, _ := slices.BinarySearch(offs, o)
+		return int64(i)
+	}
+	for i := range ops {
+		in, out := ops[i].Input.(*input), ops[i].Output.(*output)
+		if in.send {
+			if out.offset >= 0 {
+				out.offset = pos(out.offset)
+			}
+			continue
+		}
+		if in.from >= 0 {
+			in.from = pos(in.from)
+		}
+		for j := range out.records {
+			out.records[j].offset = pos(out.records[j].offset)
+		}
+		out.hw = pos(out.hw)
+	}
+	return true
 }
 
 func checkPartition(ctx context.Context, key string, ops []porcupine.Operation) partResult {

@@ -20,7 +20,18 @@
 //     return time (it may have taken effect any time after its
 //     invocation); if nobody saw it, it is dropped.
 //   - Sends inside a txn are not checked: they become visible only when the
-//     transaction commits, which the log model does not describe.
+//     transaction commits, which the log model does not describe. A key
+//     some ok or info txn sent to is left out altogether (Result.TxnSkipped):
+//     its plain sends would find offsets taken by messages the model cannot
+//     place.
+//   - Offsets are searched as dense positions over the offsets observed
+//     (returned by ok sends, or holding a record some ok poll or read
+//     returned) when those are not already 0, 1, 2, ... (Result.Renumbered):
+//     a Kafka log may start past 0 and have offsets no message occupies
+//     (transaction markers), as Jepsen's version orders allow. A read's
+//     start and high watermark map to the number of observed offsets below
+//     them. Our broker's logs start at 0 without gaps, so its histories are
+//     searched unchanged.
 //   - An ok read is an operation; failed and indefinite reads are left out
 //     (reads change nothing). Polls are not checked here: a consumer's
 //     position makes them stateful per client, which the kafka checker
