@@ -66,6 +66,13 @@ func TestHistories(t *testing.T) {
 		{"G1c-ok", verdict.True, nil, nil},
 		{"info-legal", verdict.True, nil, nil},
 		{"log-ok", verdict.True, nil, nil},
+		// Process numbers beyond 32 bits stay distinct.
+		{"process-large", verdict.False, map[string]int{"nonmonotonic-poll": 1}, firstOps{"nonmonotonic-poll": {11, 13}}},
+		{"process-large-ok", verdict.True, nil, nil},
+		// A crash (even one recorded as ok) resets the consumer: re-reading
+		// from the beginning is legal; without it, it is nonmonotonic.
+		{"crash-ok", verdict.True, nil, nil},
+		{"crash-reset-missing", verdict.False, map[string]int{"nonmonotonic-poll": 1}, firstOps{"nonmonotonic-poll": {7, 13}}},
 		// Txn sends to a key that plain sends also use: not a linearizability
 		// violation (the model leaves transactional keys out).
 		{"txn-mixed-ok", verdict.True, nil, nil},

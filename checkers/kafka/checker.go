@@ -29,6 +29,7 @@ const (
 	fRead
 	fAssign
 	fSubscribe
+	fCrash
 )
 
 // Type codes of stored operations.
@@ -41,7 +42,7 @@ const (
 // kop is the compact summary of one client completion.
 type kop struct {
 	index          int64
-	process        int32
+	process        int64 // client process numbers are arbitrary non-negative ints
 	typ            uint8
 	f              uint8
 	rStart, rEnd   int32 // into Checker.reads
@@ -114,7 +115,7 @@ func (c *Checker) Observe(e *history.Entry) {
 	if e.Type == history.Invoke || e.Process.Nemesis {
 		return
 	}
-	op := kop{index: e.Index, process: int32(e.Process.ID), pending: e.Pending, invokeIdx: e.InvokeIndex}
+	op := kop{index: e.Index, process: int64(e.Process.ID), pending: e.Pending, invokeIdx: e.InvokeIndex}
 	switch e.Type {
 	case history.Ok:
 		op.typ = tOk
@@ -142,6 +143,10 @@ func (c *Checker) Observe(e *history.Entry) {
 			c.subKeys = append(c.subKeys, c.key(k))
 		}
 		op.kEnd = int32(len(c.subKeys))
+		c.ops = append(c.ops, op)
+		return
+	case history.FCrash:
+		op.f = fCrash
 		c.ops = append(c.ops, op)
 		return
 	default:

@@ -18,11 +18,13 @@ type procState struct {
 // log. An assign or subscribe keeps only the positions of keys still
 // assigned. Skips and reorders of a subscribed consumer are reported but
 // allowed, because a rebalance may move partitions between consumers at
-// any time; for an assigned consumer they are fatal.
+// any time; for an assigned consumer they are fatal. A crash (or an info
+// completion, after which the process number is retired) forgets
+// everything.
 func (a *analysis) processChecks() {
 	c := a.c
-	procs := map[int32]*procState{}
-	get := func(p int32) *procState {
+	procs := map[int64]*procState{}
+	get := func(p int64) *procState {
 		s := procs[p]
 		if s == nil {
 			s = &procState{subscribed: c.opts.DefaultSubscribed, lastRead: map[int32]int32{}, lastSend: map[int32]int32{}}
@@ -62,6 +64,15 @@ func (a *analysis) processChecks() {
 			}
 		case fSend:
 			a.sendStep(s, int32(i))
+		case fCrash:
+			// A crash tears the client down: whatever it does next starts
+			// from a fresh consumer and producer. Jepsen's crash always
+			// ends in info, so the process number changes anyway; this
+			// covers a crash recorded as ok.
+			if o.typ != tFail {
+				delete(procs, o.process)
+			}
+			continue
 		}
 		if o.typ == tInfo {
 			// The process is retired after an info (history contract);
