@@ -69,10 +69,18 @@ func TestHistories(t *testing.T) {
 		// Process numbers beyond 32 bits stay distinct.
 		{"process-large", verdict.False, map[string]int{"nonmonotonic-poll": 1}, firstOps{"nonmonotonic-poll": {11, 13}}},
 		{"process-large-ok", verdict.True, nil, nil},
+		// A read op starting mid-log bounds nothing for lost-write (only
+		// consumer polls do, as Jepsen's reads-by-type): the unread ok
+		// sends are unseen, not lost.
+		{"read-partial", verdict.False, map[string]int{"unseen": 2}, firstOps{"unseen": {1}}},
+		{"read-partial-ok", verdict.True, nil, nil},
 		// A crash (even one recorded as ok) resets the consumer: re-reading
 		// from the beginning is legal; without it, it is nonmonotonic.
 		{"crash-ok", verdict.True, nil, nil},
 		{"crash-reset-missing", verdict.False, map[string]int{"nonmonotonic-poll": 1}, firstOps{"nonmonotonic-poll": {7, 13}}},
+		// One precommitted-read case per operation, as Jepsen.
+		{"precommitted-read-multi", verdict.False, map[string]int{"precommitted-read": 1}, firstOps{"precommitted-read": {1}}},
+		{"precommitted-read-multi-ok", verdict.True, nil, nil},
 		// Txn sends to a key that plain sends also use: not a linearizability
 		// violation (the model leaves transactional keys out).
 		{"txn-mixed-ok", verdict.True, nil, nil},

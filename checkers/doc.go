@@ -55,10 +55,12 @@
 //  1. inconsistent-offsets: one offset of a key holds several values.
 //  2. duplicate: one value appears at several offsets of a key.
 //  3. G1a (aborted read): an ok operation read a value whose send failed.
-//  4. lost-write: the highest log index any ok read reached bounds what
-//     readers should collectively have seen; a value at or below it, sent
-//     by an operation that must have committed, that no ok operation read,
-//     was lost.
+//  4. lost-write: the highest log index any ok poll (or txn) reached
+//     bounds what consumers should collectively have seen; a value at or
+//     below it, sent by an operation that must have committed, that no ok
+//     operation read, was lost. Read operations (log workload) start at an
+//     offset of their choosing, so they count as seeing values but set no
+//     bound, as Jepsen's reads-by-type counts only polls.
 //  5. unseen: a send was acknowledged (ok) but no ok operation ever read
 //     its value. Jepsen counts this as fatal because its final generator
 //     drains every key; so do we (the harness drains too). Histories
@@ -76,7 +78,9 @@
 //     rebalanced between polls. We track the mode per process (its last
 //     assign or subscribe) rather than per test, so both kinds of consumers
 //     can share a history; cases of subscribed consumers are reported with
-//     fatal=false.
+//     fatal=false. A crash forgets the process's positions (Jepsen's crash
+//     ends in info, which retires the process number; we also accept a
+//     crash recorded as ok).
 //  9. nonmonotonic-send: per process, a send to a key lands at or before the
 //     process's previous send to that key.
 //  10. int-send-skip / int-nonmonotonic-send: within one operation, two sends
@@ -94,7 +98,10 @@
 //  12. unknown-value (our addition): a read returned a value nobody sent.
 //  13. nonlinearizable: Porcupine finds no linearization of a partition's
 //     sends and reads against a sequential log (package linear), with info
-//     sends resolved from what the final drain saw.
+//     sends resolved from what the final drain saw. Offsets are searched
+//     as dense positions over the offsets observed, so a log that does not
+//     start at 0 or has gaps is not an anomaly; keys that transactions
+//     send to are left out.
 //
 // Stats (package stats) add counts, latencies, throughput and the longest
 // stretches without a successful send or poll, inside and outside fault

@@ -254,20 +254,11 @@ func (a *analysis) readChecks() {
 			continue
 		}
 		// Precommitted read: Kafka consumers read committed, so no
-		// transaction may see its own sends.
-		for _, r := range reads {
-			for _, x := range c.values(r) {
-				for _, w := range writes {
-					if w.key == r.key && w.value == x.value {
-						a.col.add(PrecommittedRead, Case{
-							Key: c.keys[r.key], Ops: []int64{o.index}, Values: []int64{x.value}, Fatal: true,
-							Explanation: fmt.Sprintf("op %d read its own uncommitted send of %d to %s", o.index, x.value, c.keys[r.key]),
-						})
-					}
-				}
-			}
-		}
-		if o.typ == tFail || len(writes) < 2 {
+		// transaction may see its own sends. As Jepsen's
+		// precommitted-read-cases, one case per operation: the first key
+		// (in send order) with such a read, and the values concerned.
+		a.precommitted(o, reads, writes)
+		if len(writes) < 2 {
 			continue
 		}
 		for j := 0; j < len(writes); j++ {
@@ -308,6 +299,44 @@ func (a *analysis) readChecks() {
 	}
 }
 
+func (a *analysis) precommitted(o *kop, reads []kread, writes []kwrite) {
+	c := a.c
+	for j, w := range writes {
+		seenKey := false
+		for _, p := range writes[:j] {
+			if p.key == w.key {
+				seenKey = true
+				break
+			}
+		}
+		if seenKey {
+			continue
+		}
+		var bad []int64
+		for _, r := range reads {
+			if r.key != w.key {
+				continue
+			}
+			for _, x := range c.values(r) {
+				for _, w2 := range writes {
+					if w2.key == w.key && w2.value == x.value && !slices.Contains(bad, x.value) {
+						bad = append(bad, x.value)
+					}
+				}
+			}
+		}
+		if len(bad) == 0 {
+			continue
+		}
+		key := c.keys[w.key]
+		a.col.add(PrecommittedRead, Case{
+			Key: key, Ops: []int64{o.index}, Values: bad, Fatal: true,
+			Explanation: fmt.Sprintf("op %d read its own uncommitted send(s) %v to %s", o.index, bad, key),
+		})
+		return
+	}
+}
+
 func fmtSkipped(o *order, i1, i2 int32) string {
 	var b strings.Builder
 	b.WriteByte('[')
@@ -328,19 +357,34 @@ func fmtSkipped(o *order, i1, i2 int32) string {
 }
 
 // lostWrites is Jepsen's lost-write-cases: for each key, the highest log
-// index any ok read reached bounds the prefix every reader collectively
+// index any ok poll reached bounds the prefix every reader collectively
 // should have seen; a value in that prefix, sent by an operation that must
 // have committed, yet read by no ok operation, was lost.
 func (a *analysis) lostWrites() {
 	c := a.c
 	bound := make([]int32, len(c.keys))
 	boundVal := make([]int64, len(c.keys))
+	boundOp := make([]int32, len(c.keys)) // the first ok poll that read boundVal
 	for i := range bound {
 		bound[i] = -1
 	}
-	for m := range a.okRead {
-		if fi, ok := a.orders[m.key].firstIdx(m.v); ok && (fi > bound[m.key] || fi == bound[m.key] && m.v < boundVal[m.key]) {
-			bound[m.key], boundVal[m.key] = fi, m.v
+	// Only consumer reads (ok polls and txns, Jepsen's reads-by-type) set
+	// the bound: a consumer starts at the beginning of a partition or where
+	// an earlier one left off, so reaching a value means having passed every
+	// value before it. A read op (log workload) starts at an offset of its
+	// choosing and proves nothing about the values before it; the values it
+	// returned still count as seen.
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.typ != tOk || (o.f != fPoll && o.f != fTxn) {
+			continue
+		}
+		for _, r := range c.opReads(o) {
+			for _, x := range c.values(r) {
+				if fi, ok := a.orders[r.key].firstIdx(x.value); ok && (fi > bound[r.key] || fi == bound[r.key] && x.value < boundVal[r.key]) {
+					bound[r.key], boundVal[r.key], boundOp[r.key] = fi, x.value, int32(i)
+				}
+			}
 		}
 	}
 	for _, k := range a.sortedKeyIDs() {
@@ -349,7 +393,7 @@ func (a *analysis) lostWrites() {
 		}
 		o := a.orders[k]
 		key := c.keys[k]
-		maxReader := a.okRead[kv{k, boundVal[k]}]
+		maxReader := boundOp[k]
 		for li := int32(0); li <= bound[k]; li++ {
 			for _, v := range o.vals[li] {
 				if o.lastIdx(v) != li {
