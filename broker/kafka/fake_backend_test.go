@@ -124,7 +124,7 @@ func (f *fakeBackend) CreateTopics(_ context.Context, specs []cluster.TopicSpec,
 		if errs[i] != nil || validateOnly {
 			continue
 		}
-		t := &fakeTopic{info: cluster.TopicInfo{Name: s.Name}}
+		t := &fakeTopic{info: cluster.TopicInfo{Name: s.Name, Configs: s.Configs}}
 		t.info.ID[0], t.info.ID[15] = byte(len(f.topics)+1), 7
 		for p := range s.Partitions {
 			t.info.Partitions = append(t.info.Partitions, cluster.PartitionInfo{

@@ -58,12 +58,12 @@ func TestApiVersions(t *testing.T) {
 			for _, k := range resp.ApiKeys {
 				keys[k.ApiKey] = k
 			}
-			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22} {
+			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32} {
 				if _, ok := keys[want]; !ok {
 					t.Errorf("key %d (%s) not advertised", want, kmsg.NameForKey(want))
 				}
 			}
-			for _, absent := range []int16{24, 25, 26, 32, 68} { // transactions, configs, KIP-848
+			for _, absent := range []int16{24, 25, 26, 33, 68} { // transactions, AlterConfigs, KIP-848
 				if _, ok := keys[absent]; ok {
 					t.Errorf("key %d (%s) advertised without a handler", absent, kmsg.NameForKey(absent))
 				}
