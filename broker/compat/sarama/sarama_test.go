@@ -31,7 +31,7 @@ import (
 // own, so it catches encodings and group behaviour that franz-go tolerates.
 // Two subtests configure a modern (3.6) and an older (2.1) Kafka version so
 // different API versions are exercised. Each covers: admin CreateTopic,
-// DescribeTopics and ListTopics; an idempotent acks=all SyncProducer whose
+// DescribeTopics and ListTopics (DescribeConfigs); an idempotent acks=all SyncProducer whose
 // offsets must be dense per partition; a partition consumer reading every
 // record back in order; a consumer group that commits part of the log,
 // leaves, and resumes in a second session exactly after its commits; and
@@ -88,7 +88,9 @@ func exercise(t *testing.T, b *broker, version sarama.KafkaVersion, name string)
 		t.Fatalf("sarama.NewClusterAdmin(%v, version %s): %v", addrs, version, err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false); err != nil {
+	maxBytes := "1048588"
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"max.message.bytes": &maxBytes}}, false); err != nil {
 		t.Fatalf("CreateTopics %q with %d partitions: %v", topic, partitions, err)
 	}
 	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false); !errors.Is(err, sarama.ErrTopicAlreadyExists) {
@@ -299,25 +301,22 @@ func (l *recordLog) sizes() []int {
 	return out
 }
 
-// checkListTopics calls ClusterAdmin.ListTopics. Sarama builds its answer
-// from Metadata plus DescribeConfigs (API 32), which chronik-server does not
-// serve (README: configs are not advertised), so Sarama refuses client-side
-// with ErrUnsupportedVersion before sending anything. The test pins that
-// documented limitation; if the broker starts serving DescribeConfigs,
-// ListTopics must list the topic with its partition count.
+// checkListTopics calls ClusterAdmin.ListTopics, which Sarama builds from
+// Metadata plus DescribeConfigs (API 32): the topic must be listed with its
+// partition count and the config it was created with (Sarama leaves
+// defaults out of ConfigEntries).
 func checkListTopics(t *testing.T, admin sarama.ClusterAdmin, topic string, partitions int32) {
 	t.Helper()
 	topics, err := admin.ListTopics()
-	if errors.Is(err, sarama.ErrUnsupportedVersion) {
-		t.Logf("ListTopics: %v (DescribeConfigs is not served; DescribeTopics covers the Metadata listing)", err)
-		return
-	}
 	if err != nil {
 		t.Fatalf("ListTopics: %v", err)
 	}
 	d, ok := topics[topic]
 	if !ok || d.NumPartitions != partitions {
 		t.Fatalf("ListTopics: %q has %+v (listed: %v), want %d partitions", topic, d, ok, partitions)
+	}
+	if v := d.ConfigEntries["max.message.bytes"]; v == nil || *v != "1048588" || len(d.ConfigEntries) != 1 {
+		t.Fatalf("ListTopics: %q configs %v, want only max.message.bytes=1048588 (given at creation)", topic, d.ConfigEntries)
 	}
 }
 
