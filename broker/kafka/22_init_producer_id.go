@@ -12,8 +12,15 @@ package kafka
 // * v3+ ProducerID/ProducerEpoch (KIP-360 epoch bump after an
 //   UNKNOWN_PRODUCER_ID) are ignored: the producer gets a new id instead of
 //   a bumped epoch, which gives it the same fresh sequence space.
-// * Errors of the metadata group are NOT_COORDINATOR /
-//   COORDINATOR_NOT_AVAILABLE, which every client retries.
+// * While no id can be allocated (no __meta leader, an election, this node
+//   stopping) the answer is COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers
+//   when its producer-id block is not ready; every client retries it. Not
+//   NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE: an idempotent producer
+//   sends InitProducerId to any broker, and the Java client answers those
+//   two codes by looking up a transaction coordinator for its null
+//   transactional id (TransactionManager.InitProducerIdHandler), a
+//   FindCoordinator with no key whose empty answer is a fatal producer
+//   error. Timeouts stay REQUEST_TIMED_OUT (retriable).
 //
 // Version notes:
 // * v1: ThrottleMillis
@@ -41,6 +48,10 @@ func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, kreq km
 	id, epoch, err := s.backend.InitProducerID(ctx)
 	if err != nil {
 		resp.ErrorCode = groupErrCode(err)
+		switch resp.ErrorCode {
+		case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code:
+			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		}
 		return resp, nil
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, epoch

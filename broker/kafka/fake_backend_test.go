@@ -24,6 +24,7 @@ type fakeBackend struct {
 	offsets  map[string]map[cluster.TopicPartition]cluster.OffsetCommit
 	nextPID  int64
 	notReady bool
+	pidErr   error // InitProducerID fails with it when set
 	coord    int32 // coordinator id; 1 = us
 	second   bool  // a second (unreachable) broker is registered
 	jitter   bool  // Produce sleeps a random moment first, to reorder concurrent calls
@@ -289,6 +290,9 @@ func (f *fakeBackend) ListOffset(_ context.Context, tp cluster.TopicPartition, t
 func (f *fakeBackend) InitProducerID(context.Context) (int64, int16, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pidErr != nil {
+		return 0, 0, f.pidErr
+	}
 	f.nextPID++
 	return f.nextPID, 0, nil
 }
