@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -86,10 +87,22 @@ func (s *Server) topicConfigs(name string) ([]configEntry, bool) {
 	if !ok {
 		return nil, false
 	}
-	replicas := 1
+	return topicConfigEntries(t.Configs, topicReplicas(t)), true
+}
+
+// topicReplicas is the replication factor of t: every partition is
+// replicated on the same nodes.
+func topicReplicas(t cluster.TopicInfo) int {
 	if len(t.Partitions) > 0 && len(t.Partitions[0].Replicas) > 0 {
-		replicas = len(t.Partitions[0].Replicas)
+		return len(t.Partitions[0].Replicas)
 	}
+	return 1
+}
+
+// topicConfigEntries returns the configs of a topic created with configs
+// and replicated on replicas nodes: the defaults below, overridden by the
+// configs given at creation.
+func topicConfigEntries(configs map[string]string, replicas int) []configEntry {
 	defaults := []configEntry{
 		{"cleanup.policy", "delete", kmsg.ConfigSourceDefaultConfig, kmsg.ConfigTypeList, "Records are never compacted (nor deleted: see retention.ms)."},
 		{"compression.type", "producer", kmsg.ConfigSourceDefaultConfig, kmsg.ConfigTypeString, "Batches are stored as the producer compressed them."},
@@ -102,14 +115,14 @@ func (s *Server) topicConfigs(name string) ([]configEntry, bool) {
 	for _, d := range defaults {
 		byName[d.name] = d
 	}
-	for k, v := range t.Configs {
+	for k, v := range configs {
 		e := configEntry{name: k, value: v, source: kmsg.ConfigSourceDynamicTopicConfig, typ: kmsg.ConfigTypeString, doc: "Given at topic creation; stored, not enforced."}
 		if d, ok := byName[k]; ok {
 			e.typ = d.typ
 		}
 		byName[k] = e
 	}
-	return sortedConfigs(byName), true
+	return sortedConfigs(byName)
 }
 
 // brokerConfigs returns this node's settings.

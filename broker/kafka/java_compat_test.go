@@ -49,3 +49,85 @@ func TestInitProducerIDUnavailableIsRetriable(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTopicsJavaAdmin: KafkaAdminClient.createTopics reads, for every
+// topic created without error at v5+, NumPartitions, ReplicationFactor and
+// the Configs list, which must not be null (result.configs().stream()).
+// NewTopic(name, replicasAssignments) sends NumPartitions -1 with the
+// assignment: the topic gets one partition per assigned partition.
+func TestCreateTopicsJavaAdmin(t *testing.T) {
+	_, fb, addr := startServer(t, func(c *Config) { c.DefaultPartitions = 1 })
+	rc := dialRaw(t, addr)
+	topic := func(name string, parts int32, rf int16, assign ...int32) kmsg.CreateTopicsRequestTopic {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, parts, rf
+		for _, p := range assign {
+			ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			ra.Partition, ra.Replicas = p, []int32{1}
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+		}
+		return rt
+	}
+	withConfig := topic("configured", 3, 1)
+	withConfig.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "retention.ms", Value: strPtr("1000")}}
+	cases := []struct {
+		rt        kmsg.CreateTopicsRequestTopic
+		code      int16
+		parts     int32 // in the answer and in the created topic
+		rtConfigs string
+	}{
+		{topic("plain", 2, 1), 0, 2, "-1"},
+		{topic("defaults", -1, -1), 0, 1, "-1"},
+		{withConfig, 0, 3, "1000"},
+		{topic("assigned", -1, -1, 0, 1, 2, 3), 0, 4, "-1"},
+		{topic("assigned-and-count", 4, -1, 0, 1, 2, 3), kerr.InvalidRequest.Code, -1, ""},
+		{topic("assigned-sparse", -1, -1, 0, 2), kerr.InvalidReplicaAssignment.Code, -1, ""},
+	}
+	for _, v := range []int16{5, 7} {
+		for _, tc := range cases {
+			req := kmsg.NewPtrCreateTopicsRequest()
+			req.Version, req.TimeoutMillis = v, 5000
+			rt := tc.rt
+			rt.Topic = rt.Topic + "-v" + string(rune('0'+v))
+			req.Topics = []kmsg.CreateTopicsRequestTopic{rt}
+			// Decode by hand to see whether Configs was null on the wire.
+			rc.corr++
+			rc.send(req, rc.corr)
+			_, body, err := rc.recv(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+			if err := resp.ReadFrom(body); err != nil {
+				t.Fatal(err)
+			}
+			st := resp.Topics[0]
+			if st.ErrorCode != tc.code {
+				t.Errorf("v%d %s: code %d, want %d", v, rt.Topic, st.ErrorCode, tc.code)
+				continue
+			}
+			if tc.code != 0 {
+				if _, ok := fb.Topic(rt.Topic); ok {
+					t.Errorf("v%d %s: created despite error", v, rt.Topic)
+				}
+				continue
+			}
+			if st.Configs == nil {
+				t.Errorf("v%d %s: null Configs on success", v, rt.Topic)
+			}
+			if st.NumPartitions != tc.parts || st.ReplicationFactor < 1 {
+				t.Errorf("v%d %s: partitions %d rf %d, want %d and >= 1", v, rt.Topic, st.NumPartitions, st.ReplicationFactor, tc.parts)
+			}
+			got := map[string]string{}
+			for _, c := range st.Configs {
+				got[c.Name] = *c.Value
+			}
+			if got["retention.ms"] != tc.rtConfigs {
+				t.Errorf("v%d %s: retention.ms %q, want %q (configs %v)", v, rt.Topic, got["retention.ms"], tc.rtConfigs, got)
+			}
+			if ti, ok := fb.Topic(rt.Topic); !ok || int32(len(ti.Partitions)) != tc.parts {
+				t.Errorf("v%d %s: created topic has %d partitions, want %d", v, rt.Topic, len(ti.Partitions), tc.parts)
+			}
+		}
+	}
+}
