@@ -8,7 +8,8 @@ package kafka
 //   coordinator failover; the answer comes after the commit applied.
 // * Simple commits (generation -1 and empty member id, as kadm and
 //   standalone consumers send) are accepted while the group has no members.
-// * Group members are checked as in Kafka: unknown member is
+// * Group members are checked as in Kafka: a replaced static member (v7+
+//   InstanceID, see JoinGroup) is FENCED_INSTANCE_ID, an unknown member is
 //   UNKNOWN_MEMBER_ID, another generation ILLEGAL_GENERATION, and during
 //   CompletingRebalance REBALANCE_IN_PROGRESS. During PreparingRebalance a
 //   member of the current generation may still commit (so it can commit
@@ -46,7 +47,11 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 	if req.Version == 0 {
 		generation, memberID = -1, ""
 	}
-	code := s.groups.validateCommit(req.Group, generation, memberID)
+	var instanceID *string
+	if req.Version >= 7 {
+		instanceID = req.InstanceID
+	}
+	code := s.groups.validateCommit(req.Group, generation, memberID, instanceID)
 
 	offsets := map[cluster.TopicPartition]cluster.OffsetCommit{}
 	codes := make([][]int16, len(req.Topics))
@@ -100,7 +105,7 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 
 // validateCommit checks a commit against the group's membership and
 // returns the error code for every partition (0: commit).
-func (c *groupCoordinator) validateCommit(name string, generation int32, memberID string) int16 {
+func (c *groupCoordinator) validateCommit(name string, generation int32, memberID string, instanceID *string) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.isCoordinatorLocked() {
@@ -110,7 +115,10 @@ func (c *groupCoordinator) validateCommit(name string, generation int32, memberI
 		return kerr.InvalidGroupID.Code
 	}
 	g := c.groups[name]
-	simple := generation < 0 && memberID == ""
+	if g.fenced(instanceID, memberID) {
+		return kerr.FencedInstanceID.Code
+	}
+	simple := generation < 0 && memberID == "" && instanceID == nil
 	if g == nil || len(g.members) == 0 {
 		if simple {
 			return 0

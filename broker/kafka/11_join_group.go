@@ -19,8 +19,16 @@ package kafka
 // * Session timeouts outside the configured bounds are
 //   INVALID_SESSION_TIMEOUT; a protocol type or protocol set that does not
 //   match the group is INCONSISTENT_GROUP_PROTOCOL.
-// * Static membership (InstanceID, KIP-345) is recorded and reported but
-//   members are treated as dynamic. SkipAssignment (v9) is always false.
+// * Static membership (InstanceID, v5+, KIP-345): a static member joining
+//   without a member id gets one at once (no MEMBER_ID_REQUIRED, as in
+//   Kafka); if a member with the same instance id exists it is replaced
+//   (its waiting JoinGroup/SyncGroup answered FENCED_INSTANCE_ID) and the
+//   group rebalances (Kafka can skip that rebalance when nothing changed;
+//   we do not). Any request naming a known instance id with another member
+//   id is FENCED_INSTANCE_ID (JoinGroup, SyncGroup, Heartbeat,
+//   OffsetCommit, LeaveGroup), so a zombie instance stops instead of
+//   fencing the new one in turn. Static members expire by session timeout
+//   like dynamic ones. SkipAssignment (v9) is always false.
 // * Reason (v8, KIP-800) is logged only.
 //
 // Version notes:
@@ -94,17 +102,29 @@ func (c *groupCoordinator) join(req *kmsg.JoinGroupRequest, cc *clientConn) (cha
 		c.s.log.Debug("join group", "group", req.Group, "member", req.MemberID, "reason", *req.Reason)
 	}
 
+	static := g.staticMember(req.InstanceID)
+	if req.MemberID != "" && g.fenced(req.InstanceID, req.MemberID) {
+		return nil, fail(kerr.FencedInstanceID.Code)
+	}
+	if req.MemberID == "" && static != nil {
+		// A new instance of a static member (a restarted process with
+		// the same group.instance.id) replaces the old one at once; the
+		// old member id is fenced from now on.
+		c.s.log.Info("static group member replaced", "group", req.Group, "instance", *req.InstanceID, "old_member", static.id)
+		c.removeMemberLocked(g, static, kerr.FencedInstanceID.Code)
+	}
+
 	m := g.members[req.MemberID]
 	switch {
 	case req.MemberID == "":
 		id := newMemberID(clientIDOf(cc))
-		if req.Version >= 4 {
+		if req.Version >= 4 && req.InstanceID == nil {
 			g.pending[id] = time.Now().Add(session)
 			return nil, withMemberID(fail(kerr.MemberIDRequired.Code), id)
 		}
 		req.MemberID = id
 	case m == nil:
-		if _, ok := g.pending[req.MemberID]; !ok {
+		if _, ok := g.pending[req.MemberID]; !ok || req.InstanceID != nil {
 			return nil, fail(kerr.UnknownMemberID.Code)
 		}
 	}

@@ -7,6 +7,8 @@ package kafka
 //   UNKNOWN_MEMBER_ID (unknown group or member), ILLEGAL_GENERATION, or
 //   REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which
 //   is how members learn that they must rejoin.
+// * v3+: a static member replaced by a newer instance with the same
+//   instance id is FENCED_INSTANCE_ID (see JoinGroup).
 // * During CompletingRebalance (waiting for the leader's SyncGroup) the
 //   answer is NONE, as in Kafka 2.x+.
 //
@@ -40,6 +42,9 @@ func (c *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	g := c.groups[req.Group]
 	if g == nil {
 		return kerr.UnknownMemberID.Code
+	}
+	if g.fenced(req.InstanceID, req.MemberID) {
+		return kerr.FencedInstanceID.Code
 	}
 	m := g.members[req.MemberID]
 	if m == nil {

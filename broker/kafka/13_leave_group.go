@@ -5,7 +5,8 @@ package kafka
 // Behavior:
 // * Removes the member (v0-2) or each listed member (v3+, KIP-345 batch,
 //   matched by member id or, when the id is empty, by instance id); an
-//   unknown member is UNKNOWN_MEMBER_ID (per member in v3+).
+//   unknown member is UNKNOWN_MEMBER_ID (per member in v3+); a member id
+//   whose instance id now belongs to another member is FENCED_INSTANCE_ID.
 // * A Stable or CompletingRebalance group then rebalances; a group that
 //   loses its last member becomes Empty.
 // * Reason (v5, KIP-800) is logged only.
@@ -64,6 +65,10 @@ func (c *groupCoordinator) leave(name string, leaving []kmsg.LeaveGroupRequestMe
 	}
 	removed := false
 	for i, lm := range leaving {
+		if lm.MemberID != "" && g.fenced(lm.InstanceID, lm.MemberID) {
+			codes[i] = kerr.FencedInstanceID.Code
+			continue
+		}
 		m := g.members[lm.MemberID]
 		if m == nil && lm.MemberID == "" && lm.InstanceID != nil {
 			for _, o := range g.members {

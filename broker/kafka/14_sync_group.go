@@ -8,7 +8,8 @@ package kafka
 //   follower's SyncGroup waits for the leader's (or for a new rebalance,
 //   which answers it with REBALANCE_IN_PROGRESS).
 // * In Stable a SyncGroup returns the member's current assignment.
-// * Checks: NOT_COORDINATOR, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+// * Checks: NOT_COORDINATOR, FENCED_INSTANCE_ID (v3+, a replaced static
+//   member, see JoinGroup), UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
 //   REBALANCE_IN_PROGRESS (while members rejoin), and v5+
 //   INCONSISTENT_GROUP_PROTOCOL when ProtocolType/Protocol disagree with the
 //   group's.
@@ -62,6 +63,9 @@ func (c *groupCoordinator) sync(req *kmsg.SyncGroupRequest) (ch chan syncResult,
 	g := c.groups[req.Group]
 	if g == nil {
 		return fail(kerr.UnknownMemberID.Code)
+	}
+	if g.fenced(req.InstanceID, req.MemberID) {
+		return fail(kerr.FencedInstanceID.Code)
 	}
 	m := g.members[req.MemberID]
 	if m == nil {

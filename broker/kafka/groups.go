@@ -433,6 +433,34 @@ func sameProtocols(a, b []kmsg.JoinGroupRequestProtocol) bool {
 	return true
 }
 
+// staticMember returns the member of g registered with instance id id
+// (KIP-345 static membership), or nil.
+func (g *group) staticMember(id *string) *member {
+	if id == nil {
+		return nil
+	}
+	for _, m := range g.members {
+		if m.instanceID != nil && *m.instanceID == *id {
+			return m
+		}
+	}
+	return nil
+}
+
+// fenced reports whether a request naming instance id id and member id
+// memberID comes from a static member that a newer instance with the same
+// id has replaced: Kafka answers FENCED_INSTANCE_ID (isStaticMemberFenced),
+// which the Java client treats as fatal for that consumer, so that two
+// processes with one group.instance.id do not take turns replacing each
+// other.
+func (g *group) fenced(id *string, memberID string) bool {
+	if g == nil {
+		return false
+	}
+	m := g.staticMember(id)
+	return m != nil && m.id != memberID
+}
+
 // withMemberID sets the member id handed out with MEMBER_ID_REQUIRED.
 func withMemberID(r *kmsg.JoinGroupResponse, id string) *kmsg.JoinGroupResponse {
 	r.MemberID = id

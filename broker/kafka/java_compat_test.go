@@ -6,6 +6,7 @@ package kafka
 
 import (
 	"testing"
+	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -129,5 +130,85 @@ func TestCreateTopicsJavaAdmin(t *testing.T) {
 				t.Errorf("v%d %s: created topic has %d partitions, want %d", v, rt.Topic, len(ti.Partitions), tc.parts)
 			}
 		}
+	}
+}
+
+// TestStaticMembershipReplacesAndFences follows a Java consumer with
+// group.instance.id (KIP-345) that restarts: the new process joins without
+// a member id and must replace the old member at once (AbstractCoordinator
+// sends no LeaveGroup for static members on close), and the old member id,
+// should that process still be alive, must get FENCED_INSTANCE_ID
+// everywhere (Java raises FencedInstanceIdException and stops) rather than
+// UNKNOWN_MEMBER_ID (Java would rejoin and fence the new instance in turn).
+func TestStaticMembershipReplacesAndFences(t *testing.T) {
+	_, _, addr := startServer(t, nil)
+	rc := dialRaw(t, addr)
+	const group = "static"
+	inst := strPtr("instance-1")
+	staticJoin := func(member string) *kmsg.JoinGroupResponse {
+		r := joinReq(9, group, member, 6*time.Second)
+		r.InstanceID = inst
+		return rc.roundTrip(r).(*kmsg.JoinGroupResponse)
+	}
+	first := staticJoin("")
+	if first.ErrorCode != 0 || first.MemberID == "" || first.Generation < 1 {
+		t.Fatalf("static join: code %d member %q generation %d, want a member of a new generation (no MEMBER_ID_REQUIRED for static members)",
+			first.ErrorCode, first.MemberID, first.Generation)
+	}
+	old := first.MemberID
+	sr := syncReq(group, old, first.Generation, map[string]string{old: "a"})
+	sr.InstanceID = inst
+	if code := rc.roundTrip(sr).(*kmsg.SyncGroupResponse).ErrorCode; code != 0 {
+		t.Fatalf("sync: code %d", code)
+	}
+
+	// The restarted instance.
+	second := staticJoin("")
+	if second.ErrorCode != 0 || second.MemberID == old || second.Generation <= first.Generation {
+		t.Fatalf("replacing join: code %d member %q generation %d (old %q, %d)",
+			second.ErrorCode, second.MemberID, second.Generation, old, first.Generation)
+	}
+	if len(second.Members) != 1 || second.Members[0].MemberID != second.MemberID {
+		t.Fatalf("replacing join: members %+v, want the new member only", second.Members)
+	}
+
+	fenced := kerr.FencedInstanceID.Code
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Version, hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = 4, group, old, first.Generation, inst
+	if code := rc.roundTrip(hb).(*kmsg.HeartbeatResponse).ErrorCode; code != fenced {
+		t.Errorf("old member heartbeat: code %d, want FENCED_INSTANCE_ID", code)
+	}
+	sr = syncReq(group, old, second.Generation, nil)
+	sr.InstanceID = inst
+	if code := rc.roundTrip(sr).(*kmsg.SyncGroupResponse).ErrorCode; code != fenced {
+		t.Errorf("old member sync: code %d, want FENCED_INSTANCE_ID", code)
+	}
+	if r := staticJoin(old); r.ErrorCode != fenced {
+		t.Errorf("old member rejoin: code %d, want FENCED_INSTANCE_ID", r.ErrorCode)
+	}
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Version, oc.Group, oc.MemberID, oc.Generation, oc.InstanceID = 8, group, old, first.Generation, inst
+	oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+	if r := rc.roundTrip(oc).(*kmsg.OffsetCommitResponse); r.Topics[0].Partitions[0].ErrorCode != fenced {
+		t.Errorf("old member commit: code %d, want FENCED_INSTANCE_ID", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	lv := kmsg.NewPtrLeaveGroupRequest()
+	lv.Version, lv.Group = 5, group
+	lv.Members = []kmsg.LeaveGroupRequestMember{{MemberID: old, InstanceID: inst}}
+	if r := rc.roundTrip(lv).(*kmsg.LeaveGroupResponse); r.ErrorCode != 0 || r.Members[0].ErrorCode != fenced {
+		t.Errorf("old member leave: codes %d/%+v, want FENCED_INSTANCE_ID for the member", r.ErrorCode, r.Members)
+	}
+
+	// The new member is unaffected by all that.
+	if code := heartbeat(rc, group, second.MemberID, second.Generation); code != 0 {
+		t.Errorf("new member heartbeat: code %d", code)
+	}
+	// An admin removing the instance by instance id alone removes it.
+	lv.Members = []kmsg.LeaveGroupRequestMember{{InstanceID: inst}}
+	if r := rc.roundTrip(lv).(*kmsg.LeaveGroupResponse); r.Members[0].ErrorCode != 0 {
+		t.Errorf("leave by instance id: code %d", r.Members[0].ErrorCode)
+	}
+	if code := heartbeat(rc, group, second.MemberID, second.Generation); code != kerr.UnknownMemberID.Code {
+		t.Errorf("heartbeat after removal: code %d, want UNKNOWN_MEMBER_ID", code)
 	}
 }
