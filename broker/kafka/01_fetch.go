@@ -18,7 +18,13 @@ package kafka
 //   partition's is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
 //   (this node has not yet heard of that leader).
 // * Fetch sessions (KIP-227) are not kept: every response has session id 0,
-//   which tells the client to send full fetches.
+//   which tells the client to send full fetches (the Java consumer's
+//   FetchSessionHandler then starts every request as a new full fetch,
+//   epoch 0; epoch -1 is a sessionless full fetch, served the same way).
+//   An incremental fetch (SessionEpoch > 0) names a session we do not have
+//   and lists only changed partitions, so it is answered, as Kafka answers
+//   an unknown session, with the top-level FETCH_SESSION_ID_NOT_FOUND and
+//   no partitions: the client falls back to a full fetch.
 // * Rack (v11, KIP-392) is ignored; PreferredReadReplica is -1.
 // * v12: NOT_LEADER_OR_FOLLOWER carries the leader this node knows
 //   (CurrentLeader, KIP-951).
@@ -51,6 +57,11 @@ const maxFetchWait = 30 * time.Second
 
 func handleFetch(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
+	if req.Version >= 7 && req.SessionEpoch > 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
 	wait := min(time.Duration(req.MaxWaitMillis)*time.Millisecond, maxFetchWait)
 	deadline := time.Now().Add(wait)
 	for {

@@ -5,6 +5,7 @@ package kafka
 // Java code path it protects.
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -210,5 +211,45 @@ func TestStaticMembershipReplacesAndFences(t *testing.T) {
 	}
 	if code := heartbeat(rc, group, second.MemberID, second.Generation); code != kerr.UnknownMemberID.Code {
 		t.Errorf("heartbeat after removal: code %d, want UNKNOWN_MEMBER_ID", code)
+	}
+}
+
+// TestFetchSessions: the Java consumer (FetchSessionHandler) opens with
+// SessionId 0 / epoch 0 and keeps sending full fetches while the broker
+// answers session id 0; an incremental fetch (epoch > 0) for a session the
+// broker does not have must be FETCH_SESSION_ID_NOT_FOUND with no
+// partitions, not served as if its (partial) partition list were complete.
+func TestFetchSessions(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(context.Background(), []cluster.TopicSpec{{Name: "t", Partitions: 1}}, false)
+	rc := dialRaw(t, addr)
+	for _, tc := range []struct {
+		id, epoch int32
+		code      int16
+		parts     int
+	}{
+		{0, 0, 0, 1},  // new full fetch
+		{0, -1, 0, 1}, // sessionless full fetch
+		{7, -1, 0, 1}, // close session 7, full fetch
+		{7, 1, kerr.FetchSessionIDNotFound.Code, 0},
+		{0, 3, kerr.FetchSessionIDNotFound.Code, 0},
+	} {
+		for _, v := range []int16{7, 11, 12} {
+			req := kmsg.NewPtrFetchRequest()
+			req.Version, req.ReplicaID, req.MaxBytes = v, -1, 1<<20
+			req.SessionID, req.SessionEpoch = tc.id, tc.epoch
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 1<<20, -1
+			req.Topics = []kmsg.FetchRequestTopic{{Topic: "t", Partitions: []kmsg.FetchRequestTopicPartition{rp}}}
+			resp := rc.roundTrip(req).(*kmsg.FetchResponse)
+			parts := 0
+			for _, rt := range resp.Topics {
+				parts += len(rt.Partitions)
+			}
+			if resp.ErrorCode != tc.code || resp.SessionID != 0 || parts != tc.parts {
+				t.Errorf("v%d session %d epoch %d: code %d session %d partitions %d, want code %d session 0 partitions %d",
+					v, tc.id, tc.epoch, resp.ErrorCode, resp.SessionID, parts, tc.code, tc.parts)
+			}
+		}
 	}
 }
