@@ -5,8 +5,11 @@ package kafka
 // Behavior:
 // * Brokers are the brokers registered in __meta; the controller is the
 //   __meta leader (-1 while unknown).
-// * A null topic list returns every topic; topics may be named by name or,
-//   v10+, by topic id.
+// * A null topic list returns every topic, an empty one none; topics may
+//   be named by name or, v10+, by topic id (stable, random, non-zero,
+//   assigned at creation). An unknown id is UNKNOWN_TOPIC_ID with a null
+//   name, as in Kafka (the Java admin client's describeTopics by id maps it
+//   to UnknownTopicIdException).
 // * Unknown topics are auto-created (with the default partition count)
 //   when the server allows it and the request does (v4+
 //   AllowAutoTopicCreation; always for v1-3); a topic just created but not
@@ -95,6 +98,9 @@ func handleMetadata(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Req
 		mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
 		mt.AuthorizedOperations = -2147483648
 		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		if rt.Topic == nil {
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+		}
 		if rt.Topic != nil && autoCreate {
 			switch err := createErrs[*rt.Topic]; {
 			case err == nil, errors.Is(err, cluster.ErrTopicExists):

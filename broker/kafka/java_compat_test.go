@@ -253,3 +253,39 @@ func TestFetchSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataTopicsByID: Metadata v12 names topics by id for the Java
+// admin client's describeTopics(TopicCollection.ofTopicIds(...)); a known
+// id answers the topic, an unknown one UNKNOWN_TOPIC_ID with a null name.
+// Null topics list every topic, an empty list none.
+func TestMetadataTopicsByID(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(context.Background(), []cluster.TopicSpec{{Name: "t", Partitions: 2}}, false)
+	ti, _ := fb.Topic("t")
+	if ti.ID == ([16]byte{}) {
+		t.Fatal("topic id is zero")
+	}
+	rc := dialRaw(t, addr)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	req.Topics = []kmsg.MetadataRequestTopic{{TopicID: ti.ID}, {TopicID: [16]byte{1, 2, 3}}}
+	resp := rc.roundTrip(req).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 2 {
+		t.Fatalf("%d topics, want 2", len(resp.Topics))
+	}
+	if k := resp.Topics[0]; k.ErrorCode != 0 || k.Topic == nil || *k.Topic != "t" || k.TopicID != ti.ID || len(k.Partitions) != 2 {
+		t.Errorf("known id: %+v", k)
+	}
+	if u := resp.Topics[1]; u.ErrorCode != kerr.UnknownTopicID.Code || u.Topic != nil {
+		t.Errorf("unknown id: code %d name %v, want UNKNOWN_TOPIC_ID and null", u.ErrorCode, u.Topic)
+	}
+	for _, tc := range []struct {
+		topics []kmsg.MetadataRequestTopic
+		want   int
+	}{{nil, 1}, {[]kmsg.MetadataRequestTopic{}, 0}} {
+		req.Topics = tc.topics
+		if n := len(rc.roundTrip(req).(*kmsg.MetadataResponse).Topics); n != tc.want {
+			t.Errorf("topics %v: %d topics, want %d", tc.topics, n, tc.want)
+		}
+	}
+}
