@@ -4,9 +4,14 @@ package kafka
 //
 // Behavior:
 // * Timestamp -2 is the log start offset, -1 the high watermark (committed
-//   end), anything else the first offset whose batch max timestamp is at or
-//   after it (offset -1 when there is none). Backend.ListOffset proves
-//   leadership first, like Fetch, so "latest" is linearizable.
+//   end), anything else, as in Kafka, the offset and timestamp of the first
+//   record at or after it: Backend.ListOffset finds the first batch whose
+//   max timestamp is at or after it (offset -1 when there is none) and we
+//   read that batch to find the record (the Java consumer's offsetsForTimes
+//   returns that record's offset). A compressed batch, or one stamped with
+//   LogAppendTime, answers the batch's base offset and max timestamp.
+//   Backend.ListOffset proves leadership first, like Fetch, so "latest" is
+//   linearizable.
 // * Isolation level is ignored (no transactions: LSO = high watermark).
 // * CurrentLeaderEpoch (v4+) is checked as in Fetch (FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH).
@@ -21,8 +26,10 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -56,6 +63,11 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 				if err != nil {
 					sp.ErrorCode = errCode(err)
 				} else {
+					if rp.Timestamp >= 0 && off >= 0 {
+						if o, t, ok := recordAtTime(ctx, s.backend, tp, off, rp.Timestamp); ok {
+							off, ts = o, t
+						}
+					}
 					sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, ts, epoch
 				}
 			}
@@ -64,4 +76,44 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil
+}
+
+// recordAtTime reads the batch at base (the one Backend.ListOffset chose
+// for target) and returns the offset and timestamp of its first record
+// stamped at or after target. ok is false when the batch cannot be read
+// record by record (compressed, LogAppendTime, unreadable): the caller
+// keeps the batch's answer.
+func recordAtTime(ctx context.Context, b Backend, tp cluster.TopicPartition, base, target int64) (off, ts int64, ok bool) {
+	res, err := b.Fetch(ctx, tp, base, 1)
+	if err != nil || len(res.Batches) == 0 {
+		return 0, 0, false
+	}
+	raw := res.Batches[0]
+	if len(raw) < batchHeaderLen || int64(binary.BigEndian.Uint64(raw)) != base {
+		return 0, 0, false
+	}
+	const compressionMask, logAppendTime = 0x07, 0x08
+	if attrs := binary.BigEndian.Uint16(raw[batchAttrOff:]); attrs&(compressionMask|logAppendTime) != 0 {
+		return 0, 0, false
+	}
+	first := int64(binary.BigEndian.Uint64(raw[batchFirstTSOff:]))
+	count := int32(binary.BigEndian.Uint32(raw[batchCountOff:]))
+	rd := kbin.Reader{Src: raw[batchHeaderLen:]}
+	for range count {
+		n := rd.Varint()
+		if !rd.Ok() || n < 0 || int(n) > len(rd.Src) {
+			return 0, 0, false
+		}
+		rec := kbin.Reader{Src: rd.Src[:n]}
+		rd.Src = rd.Src[n:]
+		rec.Int8() // attributes
+		tsDelta, offDelta := rec.Varlong(), rec.Varint()
+		if !rec.Ok() {
+			return 0, 0, false
+		}
+		if first+tsDelta >= target {
+			return base + int64(offDelta), first + tsDelta, true
+		}
+	}
+	return 0, 0, false
 }

@@ -6,6 +6,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -286,6 +287,60 @@ func TestMetadataTopicsByID(t *testing.T) {
 		req.Topics = tc.topics
 		if n := len(rc.roundTrip(req).(*kmsg.MetadataResponse).Topics); n != tc.want {
 			t.Errorf("topics %v: %d topics, want %d", tc.topics, n, tc.want)
+		}
+	}
+}
+
+// timedBatch builds an uncompressed RecordBatch v2 whose record i is
+// stamped first+step*i.
+func timedBatch(n int, first, step int64) []byte {
+	b := makeBatch(n, -1, -1)
+	var out []byte
+	for i := range n {
+		var r []byte
+		r = append(r, 0)
+		r = binary.AppendVarint(r, step*int64(i))
+		r = binary.AppendVarint(r, int64(i))
+		r = binary.AppendVarint(r, -1)
+		r = binary.AppendVarint(r, 1)
+		r = append(r, 'x')
+		r = binary.AppendVarint(r, 0)
+		out = append(binary.AppendVarint(out, int64(len(r))), r...)
+	}
+	b = append(b[:batchHeaderLen], out...)
+	binary.BigEndian.PutUint32(b[batchLengthOff:], uint32(len(b)-12))
+	binary.BigEndian.PutUint64(b[batchFirstTSOff:], uint64(first))
+	binary.BigEndian.PutUint64(b[batchMaxTSOff:], uint64(first+step*int64(n-1)))
+	fixCRC(b)
+	return b
+}
+
+// TestListOffsetsByTimestampRecordLevel: Kafka answers a timestamp with
+// the first record stamped at or after it, not with the base offset of the
+// batch holding it (the Java consumer's offsetsForTimes, AdminClient
+// listOffsets(OffsetSpec.forTimestamp)).
+func TestListOffsetsByTimestampRecordLevel(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(context.Background(), []cluster.TopicSpec{{Name: "t", Partitions: 1}}, false)
+	rc := dialRaw(t, addr)
+	// Offsets 0-4 at 1000..1040, offsets 5-7 at 2000..2200.
+	for _, b := range [][]byte{timedBatch(5, 1000, 10), timedBatch(3, 2000, 100)} {
+		if r := rc.roundTrip(produceReq("t", -1, b)).(*kmsg.ProduceResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("produce: code %d", r.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+	for _, tc := range []struct{ at, off, ts int64 }{
+		{0, 0, 1000}, {1000, 0, 1000}, {1001, 1, 1010}, {1025, 3, 1030}, {1040, 4, 1040},
+		{1041, 5, 2000}, {2150, 7, 2200}, {2201, -1, -1},
+	} {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version, req.ReplicaID = 6, -1
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, tc.at, -1
+		req.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: "t", Partitions: []kmsg.ListOffsetsRequestTopicPartition{rp}}}
+		p := rc.roundTrip(req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.Offset != tc.off || p.Timestamp != tc.ts {
+			t.Errorf("timestamp %d: code %d offset %d ts %d, want offset %d ts %d", tc.at, p.ErrorCode, p.Offset, p.Timestamp, tc.off, tc.ts)
 		}
 	}
 }
