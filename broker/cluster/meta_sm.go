@@ -34,6 +34,10 @@ const (
 	opDeleteTopics = "delete_topics"
 	opCommit       = "commit_offsets"
 	opProducerID   = "alloc_producer_id"
+	// opDeleteOffsets removes committed offsets of Group: the partitions
+	// named in Offsets (values ignored), or every offset, and with them
+	// the group, when Offsets is empty.
+	opDeleteOffsets = "delete_offsets"
 )
 
 // topicMeta is a topic as stored in __meta.
@@ -212,6 +216,24 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 	case opProducerID:
 		st.NextProducerID++
 		return st.NextProducerID
+	case opDeleteOffsets:
+		g := st.Offsets[c.Group]
+		if len(c.Offsets) == 0 {
+			delete(st.Offsets, c.Group)
+			return nil
+		}
+		for topic, parts := range c.Offsets {
+			for p := range parts {
+				delete(g[topic], p)
+			}
+			if len(g[topic]) == 0 {
+				delete(g, topic)
+			}
+		}
+		if g != nil && len(g) == 0 {
+			delete(st.Offsets, c.Group)
+		}
+		return nil
 	}
 	m.n.log.Error("unknown __meta command; skipped", "op", c.Op, "index", index)
 	return fmt.Errorf("unknown __meta command %q", c.Op)

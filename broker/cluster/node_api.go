@@ -370,6 +370,29 @@ func (n *Node) CommitOffsets(ctx context.Context, group string, offsets map[Topi
 	return err
 }
 
+// DeleteOffsets removes a group's committed offsets through __meta: those
+// of tps, or all of them (deleting the group) when tps is empty. Like
+// CommitOffsets it is proposed on the __meta leader only.
+func (n *Node) DeleteOffsets(ctx context.Context, group string, tps []TopicPartition) error {
+	if !n.metaG.isLeader() {
+		return ErrNotLeader
+	}
+	cmd := metaCommand{Op: opDeleteOffsets, Group: group}
+	if len(tps) > 0 {
+		cmd.Offsets = map[string]map[int32]OffsetCommit{}
+		for _, tp := range tps {
+			m := cmd.Offsets[tp.Topic]
+			if m == nil {
+				m = map[int32]OffsetCommit{}
+				cmd.Offsets[tp.Topic] = m
+			}
+			m[tp.Partition] = OffsetCommit{}
+		}
+	}
+	_, err := n.proposeMeta(ctx, cmd)
+	return err
+}
+
 // FetchOffsets reads a group's committed offsets (linearizable).
 func (n *Node) FetchOffsets(ctx context.Context, group string) (map[TopicPartition]OffsetCommit, error) {
 	if err := n.metaG.linearizable(ctx); err != nil {

@@ -64,4 +64,31 @@ func TestOffsetsAndProducerIDsSurviveCoordinatorLoss(t *testing.T) {
 	if err != nil || seen[pid] {
 		t.Fatalf("producer id %d after failover reused (err %v)", pid, err)
 	}
+
+	// Deleting offsets goes through __meta too: one partition, then the
+	// whole group, seen the same way by every remaining node.
+	tp3 := cluster.TopicPartition{Topic: "t", Partition: 3}
+	if err := c2.CommitOffsets(ctx, "g", map[cluster.TopicPartition]cluster.OffsetCommit{tp3: {Offset: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.DeleteOffsets(ctx, "g", []cluster.TopicPartition{tp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range tc.ids {
+		n := tc.node(id)
+		if n == nil || n == c {
+			continue
+		}
+		waitFor(t, 10*time.Second, "partition offset deleted everywhere", func() bool {
+			got, err := n.FetchOffsets(ctx, "g")
+			_, has := got[tp]
+			return err == nil && !has && got[tp3].Offset == 7
+		})
+	}
+	if err := c2.DeleteOffsets(ctx, "g", nil); err != nil {
+		t.Fatal(err)
+	}
+	if gs := c2.Groups(); len(gs) != 0 {
+		t.Fatalf("groups after deleting g: %v", gs)
+	}
 }

@@ -59,6 +59,9 @@ type Backend interface {
 	CoordinatorID() int32
 	// CommitOffsets stores group offsets through __meta (coordinator only).
 	CommitOffsets(ctx context.Context, group string, offsets map[cluster.TopicPartition]cluster.OffsetCommit) error
+	// DeleteOffsets removes a group's committed offsets through __meta:
+	// those of tps, or all (the group itself) when tps is empty.
+	DeleteOffsets(ctx context.Context, group string, tps []cluster.TopicPartition) error
 	// FetchOffsets reads a group's committed offsets (linearizable).
 	FetchOffsets(ctx context.Context, group string) (map[cluster.TopicPartition]cluster.OffsetCommit, error)
 	// Groups lists groups that have committed offsets.

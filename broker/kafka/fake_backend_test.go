@@ -315,6 +315,18 @@ func (f *fakeBackend) CommitOffsets(_ context.Context, group string, offs map[cl
 	return nil
 }
 
+func (f *fakeBackend) DeleteOffsets(_ context.Context, group string, tps []cluster.TopicPartition) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tp := range tps {
+		delete(f.offsets[group], tp)
+	}
+	if len(tps) == 0 || len(f.offsets[group]) == 0 {
+		delete(f.offsets, group)
+	}
+	return nil
+}
+
 func (f *fakeBackend) FetchOffsets(_ context.Context, group string) (map[cluster.TopicPartition]cluster.OffsetCommit, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -58,7 +58,7 @@ func TestApiVersions(t *testing.T) {
 			for _, k := range resp.ApiKeys {
 				keys[k.ApiKey] = k
 			}
-			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32} {
+			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 42, 47} {
 				if _, ok := keys[want]; !ok {
 					t.Errorf("key %d (%s) not advertised", want, kmsg.NameForKey(want))
 				}

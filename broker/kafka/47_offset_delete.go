@@ -1,0 +1,119 @@
+package kafka
+
+// OffsetDelete: v0
+//
+// Behavior:
+// * Coordinator only (NOT_COORDINATOR elsewhere, for the whole request).
+//   A group with neither members nor committed offsets is
+//   GROUP_ID_NOT_FOUND.
+// * As in Kafka's GroupCoordinator.handleDeleteOffsets: an empty group
+//   loses the named offsets; a consumer group with members keeps those of
+//   topics a member subscribes to (GROUP_SUBSCRIBED_TO_TOPIC per
+//   partition; a subscription that cannot be decoded counts as every
+//   topic) and loses the others; a group with members of another protocol
+//   type is NON_EMPTY_GROUP.
+// * A partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION. The
+//   deletions are one __meta proposal (Backend.DeleteOffsets); if it fails,
+//   every partition it carried gets the error.
+
+import (
+	"context"
+	"slices"
+
+	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(47, 0, 0, handleOffsetDelete) }
+
+func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.OffsetDeleteRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	code, subscribed := s.groups.offsetDeletable(req.Group, slices.Contains(s.backend.Groups(), req.Group))
+	if code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	codes := make([][]int16, len(req.Topics))
+	var tps []cluster.TopicPartition
+	for i, rt := range req.Topics {
+		topic, known := s.backend.Topic(rt.Topic)
+		codes[i] = make([]int16, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			switch _, ok := findPartition(topic, rp.Partition); {
+			case !known || !ok:
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+			case subscribed(rt.Topic):
+				codes[i][j] = kerr.GroupSubscribedToTopic.Code
+			default:
+				tps = append(tps, cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			}
+		}
+	}
+	if len(tps) > 0 {
+		if err := s.backend.DeleteOffsets(ctx, req.Group, tps); err != nil {
+			ec := groupErrCode(err)
+			for i, rt := range req.Topics {
+				for j, rp := range rt.Partitions {
+					if slices.Contains(tps, cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}) {
+						codes[i][j] = ec
+					}
+				}
+			}
+		}
+	}
+	for i, rt := range req.Topics {
+		st := kmsg.NewOffsetDeleteResponseTopic()
+		st.Topic = rt.Topic
+		for j, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, codes[i][j]
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+// offsetDeletable checks the group as a whole and returns which topics
+// its members subscribe to (for a group with members).
+func (c *groupCoordinator) offsetDeletable(name string, hasOffsets bool) (int16, func(topic string) bool) {
+	none := func(string) bool { return false }
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.isCoordinatorLocked() {
+		return kerr.NotCoordinator.Code, none
+	}
+	if name == "" {
+		return kerr.InvalidGroupID.Code, none
+	}
+	g := c.groups[name]
+	switch {
+	case g == nil || len(g.members) == 0:
+		if g == nil && !hasOffsets {
+			return kerr.GroupIDNotFound.Code, none
+		}
+		return 0, none
+	case g.protocolType != "consumer":
+		return kerr.NonEmptyGroup.Code, none
+	}
+	topics := map[string]bool{}
+	all := false
+	for _, m := range g.members {
+		for _, p := range m.protocols {
+			if p.Name != g.protocol && g.protocol != "" {
+				continue
+			}
+			var md kmsg.ConsumerMemberMetadata
+			if err := md.ReadFrom(p.Metadata); err != nil {
+				all = true
+				continue
+			}
+			for _, t := range md.Topics {
+				topics[t] = true
+			}
+		}
+	}
+	return 0, func(topic string) bool { return all || topics[topic] }
+}
