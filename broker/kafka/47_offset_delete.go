@@ -37,6 +37,7 @@ func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 	}
 	codes := make([][]int16, len(req.Topics))
 	var tps []cluster.TopicPartition
+	var carried [][2]int // (topic, partition) indices of tps in the request
 	for i, rt := range req.Topics {
 		topic, known := s.backend.Topic(rt.Topic)
 		codes[i] = make([]int16, len(rt.Partitions))
@@ -48,18 +49,14 @@ func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 				codes[i][j] = kerr.GroupSubscribedToTopic.Code
 			default:
 				tps = append(tps, cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+				carried = append(carried, [2]int{i, j})
 			}
 		}
 	}
 	if len(tps) > 0 {
 		if err := s.backend.DeleteOffsets(ctx, req.Group, tps); err != nil {
-			ec := groupErrCode(err)
-			for i, rt := range req.Topics {
-				for j, rp := range rt.Partitions {
-					if slices.Contains(tps, cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}) {
-						codes[i][j] = ec
-					}
-				}
+			for _, ij := range carried {
+				codes[ij[0]][ij[1]] = groupErrCode(err)
 			}
 		}
 	}
