@@ -108,11 +108,8 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 func (c *groupCoordinator) validateCommit(name string, generation int32, memberID string, instanceID *string) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.isCoordinatorLocked() {
-		return kerr.NotCoordinator.Code
-	}
-	if name == "" {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroupLocked(name); code != 0 {
+		return code
 	}
 	g := c.groups[name]
 	if g.fenced(instanceID, memberID) {

@@ -70,11 +70,8 @@ func (c *groupCoordinator) join(req *kmsg.JoinGroupRequest, cc *clientConn) (cha
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fail := func(code int16) *kmsg.JoinGroupResponse { return joinError(req.Version, code, req.MemberID) }
-	if !c.isCoordinatorLocked() {
-		return nil, fail(kerr.NotCoordinator.Code)
-	}
-	if req.Group == "" {
-		return nil, fail(kerr.InvalidGroupID.Code)
+	if code := c.checkGroupLocked(req.Group); code != 0 {
+		return nil, fail(code)
 	}
 	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
 	rebalance := session

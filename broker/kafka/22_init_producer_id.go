@@ -30,7 +30,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 
+	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -46,12 +48,14 @@ func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, kreq km
 		return resp, nil
 	}
 	id, epoch, err := s.backend.InitProducerID(ctx)
-	if err != nil {
-		resp.ErrorCode = groupErrCode(err)
-		switch resp.ErrorCode {
-		case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code:
-			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrStopped), errors.Is(err, cluster.ErrNotReady):
+		// No __meta leader to allocate from (see the header).
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil
+	default:
+		resp.ErrorCode = errCode(err)
 		return resp, nil
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, epoch

@@ -136,7 +136,7 @@ func (s *Server) brokerConfigs() []configEntry {
 		"socket.request.max.bytes":  {"socket.request.max.bytes", strconv.Itoa(int(s.cfg.MaxFrameBytes)), kmsg.ConfigSourceStaticBrokerConfig, kmsg.ConfigTypeInt, "Largest request frame accepted."},
 	}
 	for _, b := range s.backend.Brokers() {
-		if strconv.Itoa(int(b.ID)) == id {
+		if b.ID == s.backend.NodeID() {
 			v := "PLAINTEXT://" + b.Host + ":" + strconv.Itoa(int(b.Port))
 			byName["advertised.listeners"] = configEntry{"advertised.listeners", v, kmsg.ConfigSourceStaticBrokerConfig, kmsg.ConfigTypeList, "The address clients are told to use."}
 		}

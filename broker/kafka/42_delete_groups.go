@@ -49,11 +49,8 @@ func handleDeleteGroups(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 func (c *groupCoordinator) deletable(name string, hasOffsets bool) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.isCoordinatorLocked() {
-		return kerr.NotCoordinator.Code
-	}
-	if name == "" {
-		return kerr.InvalidGroupID.Code
+	if code := c.checkGroupLocked(name); code != 0 {
+		return code
 	}
 	g := c.groups[name]
 	switch {

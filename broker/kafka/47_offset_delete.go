@@ -79,11 +79,8 @@ func (c *groupCoordinator) offsetDeletable(name string, hasOffsets bool) (int16,
 	none := func(string) bool { return false }
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.isCoordinatorLocked() {
-		return kerr.NotCoordinator.Code, none
-	}
-	if name == "" {
-		return kerr.InvalidGroupID.Code, none
+	if code := c.checkGroupLocked(name); code != 0 {
+		return code, none
 	}
 	g := c.groups[name]
 	switch {

@@ -49,7 +49,7 @@ func errCode(err error) int16 {
 }
 
 // groupErrCode maps a Backend error of a group-coordinator call (offset
-// commit/fetch, producer ids) to its Kafka code: leadership problems are
+// commit, fetch and deletion) to its Kafka code: leadership problems are
 // coordinator problems there.
 func groupErrCode(err error) int16 {
 	switch {

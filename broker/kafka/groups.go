@@ -121,6 +121,18 @@ func (c *groupCoordinator) isCoordinatorLocked() bool {
 	return false
 }
 
+// checkGroupLocked is the first check of every request naming one group:
+// this node must coordinate groups now, and the group must have a name.
+func (c *groupCoordinator) checkGroupLocked(name string) int16 {
+	if !c.isCoordinatorLocked() {
+		return kerr.NotCoordinator.Code
+	}
+	if name == "" {
+		return kerr.InvalidGroupID.Code
+	}
+	return 0
+}
+
 func (c *groupCoordinator) resetLocked(code int16) {
 	for _, g := range c.groups {
 		if g.timer != nil {
