@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/kafka"
 	"github.com/chronik-chaos/chronik/checkers/linear"
@@ -84,7 +84,7 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		kc = kafka.New(opts.Kafka)
 		lc = linear.New()
 		sc = stats.New()
-		ft = faults.NewTracker()
+		ft = windows.NewTracker()
 	)
 	// Decoding is half the work: a second goroutine parses lines while
 	// this one feeds the checkers, so two cores share the load. Entries

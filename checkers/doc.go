@@ -105,7 +105,7 @@
 //
 // Stats (package stats) add counts, latencies, throughput and the longest
 // stretches without a successful send or poll, inside and outside fault
-// windows (package faults).
+// windows (package windows).
 //
 // # Results
 //

@@ -10,7 +10,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
@@ -211,7 +211,7 @@ type Options struct {
 	// linearizable; empty writes nothing.
 	OutDir string
 	// Windows are the history's fault windows, drawn as annotations.
-	Windows []faults.Window
+	Windows []windows.Window
 	// MaxExamples caps the examples of the nonlinearizable anomaly.
 	MaxExamples int
 }

@@ -9,12 +9,12 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // annotations turns fault windows into Porcupine annotations on a
 // "nemesis" row, so faults line up with the operations they disturbed.
-func annotations(ws []faults.Window) []porcupine.Annotation {
+func annotations(ws []windows.Window) []porcupine.Annotation {
 	out := make([]porcupine.Annotation, 0, len(ws))
 	for _, w := range ws {
 		desc := w.F
@@ -42,7 +42,7 @@ func annotations(ws []faults.Window) []porcupine.Annotation {
 // stretch of operations (ignoring the infinite return times of resolved
 // indefinite sends): windows far outside it would only squeeze the
 // drawing.
-func overlapping(ws []faults.Window, ops []porcupine.Operation) []faults.Window {
+func overlapping(ws []windows.Window, ops []porcupine.Operation) []windows.Window {
 	if len(ops) == 0 {
 		return ws
 	}
@@ -54,7 +54,7 @@ func overlapping(ws []faults.Window, ops []porcupine.Operation) []faults.Window 
 			hi = max(hi, op.Return)
 		}
 	}
-	var out []faults.Window
+	var out []windows.Window
 	for _, w := range ws {
 		if int64(w.End) >= lo && int64(w.Start) <= hi {
 			out = append(out, w)
@@ -73,7 +73,7 @@ func fileFor(key string) string {
 // partition. With one failed partition it is linearizability.html itself;
 // with several, each goes to linearizability-<topic>-<partition>.html and
 // linearizability.html links them all.
-func writeVisualization(dir string, failed []partResult, ws []faults.Window) error {
+func writeVisualization(dir string, failed []partResult, ws []windows.Window) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create visualization dir: %w", err)
 	}

@@ -5,7 +5,7 @@
 // the cluster was healthy yet nothing succeeded) and inside them.
 //
 // Caller contract: feed every entry in file order to Observe, then call
-// Result once with the fault windows (package faults). Memory is one
+// Result once with the fault windows (package windows). Memory is one
 // int64 per successful client operation (latency) plus one per successful
 // send, poll or read (its completion time), about 16 MB per million
 // operations.

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
@@ -191,9 +191,9 @@ func (c *Checker) Observe(e *history.Entry) {
 	}
 }
 
-// Result computes the summary; windows are the fault windows of the same
+// Result computes the summary; ws are the fault windows of the same
 // history.
-func (c *Checker) Result(windows []faults.Window) *Result {
+func (c *Checker) Result(ws []windows.Window) *Result {
 	r := &Result{
 		Ok: c.total.Ok, Fail: c.total.Fail, Info: c.total.Info, Pending: c.pending,
 		ByF: c.byF, Nemesis: c.nemesis, Latency: map[string]Latency{},
@@ -218,15 +218,15 @@ func (c *Checker) Result(windows []faults.Window) *Result {
 	for i, b := range c.buckets {
 		r.Throughput[i] = Bucket{Second: i, Counts: b}
 	}
-	r.Faults = make([]Window, 0, len(windows))
-	for _, w := range windows {
+	r.Faults = make([]Window, 0, len(ws))
+	for _, w := range ws {
 		ops := []int64{w.StartIndex}
 		if w.StopIndex >= 0 && w.StopIndex != w.StartIndex {
 			ops = append(ops, w.StopIndex)
 		}
 		r.Faults = append(r.Faults, Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops})
 	}
-	cover := merge(windows)
+	cover := merge(ws)
 	for kind, ts := range c.okTimes {
 		r.Availability[kind] = availability(ts, int64(c.last), cover)
 	}
@@ -250,7 +250,7 @@ type span struct{ start, end int64 }
 
 // merge returns the union of the non-instant windows as sorted disjoint
 // spans.
-func merge(ws []faults.Window) []span {
+func merge(ws []windows.Window) []span {
 	var ss []span
 	for _, w := range ws {
 		if !w.Instant && w.End > w.Start {

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/faults"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
@@ -28,7 +28,7 @@ func TestAvailabilityInsideOutside(t *testing.T) {
 	c.Observe(completion(5, 11*s, history.Info, history.FSend))
 	c.Observe(completion(6, 12*s, history.Ok, history.FPoll))
 
-	r := c.Result([]faults.Window{{F: "kill", Start: 3 * s, End: 8 * s}})
+	r := c.Result([]windows.Window{{F: "kill", Start: 3 * s, End: 8 * s}})
 	if r.Ok != 6 || r.Fail != 1 || r.Info != 1 || r.Valid != verdict.True {
 		t.Fatalf("counts %d/%d/%d valid %v", r.Ok, r.Fail, r.Info, r.Valid)
 	}

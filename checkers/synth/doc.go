@@ -1,4 +1,4 @@
-// Package gen writes synthetic histories for tests and benchmarks of the
+// Package synth writes synthetic histories for tests and benchmarks of the
 // checkers: a discrete-event simulation of clients against an ideal
 // Kafka-like cluster (each operation takes effect atomically at its
 // completion, so the history is linearizable and free of Kafka anomalies),
@@ -8,4 +8,4 @@
 //
 // The simulation is deterministic for a given Config (Seed included), so
 // tests can assert exact results.
-package gen
+package synth

@@ -1,4 +1,4 @@
-// Package faults turns the nemesis events of a history into fault windows:
+// Package windows turns the nemesis events of a history into fault windows:
 // the stretches of time during which a fault was in effect. Stats use them
 // to separate unavailability caused by faults from unavailability in calm
 // periods, and the linearizability visualization draws them as
@@ -15,4 +15,4 @@
 // close at its last event. Events whose f is in no table entry are kept as
 // instant events (a window of zero length) so that nothing the nemesis did
 // is hidden.
-package faults
+package windows

@@ -12,21 +12,21 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers"
-	"github.com/chronik-chaos/chronik/checkers/gen"
+	"github.com/chronik-chaos/chronik/checkers/synth"
 	"github.com/chronik-chaos/chronik/checkers/linear"
 	"github.com/chronik-chaos/chronik/checkers/stats"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 
 // generate writes a synthetic history into a temp file.
-func generate(t testing.TB, cfg gen.Config) (string, gen.Manifest) {
+func generate(t testing.TB, cfg synth.Config) (string, synth.Manifest) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "history.jsonl")
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	man, err := gen.Write(f, cfg)
+	man, err := synth.Write(f, cfg)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -41,11 +41,11 @@ func generate(t testing.TB, cfg gen.Config) (string, gen.Manifest) {
 func TestGeneratedCorrect(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  gen.Config
+		cfg  synth.Config
 	}{
-		{"queue", gen.Config{Seed: 1, Lines: 30000, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 2000}},
-		{"queue many info", gen.Config{Seed: 2, Lines: 20000, Keys: 3, Threads: 8, InfoRate: 0.2, FailRate: 0.1}},
-		{"log", gen.Config{Seed: 3, Lines: 30000, Workload: gen.Log, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 2000}},
+		{"queue", synth.Config{Seed: 1, Lines: 30000, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 2000}},
+		{"queue many info", synth.Config{Seed: 2, Lines: 20000, Keys: 3, Threads: 8, InfoRate: 0.2, FailRate: 0.1}},
+		{"log", synth.Config{Seed: 3, Lines: 30000, Workload: synth.Log, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 2000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,15 +77,15 @@ func TestGeneratedCorrect(t *testing.T) {
 func TestGeneratedInjected(t *testing.T) {
 	tests := []struct {
 		name     string
-		cfg      gen.Config
+		cfg      synth.Config
 		kind     string
 		anomaly  string
 		mustHave []string
 	}{
-		{"lost write", gen.Config{Seed: 4, Lines: 20000, InfoRate: 0.02}, gen.InjectLostWrite, "lost-write", []string{"lost-write", "unseen"}},
-		{"duplicate", gen.Config{Seed: 5, Lines: 20000, InfoRate: 0.02}, gen.InjectDuplicate, "duplicate", []string{"duplicate", "nonlinearizable"}},
-		{"aborted read", gen.Config{Seed: 6, Lines: 20000, InfoRate: 0.02}, gen.InjectG1a, "G1a", []string{"G1a", "nonlinearizable"}},
-		{"stale read", gen.Config{Seed: 7, Lines: 20000, InfoRate: 0.02, Workload: gen.Log}, gen.InjectStaleRead, "nonlinearizable", []string{"nonlinearizable"}},
+		{"lost write", synth.Config{Seed: 4, Lines: 20000, InfoRate: 0.02}, synth.InjectLostWrite, "lost-write", []string{"lost-write", "unseen"}},
+		{"duplicate", synth.Config{Seed: 5, Lines: 20000, InfoRate: 0.02}, synth.InjectDuplicate, "duplicate", []string{"duplicate", "nonlinearizable"}},
+		{"aborted read", synth.Config{Seed: 6, Lines: 20000, InfoRate: 0.02}, synth.InjectG1a, "G1a", []string{"G1a", "nonlinearizable"}},
+		{"stale read", synth.Config{Seed: 7, Lines: 20000, InfoRate: 0.02, Workload: synth.Log}, synth.InjectStaleRead, "nonlinearizable", []string{"nonlinearizable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestGeneratedInjected(t *testing.T) {
 
 // TestGeneratorDeterministic checks that a seed fixes the history.
 func TestGeneratorDeterministic(t *testing.T) {
-	cfg := gen.Config{Seed: 9, Lines: 3000, InfoRate: 0.05}
+	cfg := synth.Config{Seed: 9, Lines: 3000, InfoRate: 0.05}
 	p1, _ := generate(t, cfg)
 	p2, _ := generate(t, cfg)
 	r1, _ := checkers.Check(context.Background(), p1, checkers.Options{})
@@ -142,7 +142,7 @@ func TestGeneratorDeterministic(t *testing.T) {
 // TestTimeLimitGivesUnknown checks that running out of budget is unknown,
 // never valid.
 func TestTimeLimitGivesUnknown(t *testing.T) {
-	p, _ := generate(t, gen.Config{Seed: 10, Lines: 50000})
+	p, _ := generate(t, synth.Config{Seed: 10, Lines: 50000})
 	r, err := checkers.Check(context.Background(), p, checkers.Options{TimeLimit: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func BenchmarkCheckMillion(b *testing.B) {
 		lines int
 	}{{"lines=1M", 1_000_000}, {"pairs=1M", 2_000_000}} {
 		b.Run(bc.name, func(b *testing.B) {
-			p, man := generate(b, gen.Config{Seed: 1, Lines: bc.lines, Keys: 10, Threads: 20, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 50_000})
+			p, man := generate(b, synth.Config{Seed: 1, Lines: bc.lines, Keys: 10, Threads: 20, InfoRate: 0.02, FailRate: 0.01, NemesisEvery: 50_000})
 			b.Logf("history: %d lines", man.Lines)
 			runtime.GC()
 			b.ReportAllocs()
@@ -216,11 +216,11 @@ func BenchmarkCheckMillion(b *testing.B) {
 func TestVisualization(t *testing.T) {
 	tests := []struct {
 		name   string
-		cfg    gen.Config
+		cfg    synth.Config
 		failed int
 	}{
-		{"one partition", gen.Config{Seed: 11, Lines: 6000, Workload: gen.Log, NemesisEvery: 500, Inject: []string{gen.InjectStaleRead}}, 1},
-		{"two partitions", gen.Config{Seed: 12, Lines: 6000, NemesisEvery: 500, Inject: []string{gen.InjectDuplicate, gen.InjectG1a}}, 2},
+		{"one partition", synth.Config{Seed: 11, Lines: 6000, Workload: synth.Log, NemesisEvery: 500, Inject: []string{synth.InjectStaleRead}}, 1},
+		{"two partitions", synth.Config{Seed: 12, Lines: 6000, NemesisEvery: 500, Inject: []string{synth.InjectDuplicate, synth.InjectG1a}}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,7 +265,7 @@ func TestVisualization(t *testing.T) {
 // search: a single partition with 20 producers never goes quiet, yet its
 // search must still be cut into many small segments.
 func TestHotPartitionIsCut(t *testing.T) {
-	p, _ := generate(t, gen.Config{Seed: 13, Lines: 40000, Keys: 1, Threads: 20, InfoRate: 0.02, FailRate: 0.01})
+	p, _ := generate(t, synth.Config{Seed: 13, Lines: 40000, Keys: 1, Threads: 20, InfoRate: 0.02, FailRate: 0.01})
 	r, err := checkers.Check(context.Background(), p, checkers.Options{})
 	if err != nil {
 		t.Fatal(err)
