@@ -9,12 +9,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/kafka"
 	"github.com/chronik-chaos/chronik/checkers/linear"
 	"github.com/chronik-chaos/chronik/checkers/stats"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // ErrMalformed is returned (wrapped) when the history breaks the contract;

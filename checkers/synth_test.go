@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers"
-	"github.com/chronik-chaos/chronik/checkers/synth"
 	"github.com/chronik-chaos/chronik/checkers/linear"
 	"github.com/chronik-chaos/chronik/checkers/stats"
+	"github.com/chronik-chaos/chronik/checkers/synth"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 

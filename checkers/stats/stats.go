@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // Counts are the completions of one f by outcome.

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chronik-chaos/chronik/checkers/windows"
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 func completion(i int64, t time.Duration, typ history.Type, f string) *history.Entry {
