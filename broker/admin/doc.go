@@ -14,7 +14,7 @@
 //
 // The peer delay exists because the machines have no netem: the chaos
 // harness's `delay` nemesis adds latency to Raft traffic through this
-// endpoint instead (issue 6).
+// endpoint instead.
 //
 // Caller contract: New with a Source (the node) and a prometheus.Gatherer;
 // Serve(ctx, listener) until ctx ends. The admin listener is opened at

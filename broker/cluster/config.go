@@ -44,8 +44,8 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// Unsafe lists the seeded bugs of issue 8. Each is a small, realistic
-// mistake that the chaos harness must catch.
+// Unsafe lists the seeded bugs (the CLI's --unsafe-* flags). Each is a
+// small, realistic mistake that the chaos harness must catch.
 type Unsafe struct {
 	AckBeforeCommit      bool // ack acks=all after the leader's local append
 	StaleReads           bool // Fetch/ListOffsets without proof of leadership

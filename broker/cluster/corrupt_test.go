@@ -28,7 +28,7 @@ func TestCorruptBatchRefusedAtLoad(t *testing.T) {
 		}
 	}
 	var gid uint64
-	for _, g := range n.Status().Groups {
+	for _, g := range n.Status().RaftGroups {
 		if g.Name == "t/0" {
 			gid = g.ID
 		}

@@ -15,13 +15,41 @@ only through that interface and the types of api.go.
 
 Standalone mode is the same code path with a single voter.
 
+# Words
+
+In this package a "group" is a Raft group (type raftGroup): __meta or one
+topic-partition, each with its own log, state machine and goroutine. Kafka
+consumer groups exist here only as committed offsets in the __meta state
+machine and are always called consumer groups (backend_offsets.go). The
+"cluster" of this package's name is the set of nodes replicating one
+another; the harness's docker.Cluster and nemesis.Cluster are other things
+(the containers a test deploys, and the faults' view of them).
+
+# Files
+
+  - node.go: Node, New/Start/Stop, peer message dispatch, group creation
+    and removal (reconcileGroups).
+  - raft_group.go: one Raft group's lifecycle and event loop; ready.go:
+    the Ready steps below; propose.go: proposals and their waiters;
+    read_only.go: ReadIndex reads; raft_storage.go: the raft.Storage
+    adapter that serves snapshots from the live state machine.
+  - meta_sm.go, partition_sm.go: the two state machines.
+  - backend_topics.go, backend_partitions.go, backend_offsets.go: the
+    Backend methods broker/kafka calls; node_status.go: readiness and
+    /status.
+  - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
+    broker registration, the seeded bugs' speculative view.
+  - The RecordBatch header layout shared with broker/kafka is
+    broker/recordbatch.
+
 # Groups and bootstrap
 
 Every group, __meta included, is bootstrapped without configuration-change
 entries: on first creation each replica writes a snapshot at index 1, term
 1, whose ConfState lists all voters (the --peers ids plus this node). All
 replicas thus start identical, and no conf change ever reaches a state
-machine (the seed system fed them to the metadata apply path).
+machine (the Chronik server this broker re-creates fed them to its
+metadata apply path).
 
 Partition groups are created when a topic's creation applies in __meta: on
 every node, for every topic of the command, with group ids assigned from a
@@ -76,10 +104,11 @@ may still commit.
 
 # Reads
 
-Fetch, ListOffsets and FetchOffsets are linearizable: readers queue, one
-ReadIndex round (ReadOnlySafe: the leader confirms leadership with a
-heartbeat quorum) serves every reader waiting at that moment, and each
-reader proceeds once the local state machine applied the read index.
+Fetch, ListOffsets and FetchOffsets are linearizable (read_only.go):
+readers queue, one ReadIndex round (ReadOnlySafe: the leader confirms
+leadership with a heartbeat quorum) serves every reader waiting at that
+moment, and each reader proceeds once the local state machine applied the
+read index.
 Followers serve reads the same way (raft forwards ReadIndex to the leader).
 CheckQuorum and PreVote are on, so a leader cut off from the majority steps
 down and can neither commit nor confirm a read; its readers get
@@ -130,9 +159,10 @@ to clients is the Raft term, never lower than one reported before.
 
 # Seeded bugs
 
-Config.Unsafe switches on the mistakes of issue 8 (ack before commit, stale
-reads, uncommitted reads, no dedup, registration give-up, forgotten hard
-state). All are off by default, logged loudly at start, and listed in
-Status().Unsafe.
+Config.Unsafe switches on deliberate, realistic mistakes (ack before
+commit, stale reads, uncommitted reads, no dedup, registration give-up,
+forgotten hard state) with which the chaos harness shows it catches what
+it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
+are off by default, logged loudly at start, and listed in Status().Unsafe.
 */
 package cluster

@@ -9,7 +9,7 @@ import "go.etcd.io/raft/v3"
 // a rate limit (one attempt per 5 election timeouts) keeps a flapping peer
 // from causing an election storm.
 
-func (g *group) preferredLeader() uint64 {
+func (g *raftGroup) preferredLeader() uint64 {
 	if g.id == MetaGroupID || len(g.node.voters) < 2 {
 		return 0
 	}
@@ -17,7 +17,7 @@ func (g *group) preferredLeader() uint64 {
 }
 
 // maybeTransfer runs on ticks with g.mu held.
-func (g *group) maybeTransfer() {
+func (g *raftGroup) maybeTransfer() {
 	pref := g.preferredLeader()
 	// Checked on every tick: raft clears RecentActive once per election
 	// timeout (CheckQuorum) and sets it again on the next response, so a

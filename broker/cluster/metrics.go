@@ -39,7 +39,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	return m
 }
 
-func (m *nodeMetrics) observe(g *group, st raft.BasicStatus) {
+func (m *nodeMetrics) observe(g *raftGroup, st raft.BasicStatus) {
 	l := []string{g.name, strconv.FormatUint(g.id, 10)}
 	m.term.WithLabelValues(l...).Set(float64(st.HardState.GetTerm()))
 	m.commit.WithLabelValues(l...).Set(float64(st.HardState.GetCommit()))
@@ -50,7 +50,7 @@ func (m *nodeMetrics) observe(g *group, st raft.BasicStatus) {
 	m.leader.WithLabelValues(l...).Set(v)
 }
 
-func (m *nodeMetrics) applied(g *group, idx uint64) {
+func (m *nodeMetrics) applied(g *raftGroup, idx uint64) {
 	m.appliedG.WithLabelValues(g.name, strconv.FormatUint(g.id, 10)).Set(float64(idx))
 }
 

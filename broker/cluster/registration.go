@@ -9,8 +9,9 @@ import (
 
 // registerLoop proposes RegisterBroker to __meta until it applies, with
 // exponential backoff capped at 2 s. A node without quorum keeps trying
-// forever (the seed system gave up after 30 attempts and exited, which a
-// staggered start turns into a dead node) unless the seeded bug
+// forever (the Chronik server this broker re-creates gave up after 30
+// attempts and exited, which a staggered start turns into a dead node)
+// unless the seeded bug
 // Unsafe.RegistrationAttempts is set.
 func (n *Node) registerLoop(ctx context.Context) {
 	self := BrokerInfo{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: n.cfg.KafkaPort}
@@ -58,7 +59,7 @@ func (n *Node) defaultTopicLoop(ctx context.Context) {
 		if _, ok := n.meta.topic(DefaultTopic); ok {
 			return
 		}
-		if n.metaG.isLeader() {
+		if n.metaRaft.isLeader() {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			errs := n.CreateTopics(actx, []TopicSpec{{Name: DefaultTopic}}, false)
 			cancel()

@@ -29,6 +29,7 @@ import (
 	"encoding/binary"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -89,16 +90,15 @@ func recordAtTime(ctx context.Context, b Backend, tp cluster.TopicPartition, bas
 		return 0, 0, false
 	}
 	raw := res.Batches[0]
-	if len(raw) < batchHeaderLen || int64(binary.BigEndian.Uint64(raw)) != base {
+	if len(raw) < recordbatch.HeaderLen || int64(binary.BigEndian.Uint64(raw)) != base {
 		return 0, 0, false
 	}
-	const compressionMask, logAppendTime = 0x07, 0x08
-	if attrs := binary.BigEndian.Uint16(raw[batchAttrOff:]); attrs&(compressionMask|logAppendTime) != 0 {
+	if attrs := binary.BigEndian.Uint16(raw[recordbatch.Attributes:]); attrs&(recordbatch.AttrCompressionMask|recordbatch.AttrLogAppendTime) != 0 {
 		return 0, 0, false
 	}
-	first := int64(binary.BigEndian.Uint64(raw[batchFirstTSOff:]))
-	count := int32(binary.BigEndian.Uint32(raw[batchCountOff:]))
-	rd := kbin.Reader{Src: raw[batchHeaderLen:]}
+	first := int64(binary.BigEndian.Uint64(raw[recordbatch.FirstTimestamp:]))
+	count := int32(binary.BigEndian.Uint32(raw[recordbatch.RecordCount:]))
+	rd := kbin.Reader{Src: raw[recordbatch.HeaderLen:]}
 	for range count {
 		n := rd.Varint()
 		if !rd.Ok() || n < 0 || int(n) > len(rd.Src) {

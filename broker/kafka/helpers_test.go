@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -129,5 +129,5 @@ func contextWithShortTimeout() (context.Context, context.CancelFunc) {
 
 // fixCRC recomputes a batch's CRC-32C after a test edited it.
 func fixCRC(b []byte) {
-	binary.BigEndian.PutUint32(b[batchCRCOff:], crc32.Checksum(b[batchAttrOff:], castagnoli))
+	binary.BigEndian.PutUint32(b[recordbatch.CRC:], recordbatch.Checksum(b))
 }

@@ -12,8 +12,8 @@ message) pairs (frame.go).
 
   - Start opens the listener before returning; the node starts its groups
     only afterwards, so a node can always hear the votes that elect a
-    leader (the seed system opened its listener after an election, so no
-    election could ever happen).
+    leader (the Chronik server this broker re-creates opened its listener after
+    an election, so no election could ever happen).
   - Send never blocks: each peer has a bounded queue drained by one writer
     goroutine that batches whatever is queued into one frame. A full queue
     or a missing connection drops the messages (raft retransmits) and
