@@ -124,9 +124,21 @@ record batches keyed by base offset; offsets are assigned at apply time
 by the CRC), and idempotent-producer state (epoch, last 5 batches'
 sequence ranges and offsets) is checked at apply time so every replica
 decides duplicates alike. The high watermark is the applied next offset.
-Stored batches are validated (CRC, offsets contiguous) when a partition
-loads; corrupt data is refused with an error naming the store, key and
-offset (storage.ErrCorrupt).
+Stored batches are validated (CRC, offsets contiguous, the state's next
+offset where the batches end) when a partition loads; corrupt data is
+refused with an error naming the store, key and offset (storage.ErrCorrupt).
+
+# Consistency at start
+
+Before a group's RawNode exists, its store must be one this node could
+have written: storage.Open checks the WALs, storage.OpenRaftLog the log
+against the hard state, and newRaftGroup the state machine's applied index
+against both (applied <= commit, applied >= the compaction point; raft
+would panic on the first). Any contradiction means the disk lost or damaged
+writes that were durable, and a node that started anyway could come back
+with an older hard state and a shorter log than it acknowledged, vote again
+in a term, or serve a prefix of a partition as if it were all of it. New
+fails with storage.ErrCorrupt instead.
 
 # Snapshots and compaction
 

@@ -105,13 +105,16 @@ type raftGroup struct {
 func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPartition) (*raftGroup, error) {
 	rlog, err := storage.OpenRaftLog(n.db, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open raft group %s: %w", name, err)
 	}
 	isNew := rlog.IsNew()
-	if isNew {
+	if isNew && sm.applied() == 0 {
 		if err := rlog.Bootstrap(n.voters); err != nil {
 			return nil, fmt.Errorf("bootstrap group %d: %w", id, err)
 		}
+	}
+	if err := checkApplied(name, id, rlog, sm.applied()); err != nil {
+		return nil, err
 	}
 	g := &raftGroup{
 		node: n, id: id, name: name, rlog: rlog, sm: sm, partition: tp,
@@ -269,4 +272,22 @@ func (g *raftGroup) onTick() {
 // isLeader reports whether this node leads the group (as last observed).
 func (g *raftGroup) isLeader() bool {
 	return g.pubLead.Load() == g.node.cfg.NodeID && g.pubRole.Load() == int32(raft.StateLeader)
+}
+
+// checkApplied refuses a state machine that is ahead of its log or behind
+// its compaction point. The applied index is written after the hard state
+// that committed it, and a compaction only follows an applied index, in WAL
+// order; so applied <= commit and applied >= the compaction point hold
+// after any crash, and a violation means the store lost writes it had made
+// durable. raft would panic on the first and re-apply nothing on the second.
+// A new group (compaction point 1 from Bootstrap) has applied nothing yet.
+func checkApplied(name string, id uint64, rlog *storage.RaftLog, applied uint64) error {
+	commit, snap := rlog.HardState().GetCommit(), rlog.SnapshotMetadata().GetIndex()
+	switch {
+	case applied > commit:
+		return fmt.Errorf("raft group %s (id %d): state machine applied index %d is beyond the commit index %d: %w", name, id, applied, commit, storage.ErrCorrupt)
+	case applied < snap && !(applied == 0 && snap == 1):
+		return fmt.Errorf("raft group %s (id %d): state machine applied index %d is below the log's compaction point %d: %w", name, id, applied, snap, storage.ErrCorrupt)
+	}
+	return nil
 }

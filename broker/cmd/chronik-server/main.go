@@ -12,7 +12,11 @@
 //
 // Exit codes: 0 after SIGTERM/SIGINT (graceful stop), 1 when the node fails
 // at run time (its Fatal channel fires, a listener cannot open, the store
-// cannot be opened), 2 for command-line errors.
+// cannot be opened), 2 for command-line errors, 3 when the store is damaged
+// (a corrupt WAL, a stored batch failing its CRC, a Raft log contradicting
+// its hard state or applied index): the node refuses to start and logs one
+// line, level=ERROR msg="refusing to start: the store is corrupt", with
+// data_dir, err, and file and offset when a WAL is damaged.
 package main
 
 import (

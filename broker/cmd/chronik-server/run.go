@@ -14,6 +14,7 @@ import (
 	"github.com/chronik-chaos/chronik/broker/admin"
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
+	"github.com/chronik-chaos/chronik/broker/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -23,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitCorruptStore: the store is damaged (storage.ErrCorrupt) and the
+	// node refuses to start rather than serve what is left of it.
+	exitCorruptStore = 3
 )
 
 // run is main without the process: it parses args, serves until ctx ends
@@ -42,10 +46,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Warn("UNSAFE: seeded bug enabled; this broker is deliberately incorrect and loses or corrupts data", "flag", f)
 	}
 	if err := serve(ctx, o, log, nil); err != nil {
+		if errors.Is(err, storage.ErrCorrupt) {
+			logRefusal(log, o.dataDir, err)
+			return exitCorruptStore
+		}
 		log.Error("chronik-server failed", "err", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// refusalMsg is the one log line of a refusal to start on a damaged store.
+// Its message and attributes are a contract: the chaos harness matches them
+// to tell a refused node from a crashed one.
+const refusalMsg = "refusing to start: the store is corrupt"
+
+// logRefusal logs refusalMsg with data_dir and err, plus file and offset
+// when the damage is in a write-ahead log.
+func logRefusal(log *slog.Logger, dataDir string, err error) {
+	attrs := []any{"data_dir", dataDir}
+	var cw *storage.CorruptWALError
+	if errors.As(err, &cw) {
+		attrs = append(attrs, "file", cw.File, "offset", cw.Offset)
+	}
+	log.Error(refusalMsg, append(attrs, "err", err)...)
 }
 
 // listeners are the sockets serve opened, reported to tests.
