@@ -46,6 +46,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/record"
@@ -200,8 +201,10 @@ type tornTail struct {
 type walCheckFS struct {
 	vfs.FS
 
+	// checking is on only during pebble.Open: afterwards every Open (of
+	// sorted tables) passes straight through.
+	checking atomic.Bool
 	mu       sync.Mutex
-	checking bool
 	torn     []tornTail
 }
 
@@ -211,11 +214,11 @@ func (fs *walCheckFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error
 	if err != nil {
 		return f, err
 	}
-	fs.mu.Lock()
-	checking := fs.checking
-	fs.mu.Unlock()
+	if !fs.checking.Load() {
+		return f, nil
+	}
 	num, isWAL := walNum(name)
-	if !checking || !isWAL {
+	if !isWAL {
 		return f, nil
 	}
 	st, err := f.Stat()
@@ -245,9 +248,9 @@ func (fs *walCheckFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error
 // setChecking switches the check on or off and returns the torn tails found
 // while it was on.
 func (fs *walCheckFS) setChecking(on bool) []tornTail {
+	fs.checking.Store(on)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	fs.checking = on
 	t := fs.torn
 	fs.torn = nil
 	return t

@@ -66,7 +66,8 @@ Subcommands:
     --peers LIST       the OTHER nodes as "ID@HOST:PORT,..." (e.g. "2@host2:9292,3@host3:9392");
                        the node's own id comes from --node-id and must not be listed
 
-Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error.
+Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error,
+3 refused to start: the store is corrupt (one log line names the damage).
 `
 
 // globalFlags defines the global options on fs, writing into o.

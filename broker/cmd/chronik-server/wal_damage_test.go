@@ -66,7 +66,7 @@ func TestWALDamageThroughTheBinary(t *testing.T) {
 		damage func(t *testing.T, dir string)
 		want   want
 	}{
-		{"no damage", func(*testing.T, string) {}, want{served: all}},
+		{"no damage", func(*testing.T, string) {}, want{served: all, doc: "nothing to repair"}},
 		{"four bytes flipped mid newest WAL (the original report: 6,365 of 20,000 served)", func(t *testing.T, dir string) {
 			path := filepath.Join(dir, newest)
 			offs := []int64{100000, 100001, 100002, 200000}
@@ -112,10 +112,13 @@ func TestWALDamageThroughTheBinary(t *testing.T) {
 			tt.damage(t, dir)
 			if tt.want.refused {
 				code, logs := runToExit(t, bin, 60*time.Second, args(dir)...)
-				var refusals []string
+				var refusals, errorLines []string
 				for _, l := range logs {
 					if strings.Contains(l, `msg="`+refusalMsg+`"`) {
 						refusals = append(refusals, l)
+					}
+					if strings.Contains(l, "level=ERROR") {
+						errorLines = append(errorLines, l)
 					}
 					if strings.Contains(l, "chronik-server serving") {
 						t.Fatalf("served a damaged store:\n%s", strings.Join(logs, "\n"))
@@ -124,7 +127,10 @@ func TestWALDamageThroughTheBinary(t *testing.T) {
 				if code != exitCorruptStore || len(refusals) != 1 || !strings.Contains(refusals[0], "file="+filepath.Join(dir, tt.want.file)) || !strings.Contains(refusals[0], "level=ERROR") {
 					t.Fatalf("exit %d with refusal lines %q, want exit %d and one line naming %s:\n%s", code, refusals, exitCorruptStore, tt.want.file, strings.Join(logs, "\n"))
 				}
-				t.Logf("exit %d: %s", code, refusals[0])
+				if len(errorLines) != 1 {
+					t.Fatalf("want the refusal as the only ERROR line, have %q", errorLines)
+				}
+				t.Logf("exit %d after %d log lines: %s", code, len(logs), refusals[0])
 				return
 			}
 			p := startProc(t, bin, args(dir)...)
