@@ -14,6 +14,9 @@ import (
 type DB struct {
 	*pebble.DB
 	Dir string
+	// Fault is the fault-injection file system under pebble, or nil (see
+	// OpenWithFaultFS).
+	Fault *FaultFS
 }
 
 // Open opens (creating if needed) the pebble store in dir. Every WAL pebble
@@ -22,13 +25,33 @@ type DB struct {
 // torn tail of the newest WAL is cut by pebble's replay and logged at WARN.
 // Every refusal satisfies errors.Is(err, ErrCorrupt).
 func Open(dir string, log *slog.Logger) (*DB, error) {
+	return open(dir, log, false)
+}
+
+// OpenWithFaultFS opens the store as Open does, on a FaultFS over the real
+// disk (DB.Fault), so that a power loss can be injected later. Until then
+// the store behaves exactly as with Open.
+func OpenWithFaultFS(dir string, log *slog.Logger) (*DB, error) {
+	return open(dir, log, true)
+}
+
+func open(dir string, log *slog.Logger, fault bool) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	fs := &walCheckFS{FS: vfs.Default}
+	var disk vfs.FS = vfs.Default
+	var ffs *FaultFS
+	if fault {
+		var err error
+		if ffs, err = NewFaultFS(dir); err != nil {
+			return nil, err
+		}
+		disk = ffs
+	}
+	fs := &walCheckFS{FS: disk}
 	opts := pebbleOptions(log, fs)
 	defer opts.Cache.Unref()
 	fs.setChecking(true)
@@ -55,7 +78,7 @@ func Open(dir string, log *slog.Logger) (*DB, error) {
 		log.Warn("cut the torn tail of the newest pebble WAL", "file", t.file, "offset", t.stop,
 			"bytes_cut", t.size-t.stop, "records_kept", t.valid, "reason", t.err.Error())
 	}
-	return &DB{DB: db, Dir: dir}, nil
+	return &DB{DB: db, Dir: dir, Fault: ffs}, nil
 }
 
 // pebbleOptions are the store's pebble options on fs. The caller unrefs
