@@ -39,9 +39,17 @@ package storage
 //     what this process did not sync is all a power loss may take.
 //
 // Halt freezes the file system: every later call blocks forever, as if the
-// power had gone, and nothing more reaches the disk. The broker halts
-// before it exits at a crash point and before a power loss rewrites the
-// disk, so no pebble goroutine can write after the cut.
+// power had gone, and nothing more reaches the disk. A write or sync in
+// progress at the halt completes on the disk but never returns to its
+// caller, and such a sync counts for nothing: an fsync that had not
+// returned when the power went made nothing durable, and no caller may act
+// on it (a Raft node would acknowledge an append the power loss then
+// drops). The broker halts before it exits at a crash point and before a
+// power loss rewrites the disk, so no pebble goroutine writes after the cut.
+//
+// BeforeWALSync, when set, runs before every fsync of a pebble WAL file,
+// when the file holds written but not yet durable records: the broker's
+// wal-before-sync crash point, a power cut during the fsync.
 //
 // The directory model is exact for files in one directory, which is how
 // pebble lays out this store (the WAL directory is the data directory).
@@ -91,6 +99,8 @@ type FaultFS struct {
 	lossOnce sync.Once
 	loss     PowerLossReport
 	lossErr  error
+
+	beforeWALSync atomic.Pointer[func()]
 }
 
 var _ vfs.FS = (*FaultFS)(nil)
@@ -183,13 +193,25 @@ func syncPath(p string) error {
 	return nil
 }
 
+// SetBeforeWALSync sets the function run before every fsync of a WAL file
+// written through this FaultFS (nil: none). It may halt the file system
+// (and never return).
+func (fs *FaultFS) SetBeforeWALSync(f func()) {
+	if f == nil {
+		fs.beforeWALSync.Store(nil)
+		return
+	}
+	fs.beforeWALSync.Store(&f)
+}
+
 // Dir is the data directory this FaultFS serves.
 func (fs *FaultFS) Dir() string { return fs.dir }
 
 // Halt freezes the file system for good: every call after it blocks
-// forever, and nothing more is written. Calls in progress finish first. It
-// also releases the store's lock file, as a dying process's kernel does, so
-// that a test can open the directory again in the same process.
+// forever, and nothing more is written. Calls in progress finish on the
+// disk first but never return; a sync among them does not count. Halt
+// also releases the store's lock file, as a dying process's kernel does,
+// so that a test can open the directory again in the same process.
 func (fs *FaultFS) Halt() {
 	fs.haltOnce.Do(func() {
 		fs.halted.Store(true)
@@ -629,11 +651,11 @@ func (f *faultFile) writeAt(p []byte, off int64, at bool) (int, error) {
 		return 0, errors.New("fault fs: write to a file opened read-only")
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	var old []byte
 	if off < st.size {
 		old = make([]byte, min(int64(len(p)), st.size-off))
 		if _, err := f.f.ReadAt(old, off); err != nil && err != io.EOF {
+			st.mu.Unlock()
 			return 0, fmt.Errorf("fault fs: save the bytes a write overwrites in %s at %d: %w", st.path, off, err)
 		}
 	}
@@ -647,7 +669,19 @@ func (f *faultFile) writeAt(p []byte, off int64, at bool) (int, error) {
 	if n > 0 {
 		st.noteWrite(off, int64(n), old)
 	}
+	f.fs.unlockOrHalt(&st.mu)
 	return n, err
+}
+
+// unlockOrHalt unlocks mu after a write or sync and returns, or, if the
+// file system halted meanwhile, unlocks and never returns: the power went
+// before the call could complete.
+func (fs *FaultFS) unlockOrHalt(mu *sync.Mutex) {
+	halted := fs.halted.Load()
+	mu.Unlock()
+	if halted {
+		select {}
+	}
 }
 
 // noteWrite records a write of n bytes at off (st.mu held).
@@ -680,13 +714,23 @@ func (f *faultFile) syncWith(sync func() (full bool, err error)) error {
 		_, err := sync()
 		return err
 	}
+	if hook := f.fs.beforeWALSync.Load(); hook != nil && !f.readOnly && isWALName(f.st.path) {
+		// Outside the lock: the hook may halt the file system.
+		(*hook)()
+	}
 	f.st.mu.Lock()
-	defer f.st.mu.Unlock()
 	full, err := sync()
-	if err == nil && full {
+	if err == nil && full && !f.fs.halted.Load() {
 		f.synced()
 	}
+	f.fs.unlockOrHalt(&f.st.mu)
 	return err
+}
+
+// isWALName reports whether path names a pebble WAL (NNNNNN.log).
+func isWALName(path string) bool {
+	_, ok := walNum(path)
+	return ok
 }
 
 func (f *faultFile) Sync() error {
@@ -747,6 +791,8 @@ func (d *faultDir) Sync() error {
 	if err := d.f.Sync(); err != nil {
 		return err
 	}
+	// Halt holds fs.mu for good: a sync that returns after the halt
+	// blocks here and counts for nothing.
 	d.fs.dirSynced(d.path, seq)
 	return nil
 }

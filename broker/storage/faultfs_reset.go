@@ -5,11 +5,16 @@ package storage
 // reports what it took away.
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/record"
 )
 
 // PowerLossReport is what a power loss took from the disk. It is the JSON
@@ -86,9 +91,17 @@ func (r PowerLossReport) Summary() string {
 // PowerLoss halts the file system (see Halt), then makes the real disk
 // hold only what completed syncs made durable: every unsynced write and
 // every create, rename and remove no directory sync covered is undone.
-// With tearSeed, each file that lost writes may instead keep its unsynced
-// writes up to a point in the middle of one of them (drawn from the seed),
-// as a power cut during that write leaves it. A second call returns the
+//
+// With tearSeed, each file that lost writes instead keeps a prefix of its
+// unsynced bytes, cut at a point drawn from the seed (files in path order),
+// as a power cut in the middle of writing leaves it. In a pebble WAL the
+// seed picks, uniformly, which of the unsynced records is the first one
+// lost, and the cut falls strictly inside it: replay cuts a torn record, so
+// every cut is worth the record boundary before it, and a cut drawn
+// uniformly over bytes would nearly always fall in the largest record and
+// reach few of the prefixes a restart can meet (one pebble write holds the
+// batches of many commits: group commit). In any other file the seed picks
+// a write and a point inside it. A second call returns the
 // first call's report. The caller must not use the store afterwards: the
 // process is meant to exit, as after a power cut.
 func (fs *FaultFS) PowerLoss(tearSeed *int64) (PowerLossReport, error) {
@@ -196,16 +209,20 @@ func (fs *FaultFS) knownName(p string) string {
 
 // dropWrites undoes st's unsynced writes on disk, newest first: bytes that
 // overwrote older ones get them back, then the file is cut to the synced
-// size. With rng, half the files keep their writes up to a seeded point
-// inside one write (the ones before it whole).
+// size. With rng, the file keeps its unsynced bytes up to a seeded point
+// (see PowerLoss and chooseTear).
 func dropWrites(st *faultState, rng *rand.Rand) (FileLoss, error) {
 	fl := FileLoss{Action: "writes-dropped", SizeBefore: new(st.size)}
 	ws := st.writes
+	// Writes [0, keep) survive whole, ws[torn] its first cut bytes.
 	keep, torn, cut := 0, -1, int64(0)
-	if rng != nil && rng.Intn(2) == 0 {
-		k := rng.Intn(len(ws))
-		if ws[k].n >= 2 {
-			keep, torn, cut = k, k, 1+rng.Int63n(ws[k].n-1)
+	if rng != nil {
+		if keep, torn, cut = chooseTear(st, rng); keep > 0 || torn >= 0 {
+			at := ws[keep].off
+			if torn >= 0 {
+				at += cut
+			}
+			fl.TornAt = &at
 		}
 	}
 	end := st.synced
@@ -214,7 +231,6 @@ func dropWrites(st *faultState, rng *rand.Rand) (FileLoss, error) {
 	}
 	if torn >= 0 {
 		end = max(end, ws[torn].off+cut)
-		fl.TornAt = new(ws[torn].off + cut)
 	}
 	f, err := os.OpenFile(st.path, os.O_WRONLY, 0)
 	if err != nil {
@@ -243,4 +259,77 @@ func dropWrites(st *faultState, rng *rand.Rand) (FileLoss, error) {
 	fl.SizeAfter = &after
 	st.size, st.synced, st.writes = after, after, nil
 	return fl, nil
+}
+
+// chooseTear draws where a power cut tears st's unsynced writes: writes
+// [0, keep) survive whole and ws[torn] (torn = keep, or -1) its first cut
+// bytes. A WAL is torn inside a record drawn uniformly from those its
+// unsynced writes hold; another file inside a write drawn uniformly (of
+// those of at least two bytes). keep = 0, torn = -1: nothing kept.
+func chooseTear(st *faultState, rng *rand.Rand) (keep, torn int, cut int64) {
+	ws := st.writes
+	if at, ok := walTearPoint(st.path, ws, rng); ok {
+		for i, w := range ws {
+			switch {
+			case at == w.off:
+				return i, -1, 0
+			case at > w.off && at < w.off+w.n:
+				return i, i, at - w.off
+			}
+		}
+	}
+	var tearable []int
+	for i, w := range ws {
+		if w.n >= 2 {
+			tearable = append(tearable, i)
+		}
+	}
+	if len(tearable) == 0 {
+		return 0, -1, 0
+	}
+	k := tearable[rng.Intn(len(tearable))]
+	return k, k, 1 + rng.Int63n(ws[k].n-1)
+}
+
+// walTearPoint returns an offset strictly inside a record of WAL path that
+// lies in the range its unsynced writes cover, the record drawn uniformly;
+// false when path is no WAL or no whole record lies there. Pebble writes a
+// WAL sequentially and only whole records, so the unsynced range starts at
+// a record boundary.
+func walTearPoint(path string, ws []faultWrite, rng *rand.Rand) (int64, bool) {
+	num, isWAL := walNum(path)
+	if !isWAL || len(ws) == 0 {
+		return 0, false
+	}
+	lo, hi := ws[0].off, ws[0].off+ws[0].n
+	for _, w := range ws[1:] {
+		lo, hi = min(lo, w.off), max(hi, w.off+w.n)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) < hi {
+		return 0, false
+	}
+	// Reading stops at the end of what was written (or at the first
+	// record of the log's earlier incarnation, in a recycled file).
+	type span struct{ start, end int64 }
+	var recs []span
+	rr := record.NewReader(bytes.NewReader(data[:hi]), pebble.FileNum(num))
+	for {
+		start := rr.Offset()
+		r, err := rr.Next()
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		if err != nil {
+			break
+		}
+		if end := rr.Offset(); start >= lo && end-start >= 2 {
+			recs = append(recs, span{start, end})
+		}
+	}
+	if len(recs) == 0 {
+		return 0, false
+	}
+	r := recs[rng.Intn(len(recs))]
+	return r.start + 1 + rng.Int63n(r.end-r.start-1), true
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/record"
 	"github.com/cockroachdb/pebble/vfs"
 )
 
@@ -275,8 +277,8 @@ func equalMaps(a, b map[string]string) bool {
 }
 
 // With a tear seed a file keeps its unsynced writes up to a point strictly
-// inside one of them, or loses them all; the report says which, and the
-// same seed gives the same result.
+// inside one of them; the report says where, the same seed gives the same
+// result and other seeds other points.
 func TestFaultFSTornWrite(t *testing.T) {
 	synced, w1, w2 := "SYNCED", strings.Repeat("1", 100), strings.Repeat("2", 100)
 	run := func(t *testing.T, seed int64) (string, PowerLossReport) {
@@ -294,7 +296,7 @@ func TestFaultFSTornWrite(t *testing.T) {
 		return diskContents(t, o.dir)["a"], rep
 	}
 	all := synced + w1 + w2
-	var torn, whole int
+	cuts := map[int64]bool{}
 	for seed := range int64(16) {
 		got, rep := run(t, seed)
 		if again, _ := run(t, seed); again != got {
@@ -303,15 +305,11 @@ func TestFaultFSTornWrite(t *testing.T) {
 		if rep.TearSeed == nil || *rep.TearSeed != seed {
 			t.Fatalf("seed %d: report tear seed %v", seed, rep.TearSeed)
 		}
-		if rep.TornWrites == 0 {
-			whole++
-			if got != synced {
-				t.Fatalf("seed %d: not torn but the file holds %q", seed, got)
-			}
-			continue
+		if rep.TornWrites != 1 {
+			t.Fatalf("seed %d: %d torn writes, want 1 (%s)", seed, rep.TornWrites, rep.Summary())
 		}
-		torn++
 		at := *rep.Files[0].TornAt
+		cuts[at] = true
 		if got != all[:at] {
 			t.Fatalf("seed %d: torn at %d but the file holds %d bytes", seed, at, len(got))
 		}
@@ -322,8 +320,8 @@ func TestFaultFSTornWrite(t *testing.T) {
 			t.Fatalf("seed %d: %d bytes dropped, want %d", seed, rep.BytesDropped, int64(len(all))-at)
 		}
 	}
-	if torn == 0 || whole == 0 {
-		t.Fatalf("16 seeds: %d torn, %d whole: the seeded choice never varies", torn, whole)
+	if len(cuts) < 4 {
+		t.Fatalf("16 seeds tore at only %d points: the seeded choice barely varies", len(cuts))
 	}
 }
 
@@ -495,5 +493,111 @@ func TestFaultFSWritesWhatTheDiskWrites(t *testing.T) {
 		if b[name] != data {
 			t.Errorf("%s: %d bytes on the plain disk, %d on the fault fs, contents differ", name, len(data), len(b[name]))
 		}
+	}
+}
+
+// In a WAL, a tear keeps the synced records and a prefix of the unsynced
+// ones: the seed picks the first record lost (any of them, the small ones
+// too) and the cut falls strictly inside it.
+func TestFaultFSTornWALKeepsARecordPrefix(t *testing.T) {
+	sizes := []int{10, 500, 20, 3000, 50}
+	firstLost := map[int]bool{}
+	for seed := range int64(40) {
+		o := newFaultOps(t, nil)
+		o.create("000007.log")
+		o.syncDir()
+		w := record.NewWriter(o.files["000007.log"])
+		put := func(tag byte, n int) {
+			rw, err := w.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw.Write(bytes.Repeat([]byte{tag}, n))
+		}
+		for i := range 3 {
+			put(byte('a'+i), 100)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		o.sync("000007.log")
+		// One write (one Flush) holding five records, not synced.
+		for i, n := range sizes {
+			put(byte('A'+i), n)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := o.fs.PowerLoss(&seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := diskContents(t, o.dir)["000007.log"]
+		rr := record.NewReader(strings.NewReader(data), 7)
+		var got []int
+		for {
+			r, err := rr.Next()
+			if err != nil {
+				break
+			}
+			b, err := io.ReadAll(r)
+			if err != nil {
+				break
+			}
+			got = append(got, len(b))
+		}
+		if len(got) < 3 || len(got) > 3+len(sizes)-1 {
+			t.Fatalf("seed %d: %d records survive, want the 3 synced and at most %d more", seed, len(got), len(sizes)-1)
+		}
+		for i, n := range got[3:] {
+			if n != sizes[i] {
+				t.Fatalf("seed %d: record %d has %d bytes, want %d: not a prefix", seed, 3+i, n, sizes[i])
+			}
+		}
+		if rep.TornWrites != 1 || rep.Files[0].TornAt == nil || *rep.Files[0].TornAt != int64(len(data)) {
+			t.Fatalf("seed %d: report %s, file %d bytes", seed, rep.Summary(), len(data))
+		}
+		firstLost[len(got)-3] = true
+	}
+	if len(firstLost) < len(sizes) {
+		t.Fatalf("40 seeds lost first only records %v of 0..%d", firstLost, len(sizes)-1)
+	}
+}
+
+// BeforeWALSync runs before a WAL fsync, when the records are written but
+// not durable; a hook that halts the file system stops the sync, and a
+// power loss then drops what it would have made durable.
+func TestFaultFSBeforeWALSync(t *testing.T) {
+	o := newFaultOps(t, nil)
+	o.create("000003.log")
+	o.create("OTHER")
+	o.syncDir()
+	var calls []string
+	o.fs.SetBeforeWALSync(func() { calls = append(calls, "wal") })
+	o.write("OTHER", "x")
+	o.sync("OTHER")
+	o.write("000003.log", "synced")
+	o.sync("000003.log")
+	if len(calls) != 1 {
+		t.Fatalf("hook ran %d times for one WAL sync and one other sync", len(calls))
+	}
+	o.fs.SetBeforeWALSync(o.fs.Halt)
+	o.write("000003.log", "written")
+	done := make(chan struct{})
+	go func() {
+		o.files["000003.log"].Sync()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("a sync returned after the hook halted the file system")
+	case <-time.After(200 * time.Millisecond):
+	}
+	rep, err := o.fs.PowerLoss(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskContents(t, o.dir)["000003.log"]; got != "synced" || rep.BytesDropped != int64(len("written")) {
+		t.Fatalf("after the power loss the WAL holds %q (report %s)", got, rep.Summary())
 	}
 }
