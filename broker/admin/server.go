@@ -45,6 +45,12 @@ type Config struct {
 	// Gatherer supplies /metrics; nil serves an empty page.
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
+	// Durability may be nil: /admin/power-loss and /admin/crash-points
+	// then answer 501.
+	Durability Durability
+	// Exit ends the process after a power loss is answered (default
+	// os.Exit; tests replace it).
+	Exit func(code int)
 }
 
 // Handler returns the admin API's HTTP handler.
@@ -97,6 +103,7 @@ func Handler(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("GET /admin/peer-delay", peerDelay)
 	mux.HandleFunc("POST /admin/peer-delay", peerDelay)
+	registerDurability(mux, cfg, log)
 	return mux
 }
 

@@ -161,6 +161,9 @@ type Status struct {
 	Ready      bool              `json:"ready"`
 	RaftGroups []RaftGroupStatus `json:"groups"`
 	Unsafe     []string          `json:"unsafe,omitempty"`
+	// FaultFS is set when the store runs on the fault-injection file
+	// system (--fault-fs): a harness mode, not a bug.
+	FaultFS bool `json:"fault_fs,omitempty"`
 }
 
 // RaftGroupStatus is one Raft group's state on this node.

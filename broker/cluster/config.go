@@ -42,6 +42,14 @@ type Config struct {
 	// tests use a faulty in-memory network).
 	Transport Transport
 	Logger    *slog.Logger
+	// FaultFS runs the store on the fault-injection file system
+	// (storage.FaultFS, chronik-server --fault-fs): the broker behaves as
+	// on the plain disk until PowerLoss, or a crash point armed with
+	// power_loss, drops every write no fsync covered. Not a seeded bug.
+	FaultFS bool
+	// Exit ends the process at a crash point (default os.Exit). Tests
+	// replace it; the goroutine that reached the point never resumes.
+	Exit func(code int)
 }
 
 // Unsafe lists the seeded bugs (the CLI's --unsafe-* flags). Each is a
@@ -53,4 +61,6 @@ type Unsafe struct {
 	NoDedup              bool // ignore idempotent producer sequence numbers
 	RegistrationAttempts int  // >0: exit after this many failed registrations
 	ForgetHardState      bool // do not persist term/vote
+	NoFsync              bool // save Readys (log, hard state) without fsync
+	ApplyBeforeSave      bool // apply a Ready's committed entries before saving it
 }

@@ -204,6 +204,8 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 		}
 		return errs
 	case opCommit:
+		m.n.crash.reach(CrashOffsetCommitBeforeApply)
+		m.n.crash.reachAfterApply(MetaGroupID, CrashOffsetCommitAfterApply)
 		g := st.Offsets[c.Group]
 		if g == nil {
 			g = map[string]map[int32]OffsetCommit{}

@@ -35,6 +35,14 @@ func (g *raftGroup) handleReady() error {
 		// (votes, append responses) promises durable state and waits.
 		early, late := splitEarly(rd.Messages)
 		snapTo := g.send(early)
+		applyFirst := g.node.cfg.Unsafe.ApplyBeforeSave
+		if applyFirst {
+			// Seeded bug: the state machine (and its applied index)
+			// runs ahead of the log and hard state saved below.
+			if err := g.apply(rd.CommittedEntries); err != nil {
+				return err
+			}
+		}
 		if err := g.persist(rd); err != nil {
 			return err
 		}
@@ -42,8 +50,10 @@ func (g *raftGroup) handleReady() error {
 		if g.spec != nil {
 			g.spec.appended(g, rd.Entries)
 		}
-		if err := g.apply(rd.CommittedEntries); err != nil {
-			return err
+		if !applyFirst {
+			if err := g.apply(rd.CommittedEntries); err != nil {
+				return err
+			}
 		}
 		g.onReadStates(rd.ReadStates)
 		g.mu.Lock()
@@ -76,7 +86,11 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 		g.sm.lock()
 		defer func() { g.sm.unlock(); g.sm.committed() }()
 		extra = func(b *pebble.Batch) error {
-			return g.sm.restore(b, snap.GetMetadata().GetIndex(), snap.GetData())
+			if err := g.sm.restore(b, snap.GetMetadata().GetIndex(), snap.GetData()); err != nil {
+				return err
+			}
+			g.node.crash.reach(CrashSnapshotWhileWriting)
+			return nil
 		}
 		g.node.metrics.snapshots.Inc()
 		g.log.Info("applying snapshot", "index", snapMeta.GetIndex(), "term", snapMeta.GetTerm(), "bytes", len(snap.GetData()))
@@ -85,11 +99,17 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 	if len(rd.Entries) == 0 && snapMeta == nil && raft.IsEmptyHardState(hs) {
 		return nil
 	}
-	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, rd.MustSync || snapMeta != nil); err != nil {
+	g.node.crash.reach(CrashRaftBeforeSave)
+	// The seeded no-fsync bug writes the Ready as a crash-tolerant
+	// broker would, but never waits for the disk.
+	sync := (rd.MustSync || snapMeta != nil) && !g.node.cfg.Unsafe.NoFsync
+	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, sync); err != nil {
 		return fmt.Errorf("persist ready: %w", err)
 	}
+	g.node.crash.reach(CrashRaftAfterSave)
 	if snapMeta != nil {
 		g.pubApplied.Store(snapMeta.GetIndex())
+		g.node.crash.reach(CrashSnapshotAfterInstall)
 	}
 	return nil
 }
@@ -138,6 +158,7 @@ func (g *raftGroup) apply(ents []*pb.Entry) error {
 		res any
 	}
 	var out []delivery
+	g.node.crash.reach(CrashRaftBeforeApply)
 	b := g.node.db.NewBatch()
 	defer b.Close()
 	g.sm.lock()
@@ -183,6 +204,7 @@ func (g *raftGroup) apply(ents []*pb.Entry) error {
 		}
 	}
 	g.pmu.Unlock()
+	g.node.crash.applyDone(g.id)
 	return nil
 }
 
@@ -223,6 +245,7 @@ func (g *raftGroup) maybeCompact() error {
 	if applied < meta.GetIndex()+g.node.cfg.SnapshotEntries {
 		return nil
 	}
+	g.node.crash.reach(CrashLogCompaction)
 	if err := g.rlog.Compact(applied, g.cs); err != nil {
 		return err
 	}

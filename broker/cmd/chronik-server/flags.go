@@ -34,6 +34,9 @@ type options struct {
 	peers    map[uint64]string
 
 	unsafe cluster.Unsafe
+	// faultFS runs the store on the fault-injection file system (a
+	// harness mode, not a seeded bug).
+	faultFS bool
 }
 
 // errUsage marks command-line errors (exit code 2); errHelp a help request
@@ -67,7 +70,9 @@ Subcommands:
                        the node's own id comes from --node-id and must not be listed
 
 Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error,
-3 refused to start: the store is corrupt (one log line names the damage).
+3 refused to start: the store is corrupt (one log line names the damage),
+4 power loss injected by POST /admin/power-loss (needs --fault-fs),
+5 an armed crash point was reached (POST /admin/crash-points).
 `
 
 // globalFlags defines the global options on fs, writing into o.
@@ -77,7 +82,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.StringVar(&o.advertisedAddr, "advertised-addr", "", "host name clients are told to connect to (default: the host name)")
 	fs.Uint64Var(nodeID, "node-id", 1, "this node's id (>= 1), its Raft id in every group")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the node's store (required)")
-	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/peer-delay (0 picks a free port)")
+	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/... (0 picks a free port)")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics asking for -1")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
@@ -88,6 +93,9 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.NoDedup, "unsafe-no-dedup", false, "SEEDED BUG: ignore idempotent producer sequence numbers")
 	fs.IntVar(&o.unsafe.RegistrationAttempts, "unsafe-registration-attempts", 0, "SEEDED BUG: exit after N failed registration attempts (0: retry forever)")
 	fs.BoolVar(&o.unsafe.ForgetHardState, "unsafe-forget-hardstate", false, "SEEDED BUG: do not persist the Raft term and vote")
+	fs.BoolVar(&o.unsafe.NoFsync, "unsafe-no-fsync", false, "SEEDED BUG: never fsync the Raft log and hard state")
+	fs.BoolVar(&o.unsafe.ApplyBeforeSave, "unsafe-apply-before-save", false, "SEEDED BUG: apply committed entries before their Ready is saved")
+	fs.BoolVar(&o.faultFS, "fault-fs", false, "run the store on the fault-injection file system, for POST /admin/power-loss (chaos harness; not a bug)")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -261,6 +269,8 @@ func (o *options) unsafeFlags() []string {
 	add(u.NoDedup, "--unsafe-no-dedup")
 	add(u.RegistrationAttempts > 0, fmt.Sprintf("--unsafe-registration-attempts=%d", u.RegistrationAttempts))
 	add(u.ForgetHardState, "--unsafe-forget-hardstate")
+	add(u.NoFsync, "--unsafe-no-fsync")
+	add(u.ApplyBeforeSave, "--unsafe-apply-before-save")
 	sort.Strings(out)
 	return out
 }

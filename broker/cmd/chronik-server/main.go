@@ -16,7 +16,12 @@
 // (a corrupt WAL, a stored batch failing its CRC, a Raft log contradicting
 // its hard state or applied index): the node refuses to start and logs one
 // line, level=ERROR msg="refusing to start: the store is corrupt", with
-// data_dir, err, and file and offset when a WAL is damaged.
+// data_dir, err, and file and offset when a WAL is damaged; 4 after POST
+// /admin/power-loss (with --fault-fs: one WARN line msg="power loss:
+// dropped every write no fsync covered" says what was dropped), 5 when an
+// armed crash point is reached (one WARN line msg="crash point reached"
+// point=NAME). Both exits are immediate: no graceful stop, nothing more
+// written.
 package main
 
 import (

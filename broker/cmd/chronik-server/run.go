@@ -27,6 +27,11 @@ const (
 	// exitCorruptStore: the store is damaged (storage.ErrCorrupt) and the
 	// node refuses to start rather than serve what is left of it.
 	exitCorruptStore = 3
+	// exitPowerLoss: POST /admin/power-loss dropped the unsynced state
+	// and the process stopped as a power cut stops it.
+	exitPowerLoss = cluster.ExitPowerLoss
+	// exitCrashPoint: an armed crash point was reached.
+	exitCrashPoint = cluster.ExitCrashPoint
 )
 
 // run is main without the process: it parses args, serves until ctx ends
@@ -110,6 +115,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		DefaultPartitions: int32(o.defaultPartitions),
 		AutoCreateTopics:  o.autoCreateTopics,
 		Unsafe:            o.unsafe,
+		FaultFS:           o.faultFS,
 		Logger:            log.With("component", "cluster"),
 	}
 	node, err := cluster.New(cfg)
@@ -156,10 +162,11 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 	go func() {
 		defer wg.Done()
 		err := admin.Serve(sctx, aln, admin.Config{
-			Source:   node,
-			Delayer:  node,
-			Gatherer: prometheus.Gatherers{node.Metrics(), reg},
-			Logger:   log.With("component", "admin"),
+			Source:     node,
+			Delayer:    node,
+			Gatherer:   prometheus.Gatherers{node.Metrics(), reg},
+			Logger:     log.With("component", "admin"),
+			Durability: node,
 		})
 		if err != nil {
 			errc <- err
