@@ -393,9 +393,11 @@ func TestFaultFSUnderPebble(t *testing.T) {
 	db.Fault.mu.Lock()
 	recycled := false
 	for _, st := range db.Fault.files {
+		st.mu.Lock()
 		for _, w := range st.writes {
 			recycled = recycled || w.old != nil
 		}
+		st.mu.Unlock()
 	}
 	db.Fault.mu.Unlock()
 	rep, err := db.Fault.PowerLoss(nil)
