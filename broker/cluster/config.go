@@ -61,6 +61,6 @@ type Unsafe struct {
 	NoDedup              bool // ignore idempotent producer sequence numbers
 	RegistrationAttempts int  // >0: exit after this many failed registrations
 	ForgetHardState      bool // do not persist term/vote
-	NoFsync              bool // save Readys (log, hard state) without fsync
+	NoFsync              bool // never fsync the WAL (log, hard state): storage.Options.SkipWALSync
 	ApplyBeforeSave      bool // apply a Ready's committed entries before saving it
 }

@@ -76,11 +76,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.NodeID)
-	open := storage.Open
-	if cfg.FaultFS {
-		open = storage.OpenWithFaultFS
-	}
-	db, err := open(cfg.DataDir, log)
+	db, err := storage.OpenWith(cfg.DataDir, log, storage.Options{FaultFS: cfg.FaultFS, SkipWALSync: cfg.Unsafe.NoFsync})
 	if err != nil {
 		return nil, err
 	}

@@ -100,10 +100,7 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 		return nil
 	}
 	g.node.crash.reach(CrashRaftBeforeSave)
-	// The seeded no-fsync bug writes the Ready as a crash-tolerant
-	// broker would, but never waits for the disk.
-	sync := (rd.MustSync || snapMeta != nil) && !g.node.cfg.Unsafe.NoFsync
-	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, sync); err != nil {
+	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, rd.MustSync || snapMeta != nil); err != nil {
 		return fmt.Errorf("persist ready: %w", err)
 	}
 	g.node.crash.reach(CrashRaftAfterSave)

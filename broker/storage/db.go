@@ -15,7 +15,7 @@ type DB struct {
 	*pebble.DB
 	Dir string
 	// Fault is the fault-injection file system under pebble, or nil (see
-	// OpenWithFaultFS).
+	// Options.FaultFS).
 	Fault *FaultFS
 }
 
@@ -25,17 +25,25 @@ type DB struct {
 // torn tail of the newest WAL is cut by pebble's replay and logged at WARN.
 // Every refusal satisfies errors.Is(err, ErrCorrupt).
 func Open(dir string, log *slog.Logger) (*DB, error) {
-	return open(dir, log, false)
+	return OpenWith(dir, log, Options{})
 }
 
-// OpenWithFaultFS opens the store as Open does, on a FaultFS over the real
-// disk (DB.Fault), so that a power loss can be injected later. Until then
-// the store behaves exactly as with Open.
-func OpenWithFaultFS(dir string, log *slog.Logger) (*DB, error) {
-	return open(dir, log, true)
+// Options are the store's test and seeded-bug modes; the zero value is the
+// production store.
+type Options struct {
+	// FaultFS runs pebble on a FaultFS over the real disk (DB.Fault), so
+	// that a power loss can be injected later. Until then the store
+	// behaves exactly as without it.
+	FaultFS bool
+	// SkipWALSync is a seeded bug (chronik-server --unsafe-no-fsync):
+	// every fsync of a WAL file returns at once without syncing, so
+	// commits reach the OS page cache, which survives a crash of the
+	// process, and never the disk, which a power loss shows.
+	SkipWALSync bool
 }
 
-func open(dir string, log *slog.Logger, fault bool) (*DB, error) {
+// OpenWith opens the store as Open does, with o's modes.
+func OpenWith(dir string, log *slog.Logger, o Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -44,12 +52,15 @@ func open(dir string, log *slog.Logger, fault bool) (*DB, error) {
 	}
 	var disk vfs.FS = vfs.Default
 	var ffs *FaultFS
-	if fault {
+	if o.FaultFS {
 		var err error
 		if ffs, err = NewFaultFS(dir); err != nil {
 			return nil, err
 		}
 		disk = ffs
+	}
+	if o.SkipWALSync {
+		disk = skipWALSyncFS{disk}
 	}
 	fs := &walCheckFS{FS: disk}
 	opts := pebbleOptions(log, fs)

@@ -360,7 +360,7 @@ func TestFaultFSHaltBlocks(t *testing.T) {
 // across flushes and WAL recycling (the reused WAL's old bytes come back).
 func TestFaultFSUnderPebble(t *testing.T) {
 	dir := t.TempDir()
-	db, err := OpenWithFaultFS(dir, nil)
+	db, err := OpenWith(dir, nil, Options{FaultFS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestFaultFSWritesWhatTheDiskWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(plain)
-	faulty, err := OpenWithFaultFS(faultDir, nil)
+	faulty, err := OpenWith(faultDir, nil, Options{FaultFS: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,13 @@ func TestParseArgs(t *testing.T) {
 					t.Fatalf("unsafe flags %q", got)
 				}
 			}},
+		{name: "durability flags", args: "--data-dir /d --fault-fs --unsafe-no-fsync --unsafe-apply-before-save standalone",
+			check: func(t *testing.T, o *options) {
+				got := strings.Join(o.unsafeFlags(), " ")
+				if !o.faultFS || got != "--unsafe-apply-before-save --unsafe-no-fsync" {
+					t.Fatalf("fault fs %v, unsafe flags %q", o.faultFS, got)
+				}
+			}},
 		{name: "missing subcommand", args: "--data-dir /d", wantErr: "missing subcommand"},
 		{name: "unknown subcommand", args: "--data-dir /d cluster", wantErr: "unknown subcommand"},
 		{name: "missing data dir", args: "standalone", wantErr: "--data-dir is required"},
