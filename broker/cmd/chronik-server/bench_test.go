@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// benchFaultFS is set by CHRONIK_BENCH_FAULT_FS=1: the benchmarks' brokers
+// then run with --fault-fs, to measure what it costs.
+func benchFaultFS() bool { return os.Getenv("CHRONIK_BENCH_FAULT_FS") != "" }
+
 // sharedBroker starts one standalone broker for every benchmark of the run:
 // the benchmark functions are called repeatedly with growing b.N.
 func sharedBroker(b *testing.B) *broker {
@@ -58,6 +62,7 @@ func sharedBroker(b *testing.B) *broker {
 		}
 		o := testOptions(benchDir)
 		o.logLevel = slog.LevelError
+		o.faultFS = benchFaultFS()
 		benchBroker = startBroker(b, o)
 	})
 	if benchErr != nil {

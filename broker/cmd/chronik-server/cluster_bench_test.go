@@ -95,6 +95,9 @@ func newProcCluster(t testing.TB, nodes int) *procCluster {
 			"--node-id", strconv.Itoa(i + 1), "--data-dir", dir, "--log-level", "warn",
 			"raft-cluster", "--raft-addr", fmt.Sprintf("127.0.0.1:%d", raftP[i]), "--peers", strings.Join(peers, ","),
 		})
+		if benchFaultFS() {
+			c.args[i] = append([]string{"--fault-fs"}, c.args[i]...)
+		}
 		c.seeds = append(c.seeds, fmt.Sprintf("127.0.0.1:%d", kafkaP[i]))
 	}
 	c.procs = make([]*proc, nodes)
