@@ -39,6 +39,8 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
     /status.
   - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
     broker registration, the seeded bugs' speculative view.
+  - crashpoints.go, powerloss.go: the crash points and the power loss of
+    the chaos harness's crash and power-loss faults (below).
   - The RecordBatch header layout shared with broker/kafka is
     broker/recordbatch.
 
@@ -173,8 +175,62 @@ to clients is the Raft term, never lower than one reported before.
 
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
-forgotten hard state) with which the chaos harness shows it catches what
-it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
-are off by default, logged loudly at start, and listed in Status().Unsafe.
+forgotten hard state, no fsync, apply before save) with which the chaos
+harness shows it catches what it should (the README's "Detection power";
+the CLI's --unsafe-* flags). All are off by default, logged loudly at
+start, and listed in Status().Unsafe.
+
+  - NoFsync: the WAL's fsyncs return at once (storage.Options.SkipWALSync),
+    so the Raft log and hard state reach the OS page cache and never the
+    disk. A SIGKILL keeps the page cache and shows nothing; a power loss of
+    a quorum takes acknowledged records (everything since the nodes
+    started, until pebble flushes a memtable to a table, which is synced).
+  - ApplyBeforeSave: a Ready's committed entries are applied (with the
+    applied index, in one unsynced batch) before the Ready's hard state and
+    entries are saved. A Ready that carries committed entries usually
+    carries only the commit index as hard state, so what the bug reorders
+    is the apply batch and that small commit-index record, which pebble
+    writes to the WAL in one go: a power cut that tears the write between
+    the two leaves an applied index beyond the commit index, and the
+    restart refuses the store (storage.ErrCorrupt, exit 3). No acknowledged
+    record can be lost by it: commit needs a quorum's fsync, and the leader
+    counts itself only after its own save.
+
+# Crash points and power loss
+
+Crash points are named places where an armed crash kills the process at
+once, like gofail's panic points in etcd's robustness tests; the admin API
+arms them (broker/admin: POST /admin/crash-points, with a count or a
+seeded probability). The table, in the order a Ready reaches them
+(CrashPoints() and GET /admin/crash-points list it with each point's
+description):
+
+	raft-before-save            a Ready with something to persist, early messages sent, nothing saved
+	wal-before-sync             pebble wrote WAL records and is about to fsync them (needs FaultFS)
+	raft-after-save             the save returned; votes and append acknowledgements not yet sent
+	raft-before-apply           the remaining messages sent; committed entries not yet applied
+	raft-after-apply            the apply batch committed (not fsynced), proposers answered
+	snapshot-while-writing      a received snapshot staged in the save batch, nothing written
+	snapshot-after-install      a received snapshot durable and installed, messages not sent
+	log-compaction              a compaction decided, its synced batch not yet committed
+	offset-commit-before-apply  a committed offset commit about to apply in __meta
+	offset-commit-after-apply   its apply batch committed and the committer answered
+
+Names are kebab-case and stable. With ApplyBeforeSave the apply points come
+before the save points: each point stays with its step. Reaching a point
+that is not armed costs one atomic load.
+
+Config.FaultFS runs the store on storage.FaultFS, which records what
+fsyncs made durable and behaves exactly as the plain disk until a fault.
+PowerLoss (POST /admin/power-loss), or a crash point armed with
+power_loss, halts the store's file system (nothing written after it; a
+sync in flight counts for nothing and never returns to its caller, so no
+acknowledgement can follow a write the loss then drops), silences the peer
+transport, removes from the real disk every write no fsync covered and
+every create, rename and remove no directory sync covered (optionally
+tearing a write, from a seed), logs one line and exits: ExitPowerLoss (4)
+for the admin request, ExitCrashPoint (5) for any crash point. A dead
+node's Stop returns at once; in tests Config.Exit replaces os.Exit and a
+new node can open the same directory (Halt released the store's lock).
 */
 package cluster

@@ -49,6 +49,28 @@ it (chronik-server's exit code 3).
     leaves an earlier store that reads cleanly and is consistent: no check
     here can see it (TestWALDamageAtOpen documents what then opens).
 
+# Fault injection (faultfs.go, faultfs_reset.go, skip_sync.go)
+
+OpenWith with Options.FaultFS runs pebble on FaultFS, a vfs.FS over the
+real disk that writes through at once and records, per file, the size at
+its last completed sync and the bytes each later write overwrote, and, per
+directory, the creates, renames and removes its last sync did not cover.
+FaultFS.PowerLoss halts it and rewrites the disk to that synced state
+(optionally tearing writes, from a seed) and reports what it dropped;
+FaultFS.Halt alone freezes it, as a crash does. Why on the real disk and
+not pebble's vfs.NewStrictMem with ResetToSyncedState, which has the same
+semantics: what survives must be on the disk the next process opens (the
+chaos harness restarts a container). faultfs.go's comment gives the model
+operation by operation, including pebble's WAL recycling and directory
+syncs. The undo area DIR/faultfs-undo, hidden from pebble, holds removed
+files until their directory is synced; it is empty after a power loss and
+deleted when the next FaultFS starts.
+
+Options.SkipWALSync is the seeded no-fsync bug: WAL fsyncs return at once.
+
+Nothing of the node's durable state is written outside pebble: the data
+directory holds pebble's files only (and faultfs-undo with a FaultFS).
+
 # Why pebble
 
 BenchmarkAppend (storage_bench_test.go) appends Raft entries with fsync

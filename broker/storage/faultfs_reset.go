@@ -106,6 +106,7 @@ func (r PowerLossReport) Summary() string {
 // process is meant to exit, as after a power cut.
 func (fs *FaultFS) PowerLoss(tearSeed *int64) (PowerLossReport, error) {
 	fs.lossOnce.Do(func() {
+		fs.loss.Files = []FileLoss{}
 		fs.Halt()
 		// Halt holds every lock for good: the disk is ours alone.
 		var rng *rand.Rand
