@@ -702,7 +702,9 @@ func (st *faultState) noteWrite(off, n int64, old []byte) {
 // synced records a completed sync of the whole file.
 func (f *faultFile) synced() {
 	if st := f.st; st != nil {
-		st.synced, st.writes = st.size, nil
+		// Keep the slice: a WAL syncs after nearly every write.
+		clear(st.writes)
+		st.synced, st.writes = st.size, st.writes[:0]
 	}
 }
 

@@ -2,8 +2,10 @@ package storage_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	"github.com/cockroachdb/pebble/vfs"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/chronik-chaos/chronik/broker/storage"
@@ -40,5 +42,41 @@ func BenchmarkAppendFaultFS(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkFaultFSWriteSync is the file system's own cost: a 1 KiB write
+// and an fsync of a WAL-named file per op, on the plain vfs.Default and on
+// a FaultFS (run with TMPDIR on a tmpfs to take the disk out of it).
+func BenchmarkFaultFSWriteSync(b *testing.B) {
+	buf := make([]byte, 1024)
+	for _, faultFS := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fault-fs=%v", faultFS), func(b *testing.B) {
+			dir := b.TempDir()
+			var fs vfs.FS = vfs.Default
+			if faultFS {
+				ffs, err := storage.NewFaultFS(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fs = ffs
+			}
+			f, err := fs.Create(filepath.Join(dir, "000001.log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			for range b.N {
+				if _, err := f.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.SyncData(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
