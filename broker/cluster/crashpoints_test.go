@@ -30,7 +30,9 @@ func TestCrashPointsFire(t *testing.T) {
 	cases := []struct {
 		point     cluster.CrashPoint
 		powerLoss bool
-		snapEvery uint64
+		// probability arms the point by a seeded draw, not a count.
+		probability float64
+		snapEvery   uint64
 		// run arms the point (or has it armed) and drives the cluster
 		// until a node dies; it returns the acknowledged records.
 		run func(t *testing.T, tc *testCluster, exits *exitWatch, arm func(id uint64)) map[int64]int64
@@ -38,7 +40,7 @@ func TestCrashPointsFire(t *testing.T) {
 		{point: cluster.CrashRaftBeforeSave},
 		{point: cluster.CrashWALBeforeSync, powerLoss: true},
 		{point: cluster.CrashRaftAfterSave, powerLoss: true},
-		{point: cluster.CrashRaftBeforeApply},
+		{point: cluster.CrashRaftBeforeApply, probability: 0.2},
 		{point: cluster.CrashRaftAfterApply, powerLoss: true},
 		{point: cluster.CrashLogCompaction, snapEvery: 50},
 		{point: cluster.CrashSnapshotWhileWriting, snapEvery: 50, powerLoss: true},
@@ -50,6 +52,9 @@ func TestCrashPointsFire(t *testing.T) {
 		name := string(c.point)
 		if c.powerLoss {
 			name += "/power-loss"
+		}
+		if c.probability > 0 {
+			name += "/probability"
 		}
 		t.Run(name, func(t *testing.T) {
 			exits, logs := newExitWatch(), &logCapture{}
@@ -69,6 +74,9 @@ func TestCrashPointsFire(t *testing.T) {
 			}
 			arm := func(id uint64) {
 				a := cluster.CrashArm{Point: c.point, Count: 3, PowerLoss: c.powerLoss}
+				if c.probability > 0 {
+					a.Count, a.Probability, a.Seed = 0, c.probability, new(int64(9))
+				}
 				if c.powerLoss {
 					a.TearSeed = new(int64(len(name)))
 				}
