@@ -1,13 +1,18 @@
 package kafka
 
-// Produce: v3-11
+// Produce: v0-11
 //
 // Behavior:
-// * Only RecordBatch v2 (magic 2) is accepted: v3 is the first version that
-//   carries it, and every client we target sends it. Each partition's
-//   records may hold several batches; every batch's CRC-32C is checked and
-//   a bad one fails its partition with CORRUPT_MESSAGE before anything of
-//   that partition is appended.
+// * v3+ carry RecordBatch v2 (magic 2) only; any other magic is
+//   CORRUPT_MESSAGE. Each partition's records may hold several batches;
+//   every batch's CRC-32C is checked and a bad one fails its partition with
+//   CORRUPT_MESSAGE before anything of that partition is appended.
+// * v0-2 carry message sets (magic 0 or 1), which are up-converted to one
+//   RecordBatch v2 per partition before they are appended, as Kafka 3.x
+//   does (see message_set.go); a bad message CRC, a truncated set or zstd
+//   is CORRUPT_MESSAGE. Like Kafka, which does not check the magic of
+//   these versions, a v0-2 request carrying RecordBatch v2 is served as
+//   v3+. Those versions have no producer id: no idempotence.
 // * Each batch is one Backend.Produce call, in order within a partition;
 //   partitions of one request, and pipelined requests of one connection,
 //   are produced concurrently so they share Raft commits and fsyncs (group
@@ -35,6 +40,8 @@ package kafka
 //   (NodeEndpoints), KIP-951, so clients skip a metadata round trip.
 //
 // Version notes:
+// * v1: ThrottleMillis
+// * v2: LogAppendTime in the response; message format v1 (timestamps)
 // * v3: RecordBatch, TransactionalID
 // * v5: LogStartOffset (KIP-107)
 // * v8: ErrorRecords, ErrorMessage (KIP-467)
@@ -53,7 +60,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(0, 3, 11, handleProduce) }
+func init() { regKey(0, 0, 11, handleProduce) }
 
 func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
@@ -105,7 +112,7 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 			wg.Add(1)
 			go func(records []byte) {
 				defer wg.Done()
-				produceParition(ctx, s, tp, records, req.Acks, req.Version, sp)
+				producePartition(ctx, s, tp, records, req.Acks, req.Version, sp)
 			}(rp.Records)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -138,38 +145,36 @@ func addProduceLeaders(s *Server, resp *kmsg.ProduceResponse) {
 	need := map[int32]bool{}
 	for ti := range resp.Topics {
 		st := &resp.Topics[ti]
-		topic, ok := s.backend.Topic(st.Topic)
-		if !ok {
-			continue
-		}
+		topic, _ := s.backend.Topic(st.Topic)
 		for pi := range st.Partitions {
 			sp := &st.Partitions[pi]
-			if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
-				continue
-			}
-			if p, ok := findPartition(topic, sp.Partition); ok && p.Leader >= 0 && p.Leader != s.backend.NodeID() {
-				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
-				need[p.Leader] = true
+			p, found := findPartition(topic, sp.Partition)
+			if l, ok := s.otherLeader(p); ok && found && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = l.Leader, l.LeaderEpoch
+				need[l.Leader] = true
 			}
 		}
 	}
-	for _, b := range s.backend.Brokers() {
-		if need[b.ID] {
-			rb := kmsg.NewProduceResponseBroker()
-			rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
-			resp.Brokers = append(resp.Brokers, rb)
-		}
-	}
+	resp.Brokers = s.leaderEndpoints(need)
 }
 
-// produceParition appends the batches of one partition and fills sp.
-func produceParition(ctx context.Context, s *Server, tp cluster.TopicPartition, records []byte, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
+// producePartition appends the batches of one partition and fills sp.
+func producePartition(ctx context.Context, s *Server, tp cluster.TopicPartition, records []byte, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
 	fail := func(code int16, err error) {
 		sp.ErrorCode = code
 		if version >= 8 {
 			msg := err.Error()
 			sp.ErrorMessage = &msg
 		}
+	}
+	if version < 3 && (len(records) <= batchMagicOff || records[batchMagicOff] != 2) {
+		converted, err := upConvert(records)
+		if err != nil {
+			s.log.Warn("produce refused", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			fail(kerr.CorruptMessage.Code, err)
+			return
+		}
+		records = converted
 	}
 	batches, err := splitBatches(records)
 	if err != nil {

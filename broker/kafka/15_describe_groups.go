@@ -26,51 +26,53 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(15, 0, 5, handleDescribeGroups) }
+func init() { regKey(15, 0, 5, typed(handleDescribeGroups)) }
 
-func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.DescribeGroupsRequest)
-	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, req *kmsg.DescribeGroupsRequest, resp *kmsg.DescribeGroupsResponse) error {
 	committed := s.backend.Groups()
-	c := s.groups
+	for _, name := range req.Groups {
+		resp.Groups = append(resp.Groups, s.groups.describe(name, slices.Contains(committed, name)))
+	}
+	return nil
+}
+
+// describe reports one group: its members when it has any in memory, Empty
+// when only committed offsets know it, Dead when nothing does.
+func (c *groupCoordinator) describe(name string, hasOffsets bool) kmsg.DescribeGroupsResponseGroup {
+	rg := kmsg.NewDescribeGroupsResponseGroup()
+	rg.Group = name
+	rg.AuthorizedOperations = -2147483648
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	coordinator := c.isCoordinatorLocked()
-	for _, name := range req.Groups {
-		rg := kmsg.NewDescribeGroupsResponseGroup()
-		rg.Group = name
-		rg.AuthorizedOperations = -2147483648
-		g := c.groups[name]
-		switch {
-		case !coordinator:
-			rg.ErrorCode = kerr.NotCoordinator.Code
-		case g != nil:
-			rg.State, rg.ProtocolType, rg.Protocol = g.state.String(), g.protocolType, g.protocol
-			ids := make([]string, 0, len(g.members))
-			for id := range g.members {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			for _, id := range ids {
-				m := g.members[id]
-				rm := kmsg.NewDescribeGroupsResponseGroupMember()
-				rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
-				for _, p := range m.protocols {
-					if p.Name == g.protocol {
-						rm.ProtocolMetadata = p.Metadata
-					}
-				}
-				if g.state == stateStable {
-					rm.MemberAssignment = m.assignment
-				}
-				rg.Members = append(rg.Members, rm)
-			}
-		case slices.Contains(committed, name):
-			rg.State, rg.ProtocolType = stateEmpty.String(), "consumer"
-		default:
-			rg.State = "Dead"
+	g := c.groups[name]
+	switch {
+	case !c.isCoordinatorLocked():
+		rg.ErrorCode = kerr.NotCoordinator.Code
+	case g != nil:
+		rg.State, rg.ProtocolType, rg.Protocol = g.state.String(), g.protocolType, g.protocol
+		ids := make([]string, 0, len(g.members))
+		for id := range g.members {
+			ids = append(ids, id)
 		}
-		resp.Groups = append(resp.Groups, rg)
+		sort.Strings(ids)
+		for _, id := range ids {
+			m := g.members[id]
+			rm := kmsg.NewDescribeGroupsResponseGroupMember()
+			rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+			for _, p := range m.protocols {
+				if p.Name == g.protocol {
+					rm.ProtocolMetadata = p.Metadata
+				}
+			}
+			if g.state == stateStable {
+				rm.MemberAssignment = m.assignment
+			}
+			rg.Members = append(rg.Members, rm)
+		}
+	case hasOffsets:
+		rg.State, rg.ProtocolType = stateEmpty.String(), "consumer"
+	default:
+		rg.State = "Dead"
 	}
-	return resp, nil
+	return rg
 }

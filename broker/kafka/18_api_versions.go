@@ -23,11 +23,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(18, 0, 4, handleApiVersions) }
+func init() { regKey(18, 0, 4, typed(handleApiVersions)) }
 
-func handleApiVersions(_ context.Context, _ *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.ApiVersionsRequest)
-	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+func handleApiVersions(_ context.Context, _ *Server, _ *clientConn, req *kmsg.ApiVersionsRequest, resp *kmsg.ApiVersionsResponse) error {
 	resp.ApiKeys = SupportedVersions()
-	return resp, nil
+	return nil
 }

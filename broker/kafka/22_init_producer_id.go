@@ -1,6 +1,6 @@
 package kafka
 
-// InitProducerID: v0-4
+// InitProducerID: v0-5
 //
 // Behavior:
 // * Allocates a fresh producer id (epoch 0) through __meta for idempotent
@@ -27,6 +27,7 @@ package kafka
 // * v2: flexible versions
 // * v3: ProducerID, ProducerEpoch in the request (KIP-360)
 // * v4: no change (KIP-588 error codes)
+// * v5: TRANSACTION_ABORTABLE may be answered (KIP-890); never here
 
 import (
 	"context"
@@ -37,15 +38,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(22, 0, 4, handleInitProducerID) }
+func init() { regKey(22, 0, 5, typed(handleInitProducerID)) }
 
-func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.InitProducerIDRequest)
-	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) error {
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return resp, nil
+		return nil
 	}
 	id, epoch, err := s.backend.InitProducerID(ctx)
 	switch {
@@ -53,11 +52,11 @@ func handleInitProducerID(ctx context.Context, s *Server, _ *clientConn, kreq km
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrStopped), errors.Is(err, cluster.ErrNotReady):
 		// No __meta leader to allocate from (see the header).
 		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-		return resp, nil
+		return nil
 	default:
 		resp.ErrorCode = errCode(err)
-		return resp, nil
+		return nil
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, epoch
-	return resp, nil
+	return nil
 }

@@ -15,6 +15,21 @@ import (
 // how Kafka answers a request it cannot answer with an error code.
 type handlerFunc func(ctx context.Context, s *Server, cc *clientConn, req kmsg.Request) (kmsg.Response, error)
 
+// typed adapts a handler written for one request type to handlerFunc: it
+// asserts the request's type and hands the handler the empty response of
+// the request's version, which the handler fills. A nil error answers with
+// that response; an error closes the connection.
+func typed[Req kmsg.Request, Resp kmsg.Response](h func(ctx context.Context, s *Server, cc *clientConn, req Req, resp Resp) error) handlerFunc {
+	return func(ctx context.Context, s *Server, cc *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+		req := kreq.(Req)
+		resp := req.ResponseKind().(Resp)
+		if err := h(ctx, s, cc, req, resp); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+}
+
 // apiEntry is one registered API key: the versions we serve and the handler.
 type apiEntry struct {
 	key     int16

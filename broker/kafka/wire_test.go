@@ -81,9 +81,9 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 	negFrame := binary.BigEndian.AppendUint32(nil, 0xffffffff)
 	garbage := append(binary.BigEndian.AppendUint32(nil, 12), 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0x7f)
 	unknownKey := append(binary.BigEndian.AppendUint32(nil, 10), 0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff)
-	oldProduce := func() []byte {
+	newProduce := func() []byte {
 		r := kmsg.NewPtrProduceRequest()
-		r.Version = 2 // below our range: message sets are not served
+		r.Version = 12 // above our range (Kafka 4.0's newest)
 		return frame(r, 1)
 	}()
 	truncated := func() []byte {
@@ -103,7 +103,7 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 		{"negative frame size", negFrame},
 		{"garbage metadata body", garbage},
 		{"unknown api key", unknownKey},
-		{"unsupported produce version", oldProduce},
+		{"unsupported produce version", newProduce},
 		{"truncated flexible request", truncated},
 	}
 	for _, tc := range tests {
@@ -250,7 +250,7 @@ func TestProduceRaw(t *testing.T) {
 		{"one batch", good, -1, 0, 0},
 		{"two batches in one partition", append(append([]byte(nil), good...), good...), 1, 0, 3},
 		{"bad crc", badCRC, -1, kerr.CorruptMessage.Code, -1},
-		{"magic 1", badMagic, -1, kerr.CorruptMessage.Code, -1},
+		{"magic 1 in v9", badMagic, -1, kerr.CorruptMessage.Code, -1},
 		{"truncated", good[:40], -1, kerr.CorruptMessage.Code, -1},
 		{"transactional", txn, -1, kerr.InvalidRecord.Code, -1},
 		{"bad acks", good, 2, kerr.InvalidRequiredAcks.Code, -1},
