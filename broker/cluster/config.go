@@ -32,6 +32,16 @@ type Config struct {
 	TickInterval   time.Duration
 	ElectionTicks  int
 	HeartbeatTicks int
+	// LeaderImbalanceCheckInterval is how often the node checks whether
+	// a preferred replica that was away and came back leads too few of
+	// its partitions, and moves them back one at a time (see
+	// leadership.go). 0 means DefaultLeaderImbalanceCheckInterval; a
+	// negative interval never moves leadership back to a returned node.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePercentage: a returned preferred node gets its
+	// partitions back when more than this percentage of those it prefers
+	// are led elsewhere (Kafka's leader.imbalance.per.broker.percentage).
+	LeaderImbalancePercentage int
 	// SnapshotEntries: after this many applied entries beyond the last
 	// snapshot a group snapshots and compacts its Raft log.
 	SnapshotEntries uint64

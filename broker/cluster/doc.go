@@ -111,10 +111,16 @@ segment files).
 
 # Leadership
 
-Partition p prefers the (p mod n)-th voter in id order; a leader transfers
-leadership to it once it is active and caught up, at most once per five
-election timeouts, and since the preference is a fixed function of the
-partition transfers converge instead of looping. A new partition's
+Partition p prefers the (p mod n)-th voter in id order, and since the
+preference is a fixed function of the partition transfers converge instead
+of looping. A leader transfers leadership to the preferred replica once it
+is active and caught up, at most once per five election timeouts: at once
+when it never went away (startup placement), and, like Kafka's auto leader
+rebalance, only through the node's balancer when it was away and came
+back: checked every Config.LeaderImbalanceCheckInterval, once it has been
+back a whole interval, while more than Config.LeaderImbalancePercentage
+percent of its partitions are led elsewhere, one partition at a time
+(leadership.go). A new partition's
 preferred replica (and any single-voter group) campaigns as soon as its
 group starts instead of waiting an election timeout, and CreateTopics waits
 briefly for leaders, so Metadata right after creation names them.

@@ -62,6 +62,8 @@ type Node struct {
 
 	// createdMu/created wake CreateTopics callers when groups appear.
 	metrics *nodeMetrics
+	// balance moves leadership back to returned preferred replicas.
+	balance leaderBalance
 }
 
 // New opens the node's store and loads its groups. It does not start any
@@ -147,6 +149,9 @@ func (c *Config) validate() error {
 	if c.HeartbeatTicks >= c.ElectionTicks {
 		return fmt.Errorf("heartbeat ticks (%d) must be below election ticks (%d)", c.HeartbeatTicks, c.ElectionTicks)
 	}
+	if err := c.validateLeaderBalance(); err != nil {
+		return err
+	}
 	if c.SnapshotEntries == 0 {
 		c.SnapshotEntries = defaultSnapEntries
 	}
@@ -207,9 +212,10 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	bgctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.bg.Add(2)
+	n.bg.Add(3)
 	go func() { defer n.bg.Done(); n.registerLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.defaultTopicLoop(bgctx) }()
+	go func() { defer n.bg.Done(); n.balanceLeaders(bgctx) }()
 	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone)
 	return nil
 }

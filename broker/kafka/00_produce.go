@@ -137,6 +137,45 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 	return resp, nil
 }
 
+// leaderChangeWait bounds how long a produce whose batch was dropped for
+// want of a leader waits for one (see produceUntilLeader): an election or
+// a leadership transfer takes a few round trips.
+const leaderChangeWait = time.Second
+
+// produceUntilLeader handles a batch Raft dropped because no leader could
+// take it (ErrNotReady: nothing was appended), which happens while this
+// node hands leadership over and while a partition elects a leader.
+// Answering LEADER_NOT_AVAILABLE at once sends the client to its metadata,
+// which it may refresh only seconds later (franz-go waits up to its 5 s
+// metadata min age), so instead, for up to leaderChangeWait, the batch is
+// produced again while this node may still become the leader, and as soon
+// as another node leads, the answer is NOT_LEADER_OR_FOLLOWER naming it
+// (KIP-951), on which the client moves at once.
+func produceUntilLeader(ctx context.Context, s *Server, link *chainLink, tp cluster.TopicPartition, b cluster.Batch, acks int16, err error) (cluster.ProduceResult, error) {
+	// The wait is bounded, not the produce: a batch taken at last gets the
+	// request's whole timeout to commit.
+	wait, cancel := context.WithTimeout(ctx, leaderChangeWait)
+	defer cancel()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var res cluster.ProduceResult
+	for errors.Is(err, cluster.ErrNotReady) {
+		select {
+		case <-wait.Done():
+			return res, err
+		case <-t.C:
+		}
+		topic, _ := s.backend.Topic(tp.Topic)
+		if p, ok := findPartition(topic, tp.Partition); ok {
+			if _, elsewhere := s.otherLeader(p); elsewhere {
+				return res, fmt.Errorf("produce to %s/%d: leader is node %d: %w", tp.Topic, tp.Partition, p.Leader, cluster.ErrNotLeader)
+			}
+		}
+		res, err = produceChained(ctx, s, link, tp, b, acks)
+	}
+	return res, err
+}
+
 // addProduceLeaders fills KIP-951's CurrentLeader of every partition that
 // failed with NOT_LEADER_OR_FOLLOWER and the leaders' endpoints, so the
 // client can move its batches to the new leader without first refreshing
@@ -193,6 +232,9 @@ func producePartition(ctx context.Context, s *Server, tp cluster.TopicPartition,
 	}
 	for i, b := range batches {
 		res, err := produceChained(ctx, s, link, tp, b, acks)
+		if errors.Is(err, cluster.ErrNotReady) {
+			res, err = produceUntilLeader(ctx, s, link, tp, b, acks, err)
+		}
 		if errors.Is(err, cluster.ErrDuplicateSequence) && res.BaseOffset >= 0 {
 			err = nil
 		}

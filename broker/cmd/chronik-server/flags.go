@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
@@ -29,6 +30,10 @@ type options struct {
 	defaultPartitions int
 	autoCreateTopics  bool
 	maxFrameBytes     int
+	// Moving leadership back to a returned node (see broker/cluster's
+	// leadership.go); an interval of 0 never moves it back.
+	imbalanceInterval time.Duration
+	imbalancePercent  int
 
 	raftAddr string
 	peers    map[uint64]string
@@ -81,6 +86,10 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics asking for -1")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
 	fs.IntVar(&o.maxFrameBytes, "max-frame-bytes", kafka.DefaultMaxFrameBytes, "largest Kafka request frame; a larger one closes the connection")
+	fs.DurationVar(&o.imbalanceInterval, "leader-imbalance-check-interval", cluster.DefaultLeaderImbalanceCheckInterval,
+		"how often to check whether a returned node leads too few of its preferred partitions; they move back one at a time (0: never)")
+	fs.IntVar(&o.imbalancePercent, "leader-imbalance-per-broker-percentage", cluster.DefaultLeaderImbalancePercentage,
+		"move back once more than this share of a node's preferred partitions is led elsewhere")
 	fs.BoolVar(&o.unsafe.AckBeforeCommit, "unsafe-ack-before-commit", false, "SEEDED BUG: answer acks=all before the entry commits")
 	fs.BoolVar(&o.unsafe.StaleReads, "unsafe-stale-reads", false, "SEEDED BUG: serve Fetch/ListOffsets without proof of leadership")
 	fs.BoolVar(&o.unsafe.UncommittedReads, "unsafe-uncommitted-reads", false, "SEEDED BUG: Fetch exposes entries above the commit index")
@@ -202,6 +211,10 @@ func (o *options) checkGlobal() error {
 		return usageErr("--default-partitions %d outside 1..10000", o.defaultPartitions)
 	case o.maxFrameBytes < 1024 || o.maxFrameBytes > 1<<30:
 		return usageErr("--max-frame-bytes %d outside 1024..%d", o.maxFrameBytes, 1<<30)
+	case o.imbalanceInterval < 0:
+		return usageErr("--leader-imbalance-check-interval must be >= 0")
+	case o.imbalancePercent < 0 || o.imbalancePercent > 100:
+		return usageErr("--leader-imbalance-per-broker-percentage %d outside 0..100", o.imbalancePercent)
 	case o.unsafe.RegistrationAttempts < 0:
 		return usageErr("--unsafe-registration-attempts must be >= 0")
 	}

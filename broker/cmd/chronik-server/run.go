@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +87,11 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		DefaultPartitions: int32(o.defaultPartitions),
 		AutoCreateTopics:  o.autoCreateTopics,
 		Unsafe:            o.unsafe,
-		Logger:            log.With("component", "cluster"),
+		// 0 on the command line never moves back; 0 in Config is the
+		// default interval.
+		LeaderImbalanceCheckInterval: cmp.Or(o.imbalanceInterval, -1),
+		LeaderImbalancePercentage:    o.imbalancePercent,
+		Logger:                       log.With("component", "cluster"),
 	}
 	node, err := cluster.New(cfg)
 	if err != nil {
