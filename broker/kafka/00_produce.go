@@ -60,11 +60,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(0, 0, 11, handleProduce) }
+func init() { regKey(0, 0, 11, typed(handleProduce)) }
 
-func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.ProduceRequest)
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+func handleProduce(ctx context.Context, s *Server, _ *clientConn, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) error {
 
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
 	if timeout <= 0 {
@@ -125,16 +123,16 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 		for _, st := range resp.Topics {
 			for _, sp := range st.Partitions {
 				if sp.ErrorCode != 0 {
-					return nil, fmt.Errorf("acks=0 produce to %s/%d failed with code %d", st.Topic, sp.Partition, sp.ErrorCode)
+					return fmt.Errorf("acks=0 produce to %s/%d failed with code %d", st.Topic, sp.Partition, sp.ErrorCode)
 				}
 			}
 		}
-		return nil, nil
+		return errNoResponse
 	}
 	if req.Version >= 10 {
 		addProduceLeaders(s, resp)
 	}
-	return resp, nil
+	return nil
 }
 
 // leaderChangeWait bounds how long a produce whose batch was dropped for

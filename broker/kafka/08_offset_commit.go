@@ -72,16 +72,14 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, req *kmsg
 		}
 	}
 	pc.propose(func() error { return s.backend.CommitOffsets(ctx, req.Group, offsets) })
-	resp.Topics = answerTopics(&pc, commitTopic, commitPartition)
+	resp.Topics = answerTopics(&pc,
+		func(t string, ps []kmsg.OffsetCommitResponseTopicPartition) kmsg.OffsetCommitResponseTopic {
+			return kmsg.OffsetCommitResponseTopic{Topic: t, Partitions: ps}
+		},
+		func(p int32, code int16) kmsg.OffsetCommitResponseTopicPartition {
+			return kmsg.OffsetCommitResponseTopicPartition{Partition: p, ErrorCode: code}
+		})
 	return nil
-}
-
-func commitTopic(name string, ps []kmsg.OffsetCommitResponseTopicPartition) kmsg.OffsetCommitResponseTopic {
-	return kmsg.OffsetCommitResponseTopic{Topic: name, Partitions: ps}
-}
-
-func commitPartition(p int32, code int16) kmsg.OffsetCommitResponseTopicPartition {
-	return kmsg.OffsetCommitResponseTopicPartition{Partition: p, ErrorCode: code}
 }
 
 // validateCommit checks a commit against the group's membership and

@@ -29,50 +29,62 @@ import (
 func init() { regKey(15, 0, 5, typed(handleDescribeGroups)) }
 
 func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, req *kmsg.DescribeGroupsRequest, resp *kmsg.DescribeGroupsResponse) error {
-	committed := s.backend.Groups()
-	for _, name := range req.Groups {
-		resp.Groups = append(resp.Groups, s.groups.describe(name, slices.Contains(committed, name)))
-	}
+	resp.Groups = s.groups.describe(req.Groups, s.backend.Groups())
 	return nil
 }
 
-// describe reports one group: its members when it has any in memory, Empty
-// when only committed offsets know it, Dead when nothing does.
-func (c *groupCoordinator) describe(name string, hasOffsets bool) kmsg.DescribeGroupsResponseGroup {
-	rg := kmsg.NewDescribeGroupsResponseGroup()
-	rg.Group = name
-	rg.AuthorizedOperations = -2147483648
+// describe reports each named group, from one view of the coordinator:
+// its members when it has any in memory, Empty when only committed offsets
+// (committed lists the groups that have some) know it, Dead when nothing
+// does.
+func (c *groupCoordinator) describe(names, committed []string) []kmsg.DescribeGroupsResponseGroup {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	g := c.groups[name]
-	switch {
-	case !c.isCoordinatorLocked():
-		rg.ErrorCode = kerr.NotCoordinator.Code
-	case g != nil:
-		rg.State, rg.ProtocolType, rg.Protocol = g.state.String(), g.protocolType, g.protocol
-		ids := make([]string, 0, len(g.members))
-		for id := range g.members {
-			ids = append(ids, id)
+	coordinator := c.isCoordinatorLocked()
+	out := make([]kmsg.DescribeGroupsResponseGroup, 0, len(names))
+	for _, name := range names {
+		rg := kmsg.NewDescribeGroupsResponseGroup()
+		rg.Group = name
+		rg.AuthorizedOperations = -2147483648
+		g := c.groups[name]
+		switch {
+		case !coordinator:
+			rg.ErrorCode = kerr.NotCoordinator.Code
+		case g != nil:
+			rg.State, rg.ProtocolType, rg.Protocol = g.state.String(), g.protocolType, g.protocol
+			rg.Members = g.describeMembers()
+		case slices.Contains(committed, name):
+			rg.State, rg.ProtocolType = stateEmpty.String(), "consumer"
+		default:
+			rg.State = "Dead"
 		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			m := g.members[id]
-			rm := kmsg.NewDescribeGroupsResponseGroupMember()
-			rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
-			for _, p := range m.protocols {
-				if p.Name == g.protocol {
-					rm.ProtocolMetadata = p.Metadata
-				}
-			}
-			if g.state == stateStable {
-				rm.MemberAssignment = m.assignment
-			}
-			rg.Members = append(rg.Members, rm)
-		}
-	case hasOffsets:
-		rg.State, rg.ProtocolType = stateEmpty.String(), "consumer"
-	default:
-		rg.State = "Dead"
+		out = append(out, rg)
 	}
-	return rg
+	return out
+}
+
+// describeMembers lists g's members by id, with the chosen protocol's
+// metadata and, once Stable, their assignments.
+func (g *group) describeMembers() []kmsg.DescribeGroupsResponseGroupMember {
+	ids := make([]string, 0, len(g.members))
+	for id := range g.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]kmsg.DescribeGroupsResponseGroupMember, 0, len(ids))
+	for _, id := range ids {
+		m := g.members[id]
+		rm := kmsg.NewDescribeGroupsResponseGroupMember()
+		rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+		for _, p := range m.protocols {
+			if p.Name == g.protocol {
+				rm.ProtocolMetadata = p.Metadata
+			}
+		}
+		if g.state == stateStable {
+			rm.MemberAssignment = m.assignment
+		}
+		out = append(out, rm)
+	}
+	return out
 }

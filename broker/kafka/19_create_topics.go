@@ -44,8 +44,6 @@ import (
 func init() { regKey(19, 0, 7, typed(handleCreateTopics)) }
 
 func handleCreateTopics(ctx context.Context, s *Server, _ *clientConn, req *kmsg.CreateTopicsRequest, resp *kmsg.CreateTopicsResponse) error {
-	ctx, cancel := withTimeoutMillis(ctx, req.TimeoutMillis)
-	defer cancel()
 
 	count := map[string]int{}
 	for _, rt := range req.Topics {

@@ -26,8 +26,6 @@ import (
 func init() { regKey(20, 0, 6, typed(handleDeleteTopics)) }
 
 func handleDeleteTopics(ctx context.Context, s *Server, _ *clientConn, req *kmsg.DeleteTopicsRequest, resp *kmsg.DeleteTopicsResponse) error {
-	ctx, cancel := withTimeoutMillis(ctx, req.TimeoutMillis)
-	defer cancel()
 	named := req.Topics
 	if req.Version < 6 {
 		named = make([]kmsg.DeleteTopicsRequestTopic, len(req.TopicNames))

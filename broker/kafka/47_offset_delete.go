@@ -48,16 +48,14 @@ func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, req *kmsg
 		}
 	}
 	pc.propose(func() error { return s.backend.DeleteOffsets(ctx, req.Group, tps) })
-	resp.Topics = answerTopics(&pc, deletedTopic, deletedPartition)
+	resp.Topics = answerTopics(&pc,
+		func(t string, ps []kmsg.OffsetDeleteResponseTopicPartition) kmsg.OffsetDeleteResponseTopic {
+			return kmsg.OffsetDeleteResponseTopic{Topic: t, Partitions: ps}
+		},
+		func(p int32, code int16) kmsg.OffsetDeleteResponseTopicPartition {
+			return kmsg.OffsetDeleteResponseTopicPartition{Partition: p, ErrorCode: code}
+		})
 	return nil
-}
-
-func deletedTopic(name string, ps []kmsg.OffsetDeleteResponseTopicPartition) kmsg.OffsetDeleteResponseTopic {
-	return kmsg.OffsetDeleteResponseTopic{Topic: name, Partitions: ps}
-}
-
-func deletedPartition(p int32, code int16) kmsg.OffsetDeleteResponseTopicPartition {
-	return kmsg.OffsetDeleteResponseTopicPartition{Partition: p, ErrorCode: code}
 }
 
 // offsetDeletable checks the group as a whole and returns which topics

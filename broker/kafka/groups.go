@@ -290,16 +290,24 @@ func (c *groupCoordinator) prepareRebalanceLocked(g *group) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	if d := c.s.cfg.Groups.InitialRebalanceDelay; wasEmpty && d > 0 {
+		name := g.name
+		g.delaying = true
+		g.timer = time.AfterFunc(d, func() { c.delayEnded(name) })
+		return
+	}
+	c.awaitJoinsLocked(g)
+}
+
+// awaitJoinsLocked arms the join phase's deadline, the largest rebalance
+// timeout among the members, and completes the phase if every member has
+// already rejoined.
+func (c *groupCoordinator) awaitJoinsLocked(g *group) {
 	timeout := time.Duration(0)
 	for _, m := range g.members {
 		timeout = max(timeout, m.rebalance)
 	}
 	name := g.name
-	if d := c.s.cfg.Groups.InitialRebalanceDelay; wasEmpty && d > 0 {
-		g.delaying = true
-		g.timer = time.AfterFunc(d, func() { c.delayEnded(name) })
-		return
-	}
 	g.timer = time.AfterFunc(max(timeout, time.Millisecond), func() { c.rebalanceTimedOut(name) })
 	c.tryCompleteJoinLocked(g)
 }
@@ -312,12 +320,7 @@ func (c *groupCoordinator) delayEnded(name string) {
 		return
 	}
 	g.delaying = false
-	timeout := time.Duration(0)
-	for _, m := range g.members {
-		timeout = max(timeout, m.rebalance)
-	}
-	g.timer = time.AfterFunc(max(timeout, time.Millisecond), func() { c.rebalanceTimedOut(name) })
-	c.tryCompleteJoinLocked(g)
+	c.awaitJoinsLocked(g)
 }
 
 func (c *groupCoordinator) rebalanceTimedOut(name string) {
