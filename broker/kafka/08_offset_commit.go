@@ -14,8 +14,9 @@ package kafka
 //   CompletingRebalance REBALANCE_IN_PROGRESS. During PreparingRebalance a
 //   member of the current generation may still commit (so it can commit
 //   before rejoining, as Kafka allows).
-// * A partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION; the
-//   other partitions are committed.
+// * A partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, checked
+//   before the group as Kafka's KafkaApis does; the other partitions are
+//   committed.
 // * RetentionTimeMillis (v2-4) is ignored: offsets are kept until the group
 //   is deleted. The v1 per-partition timestamp is ignored; CommitTime is
 //   the coordinator's clock.

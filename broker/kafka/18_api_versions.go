@@ -15,7 +15,8 @@ package kafka
 // Version notes:
 // * v1: ThrottleMillis
 // * v3: flexible versions, client software name/version (KIP-511)
-// * v4: no change (KIP-848 era bump)
+// * v4: no change for us (KAFKA-17011: SupportedFeatures.MinVersion may be 0;
+//   no features are advertised)
 
 import (
 	"context"
