@@ -165,9 +165,10 @@ func TestMetadataTopicLists(t *testing.T) {
 	}
 }
 
-// TestOffsetFetchV0 reads offsets committed with OffsetCommit v0 and v2
-// through OffsetFetch v0, which reads the same group offsets as v1+.
-func TestOffsetFetchV0(t *testing.T) {
+// TestOffsetCommitFetchVersions commits with OffsetCommit v0, v2 and v9
+// and reads back through OffsetFetch v0 (which reads the same group
+// offsets as v1+) and v9 (groups batched, member fields ignored).
+func TestOffsetCommitFetchVersions(t *testing.T) {
 	_, fb, addr := startServer(t, nil)
 	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "t", Partitions: 3}}, false)
 	rc := dialRaw(t, addr)
@@ -175,7 +176,7 @@ func TestOffsetFetchV0(t *testing.T) {
 		version int16
 		p       int32
 		off     int64
-	}{{0, 0, 11}, {2, 1, 22}} {
+	}{{0, 0, 11}, {2, 1, 22}, {9, 2, 33}} {
 		oc := kmsg.NewPtrOffsetCommitRequest()
 		oc.Version, oc.Group, oc.Generation = c.version, "g", -1
 		oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: c.p, Offset: c.off, Metadata: kmsg.StringPtr("m")}}}}
@@ -187,13 +188,20 @@ func TestOffsetFetchV0(t *testing.T) {
 	of.Version, of.Group = 0, "g"
 	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0, 1, 2}}}
 	ps := rc.roundTrip(of).(*kmsg.OffsetFetchResponse).Topics[0].Partitions
-	for i, want := range []int64{11, 22, -1} {
+	for i, want := range []int64{11, 22, 33} {
 		if ps[i].ErrorCode != 0 || ps[i].Offset != want {
-			t.Errorf("partition %d: code %d offset %d, want %d", i, ps[i].ErrorCode, ps[i].Offset, want)
+			t.Errorf("v0 partition %d: code %d offset %d, want %d", i, ps[i].ErrorCode, ps[i].Offset, want)
 		}
 	}
 	if *ps[0].Metadata != "m" {
 		t.Errorf("metadata %q", *ps[0].Metadata)
+	}
+	of9 := kmsg.NewPtrOffsetFetchRequest()
+	of9.Version = 9
+	of9.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "g", MemberID: kmsg.StringPtr("whoever"), MemberEpoch: 7}, {Group: "none"}}
+	gs := rc.roundTrip(of9).(*kmsg.OffsetFetchResponse).Groups
+	if len(gs) != 2 || gs[0].ErrorCode != 0 || len(gs[0].Topics) != 1 || len(gs[0].Topics[0].Partitions) != 3 || gs[0].Topics[0].Partitions[2].Offset != 33 || len(gs[1].Topics) != 0 {
+		t.Errorf("v9: %+v", gs)
 	}
 }
 
@@ -558,6 +566,42 @@ func TestFindCoordinatorKeyTypes(t *testing.T) {
 		c := rc.roundTrip(req).(*kmsg.FindCoordinatorResponse).Coordinators[0]
 		if c.ErrorCode != tc.code {
 			t.Errorf("key type %d: code %d, want %d", tc.keyType, c.ErrorCode, tc.code)
+		}
+	}
+}
+
+// TestEveryServedVersionAnswers sends a small request of every served key
+// at every served version on one connection and decodes each answer at
+// that version: no version closes the connection or answers in another
+// layout.
+func TestEveryServedVersionAnswers(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "t", Partitions: 1}}, false)
+	rc := dialRaw(t, addr)
+	for _, k := range SupportedVersions() {
+		for v := k.MinVersion; v <= k.MaxVersion; v++ {
+			req := kmsg.RequestForKey(k.ApiKey)
+			req.SetVersion(v)
+			switch r := req.(type) {
+			case *kmsg.ProduceRequest:
+				r.Acks, r.TimeoutMillis = 1, 5000
+				records := makeBatch(1, -1, -1)
+				if v < 3 {
+					records = message(1, 0, 1, nil, []byte("x"))
+				}
+				r.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: records}}}}
+			case *kmsg.FetchRequest:
+				r.ReplicaID, r.MaxBytes, r.SessionEpoch = -1, 1<<20, -1
+				r.Topics = []kmsg.FetchRequestTopic{{Topic: "t", Partitions: []kmsg.FetchRequestTopicPartition{{PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1}}}}
+			case *kmsg.JoinGroupRequest:
+				r.Group, r.ProtocolType, r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = "", "consumer", 10000, 10000
+			case *kmsg.SyncGroupRequest:
+				r.Group, r.MemberID = "g", "nobody"
+			}
+			resp := rc.roundTrip(req)
+			if resp.GetVersion() != v {
+				t.Fatalf("%s v%d answered as v%d", kmsg.NameForKey(k.ApiKey), v, resp.GetVersion())
+			}
 		}
 	}
 }
