@@ -28,7 +28,11 @@ type fakeBackend struct {
 	coord    int32 // coordinator id; 1 = us
 	second   bool  // a second (unreachable) broker is registered
 	jitter   bool  // Produce sleeps a random moment first, to reorder concurrent calls
-	changed  chan struct{}
+	// drops > 0: Produce drops that many more batches with ErrNotReady
+	// (Raft dropped the proposal), then calls afterDrops once.
+	drops      int
+	afterDrops func()
+	changed    chan struct{}
 }
 
 type fakeTopic struct {
@@ -172,6 +176,12 @@ func (f *fakeBackend) Produce(_ context.Context, tp cluster.TopicPartition, b cl
 	p, err := f.partition(tp)
 	if err != nil {
 		return cluster.ProduceResult{}, err
+	}
+	if f.drops > 0 {
+		if f.drops--; f.drops == 0 && f.afterDrops != nil {
+			f.afterDrops()
+		}
+		return cluster.ProduceResult{}, cluster.ErrNotReady
 	}
 	if !f.leads(tp) {
 		return cluster.ProduceResult{}, cluster.ErrNotLeader

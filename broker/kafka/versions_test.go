@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"testing"
@@ -603,5 +604,54 @@ func TestEveryServedVersionAnswers(t *testing.T) {
 				t.Fatalf("%s v%d answered as v%d", kmsg.NameForKey(k.ApiKey), v, resp.GetVersion())
 			}
 		}
+	}
+}
+
+// TestProduceAcrossLeaderChange: a batch Raft dropped for want of a leader
+// (a leadership transfer, an election) is produced again while this node
+// may still lead, and answered NOT_LEADER_OR_FOLLOWER naming the new
+// leader once another node leads, instead of LEADER_NOT_AVAILABLE, which
+// would send the client to its metadata. With no leader for longer than
+// leaderChangeWait the answer is LEADER_NOT_AVAILABLE.
+func TestProduceAcrossLeaderChange(t *testing.T) {
+	tests := []struct {
+		name   string
+		drops  int
+		moves  bool
+		code   int16
+		leader int32
+	}{
+		{"this node keeps leading", 3, false, 0, -1},
+		{"leadership moved", 2, true, kerr.NotLeaderForPartition.Code, 2},
+		{"no leader for too long", 1 << 20, false, kerr.LeaderNotAvailable.Code, -1},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, fb, addr := startServer(t, nil)
+			topic := fmt.Sprintf("move%d", i)
+			fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: topic, Partitions: 1}}, false)
+			fb.mu.Lock()
+			fb.drops = tc.drops
+			if tc.moves {
+				// Called with fb.mu held, from Produce.
+				fb.afterDrops = func() {
+					p := &fb.topics[topic].info.Partitions[0]
+					p.Leader, p.LeaderEpoch = 2, p.LeaderEpoch+1
+					fb.second = true
+				}
+			}
+			fb.mu.Unlock()
+			rc := dialRaw(t, addr)
+			req := produceReq(topic, -1, makeBatch(1, -1, -1))
+			req.Version = 11
+			resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
+			p := resp.Topics[0].Partitions[0]
+			if p.ErrorCode != tc.code {
+				t.Fatalf("code %d, want %d", p.ErrorCode, tc.code)
+			}
+			if tc.leader >= 0 && (p.CurrentLeader.LeaderID != tc.leader || len(resp.Brokers) != 1) {
+				t.Fatalf("current leader %+v brokers %+v, want node %d named", p.CurrentLeader, resp.Brokers, tc.leader)
+			}
+		})
 	}
 }
