@@ -32,6 +32,11 @@ package kafka
 //   which franz-go and the Java client treat as success.
 // * Transactional and control batches are INVALID_RECORD: transactions are
 //   not implemented (and InitProducerId refuses transactional ids).
+// * A batch Raft dropped for want of a leader (this node handing leadership
+//   over, or an election: nothing was appended) is produced again for up
+//   to leaderChangeWait while this node may lead; once another node leads,
+//   the answer is NOT_LEADER_OR_FOLLOWER naming it rather than
+//   LEADER_NOT_AVAILABLE (see produceUntilLeader).
 // * Unknown topics are auto-created when the server allows it; a partition
 //   outside the topic is UNKNOWN_TOPIC_OR_PARTITION.
 // * ThrottleMillis is always 0.
