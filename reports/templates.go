@@ -71,10 +71,11 @@ func fieldHTML(name string, v any) template.HTML {
 	return template.HTML(b.String())
 }
 
-// writeKeyed renders v under field name key: operation indices (fields
-// such as "ops") become links into the history view.
+// writeKeyed renders v under field name key: operation indices become
+// links into the history view. Every checker names history indices "ops"
+// (verdict.Case, the stats checker's fault windows).
 func writeKeyed(b *strings.Builder, key string, v any, depth int) {
-	if opFieldNames[strings.ToLower(key)] {
+	if key == "ops" {
 		var ns []json.Number
 		switch x := v.(type) {
 		case json.Number:
