@@ -36,6 +36,12 @@ const (
 	// logged after they were on disk count, so a crash between raising the
 	// term and persisting it is no false alarm.
 	AnomalyTermRegression = "term-regression"
+	// AnomalyLostVote: a node restarted a group in a term it had voted in
+	// (it logged the vote as persisted) without that vote. A Raft node's
+	// vote is persistent state (Figure 2 of the Raft paper): within one
+	// term it only ever goes from none to one candidate, restarts
+	// included, which is what keeps a node from voting twice in a term.
+	AnomalyLostVote = "lost-vote"
 )
 
 // The broker's Raft events (broker/cluster/raft_events.go): constant
@@ -54,13 +60,16 @@ const (
 
 // raftEvent is one of the broker's Raft events in one node's log.
 type raftEvent struct {
-	Msg   string    // eventLoaded, eventPersisted or eventLeader
-	Node  string    // the node's log directory name, n1..nN
-	Group string    // Raft group name (__meta, topic/partition)
-	Term  uint64    // the term loaded, persisted or led
-	At    time.Time // the line's own timestamp
-	Line  int       // 1-based line number in the node's log
-	Text  string    // the line as logged
+	Msg   string // eventLoaded, eventPersisted or eventLeader
+	Node  string // the node's log directory name, n1..nN
+	Group string // Raft group name (__meta, topic/partition)
+	Term  uint64 // the term loaded, persisted or led
+	Vote  uint64 // the vote loaded or persisted (0: none)
+	// HasVote is set when the line carries a vote (loaded, persisted).
+	HasVote bool
+	At      time.Time // the line's own timestamp
+	Line    int       // 1-based line number in the node's log
+	Text    string    // the line as logged
 }
 
 // nodeEvents is what one node's log yields.
@@ -152,6 +161,12 @@ func parseRaftEvent(node string, no int, text string) (raftEvent, bool) {
 	if e.Term, err = strconv.ParseUint(kv["term"], 10, 64); err != nil {
 		return e, false
 	}
+	if e.Msg != eventLeader {
+		if e.Vote, err = strconv.ParseUint(kv["vote"], 10, 64); err != nil {
+			return e, false
+		}
+		e.HasVote = true
+	}
 	return e, true
 }
 
@@ -235,12 +250,25 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		}
 		all = append(all, ne.events...)
 
-		// Term regression, per group in file order (one node's log is in
-		// time order): the highest term the node logged as on disk (it
-		// persisted or led it) against the term it loads at a restart or
-		// leads later.
+		// Term regression and lost votes, per group in file order (one
+		// node's log is in time order): the highest term the node logged
+		// as on disk (it persisted or led it) against the term it loads at
+		// a restart or leads later, and the last state it persisted
+		// against the state it loads in that same term.
 		highest := map[string]raftEvent{}
+		last := map[string]raftEvent{} // the last state persisted or loaded
 		for _, e := range ne.events {
+			if p, ok := last[e.Group]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
+				e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
+				col.Add(AnomalyLostVote, verdict.Case{
+					Key: e.Group, Ops: []int64{}, Fatal: true, Time: since(e.At), Node: e.Node,
+					Explanation: fmt.Sprintf("%s restarted %s in term %d with vote %d after persisting its vote for %d in that term", e.Node, e.Group, e.Term, e.Vote, p.Vote),
+					Log:         []verdict.LogLine{cite(p), cite(e)},
+				})
+			}
+			if e.HasVote {
+				last[e.Group] = e
+			}
 			h, ok := highest[e.Group]
 			if ok && e.Term < h.Term && e.Msg != eventPersisted {
 				what := fmt.Sprintf("became leader of %s in term %d", e.Group, e.Term)

@@ -15,14 +15,14 @@ import (
 func TestRaftSafety(t *testing.T) {
 	base := time.Date(2026, 11, 27, 11, 40, 0, 0, time.UTC)
 	cases := []struct {
-		name   string
-		dir    string
-		nodes  []string
-		valid  verdict.Validity
-		counts map[string]int
-		// firstTime is the expected history time of the first example of
-		// each anomaly named in counts.
-		firstTime time.Duration
+		name  string
+		dir   string
+		nodes []string
+		valid verdict.Validity
+		// counts and firstTime are the expected number of cases of each
+		// anomaly and the history time of its first example.
+		counts    map[string]int
+		firstTime map[string]time.Duration
 		// unread, silent and unparsed are the expected sizes of the
 		// section's lists of input the check could not use.
 		unread, silent, unparsed int
@@ -35,17 +35,21 @@ func TestRaftSafety(t *testing.T) {
 		{name: "a log without Raft events is unknown", dir: "silent", nodes: []string{"n1", "n2"}, valid: verdict.Unknown, silent: 1},
 		{name: "an event line that does not parse is unknown", dir: "unparsed", nodes: []string{"n1"}, valid: verdict.Unknown, unparsed: 1},
 		{name: "an anomaly beside an unparsed line is still invalid", dir: "unparsed", nodes: []string{"n1", "n2"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 1200 * time.Millisecond, unparsed: 1},
+			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: map[string]time.Duration{AnomalyTermRegression: 1200 * time.Millisecond}, unparsed: 1},
 		{name: "an anomaly beside a missing log is still invalid", dir: "two-leaders", nodes: []string{"n1", "n2", "n3", "n4"}, valid: verdict.False,
-			counts: map[string]int{AnomalyElectionSafety: 1}, firstTime: 21 * time.Second, unread: 1},
-		{name: "two leaders in one term", dir: "two-leaders", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
-			counts: map[string]int{AnomalyElectionSafety: 1}, firstTime: 21 * time.Second},
+			counts:    map[string]int{AnomalyElectionSafety: 1, AnomalyLostVote: 1},
+			firstTime: map[string]time.Duration{AnomalyElectionSafety: 21 * time.Second, AnomalyLostVote: 20001 * time.Millisecond}, unread: 1},
+		{name: "two leaders in one term, after a lost vote", dir: "two-leaders", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
+			counts:    map[string]int{AnomalyElectionSafety: 1, AnomalyLostVote: 1},
+			firstTime: map[string]time.Duration{AnomalyElectionSafety: 21 * time.Second, AnomalyLostVote: 20001 * time.Millisecond}},
 		{name: "restart and leader below a persisted term", dir: "regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 2}, firstTime: 20500 * time.Millisecond},
+			counts: map[string]int{AnomalyTermRegression: 2}, firstTime: map[string]time.Duration{AnomalyTermRegression: 20500 * time.Millisecond}},
 		{name: "restart below a term persisted by a vote", dir: "regression", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 3}, firstTime: 20500 * time.Millisecond},
+			counts: map[string]int{AnomalyTermRegression: 3}, firstTime: map[string]time.Duration{AnomalyTermRegression: 20500 * time.Millisecond}},
+		{name: "restart in the term of a vote without the vote", dir: "lost-vote", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyLostVote: 1}, firstTime: map[string]time.Duration{AnomalyLostVote: 6001 * time.Millisecond}},
 		{name: "voter restarted below the term it voted in", dir: "voter-regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 7 * time.Second},
+			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: map[string]time.Duration{AnomalyTermRegression: 7 * time.Second}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,10 +86,10 @@ func TestRaftSafety(t *testing.T) {
 					t.Fatalf("%s has no examples", name)
 				}
 				ex := e.Examples[0]
-				if ex.Time == nil || time.Duration(*ex.Time) != tc.firstTime || !ex.Fatal || ex.Node == "" || ex.Key == "" ||
+				if ex.Time == nil || time.Duration(*ex.Time) != tc.firstTime[name] || !ex.Fatal || ex.Node == "" || ex.Key == "" ||
 					!strings.Contains(ex.Explanation, ex.Key) || len(ex.Log) != 2 || ex.Log[0].Line == 0 || ex.Log[1].Line == 0 ||
 					!strings.HasSuffix(ex.Log[1].File, "/"+NodeLogFile) {
-					t.Errorf("%s example = %+v, want time %v, node, key, both lines cited", name, ex, tc.firstTime)
+					t.Errorf("%s example = %+v, want time %v, node, key, both lines cited", name, ex, tc.firstTime[name])
 				}
 			}
 			if len(got.Unread) != tc.unread || len(got.Silent) != tc.silent || got.Unparsed != tc.unparsed {

@@ -67,6 +67,9 @@ type raftGroup struct {
 	lead         uint64
 	term         uint64
 
+	// events is used by the group's goroutine only (see raft_events.go).
+	events raftEvents
+
 	recvc  chan *pb.Message
 	wakec  chan struct{}
 	stopc  chan struct{}
@@ -164,6 +167,7 @@ func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPart
 	g.pubApplied.Store(sm.applied())
 	// Leader epochs (terms) reported before a restart are never undercut.
 	g.pubTerm.Store(rlog.HardState().GetTerm())
+	g.events.loaded(g.log, rlog.HardState())
 	return g, nil
 }
 

@@ -88,6 +88,7 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, rd.MustSync || snapMeta != nil); err != nil {
 		return fmt.Errorf("persist ready: %w", err)
 	}
+	g.events.persisted(g.log, hs)
 	if snapMeta != nil {
 		g.pubApplied.Store(snapMeta.GetIndex())
 	}
@@ -200,7 +201,7 @@ func (g *raftGroup) observe(rd raft.Ready) {
 		}
 		if lead == g.node.cfg.NodeID && g.lead != lead {
 			g.node.metrics.elections.Inc()
-			g.log.Info("became leader", "term", term)
+			g.events.becameLeader(g.log, term)
 		}
 		g.lead, g.term = lead, term
 	}
