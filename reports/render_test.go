@@ -154,3 +154,30 @@ func TestRenderRunPartial(t *testing.T) {
 		})
 	}
 }
+
+// A case whose evidence is in node logs shows its node, time and cited
+// lines, linked to the log files.
+func TestRenderLogCase(t *testing.T) {
+	dir := copyRun(t, "valid", t.TempDir(), "queue", "20261127T100000")
+	results := `{"valid":false,"checkers":{"raft-safety":{"valid":false,"errors":{"election-safety":{"count":1,"fatal_count":1,"examples":[
+	  {"key":"t0/0","ops":[],"explanation":"n1 and n2 both became leader of t0/0 in term 4","fatal":true,"time":21000000000,"node":"n2",
+	   "log":[{"file":"n1/chronik-server.log","line":3,"time":16000000000,"text":"msg=\"became leader\" term=4"},
+	          {"file":"n2/chronik-server.log","line":7,"time":21000000000,"text":"msg=\"became leader\" term=4"}]}]}}}}}`
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), []byte(results), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderRun(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, w := range []string{`id="anomaly-election-safety"`, "n1 and n2 both became leader of t0/0 in term 4", "node n2 at 21.000 s",
+		`<a href="n2/chronik-server.log">n2/chronik-server.log</a>:7`, "16.000 s", "msg=&#34;became leader&#34; term=4"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+}

@@ -49,6 +49,14 @@ var funcs = template.FuncMap{
 	"rfc":       func(t time.Time) string { return t.Format("2006-01-02 15:04:05 UTC") },
 	"jsonJS":    func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
 	"anchorFor": keyAnchor,
+	// historyTime renders a case's or log line's time (ns since the test
+	// started, nil when it has none) as the history view does.
+	"historyTime": func(ns *int64) string {
+		if ns == nil {
+			return ""
+		}
+		return fmtSeconds(*ns)
+	},
 }
 
 func verdictText(v Verdict) string {
