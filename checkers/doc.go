@@ -111,20 +111,41 @@
 //
 // Check returns Results, which marshal to results.json (contract):
 // {"valid": true|false|"unknown", "checkers": {"kafka": ..., "linearizable":
-// ..., "stats": ...}}. Every anomaly reports its count (all cases), how many
-// are fatal, and at most Options.MaxExamples examples, each with the
-// history indices of the operations that prove it and a one-line
-// explanation. A checker that runs out of its time budget reports
-// "unknown", never true; the overall verdict is false if any checker found
-// a fatal anomaly, else unknown if any checker is unknown. The harness adds
-// checkers of its own with Results.Add.
+// ..., "stats": ...}}. The harness adds checkers of its own with
+// Results.Add ("liveness", "raft-safety"). A checker that runs out of its
+// time budget, or lacks its input, reports "unknown", never true; the
+// overall verdict is false if any checker found a fatal anomaly, else
+// unknown if any checker is unknown.
+//
+// Every section has the fields of verdict.Findings: "valid"; "error", why
+// it is unknown; and, for every checker that names anomalies (all but
+// stats), "errors", mapping each anomaly name to {"count": all cases,
+// "fatal_count": those that make the history invalid, "examples": at most
+// Options.MaxExamples cases, fatal ones first}. Every example of every
+// checker has one shape, verdict.Case:
+//
+//	{"key": "t0/1",              topic/partition, or a Raft group; optional
+//	 "ops": [12, 40],            history indices of the operations that prove it; [] if none
+//	 "values": [7],              message values involved; optional
+//	 "offsets": [20],            offsets of key the explanation names; optional
+//	 "explanation": "...",       one line: why this is the anomaly
+//	 "fatal": true,              false: reported but allowed
+//	 "time": 21000000000,        ns since the test started, for evidence not in the history; optional
+//	 "node": "n2",               the node concerned; optional
+//	 "log": [{"file": "n2/chronik-server.log", "line": 7, "time": 21000000000, "text": "..."}]}
+//	                             the log lines that are the evidence; optional
+//
+// Readers (package reports, `chaos validate`) decode exactly these fields;
+// checkers put everything else beside "errors" in their section. Stores
+// written before this shape hold one older form of the harness's
+// examples, which verdict.Case still reads (see package verdict).
 //
 // # Usage
 //
 //	res, err := checkers.Check(ctx, "store/t/20260101T000000/history.jsonl",
 //		checkers.Options{TimeLimit: 5 * time.Minute, OutDir: runDir, Logger: log})
 //	if errors.Is(err, checkers.ErrMalformed) { /* bad history: usage error */ }
-//	res.Add("liveness", &checkers.Extra{Valid: verdict.True, Fields: ...})
+//	res.Add("liveness", &checkers.Extra{Valid: verdict.True, Errors: ..., Fields: ...})
 //	err = checkers.WriteResults(runDir, res) // results.json
 //
 // Check decodes the file on one goroutine while another feeds the

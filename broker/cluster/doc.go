@@ -39,6 +39,9 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
     /status.
   - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
     broker registration, the seeded bugs' speculative view.
+  - raft_events.go: the Raft events (state loaded at start, a new term or
+    vote persisted, an election won) logged at info level with attributes
+    of their own, which the harness's raft-safety checker reads.
   - The RecordBatch header layout shared with broker/kafka is
     broker/recordbatch.
 
