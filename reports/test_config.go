@@ -9,9 +9,9 @@ import (
 )
 
 // TestConfig is the part of test.json (harness.Config as each run saves
-// it) that the report and the index need. test.json is parsed loosely: every field is
-// also kept in Fields so that options added later still show up in the
-// configuration table.
+// it) that the report and the index need. test.json is parsed loosely:
+// every field is also kept in Fields so that options added later still
+// show up in the configuration table.
 type TestConfig struct {
 	Name        string
 	Seed        string
