@@ -2,7 +2,6 @@ package checkers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,60 +85,15 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		sc = stats.New()
 		ft = windows.NewTracker()
 	)
-	// Decoding is half the work: a second goroutine parses lines while
-	// this one feeds the checkers, so two cores share the load. Entries
-	// travel in batches to keep channel overhead small.
 	rd := history.NewReader(in)
-	batches := make(chan []history.Entry, 4)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		defer close(batches)
-		for {
-			batch := make([]history.Entry, 0, 512)
-			for len(batch) < cap(batch) {
-				e, err := rd.Next()
-				if err != nil {
-					if len(batch) > 0 {
-						select {
-						case batches <- batch:
-						case <-stop:
-						}
-					}
-					readErr <- err
-					return
-				}
-				batch = append(batch, e)
-			}
-			select {
-			case batches <- batch:
-			case <-stop:
-				readErr <- ctx.Err()
-				return
-			}
-		}
-	}()
-	var n int64
-	timedOut := false
-	for batch := range batches {
-		for i := range batch {
-			e := &batch[i]
-			kc.Observe(e)
-			lc.Observe(e)
-			sc.Observe(e)
-			ft.Observe(e)
-		}
-		n += int64(len(batch))
-		if ctx.Err() != nil {
-			timedOut = true
-			break
-		}
-	}
-	if !timedOut {
-		if err := <-readErr; !errors.Is(err, io.EOF) {
-			return nil, err
-		}
+	n, timedOut, err := feed(ctx, rd, func(e *history.Entry) {
+		kc.Observe(e)
+		lc.Observe(e)
+		sc.Observe(e)
+		ft.Observe(e)
+	})
+	if err != nil {
+		return nil, err
 	}
 	log.Info("history read", "entries", n, "elapsed", time.Since(start))
 	res := &Results{Lines: n}

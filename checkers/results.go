@@ -200,12 +200,13 @@ func ReadResults(path string) (*Results, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, ResultsFile)
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read results: %w", err)
 	}
+	defer f.Close()
 	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := json.NewDecoder(f).Decode(&r); err != nil {
 		return nil, fmt.Errorf("read results %s: %w", path, err)
 	}
 	return &r, nil

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,30 +30,28 @@ type RunAnalysis struct {
 }
 
 // AnalyzeRun reads runDir/results.json and, for the operation times,
-// runDir/history.jsonl. Every checker section shares one shape
-// (verdict.Findings: "valid", and "errors" mapping anomaly names to counts
-// and verdict.Case examples), so checkers added later are covered without
+// runDir/history.jsonl. Every checker section shares one shape ("valid",
+// and "errors" mapping anomaly names to counts and verdict.Case examples;
+// checkers.AnomalyReporter), so checkers added later are covered without
 // change.
 func AnalyzeRun(runDir string) (*RunAnalysis, error) {
-	b, err := os.ReadFile(filepath.Join(runDir, checkers.ResultsFile))
+	res, err := checkers.ReadResults(runDir)
 	if err != nil {
 		return nil, fmt.Errorf("analyze run: %w", err)
-	}
-	var res struct {
-		Checkers map[string]verdict.Findings `json:"checkers"`
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("analyze run: parse results: %w", err)
 	}
 	an := &RunAnalysis{First: -1}
 	ops := map[int64]bool{}
 	names := map[string]bool{}
 	for cname, sec := range res.Checkers {
-		if sec.Valid == verdict.True {
+		if sec.CheckerValid() == verdict.True {
 			continue
 		}
+		var errs map[string]*verdict.Anomaly
+		if r, ok := sec.(checkers.AnomalyReporter); ok {
+			errs = r.CheckerErrors()
+		}
 		found := false
-		for name, a := range sec.Errors {
+		for name, a := range errs {
 			if a.FatalCount == 0 {
 				continue
 			}
