@@ -60,16 +60,17 @@ const (
 
 // raftEvent is one of the broker's Raft events in one node's log.
 type raftEvent struct {
-	Msg   string // eventLoaded, eventPersisted or eventLeader
-	Node  string // the node's log directory name, n1..nN
-	Group string // Raft group name (__meta, topic/partition)
-	Term  uint64 // the term loaded, persisted or led
-	Vote  uint64 // the vote loaded or persisted (0: none)
+	Msg   string    // eventLoaded, eventPersisted or eventLeader
+	Node  string    // the node's log directory name, n1..nN
+	Group string    // Raft group name (__meta, topic/partition)
+	GID   string    // Raft group id: a deleted topic's name may come back with a new group
+	Term  uint64    // the term loaded, persisted or led
+	Vote  uint64    // the vote loaded or persisted (0: none)
+	At    time.Time // the line's own timestamp
+	Line  int       // 1-based line number in the node's log
+	Text  string    // the line as logged
 	// HasVote is set when the line carries a vote (loaded, persisted).
 	HasVote bool
-	At      time.Time // the line's own timestamp
-	Line    int       // 1-based line number in the node's log
-	Text    string    // the line as logged
 }
 
 // nodeEvents is what one node's log yields.
@@ -148,7 +149,7 @@ func scanRaftEvents(node string, r io.Reader) nodeEvents {
 // needs is missing or malformed.
 func parseRaftEvent(node string, no int, text string) (raftEvent, bool) {
 	kv := parseLogfmt(text)
-	e := raftEvent{Msg: kv["msg"], Node: node, Group: kv["group"], Line: no, Text: text}
+	e := raftEvent{Msg: kv["msg"], Node: node, Group: kv["group"], GID: kv["gid"], Line: no, Text: text}
 	switch e.Msg {
 	case eventLoaded, eventPersisted, eventLeader:
 	default:
@@ -219,6 +220,10 @@ func parseLogfmt(s string) map[string]string {
 	return kv
 }
 
+// groupID names one Raft group: its name and id (a topic deleted and
+// created again has a new group under the old name).
+type groupID struct{ name, gid string }
+
 // raftSafety checks the events of every node's log. It is separate from
 // the file reading so it can be tested on fixtures.
 func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *checkers.Extra {
@@ -255,10 +260,11 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		// as on disk (it persisted or led it) against the term it loads at
 		// a restart or leads later, and the last state it persisted
 		// against the state it loads in that same term.
-		highest := map[string]raftEvent{}
-		last := map[string]raftEvent{} // the last state persisted or loaded
+		highest := map[groupID]raftEvent{}
+		last := map[groupID]raftEvent{} // the last state persisted or loaded
 		for _, e := range ne.events {
-			if p, ok := last[e.Group]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
+			g := groupID{e.Group, e.GID}
+			if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
 				e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
 				col.Add(AnomalyLostVote, verdict.Case{
 					Key: e.Group, Ops: []int64{}, Fatal: true, Time: since(e.At), Node: e.Node,
@@ -267,9 +273,9 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 				})
 			}
 			if e.HasVote {
-				last[e.Group] = e
+				last[g] = e
 			}
-			h, ok := highest[e.Group]
+			h, ok := highest[g]
 			if ok && e.Term < h.Term && e.Msg != eventPersisted {
 				what := fmt.Sprintf("became leader of %s in term %d", e.Group, e.Term)
 				if e.Msg == eventLoaded {
@@ -286,7 +292,7 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 				})
 			}
 			if e.Msg != eventLoaded && (!ok || e.Term > h.Term) {
-				highest[e.Group] = e
+				highest[g] = e
 			}
 		}
 	}
@@ -294,7 +300,7 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 	// other node claiming the same term. Order by time so "first" is first.
 	sort.SliceStable(all, func(i, j int) bool { return all[i].At.Before(all[j].At) })
 	type gt struct {
-		group string
+		group groupID
 		term  uint64
 	}
 	leaders := map[gt]raftEvent{}
@@ -303,7 +309,7 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		if e.Msg != eventLeader {
 			continue
 		}
-		k := gt{e.Group, e.Term}
+		k := gt{groupID{e.Group, e.GID}, e.Term}
 		first, ok := leaders[k]
 		if !ok {
 			leaders[k] = e
