@@ -44,15 +44,16 @@
 //
 // # Contracts read
 //
-// results.json follows DESIGN.md and is parsed loosely (results.go):
-// "valid" is true, false or "unknown" (anything else reads as unknown);
-// each checker may have "errors" {name: {count, examples, explanation?}},
-// "partitions" {key: result} and any other field, which is rendered as a
-// key/value table. Inside an example, operation indices are recognized in
-// fields named op, ops, index, indices, op-indices/op_indices (and similar)
-// and in embedded history ops ({"index": N, "type": ...}); keys in "key" or
-// "keys"; offsets in "offset"/"offsets"; a one-line explanation in
-// "explanation". test.json is read for name, seed, nodes, nemesis,
+// results.json follows DESIGN.md (results.go): "valid" is true, false or
+// "unknown" (anything else reads as unknown); each checker section has the
+// fields every checker shares (verdict.Findings: "error", why it is
+// unknown, and "errors" {name: {count, fatal_count, examples}}, every
+// example one verdict.Case, decoded as such: no field names are guessed),
+// the linearizability checker's "partitions" {key: result}, and any other
+// field, which is rendered as a key/value table (fields named "ops" link
+// to the history). An "errors" not in that shape is shown as written.
+// Stores written before the one example shape are read as package verdict
+// describes. test.json is read for name, seed, nodes, nemesis,
 // workload, time_limit, broker_args and command_line, and shown in full.
 //
 // # The store index and validation.json
