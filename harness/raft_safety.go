@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -224,14 +225,33 @@ func parseLogfmt(s string) map[string]string {
 // created again has a new group under the old name).
 type groupID struct{ name, gid string }
 
+func (e raftEvent) group() groupID { return groupID{e.Group, e.GID} }
+
+// safetyCheck collects the cases of one raft-safety check.
+type safetyCheck struct {
+	base time.Time
+	col  *verdict.Collector
+}
+
+// since is t in history time.
+func (c *safetyCheck) since(t time.Time) *int64 { return verdict.At(int64(t.Sub(c.base))) }
+
+// add reports that event e, with the earlier event before, proves anomaly
+// name.
+func (c *safetyCheck) add(name string, before, e raftEvent, explanation string) {
+	cite := func(e raftEvent) verdict.LogLine {
+		return verdict.LogLine{File: nodeLogPath(e.Node), Line: e.Line, Time: c.since(e.At), Text: e.Text}
+	}
+	c.col.Add(name, verdict.Case{
+		Key: e.Group, Ops: []int64{}, Fatal: true, Time: c.since(e.At), Node: e.Node,
+		Explanation: explanation, Log: []verdict.LogLine{cite(before), cite(e)},
+	})
+}
+
 // raftSafety checks the events of every node's log. It is separate from
 // the file reading so it can be tested on fixtures.
 func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *checkers.Extra {
-	since := func(t time.Time) *int64 { return verdict.At(int64(t.Sub(base))) }
-	cite := func(e raftEvent) verdict.LogLine {
-		return verdict.LogLine{File: nodeLogPath(e.Node), Line: e.Line, Time: since(e.At), Text: e.Text}
-	}
-	col := verdict.NewCollector(maxLogExamples)
+	c := &safetyCheck{base: base, col: verdict.NewCollector(maxLogExamples)}
 	var unread, silent []string
 	var unparsed []verdict.LogLine
 	var all []raftEvent
@@ -239,99 +259,24 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 	for _, n := range nodes {
 		ne := logs[n]
 		unparsed = append(unparsed, ne.unparsed...)
-		loaded := 0
 		for _, e := range ne.events {
 			counts[e.Msg]++
-			if e.Msg == eventLoaded {
-				loaded++
-			}
 		}
 		switch {
 		case ne.err != nil:
 			unread = append(unread, n)
-		case loaded == 0:
+		case !slices.ContainsFunc(ne.events, func(e raftEvent) bool { return e.Msg == eventLoaded }):
 			// Every start of a node loads at least __meta.
 			silent = append(silent, n)
 		}
+		c.persistedState(ne.events)
 		all = append(all, ne.events...)
+	}
+	terms := c.electionSafety(all)
 
-		// Term regression and lost votes, per group in file order (one
-		// node's log is in time order): the highest term the node logged
-		// as on disk (it persisted or led it) against the term it loads at
-		// a restart or leads later, and the last state it persisted
-		// against the state it loads in that same term.
-		highest := map[groupID]raftEvent{}
-		last := map[groupID]raftEvent{} // the last state persisted or loaded
-		for _, e := range ne.events {
-			g := groupID{e.Group, e.GID}
-			if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
-				e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
-				col.Add(AnomalyLostVote, verdict.Case{
-					Key: e.Group, Ops: []int64{}, Fatal: true, Time: since(e.At), Node: e.Node,
-					Explanation: fmt.Sprintf("%s restarted %s in term %d with vote %d after persisting its vote for %d in that term", e.Node, e.Group, e.Term, e.Vote, p.Vote),
-					Log:         []verdict.LogLine{cite(p), cite(e)},
-				})
-			}
-			if e.HasVote {
-				last[g] = e
-			}
-			h, ok := highest[g]
-			if ok && e.Term < h.Term && e.Msg != eventPersisted {
-				what := fmt.Sprintf("became leader of %s in term %d", e.Group, e.Term)
-				if e.Msg == eventLoaded {
-					what = fmt.Sprintf("restarted %s with term %d", e.Group, e.Term)
-				}
-				how := fmt.Sprintf("after persisting term %d", h.Term)
-				if h.Msg == eventLeader {
-					how = fmt.Sprintf("after leading term %d", h.Term)
-				}
-				col.Add(AnomalyTermRegression, verdict.Case{
-					Key: e.Group, Ops: []int64{}, Fatal: true, Time: since(e.At), Node: e.Node,
-					Explanation: fmt.Sprintf("%s %s %s", e.Node, what, how),
-					Log:         []verdict.LogLine{cite(h), cite(e)},
-				})
-			}
-			if e.Msg != eventLoaded && (!ok || e.Term > h.Term) {
-				highest[g] = e
-			}
-		}
-	}
-	// Election safety: the first leader of each (group, term), then any
-	// other node claiming the same term. Order by time so "first" is first.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].At.Before(all[j].At) })
-	type gt struct {
-		group groupID
-		term  uint64
-	}
-	leaders := map[gt]raftEvent{}
-	reported := map[gt]map[string]bool{}
-	for _, e := range all {
-		if e.Msg != eventLeader {
-			continue
-		}
-		k := gt{groupID{e.Group, e.GID}, e.Term}
-		first, ok := leaders[k]
-		if !ok {
-			leaders[k] = e
-			continue
-		}
-		if first.Node == e.Node || reported[k][e.Node] {
-			continue
-		}
-		if reported[k] == nil {
-			reported[k] = map[string]bool{}
-		}
-		reported[k][e.Node] = true
-		col.Add(AnomalyElectionSafety, verdict.Case{
-			Key: e.Group, Ops: []int64{}, Fatal: true, Time: since(e.At), Node: e.Node,
-			Explanation: fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, e.Node, e.Group, e.Term),
-			Log:         []verdict.LogLine{cite(first), cite(e)},
-		})
-	}
-
-	res := &checkers.Extra{Errors: col.Errors(), Fields: map[string]any{
+	res := &checkers.Extra{Errors: c.col.Errors(), Fields: map[string]any{
 		"events": map[string]int{"loaded": counts[eventLoaded], "persisted": counts[eventPersisted], "leader": counts[eventLeader]},
-		"terms":  len(leaders),
+		"terms":  terms,
 	}}
 	var missing []string
 	if len(unread) > 0 {
@@ -358,4 +303,74 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		res.Valid = verdict.True
 	}
 	return res
+}
+
+// persistedState checks one node's events, per group in file order (one
+// node's log is in time order), for term regression and lost votes: the
+// highest term the node logged as on disk (it persisted or led it) against
+// the term it loads at a restart or leads later, and the last state it
+// persisted against the state it loads in that same term.
+func (c *safetyCheck) persistedState(events []raftEvent) {
+	highest := map[groupID]raftEvent{}
+	last := map[groupID]raftEvent{} // the last state persisted or loaded
+	for _, e := range events {
+		g := e.group()
+		if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
+			e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
+			c.add(AnomalyLostVote, p, e, fmt.Sprintf("%s restarted %s in term %d with vote %d after persisting its vote for %d in that term",
+				e.Node, e.Group, e.Term, e.Vote, p.Vote))
+		}
+		if e.HasVote {
+			last[g] = e
+		}
+		h, ok := highest[g]
+		if ok && e.Term < h.Term && e.Msg != eventPersisted {
+			what := fmt.Sprintf("became leader of %s in term %d", e.Group, e.Term)
+			if e.Msg == eventLoaded {
+				what = fmt.Sprintf("restarted %s with term %d", e.Group, e.Term)
+			}
+			how := fmt.Sprintf("after persisting term %d", h.Term)
+			if h.Msg == eventLeader {
+				how = fmt.Sprintf("after leading term %d", h.Term)
+			}
+			c.add(AnomalyTermRegression, h, e, fmt.Sprintf("%s %s %s", e.Node, what, how))
+		}
+		if e.Msg != eventLoaded && (!ok || e.Term > h.Term) {
+			highest[g] = e
+		}
+	}
+}
+
+// electionSafety checks the leader events of all nodes: the first leader
+// of each (group, term), in time order, then any other node claiming the
+// same term. It returns how many (group, term) pairs had a leader.
+func (c *safetyCheck) electionSafety(all []raftEvent) int {
+	sorted := slices.Clone(all)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	type gt struct {
+		group groupID
+		term  uint64
+	}
+	leaders := map[gt]raftEvent{}
+	reported := map[gt]map[string]bool{}
+	for _, e := range sorted {
+		if e.Msg != eventLeader {
+			continue
+		}
+		k := gt{e.group(), e.Term}
+		first, ok := leaders[k]
+		if !ok {
+			leaders[k] = e
+			continue
+		}
+		if first.Node == e.Node || reported[k][e.Node] {
+			continue
+		}
+		if reported[k] == nil {
+			reported[k] = map[string]bool{}
+		}
+		reported[k][e.Node] = true
+		c.add(AnomalyElectionSafety, first, e, fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, e.Node, e.Group, e.Term))
+	}
+	return len(leaders)
 }
