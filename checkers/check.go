@@ -86,43 +86,11 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		sc = stats.New()
 		ft = windows.NewTracker()
 	)
-	// Decoding is half the work: a second goroutine parses lines while
-	// this one feeds the checkers, so two cores share the load. Entries
-	// travel in batches to keep channel overhead small.
-	rd := history.NewReader(in)
-	batches := make(chan []history.Entry, 4)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		defer close(batches)
-		for {
-			batch := make([]history.Entry, 0, 512)
-			for len(batch) < cap(batch) {
-				e, err := rd.Next()
-				if err != nil {
-					if len(batch) > 0 {
-						select {
-						case batches <- batch:
-						case <-stop:
-						}
-					}
-					readErr <- err
-					return
-				}
-				batch = append(batch, e)
-			}
-			select {
-			case batches <- batch:
-			case <-stop:
-				readErr <- ctx.Err()
-				return
-			}
-		}
-	}()
+	// Decoding is half the work: history.Scan decodes lines on every core
+	// while this goroutine pairs them and feeds the checkers.
 	var n int64
 	timedOut := false
-	for batch := range batches {
+	lines, err := history.Scan(ctx, in, history.ScanOptions{}, func(batch []history.Entry) error {
 		for i := range batch {
 			e := &batch[i]
 			kc.Observe(e)
@@ -131,20 +99,18 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 			ft.Observe(e)
 		}
 		n += int64(len(batch))
-		if ctx.Err() != nil {
-			timedOut = true
-			break
-		}
-	}
-	if !timedOut {
-		if err := <-readErr; !errors.Is(err, io.EOF) {
+		return ctx.Err()
+	})
+	if err != nil {
+		if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 			return nil, err
 		}
+		timedOut = true
 	}
 	log.Info("history read", "entries", n, "elapsed", time.Since(start))
 	res := &Results{Lines: n}
 	if !timedOut {
-		res.Lines = rd.Line() // the reader goroutine has finished
+		res.Lines = lines
 	}
 	windows := ft.Windows()
 	if timedOut {

@@ -25,10 +25,13 @@ type runPage struct {
 
 	HasHistory   bool
 	HistoryError string
-	Events       int
-	Operations   int
-	Duration     time.Duration
-	OpStats      []opStat
+	// HistoryPartial is set when the views show only the events before
+	// the malformed line HistoryError names.
+	HistoryPartial bool
+	Events         int
+	Operations     int
+	Duration       time.Duration
+	OpStats        []opStat
 
 	Anomalies []anomalyView
 	Windows   []NemesisWindow
@@ -105,134 +108,175 @@ const (
 // node logs). It reads only those files, so it can re-render any saved run.
 // Large histories also get runDir/history-pages/ (see history_pages.go).
 func RenderRun(ctx context.Context, runDir string) error {
+	if err := renderRun(ctx, runDir); err != nil {
+		return fmt.Errorf("render run %s: %w", runDir, err)
+	}
+	return nil
+}
+
+func renderRun(ctx context.Context, runDir string) error {
+	pg, err := readRunPage(runDir)
+	if err != nil {
+		return err
+	}
+	keys := anomalyKeys(pg.Results)
+	h := pg.loadHistory(ctx, runDir, keys)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h != nil {
+		if err := pg.addHistoryViews(runDir, h, keys); err != nil {
+			return err
+		}
+	}
+	if pg.Results != nil {
+		pg.Anomalies = anomalyViews(pg.Results, h)
+	}
+	pg.Links, pg.Logs = runLinks(runDir)
+	var buf bytes.Buffer
+	if err := runTemplate.Execute(&buf, pg); err != nil {
+		return fmt.Errorf("execute template: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes())
+}
+
+// readRunPage starts the page from test.json and results.json.
+func readRunPage(runDir string) (*runPage, error) {
 	cfg, err := readTestConfig(filepath.Join(runDir, "test.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	res, err := readResults(filepath.Join(runDir, "results.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	pg := &runPage{Config: cfg, Results: res, RunDir: runDir, Generated: time.Now().UTC(), PageSize: pageSize, PagesPerFile: pagesPerFile}
 	pg.Title = cfg.Name
 	if pg.Title == "" {
 		pg.Title = filepath.Base(filepath.Dir(runDir))
 	}
-	switch {
-	case res == nil:
-		pg.Verdict = Unknown
-		pg.VerdictNote = "results.json is missing: the history was not checked."
-	default:
-		pg.Verdict = res.Valid
-		if res.Valid == Unknown {
-			// Say at the top why nothing could be decided.
-			var why []string
-			for _, c := range res.Checkers {
-				if c.Valid == Unknown {
-					w := c.Name + " could not decide"
-					if c.Explanation != "" {
-						w = c.Name + ": " + c.Explanation
-					}
-					why = append(why, w)
-				}
+	pg.Verdict, pg.VerdictNote = verdictOf(res)
+	return pg, nil
+}
+
+// verdictOf is the run's verdict and, when it is unknown, why.
+func verdictOf(res *Results) (Verdict, string) {
+	if res == nil {
+		return Unknown, "results.json is missing: the history was not checked."
+	}
+	if res.Valid != Unknown {
+		return res.Valid, ""
+	}
+	// Say at the top why nothing could be decided.
+	var why []string
+	for _, c := range res.Checkers {
+		if c.Valid == Unknown {
+			w := c.Name + " could not decide"
+			if c.Explanation != "" {
+				w = c.Name + ": " + c.Explanation
 			}
-			pg.VerdictNote = strings.Join(why, "; ")
+			why = append(why, w)
 		}
 	}
+	return Unknown, strings.Join(why, "; ")
+}
 
-	// Keys and offsets named by anomalies get offset views.
-	keyOffsets := map[string][]int64{}
-	var keyOrder []string
+// viewKeys are the keys that get an offset view, in the order anomalies
+// name them, with the offsets the anomalies point at.
+type viewKeys struct {
+	order   []string
+	offsets map[string][]int64
+}
+
+// anomalyKeys picks the keys named by anomaly examples and the partitions
+// a checker did not pass, at most maxKeyViews of them.
+func anomalyKeys(res *Results) viewKeys {
+	k := viewKeys{offsets: map[string][]int64{}}
+	add := func(key string, offsets []int64) {
+		if _, ok := k.offsets[key]; !ok {
+			k.order = append(k.order, key)
+			k.offsets[key] = nil
+		}
+		k.offsets[key] = append(k.offsets[key], offsets...)
+	}
 	if res != nil {
 		for _, c := range res.Checkers {
 			for _, a := range c.Anomalies {
 				for _, ex := range a.Examples {
-					for _, k := range ex.Keys {
-						if _, ok := keyOffsets[k]; !ok {
-							keyOrder = append(keyOrder, k)
-							keyOffsets[k] = nil
-						}
-						keyOffsets[k] = append(keyOffsets[k], ex.Offsets...)
+					for _, key := range ex.Keys {
+						add(key, ex.Offsets)
 					}
 				}
 			}
 			for _, p := range c.Partitions {
 				if p.Result != "ok" && p.Result != "valid" && p.Result != "true" {
-					if _, ok := keyOffsets[p.Key]; !ok {
-						keyOrder = append(keyOrder, p.Key)
-						keyOffsets[p.Key] = nil
-					}
+					add(p.Key, nil)
 				}
 			}
 		}
 	}
-	if len(keyOrder) > maxKeyViews {
-		keyOrder = keyOrder[:maxKeyViews]
+	if len(k.order) > maxKeyViews {
+		k.order = k.order[:maxKeyViews]
 	}
-	wantKeys := map[string]bool{}
-	for _, k := range keyOrder {
-		wantKeys[k] = true
-	}
+	return k
+}
 
-	var h *loadedHistory
+// loadHistory reads runDir/history.jsonl, if there is one. A history that
+// cannot be read is reported on the page; a malformed one still shows the
+// events before its first bad line.
+func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys) *loadedHistory {
 	histPath := filepath.Join(runDir, "history.jsonl")
-	if _, err := os.Stat(histPath); err == nil {
-		h, err = loadHistory(ctx, histPath, wantKeys)
-		if err != nil {
-			// A broken history still gets a report that says so.
-			pg.HistoryError = err.Error()
-			h = nil
-		}
+	if _, err := os.Stat(histPath); err != nil {
+		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+	want := map[string]bool{}
+	for _, k := range keys.order {
+		want[k] = true
 	}
-	if h != nil {
-		pg.HasHistory = true
-		pg.Events = len(h.events)
-		pg.Duration = time.Duration(h.end)
-		pg.FNames = h.fs
-		pg.Windows = nemesisWindows(h)
-		pg.OpStats, pg.Operations = operationStats(h)
-		lat, drawn, total, err := latencyPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
-		thr, err := throughputPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.ThroughputSVG = template.HTML(thr)
-		for _, k := range keyOrder {
-			ko := h.keyObs[k]
-			if ko == nil {
-				continue
-			}
-			kv := buildKeyView(ko, keyOffsets[k])
-			svg, err := keyPlot(ko, h.end, pg.Windows)
-			if err != nil {
-				return fmt.Errorf("render run %s: %w", runDir, err)
-			}
-			pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
-		}
-		if err := pg.paginate(runDir, h); err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
+	h, err := loadHistory(ctx, histPath, want)
+	if err == nil {
+		return h
 	}
-	if res != nil {
-		pg.Anomalies = anomalyViews(res, h)
+	pg.HistoryError = err.Error()
+	if h == nil || len(h.events) == 0 {
+		return nil
 	}
-	pg.Links, pg.Logs = runLinks(runDir)
+	pg.HistoryPartial = true
+	return h
+}
 
-	var buf bytes.Buffer
-	if err := runTemplate.Execute(&buf, pg); err != nil {
-		return fmt.Errorf("render run %s: execute template: %w", runDir, err)
+// addHistoryViews fills everything drawn from the history: the summary,
+// the nemesis windows, the plots, the key views and the history pages.
+func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKeys) error {
+	pg.HasHistory = true
+	pg.Events = len(h.events)
+	pg.Duration = time.Duration(h.end)
+	pg.FNames = h.fs
+	pg.Windows = nemesisWindows(h)
+	pg.OpStats, pg.Operations = operationStats(h)
+	lat, drawn, total, err := latencyPlot(h, pg.Windows)
+	if err != nil {
+		return err
 	}
-	if err := writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes()); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+	pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
+	thr, err := throughputPlot(h, pg.Windows)
+	if err != nil {
+		return err
 	}
-	return nil
+	pg.ThroughputSVG = template.HTML(thr)
+	for _, k := range keys.order {
+		ko := h.keyObs[k]
+		if ko == nil {
+			continue
+		}
+		kv := buildKeyView(ko, keys.offsets[k])
+		svg, err := keyPlot(ko, h.end, pg.Windows)
+		if err != nil {
+			return err
+		}
+		pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
+	}
+	return pg.paginate(runDir, h)
 }
 
 // paginate decides which history pages go inline and writes page files

@@ -7,37 +7,53 @@ import (
 
 // fastParser decodes the common shapes of history lines (client operations
 // as history.Writer writes them) without reflection: encoding/json costs
-// about 20 µs per line, which dominates checking a million-line history.
-// It accepts only a strict subset of JSON — keys in Writer's order, strings
-// without escapes, integers — and reports ok=false for anything else, in
-// which case the caller decodes the line with encoding/json, which also
-// produces the error messages. So the fast path can only ever be faster,
-// never more lenient.
+// about 20 µs per line, which dominates checking or rendering a
+// million-line history. It accepts only a strict subset of JSON (keys in
+// Writer's order and spelling with no space around them, strings without
+// escapes, integers) and reports ok=false for anything else, in which case
+// the decoder decodes the line with encoding/json, which also produces the
+// error messages. So the fast path can only ever be faster, never more
+// lenient.
 type fastParser struct {
 	b   []byte
 	i   int
 	bad bool
-	// intern shares the strings that repeat on every line (types, fs,
-	// keys), saving an allocation per field; nil disables it.
-	intern map[string]string
+	d   *decoder
 }
 
 // maxInterned bounds the intern table, in case a history uses a huge
 // number of distinct keys.
 const maxInterned = 1 << 16
 
-// istr reads a string and returns a shared copy of it.
+// istr reads a string and returns a shared copy of it: types, fs and keys
+// repeat on every line, so interning saves an allocation per field. The
+// names of the contract are matched first, which is cheaper than hashing.
 func (p *fastParser) istr() string {
 	b := p.str()
-	if p.intern == nil {
-		return string(b)
+	switch string(b) {
+	case FSend:
+		return FSend
+	case FPoll:
+		return FPoll
+	case string(Invoke):
+		return string(Invoke)
+	case string(Ok):
+		return string(Ok)
+	case string(Info):
+		return string(Info)
+	case string(Fail):
+		return string(Fail)
+	case FRead:
+		return FRead
+	case FTxn:
+		return FTxn
 	}
-	if s, ok := p.intern[string(b)]; ok {
+	if s, ok := p.d.intern[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(p.intern) < maxInterned {
-		p.intern[s] = s
+	if len(p.d.intern) < maxInterned {
+		p.d.intern[s] = s
 	}
 	return s
 }
@@ -69,6 +85,32 @@ func (p *fastParser) peek() byte {
 		return p.b[p.i]
 	}
 	return 0
+}
+
+// more reports whether a list or object continues after an element: it
+// eats a ',' or the closing bracket.
+func (p *fastParser) more(closing byte) bool {
+	if p.peek() == ',' {
+		p.i++
+		return !p.bad
+	}
+	p.expect(closing)
+	return false
+}
+
+// list reads a JSON array, calling elem for each element.
+func (p *fastParser) list(elem func()) {
+	p.expect('[')
+	if p.peek() == ']' {
+		p.i++
+		return
+	}
+	for !p.bad {
+		elem()
+		if !p.more(']') {
+			return
+		}
+	}
 }
 
 // str reads a string without escapes; it returns a sub-slice of the line.
@@ -139,36 +181,30 @@ func (p *fastParser) null() bool {
 	return false
 }
 
-func (p *fastParser) key(want string) {
-	if string(p.str()) != want {
-		p.bad = true
+// lit eats the literal s, which in the field names of an operation is
+// cheaper than reading a string and comparing it.
+func (p *fastParser) lit(s string) {
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return
 	}
-	p.expect(':')
+	p.bad = true
 }
 
-// records reads [[o, v], ...].
+// records reads [[o, v], ...] into a slice carved from the decoder's
+// record block.
 func (p *fastParser) records() []Record {
-	p.expect('[')
-	rs := []Record{}
-	if p.peek() == ']' {
-		p.i++
-		return rs
-	}
-	for !p.bad {
+	buf := p.d.recBuf[:0]
+	p.list(func() {
 		p.expect('[')
 		o := p.int()
 		p.expect(',')
 		v := p.int()
 		p.expect(']')
-		rs = append(rs, Record{Offset: o, Value: v})
-		if p.peek() == ',' {
-			p.i++
-			continue
-		}
-		p.expect(']')
-		break
-	}
-	return rs
+		buf = append(buf, Record{Offset: o, Value: v})
+	})
+	p.d.recBuf = buf
+	return carve(&p.d.recs, buf)
 }
 
 // mop reads one micro-operation.
@@ -185,8 +221,7 @@ func (p *fastParser) mop() Mop {
 			p.i++
 			m.Done = true
 			if !p.null() {
-				o := p.int()
-				m.Offset = &o
+				m.Offset = p.d.offset(p.int())
 			}
 			p.expect(',')
 			m.Value = p.int()
@@ -198,26 +233,7 @@ func (p *fastParser) mop() Mop {
 		if p.peek() == ',' {
 			p.i++
 			m.Done = true
-			m.Polls = map[string][]Record{}
-			p.expect('{')
-			if p.peek() == '}' {
-				p.i++
-			} else {
-				for !p.bad {
-					k := p.istr()
-					p.expect(':')
-					if _, dup := m.Polls[k]; dup {
-						p.bad = true // let encoding/json define duplicate keys
-					}
-					m.Polls[k] = p.records()
-					if p.peek() == ',' {
-						p.i++
-						continue
-					}
-					p.expect('}')
-					break
-				}
-			}
+			m.Polls = p.polls()
 		}
 	case FRead:
 		p.expect(',')
@@ -242,18 +258,38 @@ func (p *fastParser) mop() Mop {
 	return m
 }
 
+// polls reads a poll's result, {key: [[o, v], ...], ...}.
+func (p *fastParser) polls() map[string][]Record {
+	polls := make(map[string][]Record, 1)
+	p.expect('{')
+	if p.peek() == '}' {
+		p.i++
+		return polls
+	}
+	for !p.bad {
+		k := p.istr()
+		p.expect(':')
+		if _, dup := polls[k]; dup {
+			p.bad = true // let encoding/json define duplicate keys
+		}
+		polls[k] = p.records()
+		if !p.more('}') {
+			break
+		}
+	}
+	return polls
+}
+
 // parseFast decodes line into e (Mops for micro-operation functions, Keys
 // for assign/subscribe). ok=false means "use the slow path", not "invalid".
-func parseFast(line []byte, e *Entry, intern map[string]string) (ok bool) {
-	p := &fastParser{b: line, intern: intern}
-	p.expect('{')
-	p.key("index")
+// e.Value is a sub-slice of line.
+func (d *decoder) parseFast(line []byte, e *Entry) (ok bool) {
+	p := &fastParser{b: line, d: d}
+	p.lit(`{"index":`)
 	e.Index = p.int()
-	p.expect(',')
-	p.key("time")
+	p.lit(`,"time":`)
 	e.Time = time.Duration(p.int())
-	p.expect(',')
-	p.key("process")
+	p.lit(`,"process":`)
 	if p.peek() == '"' || p.bad {
 		return false // the nemesis: free-form values, rare
 	}
@@ -262,14 +298,11 @@ func parseFast(line []byte, e *Entry, intern map[string]string) (ok bool) {
 		return false
 	}
 	e.Process = Process{ID: int(pid)}
-	p.expect(',')
-	p.key("type")
+	p.lit(`,"type":`)
 	e.Type = Type(p.istr())
-	p.expect(',')
-	p.key("f")
+	p.lit(`,"f":`)
 	e.F = p.istr()
-	p.expect(',')
-	p.key("value")
+	p.lit(`,"value":`)
 	if p.bad {
 		return false
 	}
@@ -279,40 +312,16 @@ func parseFast(line []byte, e *Entry, intern map[string]string) (ok bool) {
 		if p.null() {
 			break
 		}
-		p.expect('[')
-		e.Mops = []Mop{}
-		if p.peek() == ']' {
-			p.i++
-			break
-		}
-		for !p.bad {
-			e.Mops = append(e.Mops, p.mop())
-			if p.peek() == ',' {
-				p.i++
-				continue
-			}
-			p.expect(']')
-			break
-		}
+		buf := d.mopBuf[:0]
+		p.list(func() { buf = append(buf, p.mop()) })
+		d.mopBuf = buf
+		e.Mops = carve(&d.mops, buf)
 	case FAssign, FSubscribe:
 		if p.null() {
 			break
 		}
-		p.expect('[')
 		e.Keys = []string{}
-		if p.peek() == ']' {
-			p.i++
-			break
-		}
-		for !p.bad {
-			e.Keys = append(e.Keys, p.istr())
-			if p.peek() == ',' {
-				p.i++
-				continue
-			}
-			p.expect(']')
-			break
-		}
+		p.list(func() { e.Keys = append(e.Keys, p.istr()) })
 	default:
 		return false
 	}
@@ -321,8 +330,7 @@ func parseFast(line []byte, e *Entry, intern map[string]string) (ok bool) {
 	}
 	e.Value = json.RawMessage(line[vstart:p.i])
 	if p.peek() == ',' {
-		p.i++
-		p.key("error")
+		p.lit(`,"error":`)
 		e.Error = string(p.str())
 	}
 	p.expect('}')
