@@ -12,8 +12,8 @@ import (
 // value. It is used by one goroutine at a time; Scan gives each of its
 // workers one.
 //
-// Decoded micro-operations, records and offsets are carved from blocks that
-// are filled once and never reused, so an entry's Mops stay valid for as
+// Decoded micro-operations, records and offsets live in blocks that are
+// filled once and never reused, so an entry's Mops stay valid for as
 // long as anyone holds them while costing a few allocations per thousand
 // lines instead of several per line.
 type decoder struct {
@@ -21,9 +21,6 @@ type decoder struct {
 	mops   []Mop
 	recs   []Record
 	offs   []int64
-	// mopBuf and recBuf collect one list while it is being parsed.
-	mopBuf []Mop
-	recBuf []Record
 }
 
 func newDecoder() *decoder { return &decoder{intern: map[string]string{}} }
@@ -31,24 +28,38 @@ func newDecoder() *decoder { return &decoder{intern: map[string]string{}} }
 // blockLen is the number of elements of a fresh block.
 const blockLen = 1024
 
-// carve copies src into block and returns the copy, capped so that
-// appending to it cannot overwrite its neighbours. An empty src gives an
-// empty, non-nil slice, as encoding/json decodes "[]".
-func carve[T any](block *[]T, src []T) []T {
-	b := *block
-	if b == nil || cap(b)-len(b) < len(src) {
-		b = make([]T, 0, max(blockLen, len(src)))
+// begin starts a list at the end of block and returns where it starts.
+func begin[T any](block *[]T) int {
+	if *block == nil {
+		*block = make([]T, 0, blockLen)
 	}
-	n := len(b)
-	b = append(b, src...)
-	*block = b
-	return b[n:len(b):len(b)]
+	return len(*block)
 }
 
-// offset returns a pointer to a copy of o carved from the offset block.
+// push appends v to the list that starts at *start in block. A full block
+// is replaced, and the list so far moves with it: a list never spans two
+// blocks, and the elements before it stay where they are.
+func push[T any](block *[]T, start *int, v T) {
+	b := *block
+	if len(b) == cap(b) {
+		n := len(b) - *start
+		nb := make([]T, n, max(blockLen, 2*n))
+		copy(nb, b[*start:])
+		b, *start = nb, 0
+	}
+	*block = append(b, v)
+}
+
+// end returns the list that starts at start, capped so that appending to
+// it cannot overwrite what follows. An empty list is empty, not nil, as
+// encoding/json decodes "[]".
+func end[T any](block []T, start int) []T { return block[start:len(block):len(block)] }
+
+// offset returns a pointer to a copy of o in the offset block.
 func (d *decoder) offset(o int64) *int64 {
-	s := carve(&d.offs, []int64{o})
-	return &s[0]
+	start := begin(&d.offs)
+	push(&d.offs, &start, o)
+	return &d.offs[start]
 }
 
 // lineError is what is wrong with one line. Late errors (an unknown type, a

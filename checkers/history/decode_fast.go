@@ -191,20 +191,18 @@ func (p *fastParser) lit(s string) {
 	p.bad = true
 }
 
-// records reads [[o, v], ...] into a slice carved from the decoder's
-// record block.
+// records reads [[o, v], ...] into the decoder's record block.
 func (p *fastParser) records() []Record {
-	buf := p.d.recBuf[:0]
+	start := begin(&p.d.recs)
 	p.list(func() {
 		p.expect('[')
 		o := p.int()
 		p.expect(',')
 		v := p.int()
 		p.expect(']')
-		buf = append(buf, Record{Offset: o, Value: v})
+		push(&p.d.recs, &start, Record{Offset: o, Value: v})
 	})
-	p.d.recBuf = buf
-	return carve(&p.d.recs, buf)
+	return end(p.d.recs, start)
 }
 
 // mop reads one micro-operation.
@@ -312,10 +310,9 @@ func (d *decoder) parseFast(line []byte, e *Entry) (ok bool) {
 		if p.null() {
 			break
 		}
-		buf := d.mopBuf[:0]
-		p.list(func() { buf = append(buf, p.mop()) })
-		d.mopBuf = buf
-		e.Mops = carve(&d.mops, buf)
+		start := begin(&d.mops)
+		p.list(func() { push(&d.mops, &start, p.mop()) })
+		e.Mops = end(d.mops, start)
 	case FAssign, FSubscribe:
 		if p.null() {
 			break

@@ -2,6 +2,7 @@ package history
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -42,8 +43,8 @@ type inflight struct {
 	index int64
 	time  time.Duration
 	f     string
+	value json.RawMessage
 	mops  []Mop
-	op    Op
 }
 
 func newPairer() *pairer {
@@ -127,7 +128,7 @@ func (p *pairer) pairClient(e *Entry) (msg string) {
 			return fmt.Sprintf("process %d invokes %s while operation %d (%s) is still in flight", id, e.F, in.index, in.f)
 		}
 		st.open = true
-		*in = inflight{index: e.Index, time: e.Time, f: e.F, mops: e.Mops, op: e.Op}
+		*in = inflight{index: e.Index, time: e.Time, f: e.F, value: e.Value, mops: e.Mops}
 		return ""
 	}
 	if !st.open {
@@ -196,16 +197,14 @@ func isMopF(f string) bool {
 // As in Jepsen, such an operation may or may not have happened.
 func (p *pairer) pending() []Entry {
 	var out []Entry
-	add := func(st *procState) {
+	add := func(id int, st *procState) {
 		if !st.open {
 			return
 		}
 		in := st.in
-		st.open = false
-		op := in.op
-		op.Type = Info
-		op.Time = p.lastTime
-		op.Error = "pending at end of history"
+		*st = procState{}
+		op := Op{Index: in.index, Time: p.lastTime, Process: Client(id), Type: Info, F: in.f, Value: in.value,
+			Error: "pending at end of history"}
 		out = append(out, Entry{
 			Op:          op,
 			Mops:        in.mops,
@@ -215,11 +214,11 @@ func (p *pairer) pending() []Entry {
 			Pending:     true,
 		})
 	}
-	for i := range p.procs {
-		add(&p.procs[i])
+	for id := range p.procs {
+		add(id, &p.procs[id])
 	}
-	for _, st := range p.sparse {
-		add(st)
+	for id, st := range p.sparse {
+		add(id, st)
 	}
 	// Map iteration order is random; emit in invocation order so that
 	// results are reproducible.

@@ -172,6 +172,41 @@ func TestReaderPairs(t *testing.T) {
 	}
 }
 
+// TestReaderPairsNemesisOldestFirst pins how overlapping nemesis actions
+// of one f pair up: as in Jepsen, an invocation is answered by the next
+// completion after it, so the oldest open invoke takes the first info.
+// (The report once paired with the newest and lost the older invoke.)
+func TestReaderPairsNemesisOldestFirst(t *testing.T) {
+	h := lines(
+		`{"index":0,"time":1,"process":"nemesis","type":"invoke","f":"kill","value":{"nodes":["n1"]}}`,
+		`{"index":1,"time":2,"process":"nemesis","type":"invoke","f":"kill","value":{"nodes":["n2"]}}`,
+		`{"index":2,"time":3,"process":"nemesis","type":"invoke","f":"pause","value":{"nodes":["n3"]}}`,
+		`{"index":3,"time":4,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n1"]}}`,
+		`{"index":4,"time":5,"process":"nemesis","type":"info","f":"pause","value":{"nodes":["n3"]}}`,
+		`{"index":5,"time":6,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n2"]}}`,
+		`{"index":6,"time":7,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n3"]}}`,
+	)
+	es, err := readAll(t, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		index, invokeIndex int64
+	}{
+		{3, 0}, // first kill info: the oldest open kill
+		{4, 2}, // pause pairs by f, across the open kills
+		{5, 1},
+		{6, 6}, // nothing open any more: a lone info
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("info ", tt.index), func(t *testing.T) {
+			if got := es[tt.index].InvokeIndex; got != tt.invokeIndex {
+				t.Errorf("info %d pairs invoke %d, want %d", tt.index, got, tt.invokeIndex)
+			}
+		})
+	}
+}
+
 // TestFastParserMatchesSlow checks that the fast path decodes exactly what
 // encoding/json decodes, for every shape the Writer produces, and declines
 // (rather than mis-reads) anything unusual.
