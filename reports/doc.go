@@ -38,13 +38,17 @@
 //   - the per-key views keep at most maxKeyViews keys and maxKeyRows rows;
 //   - the timeline draws the history page on screen.
 //
-// History lines are decoded by a direct scanner for the flat objects the
-// harness writes (fast_decode.go), falling back to encoding/json for
-// anything else, on all cores; a malformed line is an error naming it.
+// History lines are read with history.Scan (package checkers/history), the
+// decoder and pairing the checkers use, on all cores, and kept as compact
+// events without pointers (history_load.go), values cut to maxValueChars.
+// A history that breaks the contract is never drawn as if it were whole:
+// the page quotes the reader's error, which names the line, and shows only
+// the events before that line.
 //
 // # Contracts read
 //
-// results.json follows DESIGN.md and is parsed loosely (results.go):
+// results.json (checkers.Results, written by chaos run and chaos check) is
+// parsed loosely (results.go):
 // "valid" is true, false or "unknown" (anything else reads as unknown);
 // each checker may have "errors" {name: {count, examples, explanation?}},
 // "partitions" {key: result} and any other field, which is rendered as a

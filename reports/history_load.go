@@ -2,7 +2,6 @@ package reports
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,8 +48,9 @@ type loadedHistory struct {
 	events []event
 	// text holds every event's value and error text back to back.
 	text []byte
-	// nemesisValues holds the full value of nemesis events by position.
-	nemesisValues map[int]json.RawMessage
+	// nemesisValues holds the full value (raw JSON) of nemesis events by
+	// position.
+	nemesisValues map[int][]byte
 	fs            []string
 	fIndex        map[string]uint16
 	// end is the time of the last event.
@@ -120,7 +120,7 @@ func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loade
 
 func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeHint int) (*loadedHistory, error) {
 	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint),
-		text: make([]byte, 0, sizeHint*40), nemesisValues: map[int]json.RawMessage{}}
+		text: make([]byte, 0, sizeHint*40), nemesisValues: map[int][]byte{}}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}
@@ -158,7 +158,7 @@ func (h *loadedHistory) add(e *history.Entry) {
 	ev.errLen = uint16(len(h.text) - errStart)
 	p := len(h.events)
 	if e.Process.Nemesis {
-		h.nemesisValues[p] = append(json.RawMessage(nil), e.Value...)
+		h.nemesisValues[p] = append([]byte(nil), e.Value...)
 	}
 	h.end = max(h.end, ev.t)
 	// The reader has checked that index = position and paired the

@@ -11,7 +11,7 @@ import (
 )
 
 // copyRun copies a saved run from testdata into a temporary store laid out
-// as DESIGN.md says (store/<test>/<timestamp>/), so rendering never writes
+// as the store is (store/<test>/<timestamp>/), so rendering never writes
 // into the source tree.
 func copyRun(t testing.TB, name, store, test, stamp string) string {
 	t.Helper()

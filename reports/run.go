@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -54,12 +52,6 @@ type runPage struct {
 	PageFiles    bool
 }
 
-type opStat struct {
-	F                   string
-	Total, Ok, Fail, In int
-	P50, P99, Max       string
-}
-
 type anomalyView struct {
 	Anomaly
 	Shown    []exampleView
@@ -90,10 +82,6 @@ type keyViewHTML struct {
 	KeyView
 	PlotHTML template.HTML
 	Anchor   string
-}
-
-type link struct {
-	Href, Label, Note string
 }
 
 // maxExamplesShown and maxOpsPerExample keep the anomaly section readable;
@@ -279,54 +267,6 @@ func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKey
 	return pg.paginate(runDir, h)
 }
 
-// paginate decides which history pages go inline and writes page files
-// when not all of them do.
-func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
-	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
-	inline := map[int]bool{}
-	if pg.Pages <= maxInlinePages {
-		for n := 0; n < pg.Pages; n++ {
-			inline[n] = true
-		}
-		// A previous render of a larger history may have left pages.
-		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
-			return fmt.Errorf("clear history pages: %w", err)
-		}
-	} else {
-		pg.PageFiles = true
-		inline[0] = true
-		if pg.Results != nil {
-		outer:
-			for _, c := range pg.Results.Checkers {
-				for _, a := range c.Anomalies {
-					for _, ex := range a.Examples {
-						for _, op := range ex.Ops {
-							if len(inline) >= maxAnomalyPage {
-								break outer
-							}
-							if p := h.pos(op); p >= 0 {
-								inline[p/pageSize] = true
-							}
-						}
-					}
-				}
-			}
-		}
-		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
-			return err
-		}
-	}
-	ns := make([]int, 0, len(inline))
-	for n := range inline {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
-	for _, n := range ns {
-		pg.InlinePages = append(pg.InlinePages, template.JS(appendPage(nil, h, n)))
-	}
-	return nil
-}
-
 func keyAnchor(k string) string {
 	r := strings.NewReplacer("/", "-", " ", "-", "#", "-", "?", "-", "%", "-", "\"", "-", "'", "-")
 	return "key-" + r.Replace(k)
@@ -390,133 +330,6 @@ func opRowOf(h *loadedHistory, idx int64) opRow {
 
 func fmtSeconds(ns int64) string {
 	return fmt.Sprintf("%.3f s", float64(ns)/1e9)
-}
-
-// operationStats counts client operations by f and outcome and computes
-// latency quantiles, a summary that exists even when results.json lacks
-// stats.
-func operationStats(h *loadedHistory) ([]opStat, int) {
-	type acc struct {
-		st   opStat
-		lats []float64
-	}
-	by := map[string]*acc{}
-	total := 0
-	for i := range h.events {
-		e := &h.events[i]
-		if e.proc < 0 || e.typ != evInvoke {
-			continue
-		}
-		total++
-		f := h.fname(e.f)
-		a := by[f]
-		if a == nil {
-			a = &acc{st: opStat{F: f}}
-			by[f] = a
-		}
-		a.st.Total++
-		typ, end := evInfo, h.end
-		if p := h.pos(e.pair); e.pair >= 0 && p >= 0 {
-			typ, end = h.events[p].typ, h.events[p].t
-		}
-		switch typ {
-		case evOk:
-			a.st.Ok++
-			a.lats = append(a.lats, float64(end-e.t)/1e6)
-		case evFail:
-			a.st.Fail++
-		default:
-			a.st.In++
-		}
-	}
-	var out []opStat
-	for _, f := range sortedKeys(by) {
-		a := by[f]
-		if len(a.lats) > 0 {
-			sort.Float64s(a.lats)
-			q := func(p float64) string {
-				i := int(math.Ceil(p*float64(len(a.lats)))) - 1
-				return fmtMs(a.lats[max(0, min(i, len(a.lats)-1))])
-			}
-			a.st.P50, a.st.P99, a.st.Max = q(0.5), q(0.99), fmtMs(a.lats[len(a.lats)-1])
-		}
-		out = append(out, a.st)
-	}
-	return out, total
-}
-
-func fmtMs(ms float64) string {
-	switch {
-	case ms >= 10000:
-		return fmt.Sprintf("%.1f s", ms/1000)
-	case ms >= 100:
-		return fmt.Sprintf("%.0f ms", ms)
-	default:
-		return fmt.Sprintf("%.2f ms", ms)
-	}
-}
-
-// runLinks lists the files next to the report worth opening: Porcupine's
-// visualizations, the raw history and results, the harness log, and every
-// node's logs (nK/*.log).
-func runLinks(runDir string) (links, logs []link) {
-	add := func(name, label, note string) {
-		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
-			links = append(links, link{Href: name, Label: label, Note: note})
-		}
-	}
-	add("linearizability.html", "linearizability.html", "Porcupine's visualization, with nemesis windows")
-	if vis, _ := filepath.Glob(filepath.Join(runDir, "*.html")); len(vis) > 0 {
-		for _, v := range vis {
-			b := filepath.Base(v)
-			if b != "index.html" && b != "linearizability.html" {
-				links = append(links, link{Href: b, Label: b, Note: "visualization"})
-			}
-		}
-	}
-	add("history.jsonl", "history.jsonl", "every operation, one JSON object per line")
-	add("results.json", "results.json", "the checkers' verdicts and every anomaly example")
-	add("test.json", "test.json", "the full configuration")
-	add("chaos.log", "chaos.log", "the harness's log")
-	nodeLogs, _ := filepath.Glob(filepath.Join(runDir, "n*", "*.log"))
-	sort.Slice(nodeLogs, func(i, j int) bool { return naturalLess(nodeLogs[i], nodeLogs[j]) })
-	for _, l := range nodeLogs {
-		rel, err := filepath.Rel(runDir, l)
-		if err != nil {
-			continue
-		}
-		rel = filepath.ToSlash(rel)
-		note := ""
-		if st, err := os.Stat(l); err == nil {
-			note = humanBytes(st.Size())
-		}
-		logs = append(logs, link{Href: rel, Label: rel, Note: note})
-	}
-	return links, logs
-}
-
-// naturalLess orders n2 before n10.
-func naturalLess(a, b string) bool {
-	if len(a) != len(b) {
-		da, db := filepath.Dir(a), filepath.Dir(b)
-		if len(da) != len(db) {
-			return len(da) < len(db)
-		}
-	}
-	return a < b
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }
 
 // anomalyExplanations explains each anomaly name of Jepsen's Kafka

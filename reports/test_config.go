@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// TestConfig is the part of test.json (the harness's Config, RULES.md) that
-// the report and the index need. test.json is parsed loosely: every field is
+// TestConfig is the part of test.json (harness.Config, which chaos run
+// writes into every run directory) that the report and the index need. test.json is parsed loosely: every field is
 // also kept in Fields so that options added later still show up in the
 // configuration table.
 type TestConfig struct {

@@ -208,52 +208,58 @@ func (p *fastParser) records() []Record {
 // mop reads one micro-operation.
 func (p *fastParser) mop() Mop {
 	p.expect('[')
-	f := p.istr()
-	m := Mop{F: f}
-	switch f {
-	case FSend:
-		p.expect(',')
-		m.Key = p.istr()
-		p.expect(',')
-		if p.peek() == '[' {
-			p.i++
-			m.Done = true
-			if !p.null() {
-				m.Offset = p.d.offset(p.int())
-			}
-			p.expect(',')
-			m.Value = p.int()
-			p.expect(']')
-		} else {
-			m.Value = p.int()
-		}
+	m := Mop{F: p.istr()}
+	switch m.F {
 	case FPoll:
 		if p.peek() == ',' {
 			p.i++
 			m.Done = true
 			m.Polls = p.polls()
 		}
-	case FRead:
+	case FSend, FRead:
+		// A key, then the argument: a bare integer on invocations, a list
+		// on completions.
 		p.expect(',')
 		m.Key = p.istr()
 		p.expect(',')
-		if p.peek() == '[' {
-			p.i++
-			m.Done = true
+		m.Done = p.peek() == '['
+		switch {
+		case !m.Done && m.F == FSend:
+			m.Value = p.int()
+		case !m.Done:
 			m.From = p.int()
-			p.expect(',')
-			m.Records = p.records()
-			p.expect(',')
-			m.HW = p.int()
-			p.expect(']')
-		} else {
-			m.From = p.int()
+		case m.F == FSend:
+			p.sendResult(&m)
+		default:
+			p.readResult(&m)
 		}
 	default:
 		p.bad = true
 	}
 	p.expect(']')
 	return m
+}
+
+// sendResult reads [offset|null, v].
+func (p *fastParser) sendResult(m *Mop) {
+	p.expect('[')
+	if !p.null() {
+		m.Offset = p.d.offset(p.int())
+	}
+	p.expect(',')
+	m.Value = p.int()
+	p.expect(']')
+}
+
+// readResult reads [from, [[o, v], ...], hw].
+func (p *fastParser) readResult(m *Mop) {
+	p.expect('[')
+	m.From = p.int()
+	p.expect(',')
+	m.Records = p.records()
+	p.expect(',')
+	m.HW = p.int()
+	p.expect(']')
 }
 
 // polls reads a poll's result, {key: [[o, v], ...], ...}.

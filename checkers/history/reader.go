@@ -65,7 +65,7 @@ type Entry struct {
 func (e *Entry) IsClient() bool { return !e.Process.Nemesis }
 
 // Reader streams a history.jsonl, validating each line against the
-// contract of DESIGN.md and pairing completions with invocations, on the
+// history contract (see the package documentation) and pairing completions with invocations, on the
 // caller's goroutine. Scan does the same work on several cores.
 //
 // Next returns every line, invocations included, in file order, then the

@@ -37,12 +37,20 @@ const (
 
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
+// TestReaderRejects runs malformed histories through Reader and Scan,
+// which must reject each at the same line with the same message.
 func TestReaderRejects(t *testing.T) {
+	readers := map[string]func(*testing.T, string) ([]Entry, error){
+		"Reader": readAll,
+		"Scan": func(t *testing.T, s string) ([]Entry, error) {
+			es, _, err := scanAll(t, s)
+			return es, err
+		},
+	}
 	tests := []struct {
-		name    string
-		history string
-		line    int64
-		msg     string
+		name, history string
+		line          int64
+		msg           string
 	}{
 		{"not json", lines(`{"index":0,`), 1, "not a JSON operation"},
 		{"empty line", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), ``), 2, "empty line"},
@@ -75,19 +83,21 @@ func TestReaderRejects(t *testing.T) {
 		{"too long", `{"index":0,"time":1,"process":0,"type":"invoke","f":"x","value":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n", 1, "longer than"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := readAll(t, tt.history)
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v, want a FormatError", err)
-			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Errorf("err does not wrap ErrMalformed")
-			}
-			if fe.Line != tt.line || !strings.Contains(fe.Msg, tt.msg) {
-				t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
-			}
-		})
+		for rname, read := range readers {
+			t.Run(rname+"/"+tt.name, func(t *testing.T) {
+				_, err := read(t, tt.history)
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					t.Fatalf("err = %v, want a FormatError", err)
+				}
+				if !errors.Is(err, ErrMalformed) {
+					t.Errorf("err does not wrap ErrMalformed")
+				}
+				if fe.Line != tt.line || !strings.Contains(fe.Msg, tt.msg) {
+					t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
+				}
+			})
+		}
 	}
 }
 
