@@ -162,10 +162,21 @@ func (m *Mop) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("mop: %s key must be a string: %w", f, err)
 		}
 		m.Done = bytes.HasPrefix(bytes.TrimSpace(parts[2]), []byte("["))
-		if f == FSend {
-			return m.unmarshalSendArg(parts[2])
+		switch {
+		case !m.Done:
+			// The invoke form: the value sent or the offset to read from.
+			arg, what := &m.Value, "send value"
+			if f == FRead {
+				arg, what = &m.From, "read from"
+			}
+			if err := json.Unmarshal(parts[2], arg); err != nil {
+				return fmt.Errorf("mop: %s must be an integer: %w", what, err)
+			}
+		case f == FSend:
+			return m.unmarshalSendResult(parts[2])
+		default:
+			return m.unmarshalReadResult(parts[2])
 		}
-		return m.unmarshalReadArg(parts[2])
 	case FPoll:
 		switch len(parts) {
 		case 1:
@@ -186,15 +197,8 @@ func (m *Mop) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// unmarshalSendArg reads a send's value, or in completion form
-// [offset|null, value].
-func (m *Mop) unmarshalSendArg(b json.RawMessage) error {
-	if !m.Done {
-		if err := json.Unmarshal(b, &m.Value); err != nil {
-			return fmt.Errorf("mop: send value must be an integer: %w", err)
-		}
-		return nil
-	}
+// unmarshalSendResult reads a send's completion form, [offset|null, value].
+func (m *Mop) unmarshalSendResult(b json.RawMessage) error {
 	var pair []*int64
 	if err := json.Unmarshal(b, &pair); err != nil || len(pair) != 2 || pair[1] == nil {
 		return fmt.Errorf("mop: send completion wants [offset|null, value], got %s", b)
@@ -203,15 +207,8 @@ func (m *Mop) unmarshalSendArg(b json.RawMessage) error {
 	return nil
 }
 
-// unmarshalReadArg reads a read's start offset, or in completion form
-// [from, records, hw].
-func (m *Mop) unmarshalReadArg(b json.RawMessage) error {
-	if !m.Done {
-		if err := json.Unmarshal(b, &m.From); err != nil {
-			return fmt.Errorf("mop: read from must be an integer: %w", err)
-		}
-		return nil
-	}
+// unmarshalReadResult reads a read's completion form, [from, records, hw].
+func (m *Mop) unmarshalReadResult(b json.RawMessage) error {
 	var res []json.RawMessage
 	if err := json.Unmarshal(b, &res); err != nil || len(res) != 3 {
 		return fmt.Errorf("mop: read completion wants [from, records, hw], got %s", b)
