@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -276,6 +278,43 @@ func TestFastParserMatchesSlow(t *testing.T) {
 			var e Entry
 			if newDecoder().parseFast([]byte(l), &e) {
 				t.Errorf("fast parser accepted %s", l)
+			}
+		})
+	}
+}
+
+// TestFastParserAgreesOnSavedHistories runs every line of the saved
+// histories through both decoders: the fast path must take every client
+// line the harness writes (or rendering and checking slow down twentyfold)
+// and decode it exactly as encoding/json does.
+func TestFastParserAgreesOnSavedHistories(t *testing.T) {
+	files, _ := filepath.Glob("../../reports/testdata/*/history.jsonl")
+	more, _ := filepath.Glob("../testdata/*.jsonl")
+	if len(files) == 0 || len(more) == 0 {
+		t.Fatal("no saved histories in reports/testdata or checkers/testdata")
+	}
+	for _, f := range append(files, more...) {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			harness := strings.HasPrefix(f, "../../reports/")
+			for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+				var fast, slow Entry
+				ok := newDecoder().parseFast(line, &fast)
+				if msg := parseSlow(line, &slow); msg != "" {
+					t.Fatalf("line %d: %s", i+1, msg)
+				}
+				if !ok {
+					if harness && !slow.Process.Nemesis {
+						t.Errorf("line %d: the fast path declined a client line the harness wrote: %s", i+1, line)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(fast, slow) {
+					t.Fatalf("line %d: fast %+v\nslow %+v", i+1, fast, slow)
+				}
 			}
 		})
 	}
