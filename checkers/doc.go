@@ -33,14 +33,16 @@
 //
 // # Reading
 //
-// history.Reader streams the file once, validating every line (fields,
-// index = line number, time never decreasing, one operation in flight per
-// process, no completion without an invoke, no process reuse after info,
-// micro-operations in the right form) and rejecting a malformed file with
-// the line number and what is wrong. Invocations still open at the end
-// become info completions, as in Jepsen. Every entry goes to four
-// accumulators (kafka, linear, stats, fault windows); each keeps a compact
-// summary, so a million operations check in a few hundred megabytes.
+// history.Scan streams the file once, decoding on every core, validating
+// every line (fields, index = line number, time never decreasing, one
+// operation in flight per process, no completion without an invoke, no
+// process reuse after info, micro-operations in the right form) and
+// rejecting a malformed file with the line number and what is wrong; the
+// report reads histories with the same decoder and pairing. Invocations
+// still open at the end become info completions, as in Jepsen. Every entry
+// goes to four accumulators (kafka, linear, stats, fault windows); each
+// keeps a compact summary, so a million operations check in a few hundred
+// megabytes.
 //
 // # Analyses
 //
@@ -148,8 +150,8 @@
 //	res.Add("liveness", &checkers.Extra{Valid: verdict.True, Errors: ..., Fields: ...})
 //	err = checkers.WriteResults(runDir, res) // results.json
 //
-// Check decodes the file on one goroutine while another feeds the
-// checkers, then runs the Kafka analysis beside the linearizability search
+// Check decodes the file on every core (history.Scan) while one goroutine
+// pairs the entries and feeds the checkers, then runs the Kafka analysis beside the linearizability search
 // (which itself searches up to GOMAXPROCS partitions at once). On this
 // project's 2-core machines a million-line history checks in a few seconds
 // of CPU and a few hundred MB (see BenchmarkCheckMillion).

@@ -38,9 +38,12 @@
 //   - the per-key views keep at most maxKeyViews keys and maxKeyRows rows;
 //   - the timeline draws the history page on screen.
 //
-// History lines are decoded by a direct scanner for the flat objects the
-// harness writes (fast_decode.go), falling back to encoding/json for
-// anything else, on all cores; a malformed line is an error naming it.
+// History lines are read with history.Scan (package checkers/history), the
+// decoder and pairing the checkers use, on all cores, and kept as compact
+// events without pointers (history_load.go), values cut to maxValueChars.
+// A history that breaks the contract is never drawn as if it were whole:
+// the page quotes the reader's error, which names the line, and shows only
+// the events before that line.
 //
 // # Contracts read
 //
