@@ -215,9 +215,9 @@ func Write(w io.Writer, cfg Config) (Manifest, error) {
 		now := ev.at
 		if cfg.NemesisEvery > 0 && lines-lastNemesis >= int64(cfg.NemesisEvery) && lines < stopAt {
 			lastNemesis = lines
-			f := "kill"
+			f := history.NemesisKill.Start
 			if nemesisOpen {
-				f = "restart"
+				f = history.NemesisKill.Stop
 			}
 			nemesisOpen = !nemesisOpen
 			val := []byte(`{"nodes":["n2"]}`)
