@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
@@ -80,6 +81,54 @@ type preflighter interface {
 // then broker settings, which need every broker up to be told. A new family
 // adds its constructor here, next to its row in history.NemesisFamilies.
 var newFaults = []func() fault{newPauseFault, newKillFault, newPartitionFault, newLossFault, newDelayFault}
+
+// held is the record of a fault that takes nodes out of service (kill,
+// pause): the nodes it took and has not given back. Embedded, it makes the
+// fault a holder.
+type held map[string]bool
+
+func (h held) active() bool { return len(h) > 0 }
+
+func (h held) holds(node string) bool { return h[node] }
+
+// takeTargets is the start of a family that takes nodes out of service: it
+// draws targets among the available nodes, records action f, marks each
+// node in h before take acts on it (so that the final heal brings back a
+// node even when take half-worked), and waits until the engine reports a
+// state reached accepts for every node. verified is the start of what the
+// info records ("state" is added); prove, if set, then proves more.
+func takeTargets(ctx context.Context, s *Scheduler, rec Recorder, f string, h held, take func(context.Context, string) error,
+	reached func(NodeState) bool, verified Value, prove func(ctx context.Context, nodes []string) error) error {
+	nodes, v, err := s.resolveTargets(ctx)
+	if err != nil {
+		return err
+	}
+	if len(nodes) == 0 {
+		skipped(rec, f, v, "no running node that is not already killed or paused")
+		return nil
+	}
+	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
+		for _, n := range nodes {
+			h[n] = true
+			if err := take(ctx, n); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", f, n, err)
+			}
+		}
+		states := Value{}
+		verified["state"] = states
+		for _, n := range nodes {
+			st, err := waitState(ctx, s.c, n, reached)
+			states[n] = string(st)
+			if err != nil {
+				return verified, err
+			}
+		}
+		if prove == nil {
+			return verified, nil
+		}
+		return verified, prove(ctx, nodes)
+	})
+}
 
 // pickOne draws one element of xs.
 func pickOne(rng *rand.Rand, xs []string) string {

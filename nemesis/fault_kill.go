@@ -13,51 +13,21 @@ import (
 // Network faults die with a container's namespace and a broker forgets its
 // runtime settings, so a restart has every fault re-apply itself.
 type killFault struct {
-	// killed holds the nodes this fault killed and has not restarted.
-	killed map[string]bool
+	// held holds the nodes this fault killed and has not restarted.
+	held
 }
 
-func newKillFault() fault { return &killFault{killed: map[string]bool{}} }
+func newKillFault() fault { return &killFault{held: held{}} }
 
 func (*killFault) family() history.NemesisFamily { return history.NemesisKill }
 
-func (k *killFault) active() bool { return len(k.killed) > 0 }
-
-func (k *killFault) holds(node string) bool { return k.killed[node] }
-
 func (k *killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	f := history.NemesisKill.Start
-	nodes, v, err := s.resolveTargets(ctx)
-	if err != nil {
-		return err
-	}
-	if len(nodes) == 0 {
-		skipped(rec, f, v, "no running node that is not already killed or paused")
-		return nil
-	}
-	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
-		for _, n := range nodes {
-			// Mark before killing: if the kill half-works, the final heal
-			// still restarts the node.
-			k.killed[n] = true
-			if err := s.c.Kill(ctx, n); err != nil {
-				return nil, fmt.Errorf("kill %s: %w", n, err)
-			}
-		}
-		states := Value{}
-		for _, n := range nodes {
-			st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st != Running && st != Paused })
-			states[n] = string(st)
-			if err != nil {
-				return Value{"state": states}, err
-			}
-		}
-		return Value{"state": states}, nil
-	})
+	down := func(st NodeState) bool { return st != Running && st != Paused }
+	return takeTargets(ctx, s, rec, history.NemesisKill.Start, k.held, s.c.Kill, down, Value{}, nil)
 }
 
 func (k *killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return k.restart(ctx, s, rec, slices.Sorted(maps.Keys(k.killed)), false)
+	return k.restart(ctx, s, rec, slices.Sorted(maps.Keys(k.held)), false)
 }
 
 // reapply: a killed node stays down until its restart.
@@ -69,13 +39,13 @@ func (*killFault) reapply(context.Context, *Scheduler, string, bool) (Value, err
 func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
 	down := s.nodesIn(ctx, func(st NodeState) bool { return !isLive(st) })
 	if len(down) == 0 {
-		clear(k.killed)
+		clear(k.held)
 		return nil
 	}
 	if err := k.restart(ctx, s, rec, down, true); err != nil {
 		return err
 	}
-	clear(k.killed)
+	clear(k.held)
 	return nil
 }
 
@@ -104,7 +74,7 @@ func (k *killFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nod
 			if err != nil {
 				return verified, err
 			}
-			delete(k.killed, n)
+			delete(k.held, n)
 		}
 		if final {
 			return verified, nil

@@ -38,10 +38,7 @@ func (p *partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) 
 	v := Value{"grudge": name}
 	leader := ""
 	if name == GrudgeIsolateLeader {
-		var group string
-		group, leader = s.leaderFor(ctx)
-		v["group"] = group
-		if leader == "" {
+		if leader = s.aimAtLeader(ctx, v); leader == "" {
 			// No leader known (e.g. everything is down or cut): isolate
 			// one node instead, and say so.
 			v["leader"] = "unknown; isolated one random node instead"

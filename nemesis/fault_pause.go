@@ -14,51 +14,26 @@ import (
 // container, so the pause is proven at the application level: an admin
 // request must time out.
 type pauseFault struct {
-	// paused holds the nodes this fault froze and has not thawed.
-	paused map[string]bool
+	// held holds the nodes this fault froze and has not thawed.
+	held
 }
 
-func newPauseFault() fault { return &pauseFault{paused: map[string]bool{}} }
+func newPauseFault() fault { return &pauseFault{held: held{}} }
 
 func (*pauseFault) family() history.NemesisFamily { return history.NemesisPause }
 
-func (p *pauseFault) active() bool { return len(p.paused) > 0 }
-
-func (p *pauseFault) holds(node string) bool { return p.paused[node] }
-
 func (p *pauseFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	f := history.NemesisPause.Start
-	nodes, v, err := s.resolveTargets(ctx)
-	if err != nil {
-		return err
+	frozen := func(st NodeState) bool { return st == Paused }
+	verified := Value{"admin": fmt.Sprintf("GET /healthz timed out after %v", pauseTimeout)}
+	// Each proof waits out a timeout, so prove all nodes at once.
+	hangs := func(ctx context.Context, nodes []string) error {
+		return inParallel(len(nodes), func(i int) error { return adminHangs(ctx, s.c, nodes[i]) })
 	}
-	if len(nodes) == 0 {
-		skipped(rec, f, v, "no running node that is not already killed or paused")
-		return nil
-	}
-	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
-		for _, n := range nodes {
-			p.paused[n] = true
-			if err := s.c.Pause(ctx, n); err != nil {
-				return nil, fmt.Errorf("pause %s: %w", n, err)
-			}
-		}
-		states := Value{}
-		verified := Value{"state": states, "admin": fmt.Sprintf("GET /healthz timed out after %v", pauseTimeout)}
-		for _, n := range nodes {
-			st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st == Paused })
-			states[n] = string(st)
-			if err != nil {
-				return verified, err
-			}
-		}
-		// Each proof waits out a timeout, so prove all nodes at once.
-		return verified, inParallel(len(nodes), func(i int) error { return adminHangs(ctx, s.c, nodes[i]) })
-	})
+	return takeTargets(ctx, s, rec, history.NemesisPause.Start, p.held, s.c.Pause, frozen, verified, hangs)
 }
 
 func (p *pauseFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return p.resume(ctx, s, rec, slices.Sorted(maps.Keys(p.paused)), false)
+	return p.resume(ctx, s, rec, slices.Sorted(maps.Keys(p.held)), false)
 }
 
 // reapply: a frozen node stays frozen until its resume; a restarted one is
@@ -73,7 +48,7 @@ func (p *pauseFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error
 			return err
 		}
 	}
-	clear(p.paused)
+	clear(p.held)
 	return nil
 }
 
@@ -93,7 +68,7 @@ func (p *pauseFault) resume(ctx context.Context, s *Scheduler, rec Recorder, nod
 			if err := s.c.Unpause(ctx, n); err != nil {
 				return verified, fmt.Errorf("unpause %s: %w", n, err)
 			}
-			delete(p.paused, n)
+			delete(p.held, n)
 		}
 		for _, n := range nodes {
 			st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st == Running })

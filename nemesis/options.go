@@ -83,8 +83,6 @@ type Options struct {
 	ActionTimeout time.Duration
 }
 
-var allTargets = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
-
 // scheduledFamilies lists the families the scheduler runs, in the table's
 // canonical order.
 func scheduledFamilies() []string {
@@ -124,11 +122,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("interval %v is negative", o.Interval)
 	}
 	if len(o.Targets) == 0 {
-		o.Targets = allTargets
+		o.Targets = TargetNames
 	}
 	for _, t := range o.Targets {
-		if !slices.Contains(allTargets, t) {
-			return o, fmt.Errorf("unknown target %q (want any of %v)", t, allTargets)
+		if !slices.Contains(TargetNames, t) {
+			return o, fmt.Errorf("unknown target %q (want any of %v)", t, TargetNames)
 		}
 	}
 	if len(o.Grudges) == 0 {

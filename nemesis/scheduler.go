@@ -249,9 +249,7 @@ func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error)
 	v := Value{"target": spec}
 	leader := ""
 	if spec == TargetLeader {
-		var group string
-		group, leader = s.leaderFor(ctx)
-		v["group"] = group
+		leader = s.aimAtLeader(ctx, v)
 	}
 	nodes, fellBack := SelectTargets(spec, len(s.c.Nodes()), avail, leader, s.pick)
 	if spec == TargetLeader {

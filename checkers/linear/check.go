@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -447,7 +448,7 @@ func explain(p partResult) verdict.Case {
 		}
 	}
 	ops := slices.Clone(p.ops)
-	slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp64(a.Call, b.Call) })
+	slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	cs := verdict.Case{Key: p.key, Fatal: true, Ops: []int64{}}
 	for _, op := range ops {
 		idx := op.Metadata.(int64)
@@ -461,14 +462,4 @@ func explain(p partResult) verdict.Case {
 	}
 	cs.Explanation = fmt.Sprintf("no linearization of %s's %d operations exists; see %s", p.key, len(p.ops), VisualizationFile)
 	return cs
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
