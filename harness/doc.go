@@ -25,7 +25,7 @@
 //     and for a node whose term went backwards across a restart), store,
 //     reports.
 //
-// Detection power (Validate, `chaos validate`, issue 8): a catalogue of
+// Detection power (Validate, `chaos validate`): a catalogue of
 // rows, each a seeded broker bug (--unsafe-* flags) with the workload and
 // nemeses that should expose it, plus the correct broker under every fault
 // family. Each row runs as ordinary tests named validate-<row>; the table

@@ -54,8 +54,8 @@ func (r *runner) setup(ctx context.Context) error {
 	need := len(c.Nodes())
 	bound := r.cfg.ReadyTimeout.D()
 	if r.cfg.Staggered() {
-		// The staggered start is the run's first fault, and clients run
-		// while it happens (as in the issue): they start as soon as a
+		// The staggered start is the run's first fault, and like every
+		// fault it happens under load: clients start as soon as a
 		// majority is ready, the remaining nodes join under load, and the
 		// scheduled faults begin once every node has been started.
 		r.pr.printf("setup: staggered start, %s between nodes; clients start with a majority", r.cfg.StartGap.D())
