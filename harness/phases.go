@@ -62,7 +62,7 @@ func (r *runner) setup(ctx context.Context) error {
 		done := make(chan error, 1)
 		r.startDone = done
 		go func() {
-			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, "staggered-start"), r.rec)
+			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, nemesis.FamilyStaggeredStart), r.rec)
 		}()
 		need = len(c.Nodes())/2 + 1
 		bound += time.Duration(len(c.Nodes())) * r.cfg.StartGap.D()
