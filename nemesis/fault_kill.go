@@ -27,7 +27,7 @@ func (k *killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error
 }
 
 func (k *killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return k.restart(ctx, s, rec, slices.Sorted(maps.Keys(k.held)), false)
+	return restart(ctx, s, rec, history.NemesisKill.Stop, k.held, slices.Sorted(maps.Keys(k.held)), false)
 }
 
 // reapply: a killed node stays down until its restart.
@@ -42,23 +42,24 @@ func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error 
 		clear(k.held)
 		return nil
 	}
-	if err := k.restart(ctx, s, rec, down, true); err != nil {
+	if err := restart(ctx, s, rec, history.NemesisKill.Stop, k.held, down, true); err != nil {
 		return err
 	}
 	clear(k.held)
 	return nil
 }
 
-// restart starts nodes, verifies they run and, unless this is the final
-// heal, has every fault re-apply itself, recording one restart action. The
-// final heal re-applies nothing: no fault is to be in effect any more, so
-// cuts, loss or delay would only come back to be removed.
-func (k *killFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nodes []string, final bool) error {
+// restart starts nodes, verifies they run, gives them back from h and,
+// unless this is the final heal, has every fault re-apply itself,
+// recording one action f. The final heal re-applies nothing: no fault is to
+// be in effect any more, so cuts, loss or delay would only come back to be
+// removed. Any family whose stop starts the nodes it took down uses it.
+func restart(ctx context.Context, s *Scheduler, rec Recorder, f string, h held, nodes []string, final bool) error {
 	v := Value{"nodes": nonNil(nodes)}
 	if final {
 		v["final"] = true
 	}
-	return action(ctx, rec, history.NemesisKill.Stop, v, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {
@@ -74,7 +75,7 @@ func (k *killFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nod
 			if err != nil {
 				return verified, err
 			}
-			delete(k.held, n)
+			delete(h, n)
 		}
 		if final {
 			return verified, nil
