@@ -3,7 +3,9 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 )
@@ -83,22 +85,32 @@ type preflighter interface {
 var newFaults = []func() fault{newPauseFault, newKillFault, newPartitionFault, newLossFault, newDelayFault}
 
 // held is the record of a fault that takes nodes out of service (kill,
-// pause): the nodes it took and has not given back. Embedded, it makes the
-// fault a holder.
+// pause): the nodes it took and has not given back.
 type held map[string]bool
 
-func (h held) active() bool { return len(h) > 0 }
+// nodeFault is what every family that takes nodes out of service shares:
+// its row and the nodes it holds. Embedded, it gives the fault family,
+// active and holds (so the fault is a holder).
+type nodeFault struct {
+	fam history.NemesisFamily
+	held
+}
 
-func (h held) holds(node string) bool { return h[node] }
+func (nf *nodeFault) family() history.NemesisFamily { return nf.fam }
 
-// takeTargets is the start of a family that takes nodes out of service: it
-// draws targets among the available nodes, records action f, marks each
-// node in h before take acts on it (so that the final heal brings back a
-// node even when take half-worked), and waits until the engine reports a
-// state reached accepts for every node. verified is the start of what the
-// info records ("state" is added); prove, if set, then proves more.
-func takeTargets(ctx context.Context, s *Scheduler, rec Recorder, f string, h held, take func(context.Context, string) error,
+func (nf *nodeFault) active() bool { return len(nf.held) > 0 }
+
+func (nf *nodeFault) holds(node string) bool { return nf.held[node] }
+
+// take is the start of such a family: it draws targets among the available
+// nodes, records the family's start, marks each node held before take acts
+// on it (so that the final heal brings back a node even when take
+// half-worked), and waits until the engine reports a state reached accepts
+// for every node. verified is the start of what the info records ("state"
+// is added); prove, if set, then proves more.
+func (nf *nodeFault) take(ctx context.Context, s *Scheduler, rec Recorder, take func(context.Context, string) error,
 	reached func(NodeState) bool, verified Value, prove func(ctx context.Context, nodes []string) error) error {
+	f := nf.fam.Start
 	nodes, v, err := s.resolveTargets(ctx)
 	if err != nil {
 		return err
@@ -108,17 +120,17 @@ func takeTargets(ctx context.Context, s *Scheduler, rec Recorder, f string, h he
 		return nil
 	}
 	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
-		for _, n := range nodes {
-			h[n] = true
-			if err := take(ctx, n); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", f, n, err)
+		for _, node := range nodes {
+			nf.held[node] = true
+			if err := take(ctx, node); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", f, node, err)
 			}
 		}
 		states := Value{}
 		verified["state"] = states
-		for _, n := range nodes {
-			st, err := waitState(ctx, s.c, n, reached)
-			states[n] = string(st)
+		for _, node := range nodes {
+			st, err := waitState(ctx, s.c, node, reached)
+			states[node] = string(st)
 			if err != nil {
 				return verified, err
 			}
@@ -129,6 +141,9 @@ func takeTargets(ctx context.Context, s *Scheduler, rec Recorder, f string, h he
 		return verified, prove(ctx, nodes)
 	})
 }
+
+// taken lists the held nodes, sorted.
+func (nf *nodeFault) taken() []string { return slices.Sorted(maps.Keys(nf.held)) }
 
 // pickOne draws one element of xs.
 func pickOne(rng *rand.Rand, xs []string) string {

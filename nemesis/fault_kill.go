@@ -3,8 +3,6 @@ package nemesis
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 )
@@ -12,22 +10,19 @@ import (
 // killFault SIGKILLs target brokers (start) and starts them again (stop).
 // Network faults die with a container's namespace and a broker forgets its
 // runtime settings, so a restart has every fault re-apply itself.
-type killFault struct {
-	// held holds the nodes this fault killed and has not restarted.
-	held
+type killFault struct{ nodeFault }
+
+func newKillFault() fault {
+	return &killFault{nodeFault{fam: history.NemesisKill, held: held{}}}
 }
-
-func newKillFault() fault { return &killFault{held: held{}} }
-
-func (*killFault) family() history.NemesisFamily { return history.NemesisKill }
 
 func (k *killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	down := func(st NodeState) bool { return st != Running && st != Paused }
-	return takeTargets(ctx, s, rec, history.NemesisKill.Start, k.held, s.c.Kill, down, Value{}, nil)
+	return k.take(ctx, s, rec, s.c.Kill, down, Value{}, nil)
 }
 
 func (k *killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return restart(ctx, s, rec, history.NemesisKill.Stop, k.held, slices.Sorted(maps.Keys(k.held)), false)
+	return k.restart(ctx, s, rec, k.taken(), false)
 }
 
 // reapply: a killed node stays down until its restart.
@@ -42,24 +37,25 @@ func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error 
 		clear(k.held)
 		return nil
 	}
-	if err := restart(ctx, s, rec, history.NemesisKill.Stop, k.held, down, true); err != nil {
+	if err := k.restart(ctx, s, rec, down, true); err != nil {
 		return err
 	}
 	clear(k.held)
 	return nil
 }
 
-// restart starts nodes, verifies they run, gives them back from h and,
-// unless this is the final heal, has every fault re-apply itself,
-// recording one action f. The final heal re-applies nothing: no fault is to
-// be in effect any more, so cuts, loss or delay would only come back to be
-// removed. Any family whose stop starts the nodes it took down uses it.
-func restart(ctx context.Context, s *Scheduler, rec Recorder, f string, h held, nodes []string, final bool) error {
+// restart is the stop of a family that takes nodes down (kill, and any
+// whose stop starts the nodes again): it starts nodes, verifies they run,
+// gives them back and, unless this is the final heal, has every fault
+// re-apply itself, recording one action of the family's stop. The final
+// heal re-applies nothing: no fault is to be in effect any more, so cuts,
+// loss or delay would only come back to be removed.
+func (nf *nodeFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nodes []string, final bool) error {
 	v := Value{"nodes": nonNil(nodes)}
 	if final {
 		v["final"] = true
 	}
-	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, nf.fam.Stop, v, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {
@@ -75,7 +71,7 @@ func restart(ctx context.Context, s *Scheduler, rec Recorder, f string, h held, 
 			if err != nil {
 				return verified, err
 			}
-			delete(h, n)
+			delete(nf.held, n)
 		}
 		if final {
 			return verified, nil

@@ -3,8 +3,6 @@ package nemesis
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 )
@@ -13,14 +11,11 @@ import (
 // them (stop). The kernel keeps answering TCP handshakes for a frozen
 // container, so the pause is proven at the application level: an admin
 // request must time out.
-type pauseFault struct {
-	// held holds the nodes this fault froze and has not thawed.
-	held
+type pauseFault struct{ nodeFault }
+
+func newPauseFault() fault {
+	return &pauseFault{nodeFault{fam: history.NemesisPause, held: held{}}}
 }
-
-func newPauseFault() fault { return &pauseFault{held: held{}} }
-
-func (*pauseFault) family() history.NemesisFamily { return history.NemesisPause }
 
 func (p *pauseFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	frozen := func(st NodeState) bool { return st == Paused }
@@ -29,11 +24,11 @@ func (p *pauseFault) start(ctx context.Context, s *Scheduler, rec Recorder) erro
 	hangs := func(ctx context.Context, nodes []string) error {
 		return inParallel(len(nodes), func(i int) error { return adminHangs(ctx, s.c, nodes[i]) })
 	}
-	return takeTargets(ctx, s, rec, history.NemesisPause.Start, p.held, s.c.Pause, frozen, verified, hangs)
+	return p.take(ctx, s, rec, s.c.Pause, frozen, verified, hangs)
 }
 
 func (p *pauseFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	return p.resume(ctx, s, rec, slices.Sorted(maps.Keys(p.held)), false)
+	return p.resume(ctx, s, rec, p.taken(), false)
 }
 
 // reapply: a frozen node stays frozen until its resume; a restarted one is
