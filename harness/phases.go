@@ -54,15 +54,15 @@ func (r *runner) setup(ctx context.Context) error {
 	need := len(c.Nodes())
 	bound := r.cfg.ReadyTimeout.D()
 	if r.cfg.Staggered() {
-		// The staggered start is the run's first fault, and clients run
-		// while it happens: they start as soon as a majority is ready,
-		// the remaining nodes join under load, and the scheduled faults
-		// begin once every node has been started.
+		// The staggered start is the run's first fault, and like every
+		// fault it happens under load: clients start as soon as a
+		// majority is ready, the remaining nodes join under load, and the
+		// scheduled faults begin once every node has been started.
 		r.pr.printf("setup: staggered start, %s between nodes; clients start with a majority", r.cfg.StartGap.D())
 		done := make(chan error, 1)
 		r.startDone = done
 		go func() {
-			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, "staggered-start"), r.rec)
+			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, nemesis.FamilyStaggeredStart), r.rec)
 		}()
 		need = len(c.Nodes())/2 + 1
 		bound += time.Duration(len(c.Nodes())) * r.cfg.StartGap.D()

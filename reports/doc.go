@@ -14,7 +14,9 @@
 // and seed, each checker's result, each anomaly with its explanation and
 // the operations that prove it (linked to #op-INDEX in the history view),
 // the latency and throughput plots with nemesis windows as shaded bands,
-// the nemesis windows as a table, a per-process timeline, the paginated
+// the nemesis windows as a table (computed by checkers/windows, so they are
+// the stats checker's; families are coloured by their place in the table
+// of nemesis functions), a per-process timeline, the paginated
 // history, per-key offset views for keys named by anomalies, the whole
 // configuration, and links to linearizability.html, history.jsonl,
 // results.json, chaos.log and each node's log (nK/*.log).

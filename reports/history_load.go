@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // Event types in the compact form the report keeps in memory.
@@ -48,11 +49,12 @@ type loadedHistory struct {
 	events []event
 	// text holds every event's value and error text back to back.
 	text []byte
-	// nemesisValues holds the full value (raw JSON) of nemesis events by
-	// position.
-	nemesisValues map[int][]byte
-	fs            []string
-	fIndex        map[string]uint16
+	// faults pairs the nemesis events into fault windows, fed every entry
+	// the checkers' tracker is fed (Pending ones included), so the report
+	// shades exactly the windows the stats checker measured.
+	faults *windows.Tracker
+	fs     []string
+	fIndex map[string]uint16
 	// end is the time of the last event.
 	end int64
 	// keyObs holds what the history says about the keys with anomalies,
@@ -120,7 +122,7 @@ func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loade
 
 func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeHint int) (*loadedHistory, error) {
 	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint),
-		text: make([]byte, 0, sizeHint*40), nemesisValues: map[int][]byte{}}
+		text: make([]byte, 0, sizeHint*40), faults: windows.NewTracker()}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}
@@ -143,6 +145,7 @@ func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeH
 // of invocations left open are not lines of the file: their invocations
 // stay unpaired, which the views show as never completed.
 func (h *loadedHistory) add(e *history.Entry) {
+	h.faults.Observe(e)
 	if e.Pending {
 		return
 	}
@@ -156,10 +159,6 @@ func (h *loadedHistory) add(e *history.Entry) {
 	errStart := len(h.text)
 	h.text = appendCapped(h.text, []byte(e.Error))
 	ev.errLen = uint16(len(h.text) - errStart)
-	p := len(h.events)
-	if e.Process.Nemesis {
-		h.nemesisValues[p] = append([]byte(nil), e.Value...)
-	}
 	h.end = max(h.end, ev.t)
 	// The reader has checked that index = position and paired the
 	// completion with its invocation.

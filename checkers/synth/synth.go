@@ -275,9 +275,9 @@ func (s *sim) nemesis(now time.Duration) {
 		return
 	}
 	s.lastNemesis = s.lines
-	f := "kill"
+	f := history.NemesisKill.Start
 	if s.nemesisOpen {
-		f = "restart"
+		f = history.NemesisKill.Stop
 	}
 	s.nemesisOpen = !s.nemesisOpen
 	val := []byte(`{"nodes":["n2"]}`)
