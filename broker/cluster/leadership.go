@@ -9,7 +9,6 @@ import "go.etcd.io/raft/v3"
 // a rate limit (one attempt per 5 election timeouts) keeps a flapping peer
 // from causing an election storm.
 
-//
 // The voters are the group's current configuration; while a membership
 // change is under way (member_reconcile.go) no preference applies, so the
 // reconciler's transfers and these never pull against each other.

@@ -69,8 +69,8 @@ type raftGroup struct {
 	lastTransfer int
 	// reconf is the membership reconciler's state (member_reconcile.go).
 	reconf reconfState
-	lead         uint64
-	term         uint64
+	lead   uint64
+	term   uint64
 
 	// events is used by the group's goroutine only (see raft_events.go).
 	events raftEvents
@@ -169,8 +169,8 @@ func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPart
 		// A leader removed from the group steps down at once (the
 		// reconciler transfers leadership first; this covers the rest).
 		StepDownOnRemoval: true,
-		ReadOnlyOption:            raft.ReadOnlySafe,
-		Logger:                    raftLogger{log: g.log},
+		ReadOnlyOption:    raft.ReadOnlySafe,
+		Logger:            raftLogger{log: g.log},
 	}
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
