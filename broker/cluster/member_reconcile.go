@@ -184,6 +184,14 @@ func planReconfig(in planInput) action {
 		return action{} // raft leaves it by itself (auto leave)
 	}
 	voters := in.cs.GetVoters()
+	// A voter that a joining member replaces is on its way out of every
+	// group where the swap already happened: never re-added.
+	replaced := map[uint64]bool{}
+	for _, mb := range in.members {
+		if mb.State == MemberJoining && mb.Replaces != 0 {
+			replaced[mb.Replaces] = true
+		}
+	}
 	// 1. Members on their way out.
 	for _, mb := range in.members {
 		if mb.State != MemberLeaving && mb.State != MemberRemoved {
@@ -217,7 +225,7 @@ func planReconfig(in planInput) action {
 	}
 	// 2. Members that should be here and are not.
 	for _, mb := range in.members {
-		if mb.State != MemberJoining && mb.State != MemberVoter {
+		if (mb.State != MemberJoining && mb.State != MemberVoter) || replaced[mb.ID] {
 			continue
 		}
 		if roleIn(in.cs, mb.ID) == roleNone {
@@ -227,7 +235,7 @@ func planReconfig(in planInput) action {
 	// 3. Learners that should vote.
 	for _, mb := range in.members {
 		x := mb.ID
-		if (mb.State != MemberJoining && mb.State != MemberVoter) || roleIn(in.cs, x) != roleLearner {
+		if (mb.State != MemberJoining && mb.State != MemberVoter) || replaced[x] || roleIn(in.cs, x) != roleLearner {
 			continue
 		}
 		r := uint64(0)

@@ -288,6 +288,9 @@ func (g *raftGroup) onTick() {
 	g.issueReads()
 	g.maybeTransfer()
 	g.maybeReconfigure()
+	if g.id == MetaGroupID {
+		g.node.notifyRemoved()
+	}
 }
 
 // isLeader reports whether this node leads the group (as last observed).

@@ -63,15 +63,35 @@ func (n *Node) screen(from uint64, msgs []GroupMessage) []GroupMessage {
 		return nil
 	}
 	if n.members.Load().removed(from) {
+		n.metrics.refused.Add(float64(len(out)))
 		if n.notices.allow(from) {
 			n.log.Warn("refusing messages from a removed member", "peer", from)
-			n.tr.Send(from, []GroupMessage{{Group: controlGroup, Msg: &pb.Message{
-				Type: pb.MessageType_MsgUnreachable.Enum(), From: new(n.cfg.NodeID), To: new(from), Context: removedNotice,
-			}}})
+			n.sendRemovedNotice(from)
 		}
 		return nil
 	}
 	return out
+}
+
+func (n *Node) sendRemovedNotice(to uint64) {
+	n.tr.Send(to, []GroupMessage{{Group: controlGroup, Msg: &pb.Message{
+		Type: pb.MessageType_MsgUnreachable.Enum(), From: new(n.cfg.NodeID), To: new(to), Context: removedNotice,
+	}}})
+}
+
+// notifyRemoved tells every removed member, at most once per second each,
+// that it was removed. A removed node is in no group's configuration any
+// more, so nothing else may ever reach it, and it would go on believing
+// it is a member (it runs on __meta's ticks, on every node).
+func (n *Node) notifyRemoved() {
+	if n.removedSelf.Load() {
+		return
+	}
+	for _, mb := range n.members.Load().list {
+		if mb.State == MemberRemoved && mb.ID != n.cfg.NodeID && n.notices.allow(mb.ID) {
+			n.sendRemovedNotice(mb.ID)
+		}
+	}
 }
 
 func (n *Node) onControl(from uint64, m *pb.Message) {
