@@ -28,9 +28,14 @@ import (
 )
 
 // confRecord is a ConfState and the log index at which it took effect.
+// memberIndex is the __meta membership version (memberView.index) the
+// reconciler acted on when it proposed the change, carried in the change's
+// Context: a leader whose view of __meta is older must not act on it
+// (member_reconcile.go).
 type confRecord struct {
-	index uint64
-	cs    *pb.ConfState
+	index       uint64
+	memberIndex uint64
+	cs          *pb.ConfState
 }
 
 // confHistory remembers the configurations applied since the last
@@ -85,7 +90,7 @@ func (h *confHistory) compacted(i uint64) {
 }
 
 // confStateKey holds a group's ConfState as of its applied index: u64
-// index, then the protobuf ConfState.
+// index, u64 membership version, then the protobuf ConfState.
 func confStateKey(gid uint64) []byte { return storage.StateKey(gid, []byte("confstate")...) }
 
 func encodeConfRecord(r confRecord) ([]byte, error) {
@@ -93,7 +98,9 @@ func encodeConfRecord(r confRecord) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode conf state: %w", err)
 	}
-	return append(binary.BigEndian.AppendUint64(nil, r.index), v...), nil
+	out := binary.BigEndian.AppendUint64(nil, r.index)
+	out = binary.BigEndian.AppendUint64(out, r.memberIndex)
+	return append(out, v...), nil
 }
 
 func (g *raftGroup) stageConfRecord(b *pebble.Batch, r confRecord) error {
@@ -117,15 +124,15 @@ func loadConf(db *storage.DB, gid uint64, rlog *storage.RaftLog) (confRecord, er
 	if !ok {
 		return out, nil
 	}
-	if len(v) < 8 {
+	if len(v) < 16 {
 		return out, fmt.Errorf("load conf state of group %d (key %x in %s): %w: %d bytes", gid, confStateKey(gid), db.Dir, storage.ErrCorrupt, len(v))
 	}
 	cs := &pb.ConfState{}
-	if err := proto.Unmarshal(v[8:], cs); err != nil {
+	if err := proto.Unmarshal(v[16:], cs); err != nil {
 		return out, fmt.Errorf("load conf state of group %d (key %x in %s): %w: %w", gid, confStateKey(gid), db.Dir, storage.ErrCorrupt, err)
 	}
 	if idx := binary.BigEndian.Uint64(v); idx >= out.index {
-		out = confRecord{index: idx, cs: cs}
+		out = confRecord{index: idx, memberIndex: binary.BigEndian.Uint64(v[8:]), cs: cs}
 	}
 	return out, nil
 }
@@ -230,7 +237,10 @@ func (g *raftGroup) applyConfEntry(b *pebble.Batch, e *pb.Entry) []*pb.ConfChang
 		g.log.Error("invalid configuration change; skipped on every replica alike", "index", e.GetIndex(), "err", err)
 		return nil
 	}
-	rec := confRecord{index: e.GetIndex(), cs: cs}
+	rec := confRecord{index: e.GetIndex(), memberIndex: g.conf.latest().memberIndex, cs: cs}
+	if ctx := cc.GetContext(); len(ctx) == 8 {
+		rec.memberIndex = max(rec.memberIndex, binary.BigEndian.Uint64(ctx))
+	}
 	if err := g.stageConfRecord(b, rec); err != nil {
 		g.log.Error("stage conf state", "index", e.GetIndex(), "err", err)
 		g.node.fail(fmt.Errorf("group %s: %w", g.name, err))

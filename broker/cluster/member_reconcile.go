@@ -315,7 +315,14 @@ func (g *raftGroup) maybeReconfigure() {
 		}
 		r.proposedTick = 0
 	}
-	cs := g.confState()
+	rec := g.conf.latest()
+	cs := rec.cs
+	if rec.memberIndex > v.index {
+		// The group's last change was made for newer member records than
+		// this node has applied: acting on the old ones could undo it
+		// (re-add a member being replaced, say). Wait for __meta.
+		return
+	}
 	if isJoint(cs) {
 		if r.jointSince == 0 {
 			r.jointSince = g.ticks
@@ -356,6 +363,7 @@ func (g *raftGroup) maybeReconfigure() {
 	act := planReconfig(in)
 	switch act.kind {
 	case actPropose:
+		act.cc.Context = binary.BigEndian.AppendUint64(nil, v.index)
 		g.proposeConf(act.cc, act.why)
 	case actTransfer:
 		if g.lastTransfer != 0 && g.ticks-g.lastTransfer < 2*et {

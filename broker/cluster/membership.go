@@ -294,6 +294,10 @@ type memberView struct {
 	initialized bool
 	list        []Member // sorted by id
 	byID        map[uint64]Member
+	// index is the membership version: the __meta index of the latest
+	// state change of any member (the same on every node that applied
+	// the same records).
+	index uint64
 }
 
 func (v *memberView) get(id uint64) (Member, bool) {
@@ -330,6 +334,7 @@ func (m *metaSM) buildMemberView() *memberView {
 		mb := *m.st.Members[id]
 		v.list = append(v.list, mb)
 		v.byID[id] = mb
+		v.index = max(v.index, mb.Since)
 	}
 	return v
 }
