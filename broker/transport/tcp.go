@@ -27,17 +27,17 @@ type TCPConfig struct {
 // TCP is the peer transport: one connection per peer pair, dialled by the
 // lower node id and used in both directions, carrying every group.
 type TCP struct {
-	cfg   TCPConfig
-	log   *slog.Logger
-	ln    net.Listener
-	h     Handler
+	cfg TCPConfig
+	log *slog.Logger
+	ln  net.Listener
+	h   Handler
 	// peersMu guards peers, which AddPeer grows at run time; started
 	// tells AddPeer to start the new peer's goroutines at once.
 	peersMu sync.RWMutex
 	peers   map[uint64]*peer
 	started bool
 	delay   atomic.Int64
-	unrch atomic.Pointer[func(uint64)]
+	unrch   atomic.Pointer[func(uint64)]
 
 	stopc chan struct{}
 	wg    sync.WaitGroup
