@@ -66,6 +66,9 @@ func (n *Node) checkMetaLeader() error {
 	if n.removedSelf.Load() {
 		return ErrRemoved
 	}
+	if n.cfg.Standalone {
+		return fmt.Errorf("%w: a standalone node has no membership to change (use raft-cluster)", ErrInvalidMember)
+	}
 	if n.metaRaft.isLeader() {
 		return nil
 	}
