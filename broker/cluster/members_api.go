@@ -202,6 +202,12 @@ func (n *Node) WaitMember(ctx context.Context, id uint64, want MemberState) (Mem
 	for {
 		ch := n.memberWake.wait()
 		mb, ok := n.members.Load().get(id)
+		if id == n.cfg.NodeID && want == MemberRemoved && n.removedSelf.Load() {
+			// This node was removed: it hears no more __meta entries,
+			// but a peer told it (or its own __meta applied it).
+			mb.State = MemberRemoved
+			return mb, nil
+		}
 		switch {
 		case !ok:
 			return mb, fmt.Errorf("member %d: %w", id, ErrUnknownMember)
