@@ -12,7 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-chaos/chronik/broker/admin"
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/kafka"
+)
+
+// *Node is what the membership endpoints and the KRaft quorum APIs need.
+var (
+	_ admin.Members       = (*cluster.Node)(nil)
+	_ kafka.QuorumBackend = (*cluster.Node)(nil)
 )
 
 // startJoin starts node id empty with Join (raft-cluster --join): it

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 )
@@ -99,7 +101,7 @@ func TestProcessMembership(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"state": "removed"`) {
 		t.Fatalf("DELETE /admin/members/%d via node %d: %d %s", leader, via, code, body)
 	}
-	removed := c.procs[leader-1]
+	removed, removedID := c.procs[leader-1], leader
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st := status(t, removed.admin)
@@ -137,6 +139,27 @@ func TestProcessMembership(t *testing.T) {
 		t.Fatalf("Metadata brokers %v, want 3", meta.Brokers)
 	}
 	produce(400, 500)
+
+	// Kafka's admin view of the same quorum (KIP-853's DescribeQuorum),
+	// asked of the __meta leader.
+	leader = c.leaderOf(ctx, "__meta")
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dt := kmsg.NewDescribeQuorumRequestTopic()
+	dt.Topic = "__cluster_metadata"
+	dt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	dq.Topics = append(dq.Topics, dt)
+	dresp, err := dq.RequestWith(ctx, client(t, c.procs[leader-1].kafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qp := dresp.Topics[0].Partitions[0]
+	var voters []int32
+	for _, v := range qp.CurrentVoters {
+		voters = append(voters, v.ReplicaID)
+	}
+	if qp.ErrorCode != 0 || qp.LeaderID != int32(leader) || len(voters) != 3 || slices.Contains(voters, int32(removedID)) || !slices.Contains(voters, 4) {
+		t.Fatalf("DescribeQuorum on the leader: %+v (voters %v)", qp, voters)
+	}
 
 	// Node 4 alone serves everything acknowledged.
 	cl := client(t, fmt.Sprintf("127.0.0.1:%d", ports[0]), kgo.ConsumeTopics("members"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
