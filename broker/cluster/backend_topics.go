@@ -70,9 +70,15 @@ func (n *Node) Topic(name string) (TopicInfo, bool) {
 	}
 	ti := TopicInfo{Name: tm.Name, ID: tm.ID, Configs: tm.Configs}
 	removed := n.removedSelf.Load()
+	// A group not created here yet reports the member voters.
+	voters := []int32{}
+	for _, id := range voterIDsOf(n.members.Load()) {
+		voters = append(voters, int32(id))
+	}
 	for p, gid := range tm.RaftGroups {
-		pi := PartitionInfo{Partition: int32(p), Leader: -1, Replicas: []int32{}, ISR: []int32{}}
+		pi := PartitionInfo{Partition: int32(p), Leader: -1, Replicas: voters, ISR: voters}
 		if g := n.raftGroup(gid); g != nil {
+			pi.Replicas, pi.ISR = []int32{}, []int32{}
 			// Replicas are the group's voters and learners; the ISR is
 			// the voters (on the leader: those it sees caught up), since
 			// learners never count toward acks=all.

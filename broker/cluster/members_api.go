@@ -272,6 +272,9 @@ func (g *raftGroup) activeVoters(ids []uint64) int {
 }
 
 func inProgressOf(v *memberView) *Member {
+	if v == nil {
+		return nil
+	}
 	for _, mb := range v.list {
 		if mb.State == MemberJoining || mb.State == MemberLeaving {
 			return &mb
@@ -282,6 +285,9 @@ func inProgressOf(v *memberView) *Member {
 
 func voterIDsOf(v *memberView) []uint64 {
 	var out []uint64
+	if v == nil {
+		return nil
+	}
 	for _, mb := range v.list {
 		if mb.State == MemberVoter {
 			out = append(out, mb.ID)
