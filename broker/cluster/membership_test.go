@@ -58,6 +58,10 @@ func TestGrowAndShrink(t *testing.T) {
 		}
 	}
 	tc.waitVoters(rest, rest, 20*time.Second)
+	// A topic created now bootstraps with the current voters (waitVoters
+	// checks its groups too).
+	tc.createTopic(rest[0], "late", 2)
+	tc.waitVoters(rest, rest, 20*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	n := lg.halt()
 	if n < 100 {
