@@ -161,6 +161,12 @@ type Status struct {
 	Ready      bool              `json:"ready"`
 	RaftGroups []RaftGroupStatus `json:"groups"`
 	Unsafe     []string          `json:"unsafe,omitempty"`
+	// MemberState is this node's own state in __meta ("joining",
+	// "voter", "leaving", "removed"; empty while unknown, e.g. a node
+	// started with --join that was not added yet) and Members this
+	// node's view of every member (membership.go).
+	MemberState MemberState `json:"member_state,omitempty"`
+	Members     []Member    `json:"members,omitempty"`
 }
 
 // RaftGroupStatus is one Raft group's state on this node.
@@ -174,6 +180,12 @@ type RaftGroupStatus struct {
 	Leader  uint64 `json:"leader"` // 0: unknown
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
+	// Voters, VotersOutgoing (set while the group is in a joint
+	// configuration) and Learners are the group's configuration as
+	// applied on this node.
+	Voters         []uint64 `json:"voters"`
+	VotersOutgoing []uint64 `json:"voters_outgoing,omitempty"`
+	Learners       []uint64 `json:"learners,omitempty"`
 	// Progress is set on the leader only: each peer's replication state.
 	Progress map[uint64]PeerProgress `json:"progress,omitempty"`
 }
@@ -184,6 +196,8 @@ type PeerProgress struct {
 	Next   uint64 `json:"next"`
 	State  string `json:"state"` // StateProbe, StateReplicate, StateSnapshot
 	Active bool   `json:"active"`
+	// Learner is set for a learner (it does not count in quorums).
+	Learner bool `json:"learner,omitempty"`
 }
 
 // Timeouts shared by both layers.

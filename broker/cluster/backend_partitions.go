@@ -13,6 +13,9 @@ import (
 
 // partitionGroup resolves a topic-partition to its local group.
 func (n *Node) partitionReplica(tp TopicPartition) (*raftGroup, *partitionSM, error) {
+	if n.removedSelf.Load() {
+		return nil, nil, ErrRemoved
+	}
 	tm, ok := n.meta.topic(tp.Topic)
 	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(tm.RaftGroups) {
 		return nil, nil, ErrUnknownTopic

@@ -42,17 +42,28 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
   - raft_events.go: the Raft events (state loaded at start, a new term or
     vote persisted, an election won) logged at info level with attributes
     of their own, which the harness's raft-safety checker reads.
+  - Membership (below): membership.go (the records in __meta),
+    confchange.go (a group's ConfState and the apply path of
+    configuration changes), member_reconcile.go (the reconciler that
+    drives every group toward the records), members_api.go and
+    members_node.go (the operations the admin and Kafka APIs call, the
+    node's side of the records), removed_node.go (refusing removed
+    members, and refusing itself once removed).
   - The RecordBatch header layout shared with broker/kafka is
     broker/recordbatch.
 
 # Groups and bootstrap
 
-Every group, __meta included, is bootstrapped without configuration-change
-entries: on first creation each replica writes a snapshot at index 1, term
-1, whose ConfState lists all voters (the --peers ids plus this node). All
-replicas thus start identical, and no conf change ever reaches a state
-machine (the Chronik server this broker re-creates fed them to its
-metadata apply path).
+Every group is bootstrapped from a snapshot at index 1, term 1, that
+every replica writes alike on first creation: __meta's ConfState lists the
+--peers ids plus this node; a partition group's lists the configuration
+__meta recorded when its topic was created (the member voters, with
+joining members as learners; topics created before membership was
+recorded use the bootstrap voters). All replicas thus start identical;
+every later change of a group's configuration is a configuration-change
+entry of its own log (see Membership). A node started with Config.Join
+never bootstraps __meta: it starts with an empty configuration and waits
+for the leader's snapshot.
 
 Partition groups are created when a topic's creation applies in __meta: on
 every node, for every topic of the command, with group ids assigned from a
@@ -172,11 +183,57 @@ then it reports on Fatal). Ready is registered, a known __meta leader, and
 chronik-default created (the __meta leader creates it once it leads). The leader epoch reported
 to clients is the Raft term, never lower than one reported before.
 
+# Membership
+
+__meta records the members with their state (joining, voter, leaving,
+removed), their addresses, and for a replacement the voter it replaces.
+The __meta leader validates a request (AddMember, RemoveMember: unknown
+id, id in use or used before — ids are never reused —, another change in
+progress, a new voter set without an active majority) and proposes it;
+the record is re-validated when it applies. Every Raft group then follows
+the records through its own log, driven by whichever node leads it (the
+reconciler of member_reconcile.go, one change at a time, restartable
+anywhere because it only compares records and configurations):
+
+  - a new member is added to every group as a learner (etcd raft's
+    ConfChangeV2; it receives a snapshot, then the log, and counts in no
+    quorum), and promoted in a group once caught up there: the leader sees
+    it in state Replicate, heard from within the last election timeout,
+    with its match index within 128 entries of the leader's last index;
+  - voter changes use joint consensus (ConfChangeTransitionJointImplicit:
+    raft enters C_old,new and the leader leaves it automatically once the
+    entry applies; the reconciler proposes the leave itself if that did
+    not happen within three election timeouts); a replacement promotes the
+    new member and removes the old one in one joint change;
+  - a leader that is leaving transfers leadership first (to the most
+    caught-up remaining voter); a removal whose new voter set has no
+    active majority waits;
+  - __meta is last both ways: it promotes a member only once every
+    partition group has it as a voter, removes one only once no partition
+    group has it, and then records the final state (voter, removed).
+
+Configuration changes apply in every group's apply path: the resulting
+ConfState is written in the apply batch with the applied index (raft
+restarts from the ConfState as of Config.Applied and re-applies nothing
+below it) and travels in snapshots. Each change carries the membership
+version it was made for, so a leader whose __meta view is older waits
+instead of undoing it.
+
+A removed member stops serving and says so: once its __meta applies its
+removal, or a peer tells it (every node sends removed members a notice
+on the control channel, and answers their messages with one), it
+persists a mark, logs an ERROR line, stops its Raft groups, reports
+member_state "removed" and Ready false, and answers Kafka requests with
+ErrRemoved (NOT_LEADER_OR_FOLLOWER / NOT_COORDINATOR). Every node drops
+the messages of removed members, so a removed node that comes back with
+old data, whose stale configurations may still count it, reaches nobody.
+
 # Seeded bugs
 
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
-forgotten hard state) with which the chaos harness shows it catches what
+forgotten hard state, a replacement applied in one step without joint
+consensus, a learner promoted before it caught up) with which the chaos harness shows it catches what
 it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
 are off by default, logged loudly at start, and listed in Status().Unsafe.
 */

@@ -9,11 +9,15 @@ import "go.etcd.io/raft/v3"
 // a rate limit (one attempt per 5 election timeouts) keeps a flapping peer
 // from causing an election storm.
 
+// The voters are the group's current configuration; while a membership
+// change is under way (member_reconcile.go) no preference applies, so the
+// reconciler's transfers and these never pull against each other.
 func (g *raftGroup) preferredLeader() uint64 {
-	if g.id == MetaGroupID || len(g.node.voters) < 2 {
+	voters := g.confState().GetVoters()
+	if g.id == MetaGroupID || len(voters) < 2 || isJoint(g.confState()) || !g.node.members.Load().settled() {
 		return 0
 	}
-	return g.node.voters[int(g.partition.Partition)%len(g.node.voters)]
+	return voters[int(g.partition.Partition)%len(voters)]
 }
 
 // maybeTransfer runs on ticks with g.mu held.

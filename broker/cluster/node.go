@@ -64,6 +64,13 @@ type Node struct {
 	stopOnce sync.Once
 
 	metrics *nodeMetrics
+
+	// Membership (membership.go, removed_node.go): the published member
+	// view, this node's own removal, and wake-ups for waiters.
+	members     atomic.Pointer[memberView]
+	removedSelf atomic.Bool
+	memberWake  memberWaiters
+	notices     noticeLimiter
 }
 
 // New opens the node's store and loads its groups. It does not start any
@@ -110,12 +117,22 @@ func New(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	n.metaRaft, err = newRaftGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{})
+	// A node started with --join never bootstraps __meta: it waits, with
+	// an empty configuration, for the leader's snapshot (membership.go).
+	metaBoot := confOf(n.voters, nil)
+	if cfg.Join {
+		metaBoot = nil
+	}
+	n.metaRaft, err = newRaftGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{}, metaBoot)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	n.raftGroups[MetaGroupID] = n.metaRaft
+	if err := n.loadMembership(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := n.reconcileGroups(); err != nil {
 		db.Close()
 		return nil, err
@@ -136,6 +153,9 @@ func (c *Config) validate() error {
 	}
 	if _, ok := c.Peers[c.NodeID]; ok {
 		return fmt.Errorf("peer list names this node (%d) itself", c.NodeID)
+	}
+	if c.Join && (c.Standalone || len(c.Peers) == 0) {
+		return errors.New("join needs raft-cluster with the existing members in the peer list")
 	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 50 * time.Millisecond
@@ -191,6 +211,12 @@ func (n *Node) unsafeNames() []string {
 	if u.ForgetHardState {
 		out = append(out, "forget-hardstate")
 	}
+	if u.DirectConfChange {
+		out = append(out, "direct-conf-change")
+	}
+	if u.PromoteEarly {
+		out = append(out, "promote-early")
+	}
 	return out
 }
 
@@ -203,8 +229,10 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mu.Lock()
 	n.started = true
-	for _, g := range n.raftGroups {
-		g.start()
+	if !n.removedSelf.Load() {
+		for _, g := range n.raftGroups {
+			g.start()
+		}
 	}
 	n.mu.Unlock()
 	bgctx, cancel := context.WithCancel(context.Background())
@@ -212,7 +240,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.bg.Add(2)
 	go func() { defer n.bg.Done(); n.registerLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.defaultTopicLoop(bgctx) }()
-	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone)
+	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone, "join", n.cfg.Join)
 	return nil
 }
 
@@ -256,6 +284,9 @@ func (n *Node) nextProposalID() uint64 { return n.propID.Add(1) }
 // handle receives peer messages (transport goroutines): it never blocks.
 // The common case (every group known) takes only the read lock.
 func (n *Node) handle(from uint64, msgs []GroupMessage) {
+	if msgs = n.screen(from, msgs); len(msgs) == 0 {
+		return
+	}
 	n.mu.RLock()
 	if n.stopped {
 		n.mu.RUnlock()
@@ -347,12 +378,12 @@ func (n *Node) reconcileGroups() error {
 		if err != nil {
 			return err
 		}
-		g, err := newRaftGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp)
+		g, err := newRaftGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp, n.meta.bootConf(tp.Topic, n.voters))
 		if err != nil {
 			return err
 		}
 		n.adopt(gid, g)
-		if n.started {
+		if n.started && !n.removedSelf.Load() {
 			g.start()
 		}
 	}
