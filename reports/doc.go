@@ -14,7 +14,9 @@
 // and seed, each checker's result, each anomaly with its explanation and
 // the operations that prove it (linked to #op-INDEX in the history view),
 // the latency and throughput plots with nemesis windows as shaded bands,
-// the nemesis windows as a table, a per-process timeline, the paginated
+// the nemesis windows as a table (computed by checkers/windows, so they are
+// the stats checker's; families are coloured by their place in the table
+// of nemesis functions), a per-process timeline, the paginated
 // history, per-key offset views for keys named by anomalies, the whole
 // configuration, and links to linearizability.html, history.jsonl,
 // results.json, chaos.log and each node's log (nK/*.log).
@@ -38,21 +40,25 @@
 //   - the per-key views keep at most maxKeyViews keys and maxKeyRows rows;
 //   - the timeline draws the history page on screen.
 //
-// History lines are decoded by a direct scanner for the flat objects the
-// harness writes (fast_decode.go), falling back to encoding/json for
-// anything else, on all cores; a malformed line is an error naming it.
+// History lines are read with history.Scan (package checkers/history), the
+// decoder and pairing the checkers use, on all cores, and kept as compact
+// events without pointers (history_load.go), values cut to maxValueChars.
+// A history that breaks the contract is never drawn as if it were whole:
+// the page quotes the reader's error, which names the line, and shows only
+// the events before that line.
 //
 // # Contracts read
 //
-// results.json follows DESIGN.md and is parsed loosely (results.go):
-// "valid" is true, false or "unknown" (anything else reads as unknown);
-// each checker may have "errors" {name: {count, examples, explanation?}},
-// "partitions" {key: result} and any other field, which is rendered as a
-// key/value table. Inside an example, operation indices are recognized in
-// fields named op, ops, index, indices, op-indices/op_indices (and similar)
-// and in embedded history ops ({"index": N, "type": ...}); keys in "key" or
-// "keys"; offsets in "offset"/"offsets"; a one-line explanation in
-// "explanation". test.json is read for name, seed, nodes, nemesis,
+// results.json follows DESIGN.md (results.go): "valid" is true, false or
+// "unknown" (anything else reads as unknown); each checker section has the
+// fields every checker shares (verdict.Findings: "error", why it is
+// unknown, and "errors" {name: {count, fatal_count, examples}}, every
+// example one verdict.Case, decoded as such: no field names are guessed),
+// the linearizability checker's "partitions" {key: result}, and any other
+// field, which is rendered as a key/value table (fields named "ops" link
+// to the history). An "errors" not in that shape is shown as written.
+// Stores written before the one example shape are read as package verdict
+// describes. test.json is read for name, seed, nodes, nemesis,
 // workload, time_limit, broker_args and command_line, and shown in full.
 //
 // # The store index and validation.json

@@ -3,8 +3,10 @@ package reports
 import (
 	"bufio"
 	"fmt"
+	"html/template"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"unicode/utf8"
 )
@@ -154,6 +156,54 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// paginate decides which history pages go inline and writes page files
+// when not all of them do.
+func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
+	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
+	inline := map[int]bool{}
+	if pg.Pages <= maxInlinePages {
+		for n := 0; n < pg.Pages; n++ {
+			inline[n] = true
+		}
+		// A previous render of a larger history may have left pages.
+		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
+			return fmt.Errorf("clear history pages: %w", err)
+		}
+	} else {
+		pg.PageFiles = true
+		inline[0] = true
+		if pg.Results != nil {
+		outer:
+			for _, c := range pg.Results.Checkers {
+				for _, a := range c.Anomalies {
+					for _, ex := range a.Examples {
+						for _, op := range ex.Ops {
+							if len(inline) >= maxAnomalyPage {
+								break outer
+							}
+							if p := h.pos(op); p >= 0 {
+								inline[p/pageSize] = true
+							}
+						}
+					}
+				}
+			}
+		}
+		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
+			return err
+		}
+	}
+	ns := make([]int, 0, len(inline))
+	for n := range inline {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	for _, n := range ns {
+		pg.InlinePages = append(pg.InlinePages, template.JS(appendPage(nil, h, n)))
 	}
 	return nil
 }

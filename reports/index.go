@@ -18,7 +18,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// runDirLayout is the timestamp format of run directories (DESIGN.md).
+// runDirLayout is the timestamp format of run directories,
+// store/<test>/<YYYYMMDDTHHMMSS>/ (the store layout in README.md).
 const runDirLayout = "20060102T150405"
 
 // RunSummary is one run as the store index lists it.

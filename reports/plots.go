@@ -26,16 +26,12 @@ var (
 	typeColors = [...]color.Color{evInvoke: colorRead, evOk: colorOk, evFail: colorFail, evInfo: colorInfo}
 )
 
-// nemesisColors gives each fault family its band colour, translucent so
-// that points under a band stay visible.
-var nemesisColors = map[string]color.NRGBA{
-	"kill":      {R: 0xe0, G: 0x4f, B: 0x5f, A: 0x38},
-	"pause":     {R: 0x3b, G: 0x82, B: 0xf6, A: 0x38},
-	"partition": {R: 0xf5, G: 0x9e, B: 0x0b, A: 0x38},
-	"loss":      {R: 0x14, G: 0xb8, B: 0xa6, A: 0x38},
-	"delay":     {R: 0xa8, G: 0x55, B: 0xf7, A: 0x38},
-	"start":     {R: 0x80, G: 0x80, B: 0x80, A: 0xa0},
-}
+// Band alphas: translucent so that points under a band stay visible; an
+// instant is a one-point line and needs more ink to be seen at all.
+const (
+	bandAlpha    = 0x38
+	instantAlpha = 0xa0
+)
 
 // glyphFor gives each operation function its own marker shape, so that
 // sends and polls can be told apart without colour (print, colour blindness).
@@ -150,9 +146,10 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 	for _, w := range b.windows {
 		x0 := trX(w.Start.Seconds())
 		x1 := trX(w.End.Seconds())
-		col := nemesisColors[w.Kind]
-		if col.A == 0 {
-			col = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x38}
+		col := w.color
+		col.A = bandAlpha
+		if w.Instant {
+			col.A = instantAlpha
 		}
 		if w.Instant || x1-x0 < vg.Points(1) {
 			x1 = x0 + vg.Points(1)

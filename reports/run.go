@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -25,10 +23,13 @@ type runPage struct {
 
 	HasHistory   bool
 	HistoryError string
-	Events       int
-	Operations   int
-	Duration     time.Duration
-	OpStats      []opStat
+	// HistoryPartial is set when the views show only the events before
+	// the malformed line HistoryError names.
+	HistoryPartial bool
+	Events         int
+	Operations     int
+	Duration       time.Duration
+	OpStats        []opStat
 
 	Anomalies []anomalyView
 	Windows   []NemesisWindow
@@ -49,12 +50,6 @@ type runPage struct {
 	InlinePages  []template.JS
 	FNames       []string
 	PageFiles    bool
-}
-
-type opStat struct {
-	F                   string
-	Total, Ok, Fail, In int
-	P50, P99, Max       string
 }
 
 type anomalyView struct {
@@ -89,10 +84,6 @@ type keyViewHTML struct {
 	Anchor   string
 }
 
-type link struct {
-	Href, Label, Note string
-}
-
 // maxExamplesShown and maxOpsPerExample keep the anomaly section readable;
 // everything is in results.json, which the section links.
 const (
@@ -105,182 +96,175 @@ const (
 // node logs). It reads only those files, so it can re-render any saved run.
 // Large histories also get runDir/history-pages/ (see history_pages.go).
 func RenderRun(ctx context.Context, runDir string) error {
+	if err := renderRun(ctx, runDir); err != nil {
+		return fmt.Errorf("render run %s: %w", runDir, err)
+	}
+	return nil
+}
+
+func renderRun(ctx context.Context, runDir string) error {
+	pg, err := readRunPage(runDir)
+	if err != nil {
+		return err
+	}
+	keys := anomalyKeys(pg.Results)
+	h := pg.loadHistory(ctx, runDir, keys)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h != nil {
+		if err := pg.addHistoryViews(runDir, h, keys); err != nil {
+			return err
+		}
+	}
+	if pg.Results != nil {
+		pg.Anomalies = anomalyViews(pg.Results, h)
+	}
+	pg.Links, pg.Logs = runLinks(runDir)
+	var buf bytes.Buffer
+	if err := runTemplate.Execute(&buf, pg); err != nil {
+		return fmt.Errorf("execute template: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes())
+}
+
+// readRunPage starts the page from test.json and results.json.
+func readRunPage(runDir string) (*runPage, error) {
 	cfg, err := readTestConfig(filepath.Join(runDir, "test.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	res, err := readResults(filepath.Join(runDir, "results.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	pg := &runPage{Config: cfg, Results: res, RunDir: runDir, Generated: time.Now().UTC(), PageSize: pageSize, PagesPerFile: pagesPerFile}
 	pg.Title = cfg.Name
 	if pg.Title == "" {
 		pg.Title = filepath.Base(filepath.Dir(runDir))
 	}
-	switch {
-	case res == nil:
-		pg.Verdict = Unknown
-		pg.VerdictNote = "results.json is missing: the history was not checked."
-	default:
-		pg.Verdict = res.Valid
-		if res.Valid == Unknown {
-			// Say at the top why nothing could be decided.
-			var why []string
-			for _, c := range res.Checkers {
-				if c.Valid == Unknown {
-					w := c.Name + " could not decide"
-					if c.Explanation != "" {
-						w = c.Name + ": " + c.Explanation
-					}
-					why = append(why, w)
-				}
+	pg.Verdict, pg.VerdictNote = verdictOf(res)
+	return pg, nil
+}
+
+// verdictOf is the run's verdict and, when it is unknown, why.
+func verdictOf(res *Results) (Verdict, string) {
+	if res == nil {
+		return Unknown, "results.json is missing: the history was not checked."
+	}
+	if res.Valid != Unknown {
+		return res.Valid, ""
+	}
+	// Say at the top why nothing could be decided.
+	var why []string
+	for _, c := range res.Checkers {
+		if c.Valid == Unknown {
+			w := c.Name + " could not decide"
+			if c.Explanation != "" {
+				w = c.Name + ": " + c.Explanation
 			}
-			pg.VerdictNote = strings.Join(why, "; ")
+			why = append(why, w)
 		}
 	}
+	return Unknown, strings.Join(why, "; ")
+}
 
-	// Keys and offsets named by anomalies get offset views.
-	keyOffsets := map[string][]int64{}
-	var keyOrder []string
+// viewKeys are the keys that get an offset view, in the order anomalies
+// name them, with the offsets the anomalies point at.
+type viewKeys struct {
+	order   []string
+	offsets map[string][]int64
+}
+
+// anomalyKeys picks the keys named by anomaly examples and the partitions
+// a checker did not pass, at most maxKeyViews of them.
+func anomalyKeys(res *Results) viewKeys {
+	k := viewKeys{offsets: map[string][]int64{}}
+	add := func(key string, offsets []int64) {
+		if _, ok := k.offsets[key]; !ok {
+			k.order = append(k.order, key)
+			k.offsets[key] = nil
+		}
+		k.offsets[key] = append(k.offsets[key], offsets...)
+	}
 	if res != nil {
 		for _, c := range res.Checkers {
 			for _, a := range c.Anomalies {
 				for _, ex := range a.Examples {
-					for _, k := range ex.Keys {
-						if _, ok := keyOffsets[k]; !ok {
-							keyOrder = append(keyOrder, k)
-							keyOffsets[k] = nil
-						}
-						keyOffsets[k] = append(keyOffsets[k], ex.Offsets...)
+					for _, key := range ex.Keys {
+						add(key, ex.Offsets)
 					}
 				}
 			}
 			for _, p := range c.Partitions {
 				if p.Result != "ok" && p.Result != "valid" && p.Result != "true" {
-					if _, ok := keyOffsets[p.Key]; !ok {
-						keyOrder = append(keyOrder, p.Key)
-						keyOffsets[p.Key] = nil
-					}
+					add(p.Key, nil)
 				}
 			}
 		}
 	}
-	if len(keyOrder) > maxKeyViews {
-		keyOrder = keyOrder[:maxKeyViews]
+	if len(k.order) > maxKeyViews {
+		k.order = k.order[:maxKeyViews]
 	}
-	wantKeys := map[string]bool{}
-	for _, k := range keyOrder {
-		wantKeys[k] = true
-	}
-
-	var h *loadedHistory
-	histPath := filepath.Join(runDir, "history.jsonl")
-	if _, err := os.Stat(histPath); err == nil {
-		h, err = loadHistory(ctx, histPath, wantKeys)
-		if err != nil {
-			// A broken history still gets a report that says so.
-			pg.HistoryError = err.Error()
-			h = nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
-	}
-	if h != nil {
-		pg.HasHistory = true
-		pg.Events = len(h.events)
-		pg.Duration = time.Duration(h.end)
-		pg.FNames = h.fs
-		pg.Windows = nemesisWindows(h)
-		pg.OpStats, pg.Operations = operationStats(h)
-		lat, drawn, total, err := latencyPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
-		thr, err := throughputPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.ThroughputSVG = template.HTML(thr)
-		for _, k := range keyOrder {
-			ko := h.keyObs[k]
-			if ko == nil {
-				continue
-			}
-			kv := buildKeyView(ko, keyOffsets[k])
-			svg, err := keyPlot(ko, h.end, pg.Windows)
-			if err != nil {
-				return fmt.Errorf("render run %s: %w", runDir, err)
-			}
-			pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
-		}
-		if err := pg.paginate(runDir, h); err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-	}
-	if res != nil {
-		pg.Anomalies = anomalyViews(res, h)
-	}
-	pg.Links, pg.Logs = runLinks(runDir)
-
-	var buf bytes.Buffer
-	if err := runTemplate.Execute(&buf, pg); err != nil {
-		return fmt.Errorf("render run %s: execute template: %w", runDir, err)
-	}
-	if err := writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes()); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
-	}
-	return nil
+	return k
 }
 
-// paginate decides which history pages go inline and writes page files
-// when not all of them do.
-func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
-	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
-	inline := map[int]bool{}
-	if pg.Pages <= maxInlinePages {
-		for n := 0; n < pg.Pages; n++ {
-			inline[n] = true
+// loadHistory reads runDir/history.jsonl, if there is one. A history that
+// cannot be read is reported on the page; a malformed one still shows the
+// events before its first bad line.
+func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys) *loadedHistory {
+	histPath := filepath.Join(runDir, "history.jsonl")
+	if _, err := os.Stat(histPath); err != nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, k := range keys.order {
+		want[k] = true
+	}
+	h, err := loadHistory(ctx, histPath, want)
+	if err == nil {
+		return h
+	}
+	pg.HistoryError = err.Error()
+	if h == nil || len(h.events) == 0 {
+		return nil
+	}
+	pg.HistoryPartial = true
+	return h
+}
+
+// addHistoryViews fills everything drawn from the history: the summary,
+// the nemesis windows, the plots, the key views and the history pages.
+func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKeys) error {
+	pg.HasHistory = true
+	pg.Events = len(h.events)
+	pg.Duration = time.Duration(h.end)
+	pg.FNames = h.fs
+	pg.Windows = nemesisWindows(h)
+	pg.OpStats, pg.Operations = operationStats(h)
+	lat, drawn, total, err := latencyPlot(h, pg.Windows)
+	if err != nil {
+		return err
+	}
+	pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
+	thr, err := throughputPlot(h, pg.Windows)
+	if err != nil {
+		return err
+	}
+	pg.ThroughputSVG = template.HTML(thr)
+	for _, k := range keys.order {
+		ko := h.keyObs[k]
+		if ko == nil {
+			continue
 		}
-		// A previous render of a larger history may have left pages.
-		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
-			return fmt.Errorf("clear history pages: %w", err)
-		}
-	} else {
-		pg.PageFiles = true
-		inline[0] = true
-		if pg.Results != nil {
-		outer:
-			for _, c := range pg.Results.Checkers {
-				for _, a := range c.Anomalies {
-					for _, ex := range a.Examples {
-						for _, op := range ex.Ops {
-							if len(inline) >= maxAnomalyPage {
-								break outer
-							}
-							if p := h.pos(op); p >= 0 {
-								inline[p/pageSize] = true
-							}
-						}
-					}
-				}
-			}
-		}
-		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
+		kv := buildKeyView(ko, keys.offsets[k])
+		svg, err := keyPlot(ko, h.end, pg.Windows)
+		if err != nil {
 			return err
 		}
+		pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
 	}
-	ns := make([]int, 0, len(inline))
-	for n := range inline {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
-	for _, n := range ns {
-		pg.InlinePages = append(pg.InlinePages, template.JS(appendPage(nil, h, n)))
-	}
-	return nil
+	return pg.paginate(runDir, h)
 }
 
 func keyAnchor(k string) string {
@@ -346,133 +330,6 @@ func opRowOf(h *loadedHistory, idx int64) opRow {
 
 func fmtSeconds(ns int64) string {
 	return fmt.Sprintf("%.3f s", float64(ns)/1e9)
-}
-
-// operationStats counts client operations by f and outcome and computes
-// latency quantiles, a summary that exists even when results.json lacks
-// stats.
-func operationStats(h *loadedHistory) ([]opStat, int) {
-	type acc struct {
-		st   opStat
-		lats []float64
-	}
-	by := map[string]*acc{}
-	total := 0
-	for i := range h.events {
-		e := &h.events[i]
-		if e.proc < 0 || e.typ != evInvoke {
-			continue
-		}
-		total++
-		f := h.fname(e.f)
-		a := by[f]
-		if a == nil {
-			a = &acc{st: opStat{F: f}}
-			by[f] = a
-		}
-		a.st.Total++
-		typ, end := evInfo, h.end
-		if p := h.pos(e.pair); e.pair >= 0 && p >= 0 {
-			typ, end = h.events[p].typ, h.events[p].t
-		}
-		switch typ {
-		case evOk:
-			a.st.Ok++
-			a.lats = append(a.lats, float64(end-e.t)/1e6)
-		case evFail:
-			a.st.Fail++
-		default:
-			a.st.In++
-		}
-	}
-	var out []opStat
-	for _, f := range sortedKeys(by) {
-		a := by[f]
-		if len(a.lats) > 0 {
-			sort.Float64s(a.lats)
-			q := func(p float64) string {
-				i := int(math.Ceil(p*float64(len(a.lats)))) - 1
-				return fmtMs(a.lats[max(0, min(i, len(a.lats)-1))])
-			}
-			a.st.P50, a.st.P99, a.st.Max = q(0.5), q(0.99), fmtMs(a.lats[len(a.lats)-1])
-		}
-		out = append(out, a.st)
-	}
-	return out, total
-}
-
-func fmtMs(ms float64) string {
-	switch {
-	case ms >= 10000:
-		return fmt.Sprintf("%.1f s", ms/1000)
-	case ms >= 100:
-		return fmt.Sprintf("%.0f ms", ms)
-	default:
-		return fmt.Sprintf("%.2f ms", ms)
-	}
-}
-
-// runLinks lists the files next to the report worth opening: Porcupine's
-// visualizations, the raw history and results, the harness log, and every
-// node's logs (nK/*.log).
-func runLinks(runDir string) (links, logs []link) {
-	add := func(name, label, note string) {
-		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
-			links = append(links, link{Href: name, Label: label, Note: note})
-		}
-	}
-	add("linearizability.html", "linearizability.html", "Porcupine's visualization, with nemesis windows")
-	if vis, _ := filepath.Glob(filepath.Join(runDir, "*.html")); len(vis) > 0 {
-		for _, v := range vis {
-			b := filepath.Base(v)
-			if b != "index.html" && b != "linearizability.html" {
-				links = append(links, link{Href: b, Label: b, Note: "visualization"})
-			}
-		}
-	}
-	add("history.jsonl", "history.jsonl", "every operation, one JSON object per line")
-	add("results.json", "results.json", "the checkers' verdicts and every anomaly example")
-	add("test.json", "test.json", "the full configuration")
-	add("chaos.log", "chaos.log", "the harness's log")
-	nodeLogs, _ := filepath.Glob(filepath.Join(runDir, "n*", "*.log"))
-	sort.Slice(nodeLogs, func(i, j int) bool { return naturalLess(nodeLogs[i], nodeLogs[j]) })
-	for _, l := range nodeLogs {
-		rel, err := filepath.Rel(runDir, l)
-		if err != nil {
-			continue
-		}
-		rel = filepath.ToSlash(rel)
-		note := ""
-		if st, err := os.Stat(l); err == nil {
-			note = humanBytes(st.Size())
-		}
-		logs = append(logs, link{Href: rel, Label: rel, Note: note})
-	}
-	return links, logs
-}
-
-// naturalLess orders n2 before n10.
-func naturalLess(a, b string) bool {
-	if len(a) != len(b) {
-		da, db := filepath.Dir(a), filepath.Dir(b)
-		if len(da) != len(db) {
-			return len(da) < len(db)
-		}
-	}
-	return a < b
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }
 
 // anomalyExplanations explains each anomaly name of Jepsen's Kafka

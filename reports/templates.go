@@ -49,6 +49,14 @@ var funcs = template.FuncMap{
 	"rfc":       func(t time.Time) string { return t.Format("2006-01-02 15:04:05 UTC") },
 	"jsonJS":    func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
 	"anchorFor": keyAnchor,
+	// historyTime renders a case's or log line's time (ns since the test
+	// started, nil when it has none) as the history view does.
+	"historyTime": func(ns *int64) string {
+		if ns == nil {
+			return ""
+		}
+		return fmtSeconds(*ns)
+	},
 }
 
 func verdictText(v Verdict) string {
@@ -71,10 +79,11 @@ func fieldHTML(name string, v any) template.HTML {
 	return template.HTML(b.String())
 }
 
-// writeKeyed renders v under field name key: operation indices (fields
-// such as "ops") become links into the history view.
+// writeKeyed renders v under field name key: operation indices become
+// links into the history view. Every checker names history indices "ops"
+// (verdict.Case, the stats checker's fault windows).
 func writeKeyed(b *strings.Builder, key string, v any, depth int) {
-	if opFieldNames[strings.ToLower(key)] {
+	if key == "ops" {
 		var ns []json.Number
 		switch x := v.(type) {
 		case json.Number:

@@ -23,7 +23,7 @@ type fakeNode struct {
 func (f *fakeNode) Ready() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }
 func (f *fakeNode) Status() cluster.Status {
 	return cluster.Status{NodeID: 3, Mode: "raft-cluster", Ready: f.Ready(),
-		Groups: []cluster.GroupStatus{{Name: "__meta", Role: "StateLeader", Term: 4, Leader: 3}}}
+		RaftGroups: []cluster.RaftGroupStatus{{Name: "__meta", Role: "StateLeader", Term: 4, Leader: 3}}}
 }
 func (f *fakeNode) SetPeerDelay(d time.Duration) error {
 	f.mu.Lock()
@@ -99,7 +99,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	var st cluster.Status
 	_, body := do("GET", "/status")
-	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Groups[0].Name != "__meta" {
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.RaftGroups[0].Name != "__meta" {
 		t.Fatalf("status JSON %q: %v", body, err)
 	}
 }

@@ -9,49 +9,64 @@ import (
 // and the replicated state (this package). broker/kafka declares the Backend
 // interface it needs in terms of these types; *Node implements it.
 
-// Errors returned by Node and Partition methods. The Kafka layer maps each to
-// a Kafka error code; anything else is reported as UNKNOWN_SERVER_ERROR
-// (fail-safe: the client must treat the outcome as unknown).
+// Errors returned by Node methods. broker/kafka's errCode and groupErrCode
+// map each to a Kafka error code (that mapping lives only there); anything
+// else is reported as UNKNOWN_SERVER_ERROR (fail-safe: the client must treat
+// the outcome as unknown). They are grouped by what a caller may conclude
+// about the write it asked for.
+
+// Leadership and availability: nothing was proposed, so nothing was
+// written; the client finds the leader (or waits for one) and retries.
 var (
-	// ErrNotLeader: this node is not the partition's (or __meta's) leader.
-	// Kafka: NOT_LEADER_OR_FOLLOWER / NOT_COORDINATOR.
+	// ErrNotLeader: this node does not lead the partition's (or __meta's)
+	// Raft group, or raft refused to forward the proposal to the leader.
 	ErrNotLeader = errors.New("cluster: not the leader")
-	// ErrUnknownTopic: no such topic or partition. Kafka:
-	// UNKNOWN_TOPIC_OR_PARTITION.
-	ErrUnknownTopic = errors.New("cluster: unknown topic or partition")
-	// ErrTopicExists: CreateTopics of an existing topic. Kafka:
-	// TOPIC_ALREADY_EXISTS.
-	ErrTopicExists = errors.New("cluster: topic already exists")
-	// ErrInvalidPartitions: partition count out of range. Kafka:
-	// INVALID_PARTITIONS.
-	ErrInvalidPartitions = errors.New("cluster: invalid partition count")
-	// ErrInvalidTopic: bad topic name. Kafka: INVALID_TOPIC_EXCEPTION.
-	ErrInvalidTopic = errors.New("cluster: invalid topic name")
-	// ErrOffsetOutOfRange: fetch below log start or above the high
-	// watermark. Kafka: OFFSET_OUT_OF_RANGE.
-	ErrOffsetOutOfRange = errors.New("cluster: offset out of range")
-	// ErrDuplicateSequence: the batch was already appended (idempotent
-	// retry). The Kafka layer answers success with the original offset
-	// carried in ProduceResult (Kafka does the same since KIP-360 clients
-	// treat DUPLICATE_SEQUENCE_NUMBER as success).
-	ErrDuplicateSequence = errors.New("cluster: duplicate sequence number")
-	// ErrOutOfOrderSequence: a gap in a producer's sequence numbers. Kafka:
-	// OUT_OF_ORDER_SEQUENCE_NUMBER.
-	ErrOutOfOrderSequence = errors.New("cluster: out of order sequence number")
-	// ErrInvalidProducerEpoch: a fenced (older) producer epoch. Kafka:
-	// INVALID_PRODUCER_EPOCH.
-	ErrInvalidProducerEpoch = errors.New("cluster: invalid producer epoch")
-	// ErrUnknownProducerID: sequence > 0 from a producer id the partition
-	// has no state for. Kafka: UNKNOWN_PRODUCER_ID.
-	ErrUnknownProducerID = errors.New("cluster: unknown producer id")
-	// ErrNotReady: the node has no quorum / no leader yet; the client
-	// should retry. Kafka: LEADER_NOT_AVAILABLE / COORDINATOR_NOT_AVAILABLE.
+	// ErrNotReady: no leader is known yet (no quorum), or the leader is
+	// transferring leadership or over its uncommitted-size limit.
 	ErrNotReady = errors.New("cluster: no leader available")
-	// ErrTimeout: the proposal did not commit within the request's time;
-	// it may still commit later. Kafka: REQUEST_TIMED_OUT.
+)
+
+// Unknown outcome: the entry may have been proposed and may still commit,
+// so a client must not report the write as failed.
+var (
+	// ErrTimeout: the proposal did not apply on this node within the
+	// request's time, or this node lost leadership while it waited.
 	ErrTimeout = errors.New("cluster: request timed out")
-	// ErrStopped: the node is shutting down.
+	// ErrStopped: the node is shutting down; waiting proposals are
+	// abandoned, not withdrawn.
 	ErrStopped = errors.New("cluster: node stopped")
+)
+
+// Refused for what the request asks: the same request fails again.
+var (
+	// ErrUnknownTopic: no such topic or partition (or it was deleted).
+	ErrUnknownTopic = errors.New("cluster: unknown topic or partition")
+	// ErrTopicExists: CreateTopics of an existing topic.
+	ErrTopicExists = errors.New("cluster: topic already exists")
+	// ErrInvalidPartitions: a partition count out of range.
+	ErrInvalidPartitions = errors.New("cluster: invalid partition count")
+	// ErrInvalidTopic: a name that is not a legal Kafka topic name.
+	ErrInvalidTopic = errors.New("cluster: invalid topic name")
+	// ErrOffsetOutOfRange: a fetch below the log start or above the high
+	// watermark.
+	ErrOffsetOutOfRange = errors.New("cluster: offset out of range")
+)
+
+// Idempotent-producer answers, decided at apply time by Kafka's rules
+// (KIP-98) so that every replica decides alike (checkSequence in
+// partition_sm.go).
+var (
+	// ErrDuplicateSequence: the batch was already appended (a retry); the
+	// ProduceResult carries the original offset, which the Kafka layer
+	// answers as success (as Kafka does since KIP-360).
+	ErrDuplicateSequence = errors.New("cluster: duplicate sequence number")
+	// ErrOutOfOrderSequence: a gap in the producer's sequence numbers.
+	ErrOutOfOrderSequence = errors.New("cluster: out of order sequence number")
+	// ErrInvalidProducerEpoch: an older (fenced) producer epoch.
+	ErrInvalidProducerEpoch = errors.New("cluster: invalid producer epoch")
+	// ErrUnknownProducerID: a sequence above 0 from a producer id the
+	// partition has no state for.
+	ErrUnknownProducerID = errors.New("cluster: unknown producer id")
 )
 
 // BrokerInfo is a registered broker as stored in __meta.
@@ -140,16 +155,22 @@ type TopicPartition struct {
 
 // Status is the JSON of GET /status (contract in DESIGN.md).
 type Status struct {
-	NodeID     uint64        `json:"node_id"`
-	Mode       string        `json:"mode"` // "standalone" or "raft-cluster"
-	Registered bool          `json:"registered"`
-	Ready      bool          `json:"ready"`
-	Groups     []GroupStatus `json:"groups"`
-	Unsafe     []string      `json:"unsafe,omitempty"`
+	NodeID     uint64            `json:"node_id"`
+	Mode       string            `json:"mode"` // "standalone" or "raft-cluster"
+	Registered bool              `json:"registered"`
+	Ready      bool              `json:"ready"`
+	RaftGroups []RaftGroupStatus `json:"groups"`
+	Unsafe     []string          `json:"unsafe,omitempty"`
+	// MemberState is this node's own state in __meta ("joining",
+	// "voter", "leaving", "removed"; empty while unknown, e.g. a node
+	// started with --join that was not added yet) and Members this
+	// node's view of every member (membership.go).
+	MemberState MemberState `json:"member_state,omitempty"`
+	Members     []Member    `json:"members,omitempty"`
 }
 
-// GroupStatus is one Raft group's state on this node.
-type GroupStatus struct {
+// RaftGroupStatus is one Raft group's state on this node.
+type RaftGroupStatus struct {
 	Name string `json:"name"` // "__meta" or "topic/partition"
 	ID   uint64 `json:"id"`
 	Role string `json:"role"` // StateLeader, StateFollower, ...
@@ -159,6 +180,12 @@ type GroupStatus struct {
 	Leader  uint64 `json:"leader"` // 0: unknown
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
+	// Voters, VotersOutgoing (set while the group is in a joint
+	// configuration) and Learners are the group's configuration as
+	// applied on this node.
+	Voters         []uint64 `json:"voters"`
+	VotersOutgoing []uint64 `json:"voters_outgoing,omitempty"`
+	Learners       []uint64 `json:"learners,omitempty"`
 	// Progress is set on the leader only: each peer's replication state.
 	Progress map[uint64]PeerProgress `json:"progress,omitempty"`
 }
@@ -169,6 +196,8 @@ type PeerProgress struct {
 	Next   uint64 `json:"next"`
 	State  string `json:"state"` // StateProbe, StateReplicate, StateSnapshot
 	Active bool   `json:"active"`
+	// Learner is set for a learner (it does not count in quorums).
+	Learner bool `json:"learner,omitempty"`
 }
 
 // Timeouts shared by both layers.

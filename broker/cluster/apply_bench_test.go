@@ -2,22 +2,22 @@ package cluster
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/chronik-chaos/chronik/broker/storage"
 )
 
 func benchBatch(pid int64, seq int32) Batch {
-	raw := make([]byte, 61+100)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	raw[16] = 2
-	binary.BigEndian.PutUint64(raw[43:], uint64(pid))
-	binary.BigEndian.PutUint32(raw[53:], uint32(seq))
-	binary.BigEndian.PutUint32(raw[57:], 1)
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], castagnoli))
+	raw := make([]byte, recordbatch.HeaderLen+100)
+	binary.BigEndian.PutUint32(raw[recordbatch.Length:], uint32(len(raw)-recordbatch.LengthPrefix))
+	raw[recordbatch.Magic] = 2
+	binary.BigEndian.PutUint64(raw[recordbatch.ProducerID:], uint64(pid))
+	binary.BigEndian.PutUint32(raw[recordbatch.BaseSequence:], uint32(seq))
+	binary.BigEndian.PutUint32(raw[recordbatch.RecordCount:], 1)
+	binary.BigEndian.PutUint32(raw[recordbatch.CRC:], recordbatch.Checksum(raw))
 	return Batch{Raw: raw, ProducerID: pid, BaseSequence: seq, Records: 1}
 }
 

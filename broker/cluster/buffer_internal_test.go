@@ -10,7 +10,7 @@ import (
 // Messages for a group the node has not created yet are kept (bounded) and
 // handed to the group when its topic's creation applies.
 func TestMessagesForUnknownGroupAreBuffered(t *testing.T) {
-	n := &Node{groups: map[uint64]*group{}, buffered: map[uint64][]*pb.Message{}, log: testLog()}
+	n := &Node{raftGroups: map[uint64]*raftGroup{}, buffered: map[uint64][]*pb.Message{}, log: testLog()}
 	tests := []struct {
 		name      string
 		group     uint64
@@ -31,7 +31,7 @@ func TestMessagesForUnknownGroupAreBuffered(t *testing.T) {
 		})
 	}
 	t.Run("delivered on creation", func(t *testing.T) {
-		g := &group{recvc: make(chan *pb.Message, 16)}
+		g := &raftGroup{recvc: make(chan *pb.Message, 16)}
 		n.mu.Lock()
 		n.adopt(7, g)
 		n.mu.Unlock()

@@ -9,8 +9,8 @@ import (
 	"github.com/chronik-chaos/chronik/broker/cluster"
 )
 
-// Nodes start one by one with gaps longer than the seed system's
-// registration patience (scaled: the test tick is 10 ms); the early nodes
+// Nodes start one by one with gaps longer than the registration patience
+// of the Chronik server this broker re-creates (30 attempts) (scaled: the test tick is 10 ms); the early nodes
 // keep retrying and every node ends up registered and ready.
 func TestStaggeredStartAndTopicReplication(t *testing.T) {
 	tc := newTestCluster(t, 3, nil)
@@ -48,7 +48,7 @@ func TestStaggeredStartAndTopicReplication(t *testing.T) {
 			ta, okA := n.Topic("a")
 			tb, okB := n.Topic("b")
 			_, okD := n.Topic(cluster.DefaultTopic)
-			return okA && okB && okD && len(ta.Partitions) == 2 && len(tb.Partitions) == 3 && len(n.Status().Groups) == 1+2+3+3
+			return okA && okB && okD && len(ta.Partitions) == 2 && len(tb.Partitions) == 3 && len(n.Status().RaftGroups) == 1+2+3+3
 		})
 		if got := len(n.Brokers()); got != 3 {
 			t.Fatalf("node %d sees %d brokers", id, got)

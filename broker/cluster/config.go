@@ -45,6 +45,15 @@ type Config struct {
 	// SnapshotEntries: after this many applied entries beyond the last
 	// snapshot a group snapshots and compacts its Raft log.
 	SnapshotEntries uint64
+	// Join starts a node that is not a member yet (raft-cluster --join): it
+	// never bootstraps __meta and waits until a member adds it (POST
+	// /admin/members). Peers then lists existing members to talk to. A
+	// store that joined once is just restarted: the flag no longer matters.
+	Join bool
+	// AdminAddr is the advertised host:port of this node's admin HTTP API;
+	// it is recorded in __meta so that any node can forward a membership
+	// request to the __meta leader.
+	AdminAddr string
 	// Unsafe switches on seeded bugs used to validate the chaos harness.
 	// All are off by default.
 	Unsafe Unsafe
@@ -54,8 +63,8 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// Unsafe lists the seeded bugs of issue 8. Each is a small, realistic
-// mistake that the chaos harness must catch.
+// Unsafe lists the seeded bugs (the CLI's --unsafe-* flags). Each is a
+// small, realistic mistake that the chaos harness must catch.
 type Unsafe struct {
 	AckBeforeCommit      bool // ack acks=all after the leader's local append
 	StaleReads           bool // Fetch/ListOffsets without proof of leadership
@@ -63,4 +72,14 @@ type Unsafe struct {
 	NoDedup              bool // ignore idempotent producer sequence numbers
 	RegistrationAttempts int  // >0: exit after this many failed registrations
 	ForgetHardState      bool // do not persist term/vote
+	// DirectConfChange applies a change of several voters (a replace) as
+	// consecutive one-voter changes at the same entry: the voter set
+	// jumps from C_old to C_new without a joint configuration, so a
+	// majority of C_old and one of C_new can both act while nodes apply
+	// the entry at different times.
+	DirectConfChange bool
+	// PromoteEarly makes a learner a voter as soon as it is added, before
+	// it caught up: an empty node counts in the quorum while it is still
+	// receiving its snapshot.
+	PromoteEarly bool
 }

@@ -33,7 +33,7 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 			if _, ok := n.Topic("d"); ok {
 				return false
 			}
-			for _, g := range n.Status().Groups {
+			for _, g := range n.Status().RaftGroups {
 				if g.Name == "d/0" || g.Name == "d/1" {
 					return false
 				}

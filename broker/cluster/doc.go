@@ -15,13 +15,55 @@ only through that interface and the types of api.go.
 
 Standalone mode is the same code path with a single voter.
 
+# Words
+
+In this package a "group" is a Raft group (type raftGroup): __meta or one
+topic-partition, each with its own log, state machine and goroutine. Kafka
+consumer groups exist here only as committed offsets in the __meta state
+machine and are always called consumer groups (backend_offsets.go). The
+"cluster" of this package's name is the set of nodes replicating one
+another; the harness's docker.Cluster and nemesis.Cluster are other things
+(the containers a test deploys, and the faults' view of them).
+
+# Files
+
+  - node.go: Node, New/Start/Stop, peer message dispatch, group creation
+    and removal (reconcileGroups).
+  - raft_group.go: one Raft group's lifecycle and event loop; ready.go:
+    the Ready steps below; propose.go: proposals and their waiters;
+    read_only.go: ReadIndex reads; raft_storage.go: the raft.Storage
+    adapter that serves snapshots from the live state machine.
+  - meta_sm.go, partition_sm.go: the two state machines.
+  - backend_topics.go, backend_partitions.go, backend_offsets.go: the
+    Backend methods broker/kafka calls; node_status.go: readiness and
+    /status.
+  - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
+    broker registration, the seeded bugs' speculative view.
+  - raft_events.go: the Raft events (state loaded at start, a new term or
+    vote persisted, an election won) logged at info level with attributes
+    of their own, which the harness's raft-safety checker reads.
+  - Membership (below): membership.go (the records in __meta),
+    confchange.go (a group's ConfState and the apply path of
+    configuration changes), member_reconcile.go (the reconciler that
+    drives every group toward the records), members_api.go and
+    members_node.go (the operations the admin and Kafka APIs call, the
+    node's side of the records), removed_node.go (refusing removed
+    members, and refusing itself once removed).
+  - The RecordBatch header layout shared with broker/kafka is
+    broker/recordbatch.
+
 # Groups and bootstrap
 
-Every group, __meta included, is bootstrapped without configuration-change
-entries: on first creation each replica writes a snapshot at index 1, term
-1, whose ConfState lists all voters (the --peers ids plus this node). All
-replicas thus start identical, and no conf change ever reaches a state
-machine (the seed system fed them to the metadata apply path).
+Every group is bootstrapped from a snapshot at index 1, term 1, that
+every replica writes alike on first creation: __meta's ConfState lists the
+--peers ids plus this node; a partition group's lists the configuration
+__meta recorded when its topic was created (the member voters, with
+joining members as learners; topics created before membership was
+recorded use the bootstrap voters). All replicas thus start identical;
+every later change of a group's configuration is a configuration-change
+entry of its own log (see Membership). A node started with Config.Join
+never bootstraps __meta: it starts with an empty configuration and waits
+for the leader's snapshot.
 
 Partition groups are created when a topic's creation applies in __meta: on
 every node, for every topic of the command, with group ids assigned from a
@@ -76,10 +118,11 @@ may still commit.
 
 # Reads
 
-Fetch, ListOffsets and FetchOffsets are linearizable: readers queue, one
-ReadIndex round (ReadOnlySafe: the leader confirms leadership with a
-heartbeat quorum) serves every reader waiting at that moment, and each
-reader proceeds once the local state machine applied the read index.
+Fetch, ListOffsets and FetchOffsets are linearizable (read_only.go):
+readers queue, one ReadIndex round (ReadOnlySafe: the leader confirms
+leadership with a heartbeat quorum) serves every reader waiting at that
+moment, and each reader proceeds once the local state machine applied the
+read index.
 Followers serve reads the same way (raft forwards ReadIndex to the leader).
 CheckQuorum and PreVote are on, so a leader cut off from the majority steps
 down and can neither commit nor confirm a read; its readers get
@@ -95,9 +138,21 @@ record batches keyed by base offset; offsets are assigned at apply time
 by the CRC), and idempotent-producer state (epoch, last 5 batches'
 sequence ranges and offsets) is checked at apply time so every replica
 decides duplicates alike. The high watermark is the applied next offset.
-Stored batches are validated (CRC, offsets contiguous) when a partition
-loads; corrupt data is refused with an error naming the store, key and
-offset (storage.ErrCorrupt).
+Stored batches are validated (CRC, offsets contiguous, the state's next
+offset where the batches end) when a partition loads; corrupt data is
+refused with an error naming the store, key and offset (storage.ErrCorrupt).
+
+# Consistency at start
+
+Before a group's RawNode exists, its store must be one this node could
+have written: storage.Open checks the WALs, storage.OpenRaftLog the log
+against the hard state, and newRaftGroup the state machine's applied index
+against both (applied <= commit, applied >= the compaction point; raft
+would panic on the first). Any contradiction means the disk lost or damaged
+writes that were durable, and a node that started anyway could come back
+with an older hard state and a shorter log than it acknowledged, vote again
+in a term, or serve a prefix of a partition as if it were all of it. New
+fails with storage.ErrCorrupt instead.
 
 # Snapshots and compaction
 
@@ -134,11 +189,58 @@ then it reports on Fatal). Ready is registered, a known __meta leader, and
 chronik-default created (the __meta leader creates it once it leads). The leader epoch reported
 to clients is the Raft term, never lower than one reported before.
 
+# Membership
+
+__meta records the members with their state (joining, voter, leaving,
+removed), their addresses, and for a replacement the voter it replaces.
+The __meta leader validates a request (AddMember, RemoveMember: unknown
+id, id in use or used before — ids are never reused —, another change in
+progress, a new voter set without an active majority) and proposes it;
+the record is re-validated when it applies. Every Raft group then follows
+the records through its own log, driven by whichever node leads it (the
+reconciler of member_reconcile.go, one change at a time, restartable
+anywhere because it only compares records and configurations):
+
+  - a new member is added to every group as a learner (etcd raft's
+    ConfChangeV2; it receives a snapshot, then the log, and counts in no
+    quorum), and promoted in a group once caught up there: the leader sees
+    it in state Replicate, heard from within the last election timeout,
+    with its match index within 128 entries of the leader's last index;
+  - voter changes use joint consensus (ConfChangeTransitionJointImplicit:
+    raft enters C_old,new and the leader leaves it automatically once the
+    entry applies; the reconciler proposes the leave itself if that did
+    not happen within three election timeouts); a replacement promotes the
+    new member and removes the old one in one joint change;
+  - a leader that is leaving transfers leadership first (to the most
+    caught-up remaining voter); a removal whose new voter set has no
+    active majority waits;
+  - __meta is last both ways: it promotes a member only once every
+    partition group has it as a voter, removes one only once no partition
+    group has it, and then records the final state (voter, removed).
+
+Configuration changes apply in every group's apply path: the resulting
+ConfState is written in the apply batch with the applied index (raft
+restarts from the ConfState as of Config.Applied and re-applies nothing
+below it) and travels in snapshots. Each change carries the membership
+version it was made for, so a leader whose __meta view is older waits
+instead of undoing it.
+
+A removed member stops serving and says so: once its __meta applies its
+removal, or a peer tells it (every node sends removed members a notice
+on the control channel, and answers their messages with one), it
+persists a mark, logs an ERROR line, stops its Raft groups, reports
+member_state "removed" and Ready false, and answers Kafka requests with
+ErrRemoved (NOT_LEADER_OR_FOLLOWER / NOT_COORDINATOR). Every node drops
+the messages of removed members, so a removed node that comes back with
+old data, whose stale configurations may still count it, reaches nobody.
+
 # Seeded bugs
 
-Config.Unsafe switches on the mistakes of issue 8 (ack before commit, stale
-reads, uncommitted reads, no dedup, registration give-up, forgotten hard
-state). All are off by default, logged loudly at start, and listed in
-Status().Unsafe.
+Config.Unsafe switches on deliberate, realistic mistakes (ack before
+commit, stale reads, uncommitted reads, no dedup, registration give-up,
+forgotten hard state, a replacement applied in one step without joint
+consensus, a learner promoted before it caught up) with which the chaos harness shows it catches what
+it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
+are off by default, logged loudly at start, and listed in Status().Unsafe.
 */
 package cluster

@@ -133,7 +133,7 @@ func TestDeposedLeaderServesNoStaleHighWatermark(t *testing.T) {
 			if id == oldID {
 				continue
 			}
-			for _, g := range tc.node(id).Status().Groups {
+			for _, g := range tc.node(id).Status().RaftGroups {
 				if g.Name == "t/0" && g.Role == "StateLeader" {
 					newL = tc.node(id)
 					return true
@@ -254,7 +254,7 @@ func TestLaggingNodeCatchesUpBySnapshot(t *testing.T) {
 	wg.Wait()
 	n := tc.start(down)
 	waitFor(t, 20*time.Second, "lagging node applied everything", func() bool {
-		for _, g := range n.Status().Groups {
+		for _, g := range n.Status().RaftGroups {
 			if g.Name == "t/0" {
 				return g.Applied >= 2400
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/chronik-chaos/chronik/broker/transport/memnet"
 )
 
@@ -24,24 +24,24 @@ var _ kafka.Backend = (*cluster.Node)(nil)
 // makeBatch builds a RecordBatch v2 with one opaque record carrying v.
 func makeBatch(v int64, pid int64, epoch int16, seq int32) cluster.Batch {
 	rec := binary.BigEndian.AppendUint64(nil, uint64(v))
-	raw := make([]byte, 61, 61+len(rec))
+	raw := make([]byte, recordbatch.HeaderLen, recordbatch.HeaderLen+len(rec))
 	raw = append(raw, rec...)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	raw[16] = 2
-	binary.BigEndian.PutUint32(raw[23:], 0) // lastOffsetDelta
+	binary.BigEndian.PutUint32(raw[recordbatch.Length:], uint32(len(raw)-recordbatch.LengthPrefix))
+	raw[recordbatch.Magic] = 2
+	binary.BigEndian.PutUint32(raw[recordbatch.LastOffsetDelta:], 0) // lastOffsetDelta
 	ts := time.Now().UnixMilli()
-	binary.BigEndian.PutUint64(raw[27:], uint64(ts))
-	binary.BigEndian.PutUint64(raw[35:], uint64(ts))
-	binary.BigEndian.PutUint64(raw[43:], uint64(pid))
-	binary.BigEndian.PutUint16(raw[51:], uint16(epoch))
-	binary.BigEndian.PutUint32(raw[53:], uint32(seq))
-	binary.BigEndian.PutUint32(raw[57:], 1)
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	binary.BigEndian.PutUint64(raw[recordbatch.FirstTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint64(raw[recordbatch.MaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint64(raw[recordbatch.ProducerID:], uint64(pid))
+	binary.BigEndian.PutUint16(raw[recordbatch.ProducerEpoch:], uint16(epoch))
+	binary.BigEndian.PutUint32(raw[recordbatch.BaseSequence:], uint32(seq))
+	binary.BigEndian.PutUint32(raw[recordbatch.RecordCount:], 1)
+	binary.BigEndian.PutUint32(raw[recordbatch.CRC:], recordbatch.Checksum(raw))
 	return cluster.Batch{Raw: raw, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, Records: 1, FirstTimestamp: ts, MaxTimestamp: ts}
 }
 
 // batchValue extracts the value makeBatch stored.
-func batchValue(raw []byte) int64 { return int64(binary.BigEndian.Uint64(raw[61:])) }
+func batchValue(raw []byte) int64 { return int64(binary.BigEndian.Uint64(raw[recordbatch.HeaderLen:])) }
 
 func batchBase(raw []byte) int64 { return int64(binary.BigEndian.Uint64(raw)) }
 
@@ -171,7 +171,7 @@ func (tc *testCluster) leaderOf(tp cluster.TopicPartition) *cluster.Node {
 			continue
 		}
 		if ti.Partitions[tp.Partition].Leader == int32(id) {
-			for _, g := range n.Status().Groups {
+			for _, g := range n.Status().RaftGroups {
 				if g.Name == fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) && g.Role == "StateLeader" {
 					return n
 				}

@@ -94,15 +94,19 @@ type transferState struct {
 	approved bool
 }
 
-func (g *group) preferredLeader() uint64 {
-	if g.id == MetaGroupID || len(g.node.voters) < 2 {
+// The voters are the group's current configuration; while a membership
+// change is under way (member_reconcile.go) no preference applies, so the
+// reconciler's transfers and these never pull against each other.
+func (g *raftGroup) preferredLeader() uint64 {
+	voters := g.confState().GetVoters()
+	if g.id == MetaGroupID || len(voters) < 2 || isJoint(g.confState()) || !g.node.members.Load().settled() {
 		return 0
 	}
-	return g.node.voters[int(g.partition.Partition)%len(g.node.voters)]
+	return voters[int(g.partition.Partition)%len(voters)]
 }
 
 // maybeTransfer runs on ticks with g.mu held.
-func (g *group) maybeTransfer() {
+func (g *raftGroup) maybeTransfer() {
 	n := g.node
 	pref := g.preferredLeader()
 	// Checked on every tick: raft clears RecentActive once per election
@@ -180,7 +184,7 @@ func (b *leaderBalance) observe(id uint64, active bool, electionTicks int) (away
 // age for the second one.
 func (n *Node) balanceLeaders(ctx context.Context) {
 	interval := n.cfg.LeaderImbalanceCheckInterval
-	if interval < 0 || len(n.voters) < 2 {
+	if interval < 0 {
 		return
 	}
 	pause := interval / 2
@@ -221,16 +225,16 @@ func (n *Node) balanceLeaders(ctx context.Context) {
 }
 
 // partitionGroups lists this node's partition groups by id.
-func (n *Node) partitionGroups() []*group {
+func (n *Node) partitionGroups() []*raftGroup {
 	n.mu.RLock()
-	gs := make([]*group, 0, len(n.groups))
-	for _, g := range n.groups {
+	gs := make([]*raftGroup, 0, len(n.raftGroups))
+	for _, g := range n.raftGroups {
 		if g.preferredLeader() != 0 {
 			gs = append(gs, g)
 		}
 	}
 	n.mu.RUnlock()
-	slices.SortFunc(gs, func(a, b *group) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(gs, func(a, b *raftGroup) int { return cmp.Compare(a.id, b.id) })
 	return gs
 }
 
@@ -240,8 +244,8 @@ func (n *Node) partitionGroups() []*group {
 // lowest-numbered of those led elsewhere, when this node leads it, its
 // preferred replica came back at least interval ago and ready(preferred)
 // allows a move to it.
-func (n *Node) nextMoveBack(gs []*group, interval time.Duration, ready func(pref uint64) bool) *group {
-	preferred, elsewhere := map[uint64]int{}, map[uint64][]*group{}
+func (n *Node) nextMoveBack(gs []*raftGroup, interval time.Duration, ready func(pref uint64) bool) *raftGroup {
+	preferred, elsewhere := map[uint64]int{}, map[uint64][]*raftGroup{}
 	for _, g := range gs {
 		pref := g.preferredLeader()
 		preferred[pref]++
@@ -273,7 +277,7 @@ func (n *Node) nextMoveBack(gs []*group, interval time.Duration, ready func(pref
 // moveBack approves g's move to its preferred replica and waits until the
 // preferred replica leads it, or five election timeouts (the move is then
 // given up until the next check). It returns false when ctx ended.
-func (n *Node) moveBack(ctx context.Context, g *group) bool {
+func (n *Node) moveBack(ctx context.Context, g *raftGroup) bool {
 	pref := g.preferredLeader()
 	n.balance.mu.Lock()
 	ts := n.balance.groups[g.id]

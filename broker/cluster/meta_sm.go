@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sync"
@@ -26,6 +28,9 @@ type metaCommand struct {
 	Names   []string                          `json:"names,omitempty"`
 	Group   string                            `json:"group,omitempty"`
 	Offsets map[string]map[int32]OffsetCommit `json:"offsets,omitempty"`
+	// Member is the subject of the membership commands (membership.go)
+	// and the addresses a registration reports.
+	Member *Member `json:"member,omitempty"`
 }
 
 const (
@@ -46,26 +51,41 @@ type topicMeta struct {
 	ID         [16]byte          `json:"id"`
 	Partitions int32             `json:"partitions"`
 	Configs    map[string]string `json:"configs,omitempty"`
-	// Groups[p] is partition p's Raft group id, assigned at apply time from
-	// NextGroup so every replica derives the same ids.
-	Groups []uint64 `json:"groups,omitempty"`
+	// RaftGroups[p] is partition p's Raft group id, assigned at apply
+	// time from NextRaftGroup so every replica derives the same ids. (The
+	// stored name "groups" predates the rename and is kept: it is on disk.)
+	RaftGroups []uint64 `json:"groups,omitempty"`
+	// Voters and Learners are the configuration every partition group of
+	// the topic bootstraps with: the members at creation (membership.go).
+	// Topics created before membership was recorded have neither and use
+	// metaState.BootVoters.
+	Voters   []uint64 `json:"voters,omitempty"`
+	Learners []uint64 `json:"learners,omitempty"`
 }
 
+// metaState is the whole __meta document. Offsets holds the committed
+// offsets of Kafka consumer groups: consumer group -> topic -> partition.
+// JSON names are the stored format: "next_group" and a topic's "groups" hold
+// Raft group ids and keep their names across the rename.
 type metaState struct {
 	Applied        uint64                                       `json:"applied"`
 	Brokers        map[int32]BrokerInfo                         `json:"brokers"`
 	Topics         map[string]*topicMeta                        `json:"topics"`
-	NextGroup      uint64                                       `json:"next_group"`
+	NextRaftGroup  uint64                                       `json:"next_group"`
 	NextProducerID int64                                        `json:"next_producer_id"`
 	Offsets        map[string]map[string]map[int32]OffsetCommit `json:"offsets"`
+	// Members is the cluster's membership and BootVoters the voters it
+	// was bootstrapped with (membership.go); nil until the first apply.
+	Members    map[uint64]*Member `json:"members,omitempty"`
+	BootVoters []uint64           `json:"boot_voters,omitempty"`
 }
 
 func newMetaState() *metaState {
 	return &metaState{
-		Brokers:   map[int32]BrokerInfo{},
-		Topics:    map[string]*topicMeta{},
-		NextGroup: MetaGroupID + 1,
-		Offsets:   map[string]map[string]map[int32]OffsetCommit{},
+		Brokers:       map[int32]BrokerInfo{},
+		Topics:        map[string]*topicMeta{},
+		NextRaftGroup: MetaGroupID + 1,
+		Offsets:       map[string]map[string]map[int32]OffsetCommit{},
 	}
 }
 
@@ -76,6 +96,9 @@ type metaSM struct {
 	// changed is set when a topic was created or deleted by the entries
 	// being applied, so the group goroutine reconciles after the commit.
 	changed bool
+	// membersChanged is set when the member records changed, so the view
+	// is published after the commit (membership.go).
+	membersChanged bool
 }
 
 var metaStateKey = storage.StateKey(MetaGroupID, 'm')
@@ -110,6 +133,10 @@ func (m *metaSM) setApplied(b *pebble.Batch, index uint64) error {
 }
 
 func (m *metaSM) committed() {
+	if m.membersChanged {
+		m.membersChanged = false
+		m.publishMembers()
+	}
 	if m.changed {
 		m.changed = false
 		// Create the groups before the proposer is answered: CreateTopics
@@ -137,6 +164,7 @@ func (m *metaSM) restore(b *pebble.Batch, index uint64, data []byte) error {
 	}
 	m.st = st
 	m.changed = true
+	m.membersChanged = true
 	return m.setApplied(b, index)
 }
 
@@ -152,6 +180,10 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		m.n.log.Error("undecodable __meta entry; skipped on every replica alike", "index", index, "err", err)
 		return fmt.Errorf("decode __meta command: %w", err)
+	}
+	m.ensureMembers(index)
+	if res, handled := m.applyMembership(&c, index); handled {
+		return res
 	}
 	st := m.st
 	switch c.Op {
@@ -172,10 +204,11 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 				errs[i] = ErrTopicExists
 			default:
 				tm := t
-				tm.Groups = make([]uint64, t.Partitions)
-				for p := range tm.Groups {
-					tm.Groups[p] = st.NextGroup
-					st.NextGroup++
+				tm.Voters, tm.Learners = m.groupBootMembers()
+				tm.RaftGroups = make([]uint64, t.Partitions)
+				for p := range tm.RaftGroups {
+					tm.RaftGroups[p] = st.NextRaftGroup
+					st.NextRaftGroup++
 				}
 				st.Topics[t.Name] = &tm
 				m.changed = true
@@ -203,14 +236,7 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 			st.Offsets[c.Group] = g
 		}
 		for topic, parts := range c.Offsets {
-			tp := g[topic]
-			if tp == nil {
-				tp = map[int32]OffsetCommit{}
-				g[topic] = tp
-			}
-			for p, oc := range parts {
-				tp[p] = oc
-			}
+			maps.Copy(offsetsOf(g, topic), parts)
 		}
 		return nil
 	case opProducerID:
@@ -239,13 +265,13 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 	return fmt.Errorf("unknown __meta command %q", c.Op)
 }
 
-// partitionGroups maps every partition group id to its partition.
-func (m *metaSM) partitionGroups() map[uint64]TopicPartition {
+// partitionRaftGroups maps every partition's Raft group id to its partition.
+func (m *metaSM) partitionRaftGroups() map[uint64]TopicPartition {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make(map[uint64]TopicPartition)
 	for _, t := range m.st.Topics {
-		for p, gid := range t.Groups {
+		for p, gid := range t.RaftGroups {
 			out[gid] = TopicPartition{Topic: t.Name, Partition: int32(p)}
 		}
 	}
@@ -265,12 +291,7 @@ func (m *metaSM) topic(name string) (topicMeta, bool) {
 func (m *metaSM) topicNames() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make([]string, 0, len(m.st.Topics))
-	for n := range m.st.Topics {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(m.st.Topics))
 }
 
 func (m *metaSM) brokers() []BrokerInfo {
@@ -280,7 +301,7 @@ func (m *metaSM) brokers() []BrokerInfo {
 	for _, b := range m.st.Brokers {
 		out = append(out, b)
 	}
-	slices.SortFunc(out, func(a, b BrokerInfo) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b BrokerInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -306,12 +327,7 @@ func (m *metaSM) groupOffsets(group string) map[TopicPartition]OffsetCommit {
 func (m *metaSM) groupNames() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make([]string, 0, len(m.st.Offsets))
-	for g := range m.st.Offsets {
-		out = append(out, g)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(m.st.Offsets))
 }
 
 func u64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -40,12 +40,15 @@ type Node struct {
 	tr     Transport
 	voters []uint64
 
-	meta   *metaSM
-	metaG  *group
-	propID atomic.Uint64
+	meta *metaSM
+	// metaRaft is the __meta Raft group, whose state machine is meta.
+	metaRaft *raftGroup
+	propID   atomic.Uint64
 
-	mu       sync.RWMutex
-	groups   map[uint64]*group
+	mu sync.RWMutex
+	// raftGroups holds every local Raft group by id, __meta included.
+	raftGroups map[uint64]*raftGroup
+	// buffered holds messages for Raft groups not created here yet.
 	buffered map[uint64][]*pb.Message
 	started  bool
 	stopped  bool
@@ -60,10 +63,16 @@ type Node struct {
 	removals sync.WaitGroup
 	stopOnce sync.Once
 
-	// createdMu/created wake CreateTopics callers when groups appear.
 	metrics *nodeMetrics
 	// balance moves leadership back to returned preferred replicas.
 	balance leaderBalance
+
+	// Membership (membership.go, removed_node.go): the published member
+	// view, this node's own removal, and wake-ups for waiters.
+	members     atomic.Pointer[memberView]
+	removedSelf atomic.Bool
+	memberWake  memberWaiters
+	notices     noticeLimiter
 }
 
 // New opens the node's store and loads its groups. It does not start any
@@ -78,12 +87,12 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:      cfg,
-		log:      log,
-		db:       db,
-		groups:   make(map[uint64]*group),
-		buffered: make(map[uint64][]*pb.Message),
-		fatal:    make(chan error, 1),
+		cfg:        cfg,
+		log:        log,
+		db:         db,
+		raftGroups: make(map[uint64]*raftGroup),
+		buffered:   make(map[uint64][]*pb.Message),
+		fatal:      make(chan error, 1),
 	}
 	n.voters = append(n.voters, cfg.NodeID)
 	for id := range cfg.Peers {
@@ -110,12 +119,22 @@ func New(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	n.metaG, err = newGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{})
+	// A node started with --join never bootstraps __meta: it waits, with
+	// an empty configuration, for the leader's snapshot (membership.go).
+	metaBoot := confOf(n.voters, nil)
+	if cfg.Join {
+		metaBoot = nil
+	}
+	n.metaRaft, err = newRaftGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{}, metaBoot)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	n.groups[MetaGroupID] = n.metaG
+	n.raftGroups[MetaGroupID] = n.metaRaft
+	if err := n.loadMembership(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := n.reconcileGroups(); err != nil {
 		db.Close()
 		return nil, err
@@ -136,6 +155,9 @@ func (c *Config) validate() error {
 	}
 	if _, ok := c.Peers[c.NodeID]; ok {
 		return fmt.Errorf("peer list names this node (%d) itself", c.NodeID)
+	}
+	if c.Join && (c.Standalone || len(c.Peers) == 0) {
+		return errors.New("join needs raft-cluster with the existing members in the peer list")
 	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 50 * time.Millisecond
@@ -194,6 +216,12 @@ func (n *Node) unsafeNames() []string {
 	if u.ForgetHardState {
 		out = append(out, "forget-hardstate")
 	}
+	if u.DirectConfChange {
+		out = append(out, "direct-conf-change")
+	}
+	if u.PromoteEarly {
+		out = append(out, "promote-early")
+	}
 	return out
 }
 
@@ -206,8 +234,10 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mu.Lock()
 	n.started = true
-	for _, g := range n.groups {
-		g.start()
+	if !n.removedSelf.Load() {
+		for _, g := range n.raftGroups {
+			g.start()
+		}
 	}
 	n.mu.Unlock()
 	bgctx, cancel := context.WithCancel(context.Background())
@@ -216,7 +246,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go func() { defer n.bg.Done(); n.registerLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.defaultTopicLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.balanceLeaders(bgctx) }()
-	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone)
+	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone, "join", n.cfg.Join)
 	return nil
 }
 
@@ -230,8 +260,8 @@ func (n *Node) Stop() {
 		n.bg.Wait()
 		n.mu.Lock()
 		n.stopped = true
-		gs := make([]*group, 0, len(n.groups))
-		for _, g := range n.groups {
+		gs := make([]*raftGroup, 0, len(n.raftGroups))
+		for _, g := range n.raftGroups {
 			gs = append(gs, g)
 		}
 		n.mu.Unlock()
@@ -260,6 +290,9 @@ func (n *Node) nextProposalID() uint64 { return n.propID.Add(1) }
 // handle receives peer messages (transport goroutines): it never blocks.
 // The common case (every group known) takes only the read lock.
 func (n *Node) handle(from uint64, msgs []GroupMessage) {
+	if msgs = n.screen(from, msgs); len(msgs) == 0 {
+		return
+	}
 	n.mu.RLock()
 	if n.stopped {
 		n.mu.RUnlock()
@@ -267,7 +300,7 @@ func (n *Node) handle(from uint64, msgs []GroupMessage) {
 	}
 	var unknown []GroupMessage
 	for _, gm := range msgs {
-		if g, ok := n.groups[gm.Group]; ok {
+		if g, ok := n.raftGroups[gm.Group]; ok {
 			g.deliver(gm.Msg)
 		} else {
 			unknown = append(unknown, gm)
@@ -280,7 +313,7 @@ func (n *Node) handle(from uint64, msgs []GroupMessage) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, gm := range unknown {
-		if g, ok := n.groups[gm.Group]; ok { // created meanwhile
+		if g, ok := n.raftGroups[gm.Group]; ok { // created meanwhile
 			g.deliver(gm.Msg)
 			continue
 		}
@@ -303,8 +336,8 @@ func (n *Node) handle(from uint64, msgs []GroupMessage) {
 
 func (n *Node) reportUnreachable(peer uint64) {
 	n.mu.RLock()
-	gs := make([]*group, 0, len(n.groups))
-	for _, g := range n.groups {
+	gs := make([]*raftGroup, 0, len(n.raftGroups))
+	for _, g := range n.raftGroups {
 		gs = append(gs, g)
 	}
 	n.mu.RUnlock()
@@ -317,19 +350,19 @@ func (n *Node) reportUnreachable(peer uint64) {
 
 // adopt registers a new group (n.mu held) and hands it the messages that
 // arrived before it existed.
-func (n *Node) adopt(gid uint64, g *group) {
-	n.groups[gid] = g
+func (n *Node) adopt(gid uint64, g *raftGroup) {
+	n.raftGroups[gid] = g
 	for _, m := range n.buffered[gid] {
 		g.deliver(m)
 	}
 	delete(n.buffered, gid)
 }
 
-// group returns the group with id, or nil.
-func (n *Node) group(id uint64) *group {
+// raftGroup returns the local Raft group with id, or nil.
+func (n *Node) raftGroup(id uint64) *raftGroup {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.groups[id]
+	return n.raftGroups[id]
 }
 
 // reconcileGroups creates the local group of every partition __meta knows
@@ -337,37 +370,37 @@ func (n *Node) group(id uint64) *group {
 // snapshot restore, so every node creates the groups of every topic of a
 // CreateTopics (not only the first).
 func (n *Node) reconcileGroups() error {
-	want := n.meta.partitionGroups()
+	want := n.meta.partitionRaftGroups()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {
 		return nil
 	}
 	for gid, tp := range want {
-		if _, ok := n.groups[gid]; ok {
+		if _, ok := n.raftGroups[gid]; ok {
 			continue
 		}
 		sm, err := loadPartitionSM(n, gid, tp)
 		if err != nil {
 			return err
 		}
-		g, err := newGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp)
+		g, err := newRaftGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp, n.meta.bootConf(tp.Topic, n.voters))
 		if err != nil {
 			return err
 		}
 		n.adopt(gid, g)
-		if n.started {
+		if n.started && !n.removedSelf.Load() {
 			g.start()
 		}
 	}
-	for gid, g := range n.groups {
+	for gid, g := range n.raftGroups {
 		if gid == MetaGroupID {
 			continue
 		}
 		if _, ok := want[gid]; ok {
 			continue
 		}
-		delete(n.groups, gid)
+		delete(n.raftGroups, gid)
 		g.removed.Store(true)
 		// Stopping waits for the group goroutine, which may be the one
 		// running this apply hook for another group: do it aside.

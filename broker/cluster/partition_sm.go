@@ -4,32 +4,18 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"sort"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/chronik-chaos/chronik/broker/storage"
 )
 
 // The partition state machine: Kafka record batches keyed by base offset,
 // offsets assigned at apply time, idempotent-producer state checked at
 // apply time (so every replica decides duplicates identically).
-
-// RecordBatch v2 header offsets (Kafka protocol, "Record Batch").
-const (
-	rbBaseOffset      = 0
-	rbLength          = 8
-	rbLeaderEpoch     = 12
-	rbCRC             = 17
-	rbAttributes      = 21
-	rbLastOffsetDelta = 23
-	rbMaxTimestamp    = 35
-	rbHeaderLen       = 61
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // producerWindow is how many recent batches per producer are remembered
 // for duplicate detection (Kafka keeps 5: max.in.flight for idempotence).
@@ -136,20 +122,25 @@ func loadPartitionSM(n *Node, gid uint64, tp TopicPartition) (*partitionSM, erro
 
 // checkBatch validates a stored batch and returns its index entry.
 func checkBatch(raw []byte, base int64) (batchIndex, error) {
-	if len(raw) < rbHeaderLen {
+	if len(raw) < recordbatch.HeaderLen {
 		return batchIndex{}, fmt.Errorf("batch of %d bytes is shorter than a header", len(raw))
 	}
-	if got := int64(binary.BigEndian.Uint64(raw[rbBaseOffset:])); got != base {
+	if got := int64(binary.BigEndian.Uint64(raw[recordbatch.BaseOffset:])); got != base {
 		return batchIndex{}, fmt.Errorf("batch base offset %d does not match its key", got)
 	}
-	if l := int(binary.BigEndian.Uint32(raw[rbLength:])); l != len(raw)-12 {
-		return batchIndex{}, fmt.Errorf("batch length field %d does not match %d stored bytes", l, len(raw)-12)
+	if l := int(binary.BigEndian.Uint32(raw[recordbatch.Length:])); l != len(raw)-recordbatch.LengthPrefix {
+		return batchIndex{}, fmt.Errorf("batch length field %d does not match %d stored bytes", l, len(raw)-recordbatch.LengthPrefix)
 	}
-	if want, got := binary.BigEndian.Uint32(raw[rbCRC:]), crc32.Checksum(raw[rbAttributes:], castagnoli); want != got {
+	if want, got := binary.BigEndian.Uint32(raw[recordbatch.CRC:]), recordbatch.Checksum(raw); want != got {
 		return batchIndex{}, fmt.Errorf("batch crc %08x, computed %08x", want, got)
 	}
-	lod := int64(int32(binary.BigEndian.Uint32(raw[rbLastOffsetDelta:])))
-	return batchIndex{base: base, last: base + lod, maxTS: int64(binary.BigEndian.Uint64(raw[rbMaxTimestamp:]))}, nil
+	return indexEntry(raw, base), nil
+}
+
+// indexEntry is the index entry of a batch stored at base.
+func indexEntry(raw []byte, base int64) batchIndex {
+	lod := int64(int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:])))
+	return batchIndex{base: base, last: base + lod, maxTS: int64(binary.BigEndian.Uint64(raw[recordbatch.MaxTimestamp:]))}
 }
 
 func (p *partitionSM) push(bi batchIndex) {
@@ -214,7 +205,7 @@ type produceCmd struct {
 }
 
 func decodeProduce(b []byte) (produceCmd, bool) {
-	if len(b) < produceHeader+rbHeaderLen || b[0] != 'P' {
+	if len(b) < produceHeader+recordbatch.HeaderLen || b[0] != 'P' {
 		return produceCmd{}, false
 	}
 	return produceCmd{
@@ -239,14 +230,14 @@ func (p *partitionSM) apply(b *pebble.Batch, index, term uint64, payload []byte)
 	base := p.st.Next
 	raw := append([]byte(nil), c.raw...)
 	// Neither field is covered by the CRC (it starts at attributes).
-	binary.BigEndian.PutUint64(raw[rbBaseOffset:], uint64(base))
-	binary.BigEndian.PutUint32(raw[rbLeaderEpoch:], uint32(term))
+	binary.BigEndian.PutUint64(raw[recordbatch.BaseOffset:], uint64(base))
+	binary.BigEndian.PutUint32(raw[recordbatch.LeaderEpoch:], uint32(term))
 	if err := b.Set(batchKey(p.gid, base), raw, nil); err != nil {
 		return produceOutcome{err: fmt.Errorf("stage batch: %w", err)}
 	}
-	lod := int64(int32(binary.BigEndian.Uint32(raw[rbLastOffsetDelta:])))
-	p.push(batchIndex{base: base, last: base + lod, maxTS: int64(binary.BigEndian.Uint64(raw[rbMaxTimestamp:]))})
-	p.st.Next = base + lod + 1
+	bi := indexEntry(raw, base)
+	p.push(bi)
+	p.st.Next = bi.last + 1
 	if c.pid >= 0 {
 		ps := p.st.Producers[c.pid]
 		if ps == nil || ps.Epoch != c.epoch {
@@ -334,7 +325,7 @@ func (p *partitionSM) restore(b *pebble.Batch, index uint64, data []byte) error 
 	}
 	p.index = nil
 	for _, raw := range s.Batches {
-		if len(raw) < rbHeaderLen {
+		if len(raw) < recordbatch.HeaderLen {
 			return fmt.Errorf("partition snapshot: short batch")
 		}
 		base := int64(binary.BigEndian.Uint64(raw))

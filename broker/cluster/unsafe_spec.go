@@ -6,11 +6,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // specView is the leader's view of produce entries appended to its own log
-// but not yet applied. It exists only for two seeded bugs (issue 8):
+// but not yet applied. It exists only for two seeded bugs (Config.Unsafe):
 // AckBeforeCommit answers acks=all from it, and UncommittedReads lets Fetch
 // read from it. Offsets are guessed by counting forward from the applied
 // high watermark, exactly the mistake a broker makes when it trusts its
@@ -28,7 +29,7 @@ type specEntry struct {
 }
 
 // appended records entries the group just persisted (group goroutine).
-func (s *specView) appended(g *group, ents []*pb.Entry) {
+func (s *specView) appended(g *raftGroup, ents []*pb.Entry) {
 	sm, ok := g.sm.(*partitionSM)
 	if !ok || len(ents) == 0 {
 		return
@@ -59,8 +60,8 @@ func (s *specView) appended(g *group, ents []*pb.Entry) {
 			continue
 		}
 		raw := append([]byte(nil), c.raw...)
-		binary.BigEndian.PutUint64(raw[rbBaseOffset:], uint64(next))
-		lod := int64(int32(binary.BigEndian.Uint32(raw[rbLastOffsetDelta:])))
+		binary.BigEndian.PutUint64(raw[recordbatch.BaseOffset:], uint64(next))
+		lod := int64(int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:])))
 		s.ents = append(s.ents, specEntry{index: e.GetIndex(), base: next, last: next + lod, raw: raw})
 		id := binary.BigEndian.Uint64(e.GetData()[:8])
 		if ch, ok := s.early[id]; ok {
@@ -122,7 +123,7 @@ func (s *specView) read(sm *partitionSM, offset int64, maxBytes int32) (FetchRes
 
 // proposeEarlyAck proposes a produce and answers as soon as the leader has
 // appended it locally (seeded bug AckBeforeCommit).
-func (g *group) proposeEarlyAck(ctx context.Context, payload []byte) (ProduceResult, error) {
+func (g *raftGroup) proposeEarlyAck(ctx context.Context, payload []byte) (ProduceResult, error) {
 	id := g.node.nextProposalID()
 	data := make([]byte, 8+len(payload))
 	binary.BigEndian.PutUint64(data, id)

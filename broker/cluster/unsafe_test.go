@@ -9,7 +9,7 @@ import (
 	"github.com/chronik-chaos/chronik/broker/cluster"
 )
 
-// Each seeded bug of issue 8 changes observable behaviour; every case runs
+// Each seeded bug (Config.Unsafe) changes observable behaviour; every case runs
 // the same scenario with the flag off and on.
 func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 	tp := cluster.TopicPartition{Topic: "t"}
@@ -114,7 +114,7 @@ func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 			var target uint64
 			var vote uint64
 			for _, id := range tc.ids {
-				for _, g := range tc.node(id).Status().Groups {
+				for _, g := range tc.node(id).Status().RaftGroups {
 					if g.ID == cluster.MetaGroupID && g.Vote != 0 {
 						target, vote = id, g.Vote
 					}
@@ -126,7 +126,7 @@ func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 			tc.stopAll()
 			// Alone, the node cannot even pre-vote, so its term stays.
 			n := tc.start(target)
-			for _, g := range n.Status().Groups {
+			for _, g := range n.Status().RaftGroups {
 				if g.ID == cluster.MetaGroupID {
 					return g.Vote == vote
 				}

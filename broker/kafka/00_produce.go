@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -209,7 +210,7 @@ func producePartition(ctx context.Context, s *Server, tp cluster.TopicPartition,
 			sp.ErrorMessage = &msg
 		}
 	}
-	if version < 3 && (len(records) <= batchMagicOff || records[batchMagicOff] != 2) {
+	if version < 3 && (len(records) <= recordbatch.Magic || records[recordbatch.Magic] != 2) {
 		converted, err := upConvert(records)
 		if err != nil {
 			s.log.Warn("produce refused", "topic", tp.Topic, "partition", tp.Partition, "err", err)

@@ -43,6 +43,7 @@ import (
 	"slices"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -167,10 +168,10 @@ func maxTimestampRecord(ctx context.Context, b Backend, tp cluster.TopicPartitio
 		}
 		for _, raw := range res.Batches {
 			base := int64(binary.BigEndian.Uint64(raw))
-			if mts := int64(binary.BigEndian.Uint64(raw[batchMaxTSOff:])); best < 0 || mts > bestTS {
+			if mts := int64(binary.BigEndian.Uint64(raw[recordbatch.MaxTimestamp:])); best < 0 || mts > bestTS {
 				best, bestTS = base, mts
 			}
-			next = base + int64(int32(binary.BigEndian.Uint32(raw[batchLastDeltaOff:]))) + 1
+			next = base + int64(int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:]))) + 1
 		}
 		if next >= res.HighWatermark {
 			break

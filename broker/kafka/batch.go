@@ -4,33 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 )
-
-// RecordBatch v2 field offsets (KIP-98). baseOffset and
-// partitionLeaderEpoch are outside the CRC, which covers attributes to the
-// end, so the broker may rewrite both.
-const (
-	batchLengthOff    = 8
-	batchMagicOff     = 16
-	batchCRCOff       = 17
-	batchAttrOff      = 21
-	batchLastDeltaOff = 23
-	batchFirstTSOff   = 27
-	batchMaxTSOff     = 35
-	batchPIDOff       = 43
-	batchEpochOff     = 51
-	batchSeqOff       = 53
-	batchCountOff     = 57
-	batchHeaderLen    = 61
-
-	attrTransactional = 0x10
-	attrControl       = 0x20
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Batch parse errors; the Produce handler maps errCorruptBatch to
 // CORRUPT_MESSAGE and errUnsupportedBatch to INVALID_RECORD.
@@ -47,40 +24,40 @@ var (
 func splitBatches(records []byte) ([]cluster.Batch, error) {
 	var out []cluster.Batch
 	for len(records) > 0 {
-		if len(records) < batchHeaderLen {
+		if len(records) < recordbatch.HeaderLen {
 			return nil, fmt.Errorf("%w: %d trailing bytes, shorter than a batch header", errCorruptBatch, len(records))
 		}
-		length := int64(int32(binary.BigEndian.Uint32(records[batchLengthOff:])))
-		total := 12 + length
-		if length < batchHeaderLen-12 || total > int64(len(records)) {
+		length := int64(int32(binary.BigEndian.Uint32(records[recordbatch.Length:])))
+		total := recordbatch.LengthPrefix + length
+		if length < recordbatch.HeaderLen-recordbatch.LengthPrefix || total > int64(len(records)) {
 			return nil, fmt.Errorf("%w: batch length %d with %d bytes left", errCorruptBatch, length, len(records))
 		}
 		raw := records[:total]
 		records = records[total:]
-		if magic := raw[batchMagicOff]; magic != 2 {
+		if magic := raw[recordbatch.Magic]; magic != 2 {
 			return nil, fmt.Errorf("%w: magic %d, only 2 is supported", errCorruptBatch, magic)
 		}
-		want := binary.BigEndian.Uint32(raw[batchCRCOff:])
-		if got := crc32.Checksum(raw[batchAttrOff:], castagnoli); got != want {
+		want := binary.BigEndian.Uint32(raw[recordbatch.CRC:])
+		if got := recordbatch.Checksum(raw); got != want {
 			return nil, fmt.Errorf("%w: crc %08x, header says %08x", errCorruptBatch, got, want)
 		}
-		attrs := binary.BigEndian.Uint16(raw[batchAttrOff:])
-		if attrs&(attrTransactional|attrControl) != 0 {
+		attrs := binary.BigEndian.Uint16(raw[recordbatch.Attributes:])
+		if attrs&(recordbatch.AttrTransactional|recordbatch.AttrControl) != 0 {
 			return nil, fmt.Errorf("%w: transactional or control batch (transactions are not supported)", errUnsupportedBatch)
 		}
-		lastDelta := int32(binary.BigEndian.Uint32(raw[batchLastDeltaOff:]))
-		count := int32(binary.BigEndian.Uint32(raw[batchCountOff:]))
+		lastDelta := int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:]))
+		count := int32(binary.BigEndian.Uint32(raw[recordbatch.RecordCount:]))
 		if lastDelta < 0 || count <= 0 || count != lastDelta+1 {
 			return nil, fmt.Errorf("%w: %d records with last offset delta %d", errCorruptBatch, count, lastDelta)
 		}
 		out = append(out, cluster.Batch{
 			Raw:            raw,
-			ProducerID:     int64(binary.BigEndian.Uint64(raw[batchPIDOff:])),
-			ProducerEpoch:  int16(binary.BigEndian.Uint16(raw[batchEpochOff:])),
-			BaseSequence:   int32(binary.BigEndian.Uint32(raw[batchSeqOff:])),
+			ProducerID:     int64(binary.BigEndian.Uint64(raw[recordbatch.ProducerID:])),
+			ProducerEpoch:  int16(binary.BigEndian.Uint16(raw[recordbatch.ProducerEpoch:])),
+			BaseSequence:   int32(binary.BigEndian.Uint32(raw[recordbatch.BaseSequence:])),
 			Records:        lastDelta + 1,
-			FirstTimestamp: int64(binary.BigEndian.Uint64(raw[batchFirstTSOff:])),
-			MaxTimestamp:   int64(binary.BigEndian.Uint64(raw[batchMaxTSOff:])),
+			FirstTimestamp: int64(binary.BigEndian.Uint64(raw[recordbatch.FirstTimestamp:])),
+			MaxTimestamp:   int64(binary.BigEndian.Uint64(raw[recordbatch.MaxTimestamp:])),
 		})
 	}
 	if len(out) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -130,7 +130,7 @@ func contextWithShortTimeout() (context.Context, context.CancelFunc) {
 
 // fixCRC recomputes a batch's CRC-32C after a test edited it.
 func fixCRC(b []byte) {
-	binary.BigEndian.PutUint32(b[batchCRCOff:], crc32.Checksum(b[batchAttrOff:], castagnoli))
+	binary.BigEndian.PutUint32(b[recordbatch.CRC:], recordbatch.Checksum(b))
 }
 
 // callHandler runs the registered handler of req's key directly, without a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -310,10 +311,10 @@ func timedBatch(n int, first, step int64) []byte {
 		r = binary.AppendVarint(r, 0)
 		out = append(binary.AppendVarint(out, int64(len(r))), r...)
 	}
-	b = append(b[:batchHeaderLen], out...)
-	binary.BigEndian.PutUint32(b[batchLengthOff:], uint32(len(b)-12))
-	binary.BigEndian.PutUint64(b[batchFirstTSOff:], uint64(first))
-	binary.BigEndian.PutUint64(b[batchMaxTSOff:], uint64(first+step*int64(n-1)))
+	b = append(b[:recordbatch.HeaderLen], out...)
+	binary.BigEndian.PutUint32(b[recordbatch.Length:], uint32(len(b)-recordbatch.LengthPrefix))
+	binary.BigEndian.PutUint64(b[recordbatch.FirstTimestamp:], uint64(first))
+	binary.BigEndian.PutUint64(b[recordbatch.MaxTimestamp:], uint64(first+step*int64(n-1)))
 	fixCRC(b)
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -65,7 +66,7 @@ func upConvert(set []byte) ([]byte, error) {
 		body = append(body, rec...)
 	}
 	b := kmsg.RecordBatch{
-		Length:               int32(batchHeaderLen - 12 + len(body)),
+		Length:               int32(recordbatch.HeaderLen - recordbatch.LengthPrefix + len(body)),
 		PartitionLeaderEpoch: -1,
 		Magic:                2,
 		LastOffsetDelta:      int32(len(recs) - 1),
@@ -77,8 +78,8 @@ func upConvert(set []byte) ([]byte, error) {
 		NumRecords:           int32(len(recs)),
 		Records:              body,
 	}
-	raw := b.AppendTo(make([]byte, 0, batchHeaderLen+len(body)))
-	binary.BigEndian.PutUint32(raw[batchCRCOff:], crc32.Checksum(raw[batchAttrOff:], castagnoli))
+	raw := b.AppendTo(make([]byte, 0, recordbatch.HeaderLen+len(body)))
+	binary.BigEndian.PutUint32(raw[recordbatch.CRC:], recordbatch.Checksum(raw))
 	return raw, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -41,7 +42,7 @@ func TestPipelinedProduceKeepsOrder(t *testing.T) {
 				batch := makeBatch(2, tc.pid, seq)
 				// Tag the batch with i in its first timestamp so the order
 				// in the log can be read back.
-				binary.BigEndian.PutUint64(batch[batchFirstTSOff:], uint64(i))
+				binary.BigEndian.PutUint64(batch[recordbatch.FirstTimestamp:], uint64(i))
 				fixCRC(batch)
 				reqs[i] = produceReq("pipe", -1, batch)
 				rc.send(reqs[i], int32(i))
@@ -65,7 +66,7 @@ func TestPipelinedProduceKeepsOrder(t *testing.T) {
 				t.Fatalf("%d batches stored (err %v), want %d", len(res.Batches), err, n)
 			}
 			for i, b := range res.Batches {
-				if got := binary.BigEndian.Uint64(b[batchFirstTSOff:]); got != uint64(i) {
+				if got := binary.BigEndian.Uint64(b[recordbatch.FirstTimestamp:]); got != uint64(i) {
 					t.Fatalf("batch %d of the log is request %d's", i, got)
 				}
 			}

@@ -3,7 +3,6 @@ package kafka
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -201,18 +201,18 @@ func makeBatch(n int, pid int64, seq int32) []byte {
 		r = binary.AppendVarint(r, 0)        // headers
 		recs = append(binary.AppendVarint(recs, int64(len(r))), r...)
 	}
-	b := make([]byte, batchHeaderLen)
-	binary.BigEndian.PutUint32(b[batchLengthOff:], uint32(batchHeaderLen-12+len(recs)))
-	b[batchMagicOff] = 2
-	binary.BigEndian.PutUint32(b[batchLastDeltaOff:], uint32(n-1))
-	binary.BigEndian.PutUint64(b[batchFirstTSOff:], 1000)
-	binary.BigEndian.PutUint64(b[batchMaxTSOff:], 1000)
-	binary.BigEndian.PutUint64(b[batchPIDOff:], uint64(pid))
-	binary.BigEndian.PutUint16(b[batchEpochOff:], 0)
-	binary.BigEndian.PutUint32(b[batchSeqOff:], uint32(seq))
-	binary.BigEndian.PutUint32(b[batchCountOff:], uint32(n))
+	b := make([]byte, recordbatch.HeaderLen)
+	binary.BigEndian.PutUint32(b[recordbatch.Length:], uint32(recordbatch.HeaderLen-recordbatch.LengthPrefix+len(recs)))
+	b[recordbatch.Magic] = 2
+	binary.BigEndian.PutUint32(b[recordbatch.LastOffsetDelta:], uint32(n-1))
+	binary.BigEndian.PutUint64(b[recordbatch.FirstTimestamp:], 1000)
+	binary.BigEndian.PutUint64(b[recordbatch.MaxTimestamp:], 1000)
+	binary.BigEndian.PutUint64(b[recordbatch.ProducerID:], uint64(pid))
+	binary.BigEndian.PutUint16(b[recordbatch.ProducerEpoch:], 0)
+	binary.BigEndian.PutUint32(b[recordbatch.BaseSequence:], uint32(seq))
+	binary.BigEndian.PutUint32(b[recordbatch.RecordCount:], uint32(n))
 	b = append(b, recs...)
-	binary.BigEndian.PutUint32(b[batchCRCOff:], crc32.Checksum(b[batchAttrOff:], castagnoli))
+	binary.BigEndian.PutUint32(b[recordbatch.CRC:], recordbatch.Checksum(b))
 	return b
 }
 
@@ -236,10 +236,10 @@ func TestProduceRaw(t *testing.T) {
 	badCRC := append([]byte(nil), good...)
 	badCRC[len(badCRC)-1] ^= 0xff
 	badMagic := append([]byte(nil), good...)
-	badMagic[batchMagicOff] = 1
+	badMagic[recordbatch.Magic] = 1
 	txn := makeBatch(1, 5, 0)
-	binary.BigEndian.PutUint16(txn[batchAttrOff:], attrTransactional)
-	binary.BigEndian.PutUint32(txn[batchCRCOff:], crc32.Checksum(txn[batchAttrOff:], castagnoli))
+	binary.BigEndian.PutUint16(txn[recordbatch.Attributes:], recordbatch.AttrTransactional)
+	binary.BigEndian.PutUint32(txn[recordbatch.CRC:], recordbatch.Checksum(txn))
 	tests := []struct {
 		name       string
 		records    []byte

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // DB is the node's single pebble store shared by every Raft group.
@@ -15,24 +16,59 @@ type DB struct {
 	Dir string
 }
 
-// Open opens (creating if needed) the pebble store in dir.
+// Open opens (creating if needed) the pebble store in dir. Every WAL pebble
+// replays is checked first (wal_check.go): corruption with complete records
+// after it is refused with a *CorruptWALError naming the file and offset, a
+// torn tail of the newest WAL is cut by pebble's replay and logged at WARN.
+// Every refusal satisfies errors.Is(err, ErrCorrupt).
 func Open(dir string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	opts := &pebble.Options{
+	fs := &walCheckFS{FS: vfs.Default}
+	opts := pebbleOptions(log, fs)
+	defer opts.Cache.Unref()
+	fs.setChecking(true)
+	db, err := pebble.Open(dir, opts)
+	torn := fs.setChecking(false)
+	if err != nil {
+		var cw *CorruptWALError
+		switch {
+		case errors.As(err, &cw):
+			return nil, fmt.Errorf("open pebble store %s: %w", dir, cw)
+		case pebble.IsCorruptionError(err) && len(torn) > 0:
+			// Pebble replays every WAL but the newest strictly: the
+			// unreadable tail of an older WAL failed its replay.
+			cw = &CorruptWALError{File: torn[0].file, Offset: torn[0].stop, ValidAt: -1, Err: torn[0].err}
+			return nil, fmt.Errorf("open pebble store %s: %w (%v)", dir, cw, err)
+		case pebble.IsCorruptionError(err):
+			return nil, fmt.Errorf("open pebble store %s: %w: %w", dir, ErrCorrupt, err)
+		}
+		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
+	}
+	// Open succeeded, so a torn tail can only be the newest WAL's: pebble
+	// refuses one in any other.
+	for _, t := range torn {
+		log.Warn("cut the torn tail of the newest pebble WAL", "file", t.file, "offset", t.stop,
+			"bytes_cut", t.size-t.stop, "records_kept", t.valid, "reason", t.err.Error())
+	}
+	return &DB{DB: db, Dir: dir}, nil
+}
+
+// pebbleOptions are the store's pebble options on fs. The caller unrefs
+// the cache once pebble holds it.
+func pebbleOptions(log *slog.Logger, fs vfs.FS) *pebble.Options {
+	return &pebble.Options{
 		// The tests run several nodes in one process on a 2-core machine:
 		// keep per-node memory modest.
 		Cache:        pebble.NewCache(16 << 20),
 		MemTableSize: 8 << 20,
 		Logger:       pebbleLogger{log: log},
+		FS:           fs,
 	}
-	defer opts.Cache.Unref()
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
-	}
-	return &DB{DB: db, Dir: dir}, nil
 }
 
 // DeleteGroup removes everything stored for group (entries, hard state,

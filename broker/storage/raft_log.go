@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -67,6 +66,9 @@ func OpenRaftLog(db *DB, group uint64) (*RaftLog, error) {
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("scan log of group %d: %w", group, err)
+	}
+	if err := l.checkConsistent(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -424,6 +426,3 @@ func (l *RaftLog) Compact(index uint64, cs *pb.ConfState) error {
 	}
 	return nil
 }
-
-// ErrCorrupt marks stored data that fails validation at load.
-var ErrCorrupt = errors.New("storage: corrupt data")

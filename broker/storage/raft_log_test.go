@@ -65,12 +65,15 @@ func TestRaftLog(t *testing.T) {
 			if err := l.Save(nil, ents(1, 2, 8), nil, nil, true); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.Save(nil, ents(2, 4, 5), nil, nil, true); err != nil {
+			// A new leader (term 2) replaces the tail: raft persists the
+			// term with the entries.
+			if err := l.Save(&pb.HardState{Term: new(uint64(2)), Commit: new(uint64(1))}, ents(2, 4, 5), nil, nil, true); err != nil {
 				t.Fatal(err)
 			}
 		}, 2, 4, []uint64{1, 1, 2}},
 		{"compact", func(t *testing.T, l *storage.RaftLog) {
-			if err := l.Save(nil, ents(1, 2, 10), nil, nil, true); err != nil {
+			// Only applied, hence committed, entries are compacted.
+			if err := l.Save(&pb.HardState{Term: new(uint64(1)), Commit: new(uint64(8))}, ents(1, 2, 10), nil, nil, true); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Compact(6, &pb.ConfState{Voters: []uint64{1}}); err != nil {

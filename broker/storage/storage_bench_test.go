@@ -1,7 +1,7 @@
 package storage_test
 
-// BenchmarkAppend decides the store (issue 2 asks the decision to come
-// from a benchmark): Raft entries of 1 KiB appended with fsync, each
+// BenchmarkAppend is how the store was chosen (doc.go, "Why pebble"): Raft
+// entries of 1 KiB appended with fsync, each
 // goroutine playing one Raft group that persists one Ready at a time, as
 // broker/cluster does.
 //

@@ -12,8 +12,8 @@ message) pairs (frame.go).
 
   - Start opens the listener before returning; the node starts its groups
     only afterwards, so a node can always hear the votes that elect a
-    leader (the seed system opened its listener after an election, so no
-    election could ever happen).
+    leader (the Chronik server this broker re-creates opened its listener after
+    an election, so no election could ever happen).
   - Send never blocks: each peer has a bounded queue drained by one writer
     goroutine that batches whatever is queued into one frame. A full queue
     or a missing connection drops the messages (raft retransmits) and
@@ -22,6 +22,9 @@ message) pairs (frame.go).
   - SetDelay delays every outbound message by d (the chaos delay nemesis;
     the test machines have no netem). Order is preserved.
   - Handler is called on connection reader goroutines and must not block.
+  - AddPeer grows the peer set at run time (a member added through the
+    admin API) or moves a peer to a new address; a connection from an id
+    that is neither in Peers nor added is refused.
   - An idle writer sends an empty keepalive frame every 500 ms and a reader
     that hears nothing for 3 s drops the connection: under a black-holing
     partition the old connection would look alive and, after the heal,

@@ -9,7 +9,7 @@ import (
 // possible completions. The names are the contract of history.jsonl.
 type Type string
 
-// The event types of DESIGN.md. Ok means the operation happened, Fail that it
+// The event types of the history contract. Ok means the operation happened, Fail that it
 // definitely did not, Info that it may or may not have happened at any time up
 // to the end of the test.
 const (

@@ -23,7 +23,7 @@ import (
 )
 
 // A three-node raft-cluster of real chronik-server processes on loopback
-// ports, for the cluster benchmarks (issue 3's figures).
+// ports, for the cluster benchmarks (the README's "Measured figures").
 
 type procCluster struct {
 	bin   string
@@ -256,7 +256,7 @@ func (c *procCluster) leaderOf(ctx context.Context, name string) int {
 			if err != nil {
 				continue
 			}
-			for _, g := range st.Groups {
+			for _, g := range st.RaftGroups {
 				if g.Name == name && g.Role == "StateLeader" {
 					return i + 1
 				}

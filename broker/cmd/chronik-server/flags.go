@@ -37,6 +37,8 @@ type options struct {
 
 	raftAddr string
 	peers    map[uint64]string
+	// join: raft-cluster --join, an empty node waiting to be added.
+	join bool
 
 	unsafe cluster.Unsafe
 }
@@ -57,6 +59,7 @@ const usageHead = `chronik-server: a Kafka-compatible broker whose partitions ar
 Usage:
   chronik-server [global options] standalone
   chronik-server [global options] raft-cluster --raft-addr ADDR --peers "ID@HOST:PORT,..."
+  chronik-server [global options] raft-cluster --join --raft-addr ADDR --peers "ID@HOST:PORT,..."
 
 Global options must come before the subcommand.
 
@@ -70,8 +73,13 @@ Subcommands:
     --raft-addr ADDR   listen address of the peer transport (default 0.0.0.0:9192)
     --peers LIST       the OTHER nodes as "ID@HOST:PORT,..." (e.g. "2@host2:9292,3@host3:9392");
                        the node's own id comes from --node-id and must not be listed
+    --join             start empty and wait to be added to a running cluster (POST
+                       /admin/members on any member); --peers lists existing members.
+                       Never bootstraps a group of its own. Node ids are never reused:
+                       a replaced node joins under a fresh --node-id with an empty --data-dir
 
-Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error.
+Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error,
+3 refused to start: the store is corrupt (one log line names the damage).
 `
 
 // globalFlags defines the global options on fs, writing into o.
@@ -81,7 +89,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.StringVar(&o.advertisedAddr, "advertised-addr", "", "host name clients are told to connect to (default: the host name)")
 	fs.Uint64Var(nodeID, "node-id", 1, "this node's id (>= 1), its Raft id in every group")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the node's store (required)")
-	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/peer-delay (0 picks a free port)")
+	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/peer-delay /admin/members (0 picks a free port)")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics asking for -1")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
@@ -96,6 +104,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.NoDedup, "unsafe-no-dedup", false, "SEEDED BUG: ignore idempotent producer sequence numbers")
 	fs.IntVar(&o.unsafe.RegistrationAttempts, "unsafe-registration-attempts", 0, "SEEDED BUG: exit after N failed registration attempts (0: retry forever)")
 	fs.BoolVar(&o.unsafe.ForgetHardState, "unsafe-forget-hardstate", false, "SEEDED BUG: do not persist the Raft term and vote")
+	fs.BoolVar(&o.unsafe.DirectConfChange, "unsafe-direct-conf-change", false, "SEEDED BUG: change several voters at once (a replace) without joint consensus")
+	fs.BoolVar(&o.unsafe.PromoteEarly, "unsafe-promote-early", false, "SEEDED BUG: make a new member a voter before it caught up")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -160,6 +170,7 @@ func parseArgs(args []string) (*options, error) {
 	sub.SetOutput(io.Discard)
 	raftAddr := sub.String("raft-addr", "0.0.0.0:9192", "peer transport listen address")
 	peers := sub.String("peers", "", "the other nodes: ID@HOST:PORT,...")
+	join := sub.Bool("join", false, "start empty and wait to be added to a running cluster")
 	switch o.mode {
 	case "standalone", "raft-cluster":
 	default:
@@ -180,8 +191,8 @@ func parseArgs(args []string) (*options, error) {
 	set := map[string]bool{}
 	sub.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.mode == "standalone" {
-		if set["peers"] || set["raft-addr"] {
-			return nil, usageErr("standalone runs a single node and takes no --peers or --raft-addr; for a multi-node cluster use: chronik-server [global options] raft-cluster --raft-addr ADDR --peers \"ID@HOST:PORT,...\"")
+		if set["peers"] || set["raft-addr"] || set["join"] {
+			return nil, usageErr("standalone runs a single node and takes no --peers, --raft-addr or --join; for a multi-node cluster use: chronik-server [global options] raft-cluster --raft-addr ADDR --peers \"ID@HOST:PORT,...\"")
 		}
 		return o, nil
 	}
@@ -193,6 +204,10 @@ func parseArgs(args []string) (*options, error) {
 	o.peers, err = parsePeers(*peers, o.nodeID)
 	if err != nil {
 		return nil, err
+	}
+	o.join = *join
+	if o.join && len(o.peers) == 0 {
+		return nil, usageErr("raft-cluster --join needs --peers: the addresses of existing members to reach")
 	}
 	return o, nil
 }
@@ -273,6 +288,19 @@ func (o *options) unsafeFlags() []string {
 	add(u.NoDedup, "--unsafe-no-dedup")
 	add(u.RegistrationAttempts > 0, fmt.Sprintf("--unsafe-registration-attempts=%d", u.RegistrationAttempts))
 	add(u.ForgetHardState, "--unsafe-forget-hardstate")
+	add(u.DirectConfChange, "--unsafe-direct-conf-change")
+	add(u.PromoteEarly, "--unsafe-promote-early")
 	sort.Strings(out)
 	return out
+}
+
+// leaderImbalanceInterval is cluster.Config's value for
+// --leader-imbalance-check-interval: 0 on the command line never moves
+// leadership back, which Config spells as a negative interval (its 0 is the
+// default).
+func (o *options) leaderImbalanceInterval() time.Duration {
+	if o.imbalanceInterval == 0 {
+		return -1
+	}
+	return o.imbalanceInterval
 }

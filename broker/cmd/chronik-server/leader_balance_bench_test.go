@@ -293,7 +293,7 @@ func (c *procCluster) leaderNow(name string) int {
 		if err != nil {
 			continue
 		}
-		for _, g := range st.Groups {
+		for _, g := range st.RaftGroups {
 			if g.Name == name && g.Role == "StateLeader" {
 				return i + 1
 			}

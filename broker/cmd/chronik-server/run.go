@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/chronik-chaos/chronik/broker/admin"
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
+	"github.com/chronik-chaos/chronik/broker/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -24,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitCorruptStore: the store is damaged (storage.ErrCorrupt) and the
+	// node refuses to start rather than serve what is left of it.
+	exitCorruptStore = 3
 )
 
 // run is main without the process: it parses args, serves until ctx ends
@@ -43,10 +46,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Warn("UNSAFE: seeded bug enabled; this broker is deliberately incorrect and loses or corrupts data", "flag", f)
 	}
 	if err := serve(ctx, o, log, nil); err != nil {
+		if errors.Is(err, storage.ErrCorrupt) {
+			logRefusal(log, o.dataDir, err)
+			return exitCorruptStore
+		}
 		log.Error("chronik-server failed", "err", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// refusalMsg is the one log line of a refusal to start on a damaged store.
+// Its message and attributes are a contract: the chaos harness matches them
+// to tell a refused node from a crashed one.
+const refusalMsg = "refusing to start: the store is corrupt"
+
+// logRefusal logs refusalMsg with data_dir and err, plus file and offset
+// when the damage is in a write-ahead log.
+func logRefusal(log *slog.Logger, dataDir string, err error) {
+	attrs := []any{"data_dir", dataDir}
+	var cw *storage.CorruptWALError
+	if errors.As(err, &cw) {
+		attrs = append(attrs, "file", cw.File, "offset", cw.Offset)
+	}
+	log.Error(refusalMsg, append(attrs, "err", err)...)
 }
 
 // listeners are the sockets serve opened, reported to tests.
@@ -77,19 +100,19 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		}
 	}
 	cfg := cluster.Config{
-		NodeID:            o.nodeID,
-		DataDir:           o.dataDir,
-		Standalone:        o.mode == "standalone",
-		RaftAddr:          o.raftAddr,
-		Peers:             o.peers,
-		AdvertisedHost:    advertised,
-		KafkaPort:         int32(kln.Addr().(*net.TCPAddr).Port),
-		DefaultPartitions: int32(o.defaultPartitions),
-		AutoCreateTopics:  o.autoCreateTopics,
-		Unsafe:            o.unsafe,
-		// 0 on the command line never moves back; 0 in Config is the
-		// default interval.
-		LeaderImbalanceCheckInterval: cmp.Or(o.imbalanceInterval, -1),
+		NodeID:                       o.nodeID,
+		DataDir:                      o.dataDir,
+		Standalone:                   o.mode == "standalone",
+		RaftAddr:                     o.raftAddr,
+		Peers:                        o.peers,
+		Join:                         o.join,
+		AdminAddr:                    net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
+		AdvertisedHost:               advertised,
+		KafkaPort:                    int32(kln.Addr().(*net.TCPAddr).Port),
+		DefaultPartitions:            int32(o.defaultPartitions),
+		AutoCreateTopics:             o.autoCreateTopics,
+		Unsafe:                       o.unsafe,
+		LeaderImbalanceCheckInterval: o.leaderImbalanceInterval(),
 		LeaderImbalancePercentage:    o.imbalancePercent,
 		Logger:                       log.With("component", "cluster"),
 	}
@@ -139,6 +162,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		err := admin.Serve(sctx, aln, admin.Config{
 			Source:   node,
 			Delayer:  node,
+			Members:  node,
 			Gatherer: prometheus.Gatherers{node.Metrics(), reg},
 			Logger:   log.With("component", "admin"),
 		})
@@ -157,7 +181,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 	}
 	log.Info("chronik-server serving", "mode", o.mode, "node", o.nodeID, "kafka", kln.Addr().String(),
 		"admin", aln.Addr().String(), "advertised", net.JoinHostPort(advertised, strconv.Itoa(int(cfg.KafkaPort))),
-		"raft", o.raftAddr, "peers", len(o.peers), "data_dir", o.dataDir)
+		"raft", o.raftAddr, "peers", len(o.peers), "join", o.join, "data_dir", o.dataDir)
 	if ready != nil {
 		ready <- listeners{kafka: kln.Addr(), admin: aln.Addr()}
 	}
