@@ -25,8 +25,15 @@ package kafka
 //   one of the last five batches with the original offset and no error).
 //   When the original offset is unknown we answer DUPLICATE_SEQUENCE_NUMBER,
 //   which franz-go and the Java client treat as success.
-// * Transactional and control batches are INVALID_RECORD: transactions are
-//   not implemented (and InitProducerId refuses transactional ids).
+// * Transactional batches are appended only within an ongoing transaction
+//   of their producer at its current epoch that includes the partition
+//   (KIP-890 verification, against the coordinator's replicated state;
+//   Backend.Produce checks it and the partition's apply re-checks that the
+//   transaction has not ended meanwhile): otherwise INVALID_TXN_STATE, or
+//   INVALID_PRODUCER_EPOCH for an older epoch; NOT_ENOUGH_REPLICAS (as
+//   Kafka translates it) when the coordinator's state cannot be read.
+//   Control batches, and transactional ones without a producer id, are
+//   INVALID_RECORD: only the coordinator writes markers.
 // * Unknown topics are auto-created when the server allows it; a partition
 //   outside the topic is UNKNOWN_TOPIC_OR_PARTITION.
 // * ThrottleMillis is always 0.

@@ -12,7 +12,9 @@ package kafka
 //   LogAppendTime, answers the batch's base offset and max timestamp.
 //   Backend.ListOffset proves leadership first, like Fetch, so "latest" is
 //   linearizable.
-// * Isolation level is ignored (no transactions: LSO = high watermark).
+// * Isolation level (v2+): read_committed's latest offset is the last
+//   stable offset, and a timestamp lookup finds nothing at or above it
+//   (offset -1), as in Kafka.
 // * CurrentLeaderEpoch (v4+) is checked as in Fetch (FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH).
 // * Max timestamp (-3, v7) and tiered-storage specs (-4/-5, v8-9) are not
@@ -60,7 +62,7 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 			default:
 				tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
-				off, ts, epoch, err := s.backend.ListOffset(ctx, tp, rp.Timestamp)
+				off, ts, epoch, err := s.backend.ListOffset(ctx, tp, rp.Timestamp, req.Version >= 2 && req.IsolationLevel == 1)
 				if err != nil {
 					sp.ErrorCode = errCode(err)
 				} else {

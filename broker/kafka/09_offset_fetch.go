@@ -9,7 +9,12 @@ package kafka
 // * A null topic list (v2+) returns every committed offset of the group;
 //   a partition without a commit is offset -1 with no error.
 // * v8 batches several groups (KIP-709); each group has its own error.
-// * RequireStable (v7, KIP-447) needs nothing: there are no pending
+// * RequireStable (v7, KIP-447): a partition whose offset sits in a
+//   transaction that has not decided yet (TxnOffsetCommit before EndTxn)
+//   is UNSTABLE_OFFSET_COMMIT, which clients retry, so that a consumer
+//   taking over the partition starts after what the transaction will
+//   commit, not before it. Without it the last committed offset is
+//   answered.
 //   transactional offsets.
 //
 // Version notes:
@@ -26,6 +31,7 @@ import (
 	"sort"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -59,7 +65,7 @@ func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 					wanted[t.Topic] = t.Partitions
 				}
 			}
-			topics, code := s.offsetFetch(ctx, rg.Group, wanted, topicOrder(rg.Topics))
+			topics, code := s.offsetFetch(ctx, rg.Group, wanted, topicOrder(rg.Topics), req.RequireStable)
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group, g.ErrorCode = rg.Group, code
 			for _, t := range topics {
@@ -87,7 +93,7 @@ func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 			order = append(order, t.Topic)
 		}
 	}
-	topics, code := s.offsetFetch(ctx, req.Group, wanted, order)
+	topics, code := s.offsetFetch(ctx, req.Group, wanted, order, req.Version >= 7 && req.RequireStable)
 	if req.Version >= 2 {
 		resp.ErrorCode = code
 	}
@@ -116,7 +122,7 @@ func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
 // offsetFetch reads a group's offsets: the wanted partitions in request
 // order (all committed ones when wanted is nil). code is the group-level
 // error; v1 carries it on every partition instead.
-func (s *Server) offsetFetch(ctx context.Context, group string, wanted map[string][]int32, order []string) ([]fetchedTopic, int16) {
+func (s *Server) offsetFetch(ctx context.Context, group string, wanted map[string][]int32, order []string, requireStable bool) ([]fetchedTopic, int16) {
 	c := s.groups
 	c.mu.Lock()
 	coordinator := c.isCoordinatorLocked()
@@ -129,6 +135,10 @@ func (s *Server) offsetFetch(ctx context.Context, group string, wanted map[strin
 		code = groupErrCode(err)
 	} else {
 		committed = got
+	}
+	var unstable map[cluster.TopicPartition]bool
+	if requireStable && code == 0 {
+		unstable = s.backend.PendingTxnOffsets(group)
 	}
 	if wanted == nil {
 		byTopic := map[string][]int32{}
@@ -148,8 +158,12 @@ func (s *Server) offsetFetch(ctx context.Context, group string, wanted map[strin
 		ft := fetchedTopic{topic: t}
 		for _, p := range wanted[t] {
 			fp := fetchedPartition{partition: p, offset: -1, epoch: -1, code: code}
-			if oc, ok := committed[cluster.TopicPartition{Topic: t, Partition: p}]; ok {
+			tp := cluster.TopicPartition{Topic: t, Partition: p}
+			if oc, ok := committed[tp]; ok {
 				fp.offset, fp.epoch, fp.metadata = oc.Offset, oc.LeaderEpoch, oc.Metadata
+			}
+			if unstable[tp] {
+				fp.offset, fp.epoch, fp.metadata, fp.code = -1, -1, "", kerr.UnstableOffsetCommit.Code
 			}
 			ft.partitions = append(ft.partitions, fp)
 		}

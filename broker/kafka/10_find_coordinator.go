@@ -3,13 +3,12 @@ package kafka
 // FindCoordinator: v0-4
 //
 // Behavior:
-// * Every consumer group is coordinated by the node leading __meta
-//   (Backend.CoordinatorID), which keeps membership in memory and commits
-//   offsets through __meta. While no leader is known the answer is
-//   COORDINATOR_NOT_AVAILABLE (retriable).
-// * Transaction coordinators (key type 1) are refused with INVALID_REQUEST:
-//   there are none, and a retriable COORDINATOR_NOT_AVAILABLE would make
-//   the client loop forever.
+// * Every consumer group (key type 0) and every transactional id (key type
+//   1) is coordinated by the node leading __meta (Backend.CoordinatorID),
+//   which keeps group membership in memory and commits offsets and
+//   transaction state through __meta. While no leader is known the answer
+//   is COORDINATOR_NOT_AVAILABLE (retriable).
+// * Other key types (KIP-932 share groups) are INVALID_REQUEST.
 // * v4 batches several keys (KIP-699); each gets its own entry.
 //
 // Version notes:
@@ -31,8 +30,8 @@ func handleFindCoordinator(_ context.Context, s *Server, _ *clientConn, kreq kms
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 
 	answer := func() (node int32, host string, port int32, code int16, msg string) {
-		if req.CoordinatorType != 0 {
-			return -1, "", -1, kerr.InvalidRequest.Code, "transactions are not supported"
+		if req.CoordinatorType != 0 && req.CoordinatorType != 1 {
+			return -1, "", -1, kerr.InvalidRequest.Code, "only group and transaction coordinators exist"
 		}
 		id := s.backend.CoordinatorID()
 		if id < 0 {
