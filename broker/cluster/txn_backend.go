@@ -11,6 +11,13 @@ import (
 	"time"
 )
 
+// txnWait bounds how long a coordinator request waits for an earlier
+// transaction's markers (or for its own): well below every client's
+// request timeout (franz-go's 10 s overhead, Java's 30 s), so the client
+// gets CONCURRENT_TRANSACTIONS, which all of them retry, instead of
+// timing out.
+const txnWait = 5 * time.Second
+
 // proposeTxn proposes a transaction command to __meta and returns its
 // outcome (apply errors are returned as errors).
 func (n *Node) proposeTxn(ctx context.Context, cmd txnCommand) (txnOutcome, error) {
@@ -30,7 +37,7 @@ func (n *Node) proposeTxnWaiting(ctx context.Context, cmd txnCommand) (txnOutcom
 	if !n.metaRaft.isLeader() {
 		return txnOutcome{}, ErrNotLeader
 	}
-	ctx, cancel := withDefaultTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, txnWait)
 	defer cancel()
 	for range 3 {
 		o, err := n.proposeTxn(ctx, cmd)
@@ -93,12 +100,16 @@ func (n *Node) CommitTxnOffsets(ctx context.Context, p TxnProducer, group string
 // __meta entry (PrepareCommit or PrepareAbort); EndTxn answers once every
 // partition's marker is replicated and the transaction is complete, so a
 // success means its records are readable by read_committed consumers (or
-// dropped) everywhere. A retry of a finished EndTxn answers success again.
+// dropped) everywhere. When the markers take longer than txnWait the
+// answer is ErrConcurrentTransactions, as Kafka answers EndTxn while the
+// transaction prepares: the decision stands, the client retries, and the
+// retry waits for the same markers. A retry of a finished EndTxn answers
+// success again.
 func (n *Node) EndTxn(ctx context.Context, p TxnProducer, commit bool) error {
 	if !n.metaRaft.isLeader() {
 		return ErrNotLeader
 	}
-	ctx, cancel := withDefaultTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, txnWait)
 	defer cancel()
 	o, err := n.proposeTxn(ctx, txnCommand{Kind: txnEnd, ID: p.ID, ProducerID: p.ProducerID, Epoch: p.Epoch, Commit: commit})
 	if err != nil || o.Done {
@@ -108,10 +119,9 @@ func (n *Node) EndTxn(ctx context.Context, p TxnProducer, commit bool) error {
 		return n.txns.completeUnconfirmed(ctx, p.ID)
 	}
 	if !n.txns.await(ctx, p.ID, o.Serial) {
-		// Decided and durable, but the markers are not all written yet:
-		// the outcome the client sees is unknown, and the coordinator
-		// keeps writing them.
-		return ErrTimeout
+		// Decided and durable; the coordinator keeps writing the
+		// markers (and a new coordinator would).
+		return ErrConcurrentTransactions
 	}
 	return nil
 }

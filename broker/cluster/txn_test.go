@@ -260,8 +260,8 @@ func TestTxnCoordinatorFailoverFinishesPrepared(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	err := coord.EndTxn(ctx, c.producer(), true)
 	cancel()
-	if !errors.Is(err, cluster.ErrTimeout) {
-		t.Fatalf("EndTxn without its marker: %v, want a timeout", err)
+	if !errors.Is(err, cluster.ErrConcurrentTransactions) {
+		t.Fatalf("EndTxn without its marker: %v, want CONCURRENT_TRANSACTIONS (still preparing)", err)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	d, err := coord.DescribeTxns(ctx, []string{"tx"})

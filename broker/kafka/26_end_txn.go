@@ -10,10 +10,11 @@ package kafka
 //   or abort marker through the Raft group of every partition of the
 //   transaction and completes it. The answer comes only once every marker
 //   is replicated: after a success, read_committed consumers see the
-//   records (or never will). If that takes longer than the request's time
-//   the answer is REQUEST_TIMED_OUT: decided, but the client cannot know
-//   which way; the coordinator keeps writing the markers, and a coordinator
-//   failover finishes them.
+//   records (or never will). If that takes longer than 5 s the answer is
+//   CONCURRENT_TRANSACTIONS, as Kafka answers an EndTxn while the
+//   transaction prepares: the decision is durable, the coordinator keeps
+//   writing the markers (a coordinator failover finishes them), and the
+//   client's retry of the same decision waits for them again.
 // * A retry of an EndTxn that already completed the same way answers
 //   success; the opposite decision, or no ongoing transaction, is
 //   INVALID_TXN_STATE. Producer checks as AddPartitionsToTxn:
