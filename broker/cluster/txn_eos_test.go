@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,11 +54,19 @@ func readTopic(t *testing.T, kc *kafkaCluster, topic string, iso kgo.IsolationLe
 // franz-go's GroupTransactSession consume-transform-produce loop copies
 // every record of "in" to "out" while a partition leader and then the
 // transaction (and group) coordinator are killed and restarted: "out",
-// read with read_committed, holds every input value exactly once.
+// read with read_committed, holds every input value exactly once. With two
+// workers in the group, rebalances move partitions between transactional
+// producers as well.
 func TestTxnExactlyOnceAcrossLeaderAndCoordinatorKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills nodes under a client workload")
 	}
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) { exactlyOnce(t, workers) })
+	}
+}
+
+func exactlyOnce(t *testing.T, workers int) {
 	kc := newKafkaCluster(t, 3, nil)
 	kc.startAll()
 	kc.waitReady(20 * time.Second)
@@ -94,57 +103,28 @@ func TestTxnExactlyOnceAcrossLeaderAndCoordinatorKills(t *testing.T) {
 		commits, aborts, sessions int
 	}
 	stop := make(chan struct{})
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		for session := 0; session < 20; session++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			stats.Lock()
-			stats.sessions++
-			stats.Unlock()
-			sess, err := kgo.NewGroupTransactSession(clientOpts(kc,
-				kgo.TransactionalID("eos"), kgo.TransactionTimeout(20*time.Second),
-				kgo.ConsumerGroup("eos-g"), kgo.ConsumeTopics("in"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-				kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
-				kgo.DefaultProduceTopic("out"), kgo.SessionTimeout(6*time.Second))...)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			for err == nil {
-				select {
-				case <-stop:
-					sess.Close()
-					return
-				default:
-				}
-				pctx, pcancel := context.WithTimeout(ctx, time.Second)
-				fs := sess.PollFetches(pctx)
-				pcancel()
-				if err = sess.Begin(); err != nil {
-					break
-				}
-				fs.EachRecord(func(r *kgo.Record) {
-					sess.Produce(ctx, &kgo.Record{Value: r.Value}, nil)
-				})
-				var committed bool
-				committed, err = sess.End(ctx, kgo.TryCommit)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(t, ctx, kc, w, stop, func(committed bool) {
 				stats.Lock()
+				defer stats.Unlock()
 				if committed {
 					stats.commits++
 				} else {
 					stats.aborts++
 				}
-				stats.Unlock()
-			}
-			t.Logf("session %d ended: %v", session, err)
-			sess.Close()
-		}
-	}()
+			}, func() {
+				stats.Lock()
+				defer stats.Unlock()
+				stats.sessions++
+			})
+		}()
+	}
+	workerDone := make(chan struct{})
+	go func() { wg.Wait(); close(workerDone) }()
 
 	// The kills: a partition leader of "out" that is not the
 	// coordinator, then the coordinator; each comes back 2 s later.
@@ -189,5 +169,52 @@ func TestTxnExactlyOnceAcrossLeaderAndCoordinatorKills(t *testing.T) {
 		if in[v] == 0 {
 			t.Errorf("output %s has no input", v)
 		}
+	}
+}
+
+// work is one consume-transform-produce worker (transactional id eos-w):
+// it copies records from "in" to "out" in transactions until stop closes.
+// A session whose End fails for good is replaced by a new one with the
+// same transactional id, as a restarted process would be; the new
+// instance fences the old one.
+func work(t *testing.T, ctx context.Context, kc *kafkaCluster, w int, stop <-chan struct{}, ended func(committed bool), began func()) {
+	for session := 0; session < 20; session++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		began()
+		sess, err := kgo.NewGroupTransactSession(clientOpts(kc,
+			kgo.TransactionalID(fmt.Sprintf("eos-%d", w)), kgo.TransactionTimeout(20*time.Second),
+			kgo.ConsumerGroup("eos-g"), kgo.ConsumeTopics("in"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
+			kgo.DefaultProduceTopic("out"), kgo.SessionTimeout(6*time.Second))...)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for err == nil {
+			select {
+			case <-stop:
+				sess.Close()
+				return
+			default:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			fs := sess.PollFetches(pctx)
+			pcancel()
+			if err = sess.Begin(); err != nil {
+				break
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				sess.Produce(ctx, &kgo.Record{Value: r.Value}, nil)
+			})
+			var committed bool
+			committed, err = sess.End(ctx, kgo.TryCommit)
+			ended(committed)
+		}
+		t.Logf("worker %d session %d ended: %v", w, session, err)
+		sess.Close()
 	}
 }
