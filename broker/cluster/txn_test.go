@@ -10,16 +10,19 @@ import (
 	"github.com/chronik-chaos/chronik/broker/cluster"
 )
 
-// partitionAwayFrom returns a partition of topic whose leader is not node
-// avoid (partitions prefer different replicas, so one exists on 3 nodes).
+// partitionAwayFrom returns a partition of topic led by its preferred
+// replica (partition p prefers node p mod n + 1), which is not node avoid:
+// a leader that is not the preferred one would soon hand leadership over,
+// perhaps to avoid itself.
 func (tc *testCluster) partitionAwayFrom(topic string, parts int32, avoid int32) (cluster.TopicPartition, *cluster.Node) {
 	tc.t.Helper()
 	var tp cluster.TopicPartition
 	var l *cluster.Node
-	waitFor(tc.t, 20*time.Second, "a partition led elsewhere", func() bool {
+	waitFor(tc.t, 20*time.Second, "a partition led by its preferred replica elsewhere", func() bool {
 		for p := range parts {
+			preferred := p%int32(len(tc.ids)) + 1
 			tp = cluster.TopicPartition{Topic: topic, Partition: p}
-			if l = tc.leaderOf(tp); l != nil && l.NodeID() != avoid {
+			if l = tc.leaderOf(tp); preferred != avoid && l != nil && l.NodeID() == preferred {
 				return true
 			}
 		}
