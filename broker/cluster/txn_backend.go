@@ -32,13 +32,18 @@ func (n *Node) proposeTxn(ctx context.Context, cmd txnCommand) (txnOutcome, erro
 
 // proposeTxnWaiting proposes cmd and, when the id's previous transaction
 // is still writing its markers, waits for them and proposes once more, so
-// that a client rarely sees CONCURRENT_TRANSACTIONS.
+// that a client rarely sees CONCURRENT_TRANSACTIONS. A command that
+// follows a prepared transaction whose markers are written completes it
+// in the same entry (Completes).
 func (n *Node) proposeTxnWaiting(ctx context.Context, cmd txnCommand) (txnOutcome, error) {
 	if !n.metaRaft.isLeader() {
 		return txnOutcome{}, ErrNotLeader
 	}
 	ctx, cancel := context.WithTimeout(ctx, txnWait)
 	defer cancel()
+	if t, ok := n.meta.txn(cmd.ID); ok && isPrepare(t.State) && n.txns.markersWritten(cmd.ID, t.Serial) {
+		cmd.Completes = t.Serial
+	}
 	for range 3 {
 		o, err := n.proposeTxn(ctx, cmd)
 		if err != nil || !o.Busy {
@@ -46,6 +51,9 @@ func (n *Node) proposeTxnWaiting(ctx context.Context, cmd txnCommand) (txnOutcom
 		}
 		if !n.txns.await(ctx, cmd.ID, o.Serial) {
 			break
+		}
+		if n.txns.markersWritten(cmd.ID, o.Serial) {
+			cmd.Completes = o.Serial
 		}
 	}
 	return txnOutcome{}, ErrConcurrentTransactions
@@ -98,9 +106,10 @@ func (n *Node) CommitTxnOffsets(ctx context.Context, p TxnProducer, group string
 
 // EndTxn commits or aborts the producer's transaction. The decision is one
 // __meta entry (PrepareCommit or PrepareAbort); EndTxn answers once every
-// partition's marker is replicated and the transaction is complete, so a
-// success means its records are readable by read_committed consumers (or
-// dropped) everywhere. When the markers take longer than txnWait the
+// partition's marker is replicated, so a success means its records are
+// readable by read_committed consumers (or dropped) everywhere. The
+// complete entry follows (or rides on the id's next command), off the
+// client's path. When the markers take longer than txnWait the
 // answer is ErrConcurrentTransactions, as Kafka answers EndTxn while the
 // transaction prepares: the decision stands, the client retries, and the
 // retry waits for the same markers. A retry of a finished EndTxn answers

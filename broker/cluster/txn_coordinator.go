@@ -23,6 +23,12 @@ type txnCoordinator struct {
 	changed chan struct{}
 	// driving holds the transactional ids a goroutine is driving now.
 	driving map[string]bool
+	// written holds, per transactional id, the serial of the prepared
+	// transaction whose markers this node saw applied on every
+	// partition: a fact that stays true whoever leads, which lets EndTxn
+	// answer before the complete entry and lets the id's next command
+	// carry the completion (txnCommand.Completes).
+	written map[string]uint64
 	kickc   chan struct{}
 	wg      sync.WaitGroup
 }
@@ -35,7 +41,7 @@ const txnSweepInterval = 100 * time.Millisecond
 const markerAttempt = 3 * time.Second
 
 func newTxnCoordinator(n *Node) *txnCoordinator {
-	return &txnCoordinator{n: n, driving: map[string]bool{}, kickc: make(chan struct{}, 1)}
+	return &txnCoordinator{n: n, driving: map[string]bool{}, written: map[string]uint64{}, kickc: make(chan struct{}, 1)}
 }
 
 // applied runs after every __meta apply (metaSM.committed).
@@ -56,6 +62,21 @@ func (c *txnCoordinator) changes() <-chan struct{} {
 		c.changed = make(chan struct{})
 	}
 	return c.changed
+}
+
+// markersWritten reports whether this node saw every marker of
+// transaction serial of id applied.
+func (c *txnCoordinator) markersWritten(id string, serial uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.written[id] == serial
+}
+
+func (c *txnCoordinator) setWritten(id string, serial uint64) {
+	c.mu.Lock()
+	c.written[id] = serial
+	c.mu.Unlock()
+	c.applied() // wake the requests waiting for these markers
 }
 
 func (c *txnCoordinator) kick() {
@@ -130,6 +151,7 @@ func (c *txnCoordinator) drive(ctx context.Context, id string) {
 			if !c.writeMarkers(ctx, id, t) {
 				return
 			}
+			c.setWritten(id, t.Serial)
 			pctx, cancel := context.WithTimeout(ctx, markerAttempt)
 			_, err := c.n.proposeTxn(pctx, txnCommand{Kind: txnComplete, ID: id, Serial: t.Serial})
 			cancel()
@@ -196,14 +218,14 @@ func (c *txnCoordinator) writeMarkers(ctx context.Context, id string, t txnMeta)
 	return ok
 }
 
-// await waits until transaction serial of id is no longer preparing (its
-// markers are written), kicking the coordinator first. It reports whether
-// that happened before ctx ended.
+// await waits until the markers of transaction serial of id are written
+// (this node saw them applied, or the transaction completed), kicking the
+// coordinator first. It reports whether that happened before ctx ended.
 func (c *txnCoordinator) await(ctx context.Context, id string, serial uint64) bool {
 	c.kick()
 	done := func() bool {
 		t, ok := c.n.meta.txn(id)
-		return !ok || t.Serial != serial || !isPrepare(t.State)
+		return !ok || t.Serial != serial || !isPrepare(t.State) || c.markersWritten(id, serial)
 	}
 	waitUntil(ctx, DefaultProposalTimeout, c.changes, done)
 	return done()

@@ -53,7 +53,13 @@ type txnCommand struct {
 	Offsets    map[string]map[int32]OffsetCommit `json:"offsets,omitempty"`
 	Commit     bool                              `json:"commit,omitempty"`
 	Serial     uint64                            `json:"serial,omitempty"`
-	NowMs      int64                             `json:"now_ms"`
+	// Completes, on the commands that begin a transaction (init, add
+	// partitions, add offsets), is the serial of the id's prepared
+	// transaction whose markers the proposer has seen applied: the
+	// command completes it first, saving the separate complete entry
+	// on the way from one transaction to the next.
+	Completes uint64 `json:"completes,omitempty"`
+	NowMs     int64  `json:"now_ms"`
 }
 
 const opTxn = "txn"
@@ -103,11 +109,9 @@ func (st *metaState) applyTxn(c *txnCommand) any {
 		return st.applyTxnInit(c)
 	case txnComplete:
 		t := st.Txns[c.ID]
-		if t == nil || t.Serial != c.Serial || !isPrepare(t.State) {
+		if t == nil || !t.complete(c.Serial, c.NowMs) {
 			return nil // a late duplicate: another coordinator completed it
 		}
-		t.State = map[string]string{TxnPrepareCommit: TxnCompleteCommit, TxnPrepareAbort: TxnCompleteAbort}[t.State]
-		t.Partitions, t.Groups, t.Pending, t.UpdateMs = nil, nil, nil, c.NowMs
 		return t.outcome()
 	case txnTimeout:
 		t := st.Txns[c.ID]
@@ -120,6 +124,9 @@ func (st *metaState) applyTxn(c *txnCommand) any {
 		return t.outcome()
 	}
 	t := st.Txns[c.ID]
+	if t != nil && c.Completes != 0 {
+		t.complete(c.Completes, c.NowMs)
+	}
 	switch {
 	case t == nil || t.ProducerID != c.ProducerID:
 		return ErrInvalidProducerIDMapping
@@ -171,6 +178,9 @@ func (st *metaState) applyTxn(c *txnCommand) any {
 
 func (st *metaState) applyTxnInit(c *txnCommand) any {
 	t := st.Txns[c.ID]
+	if t != nil && c.Completes != 0 {
+		t.complete(c.Completes, c.NowMs)
+	}
 	if t == nil {
 		if c.ProducerID >= 0 {
 			return ErrInvalidProducerIDMapping
@@ -258,6 +268,17 @@ func (st *metaState) applyTxnEnd(t *txnMeta, c *txnCommand) any {
 		return o
 	}
 	return ErrInvalidTxnState
+}
+
+// complete moves prepared transaction serial to its Complete state; false
+// when t is not preparing that transaction (already completed).
+func (t *txnMeta) complete(serial uint64, nowMs int64) bool {
+	if t.Serial != serial || !isPrepare(t.State) {
+		return false
+	}
+	t.State = map[string]string{TxnPrepareCommit: TxnCompleteCommit, TxnPrepareAbort: TxnCompleteAbort}[t.State]
+	t.Partitions, t.Groups, t.Pending, t.UpdateMs = nil, nil, nil, nowMs
+	return true
 }
 
 // fence bumps the epoch (keeping the maximum when it cannot grow) and
