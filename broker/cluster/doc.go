@@ -194,9 +194,12 @@ Markers: for a prepared transaction the coordinator proposes a marker
 command ('M', with producer id, epoch, serial and the Kafka control batch)
 to each partition's Raft group from its own node (raft forwards it to the
 partition's leader), retries each until it applied here, then proposes
-Complete. EndTxn answers only then, so a success means the records are
-readable (or dropped) on every replica; past 5 s it answers
-CONCURRENT_TRANSACTIONS and the client retries. Everything the coordinator
+Complete. EndTxn answers once every marker applied, so a success means the
+records are readable (or dropped) on every replica; past 5 s it answers
+CONCURRENT_TRANSACTIONS and the client retries. The Complete entry is off
+the client's path: the id's next command (the next transaction's first
+AddPartitionsToTxn, typically) carries it when this node saw the markers
+applied (txnCommand.Completes), a fact that stays true whoever leads. Everything the coordinator
 does follows from __meta, so after a failover the new __meta leader finds
 the Prepare* states and finishes them; markers are idempotent by serial
 (a partition ignores one for a transaction that already ended there), so
