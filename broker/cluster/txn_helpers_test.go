@@ -122,7 +122,8 @@ func newTxnClient(t testing.TB, tc *testCluster, id string) *txnClient {
 	return c
 }
 
-func retriable(err error) bool {
+// txnRetriable: the answers a transactional client retries.
+func txnRetriable(err error) bool {
 	for _, e := range []error{cluster.ErrNotLeader, cluster.ErrNotReady, cluster.ErrTimeout, cluster.ErrStopped, cluster.ErrConcurrentTransactions, cluster.ErrTxnUnverified} {
 		if errors.Is(err, e) {
 			return true
@@ -140,7 +141,7 @@ func (c *txnClient) retry(what string, f func(ctx context.Context, n *cluster.No
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		err := f(ctx, n)
 		cancel()
-		if err == nil || !retriable(err) || time.Now().After(deadline) {
+		if err == nil || !txnRetriable(err) || time.Now().After(deadline) {
 			if err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
@@ -194,7 +195,7 @@ func (c *txnClient) send(tp cluster.TopicPartition, v int64) (int64, error) {
 			c.seq[tp]++
 			return res.BaseOffset, nil
 		}
-		if !retriable(err) || time.Now().After(deadline) {
+		if !txnRetriable(err) || time.Now().After(deadline) {
 			return -1, fmt.Errorf("send %d to %s/%d: %w", v, tp.Topic, tp.Partition, err)
 		}
 		time.Sleep(20 * time.Millisecond)
