@@ -100,6 +100,8 @@ func (n *Node) CommitTxnOffsets(ctx context.Context, p TxnProducer, group string
 	if !n.metaRaft.isLeader() {
 		return ErrNotLeader
 	}
+	ctx, cancel := context.WithTimeout(ctx, txnWait)
+	defer cancel()
 	_, err := n.proposeTxn(ctx, txnCommand{Kind: txnOffsets, ID: p.ID, ProducerID: p.ProducerID, Epoch: p.Epoch, Group: group, Offsets: byTopic})
 	return err
 }
