@@ -132,10 +132,16 @@ type ProduceResult struct {
 type FetchResult struct {
 	// Batches are whole record batches with their assigned base offsets,
 	// starting at the batch containing the requested offset.
-	Batches        [][]byte
-	HighWatermark  int64
+	Batches       [][]byte
+	HighWatermark int64
+	// LastStable is the last stable offset: every record below it
+	// belongs to no transaction or to a decided one. read_committed
+	// consumers read only below it.
 	LastStable     int64
 	LogStartOffset int64
+	// Aborted lists the aborted transactions whose ranges overlap the
+	// returned batches (what Fetch's AbortedTransactions carries).
+	Aborted []AbortedTxn
 }
 
 // OffsetCommit is a committed consumer-group offset.

@@ -82,4 +82,8 @@ type Unsafe struct {
 	// it caught up: an empty node counts in the quorum while it is still
 	// receiving its snapshot.
 	PromoteEarly bool
+	// Transactions (txn_*.go):
+	LSOIsHW             bool // read_committed is served up to the high watermark
+	CommitBeforeMarkers bool // EndTxn answers before the markers are replicated
+	NoTxnVerification   bool // transactional batches are appended without KIP-890 verification
 }

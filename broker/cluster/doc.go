@@ -131,7 +131,8 @@ ErrNotLeader after a bounded wait instead of a stale high watermark.
 # State machines
 
 __meta holds brokers, topics (with partition group ids), consumer-group
-offsets and the producer-id counter as one JSON document, rewritten with
+offsets, the producer-id counter and the transaction coordinator's state
+as one JSON document, rewritten with
 each applied batch (fine for the project's scale). A partition stores
 record batches keyed by base offset; offsets are assigned at apply time
 (rewriting the batch's baseOffset and partitionLeaderEpoch, neither covered
@@ -153,6 +154,77 @@ writes that were durable, and a node that started anyway could come back
 with an older hard state and a shorter log than it acknowledged, vote again
 in a term, or serve a prefix of a partition as if it were all of it. New
 fails with storage.ErrCorrupt instead.
+
+# Transactions
+
+Kafka transactions (KIP-98) with the partition verification of KIP-890
+part 1, for clients of Kafka 3.x (the producer keeps its epoch across
+transactions; KIP-890 part 2 is not offered). Files: txn_sm.go (state),
+txn_backend.go (requests), txn_coordinator.go (markers, timeouts),
+txn_partition.go (the partition side).
+
+Coordinator state lives in __meta, not in a Raft group of its own: the
+transaction coordinator is the __meta leader, as the group coordinator
+is, and one txnMeta per transactional id (producer id, epoch, state,
+serial, partitions, groups, pending offsets) is replicated with the rest of
+__meta. The reasons: a commit decision and the consumer-group offsets it
+makes visible (TxnOffsetCommit) are then ONE Raft entry, where Kafka needs
+a marker to its __consumer_offsets partition; producer ids already come
+from the __meta counter; and every node has the state, so any node can
+become coordinator and verify batches locally. The cost is that every
+transaction step is a __meta entry and the __meta JSON is rewritten with
+each applied batch, acceptable at this project's scale (a dedicated group
+would only pay off with many transactional ids).
+
+States, as Kafka names them: Empty -> Ongoing (the first
+AddPartitionsToTxn or AddOffsetsToTxn; the serial grows by one) ->
+PrepareCommit or PrepareAbort (EndTxn; a commit moves the pending offsets
+into the group's offsets in the same entry) -> CompleteCommit or
+CompleteAbort (every marker written). InitProducerId bumps the epoch;
+with a transaction Ongoing it first fences it: epoch+1 and PrepareAbort,
+so the abort markers carry the new epoch and every batch the old instance
+still has in flight is refused (INVALID_PRODUCER_EPOCH) wherever they land.
+A transaction Ongoing past its timeout is fenced the same way by the
+coordinator (txnCoordinator.sweep, every 100 ms on the __meta leader),
+keeping the old epoch as LastEpoch so that producer may re-initialise with
+it (KIP-588). Every apply reads the proposer's clock from the command, so
+replicas agree.
+
+Markers: for a prepared transaction the coordinator proposes a marker
+command ('M', with producer id, epoch, serial and the Kafka control batch)
+to each partition's Raft group from its own node (raft forwards it to the
+partition's leader), retries each until it applied here, then proposes
+Complete. EndTxn answers once every marker applied, so a success means the
+records are readable (or dropped) on every replica; past 5 s it answers
+CONCURRENT_TRANSACTIONS and the client retries. The Complete entry is off
+the client's path: the id's next command (the next transaction's first
+AddPartitionsToTxn, typically) carries it when this node saw the markers
+applied (txnCommand.Completes), a fact that stays true whoever leads. Everything the coordinator
+does follows from __meta, so after a failover the new __meta leader finds
+the Prepare* states and finishes them; markers are idempotent by serial
+(a partition ignores one for a transaction that already ended there), so
+two coordinators writing the same ones do no harm.
+
+Verification (KIP-890 part 1): a transactional batch is proposed ('T')
+only if this node's __meta replica, after a linearizable read, shows the
+producer's transactional id Ongoing at exactly the batch's epoch with the
+partition added; the transaction's serial goes into the command. At apply
+the partition refuses it (INVALID_TXN_STATE) if a marker for that serial or
+a later one is already there: a batch verified in time but appended late
+can neither open a transaction nobody will end (a hanging transaction that
+would hold the last stable offset forever) nor join the producer's next
+one. Kafka guards the same window with a leader-local verification guard;
+here the check is in the replicated state, so every replica decides it.
+
+Partition side: each producer's state holds its open transaction (serial,
+first offset) and the serial of the last one a marker ended. The last
+stable offset is the smallest first offset of an open transaction, else
+the high watermark; read_committed Fetch and ListOffsets stop there, and
+Fetch adds the aborted transactions (producer id, first offset, marker
+offset) overlapping what it returns. That index is derived, not stored: it
+is rebuilt on load and on snapshot restore by replaying the stored batches
+(transactional batches open a range, an abort marker closes it into the
+index), and the open transactions come from the stored producer state.
 
 # Snapshots and compaction
 
@@ -239,7 +311,11 @@ old data, whose stale configurations may still count it, reaches nobody.
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
 forgotten hard state, a replacement applied in one step without joint
-consensus, a learner promoted before it caught up) with which the chaos harness shows it catches what
+consensus, a learner promoted before it caught up; and for transactions:
+the last stable offset taken to be the high watermark, EndTxn answered
+once the markers are merely proposed and the transaction completed
+without confirming them, batches appended without verification) with
+which the chaos harness shows it catches what
 it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
 are off by default, logged loudly at start, and listed in Status().Unsafe.
 */

@@ -31,6 +31,9 @@ type metaCommand struct {
 	// Member is the subject of the membership commands (membership.go)
 	// and the addresses a registration reports.
 	Member *Member `json:"member,omitempty"`
+	// Txn is the transaction coordinator's command of an opTxn entry
+	// (txn_sm.go).
+	Txn *txnCommand `json:"txn,omitempty"`
 }
 
 const (
@@ -78,6 +81,9 @@ type metaState struct {
 	// was bootstrapped with (membership.go); nil until the first apply.
 	Members    map[uint64]*Member `json:"members,omitempty"`
 	BootVoters []uint64           `json:"boot_voters,omitempty"`
+	// Txns is the transaction coordinator's state by transactional id
+	// (txn_sm.go).
+	Txns map[string]*txnMeta `json:"txns,omitempty"`
 }
 
 func newMetaState() *metaState {
@@ -137,6 +143,8 @@ func (m *metaSM) committed() {
 		m.membersChanged = false
 		m.publishMembers()
 	}
+	// Wake requests waiting for a transaction to move on (txn_coordinator.go).
+	m.n.txns.applied()
 	if m.changed {
 		m.changed = false
 		// Create the groups before the proposer is answered: CreateTopics
@@ -260,6 +268,8 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 			delete(st.Offsets, c.Group)
 		}
 		return nil
+	case opTxn:
+		return st.applyTxn(c.Txn)
 	}
 	m.n.log.Error("unknown __meta command; skipped", "op", c.Op, "index", index)
 	return fmt.Errorf("unknown __meta command %q", c.Op)

@@ -73,6 +73,8 @@ type Node struct {
 	removedSelf atomic.Bool
 	memberWake  memberWaiters
 	notices     noticeLimiter
+	// txns finishes transactions while this node leads __meta.
+	txns *txnCoordinator
 }
 
 // New opens the node's store and loads its groups. It does not start any
@@ -94,6 +96,7 @@ func New(cfg Config) (*Node, error) {
 		buffered:   make(map[uint64][]*pb.Message),
 		fatal:      make(chan error, 1),
 	}
+	n.txns = newTxnCoordinator(n)
 	n.voters = append(n.voters, cfg.NodeID)
 	for id := range cfg.Peers {
 		n.voters = append(n.voters, id)
@@ -222,6 +225,15 @@ func (n *Node) unsafeNames() []string {
 	if u.PromoteEarly {
 		out = append(out, "promote-early")
 	}
+	if u.LSOIsHW {
+		out = append(out, "lso-is-hw")
+	}
+	if u.CommitBeforeMarkers {
+		out = append(out, "commit-before-markers")
+	}
+	if u.NoTxnVerification {
+		out = append(out, "no-txn-verification")
+	}
 	return out
 }
 
@@ -242,10 +254,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	bgctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.bg.Add(3)
+	n.bg.Add(4)
 	go func() { defer n.bg.Done(); n.registerLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.defaultTopicLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.balanceLeaders(bgctx) }()
+	go func() { defer n.bg.Done(); n.txns.run(bgctx) }()
 	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone, "join", n.cfg.Join)
 	return nil
 }

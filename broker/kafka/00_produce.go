@@ -30,8 +30,15 @@ package kafka
 //   one of the last five batches with the original offset and no error).
 //   When the original offset is unknown we answer DUPLICATE_SEQUENCE_NUMBER,
 //   which franz-go and the Java client treat as success.
-// * Transactional and control batches are INVALID_RECORD: transactions are
-//   not implemented (and InitProducerId refuses transactional ids).
+// * Transactional batches are appended only within an ongoing transaction
+//   of their producer at its current epoch that includes the partition
+//   (KIP-890 verification, against the coordinator's replicated state;
+//   Backend.Produce checks it and the partition's apply re-checks that the
+//   transaction has not ended meanwhile): otherwise INVALID_TXN_STATE, or
+//   INVALID_PRODUCER_EPOCH for an older epoch; NOT_ENOUGH_REPLICAS (as
+//   Kafka translates it) when the coordinator's state cannot be read.
+//   Control batches, and transactional ones without a producer id, are
+//   INVALID_RECORD: only the coordinator writes markers.
 // * A batch Raft dropped for want of a leader (this node handing leadership
 //   over, or an election: nothing was appended) is produced again for up
 //   to leaderChangeWait while this node may lead; once another node leads,

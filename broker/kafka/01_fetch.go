@@ -18,8 +18,16 @@ package kafka
 // * MaxBytes (v3+) bounds the response, PartitionMaxBytes each partition;
 //   the first partition with data always gets at least one whole batch,
 //   even an oversized one (KIP-74), later partitions only what fits.
-// * LastStableOffset = high watermark and AbortedTransactions is empty: no
-//   transactions exist, so read_committed reads like read_uncommitted.
+// * LastStableOffset is the partition's last stable offset (the first
+//   offset of its earliest open transaction, else the high watermark).
+//   read_committed (IsolationLevel 1) reads only below it and gets
+//   AbortedTransactions: every aborted transaction (producer id, first
+//   offset) whose range overlaps the returned batches, so the consumer
+//   drops their records; it never sees a record of an open or aborted
+//   transaction. Its MaxWait waits for the last stable offset to move, not
+//   the high watermark. read_uncommitted gets everything up to the high
+//   watermark and null AbortedTransactions, as in Kafka. Control batches
+//   (markers) are returned like any batch; clients skip them.
 // * CurrentLeaderEpoch (v9+, KIP-320): a client epoch older than the
 //   partition's is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
 //   (this node has not yet heard of that leader).
@@ -57,9 +65,11 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -149,6 +159,9 @@ func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest, names []s
 			}
 			tp := cluster.TopicPartition{Topic: names[i], Partition: rp.Partition}
 			res, err := s.backend.Fetch(ctx, tp, rp.FetchOffset, int32(min(limit, 1<<30)))
+			if err == nil && readCommitted(req) {
+				stableOnly(&res, &sp)
+			}
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				if l, ok := s.otherLeader(pi); ok && sp.ErrorCode == kerr.NotLeaderForPartition.Code && req.Version >= 12 {
@@ -160,7 +173,7 @@ func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest, names []s
 				continue
 			}
 			sp.HighWatermark = res.HighWatermark
-			sp.LastStableOffset = res.HighWatermark
+			sp.LastStableOffset = res.LastStable
 			sp.LogStartOffset = res.LogStartOffset
 			data, err := fetchedRecords(tp, res.Batches, rp.FetchOffset, req.Version)
 			if err != nil {
@@ -207,6 +220,32 @@ func fetchedRecords(tp cluster.TopicPartition, batches [][]byte, from int64, ver
 	return out, nil
 }
 
+func readCommitted(req *kmsg.FetchRequest) bool { return req.IsolationLevel == 1 }
+
+// stableOnly cuts a read_committed answer at the last stable offset and
+// lists the aborted transactions of what is left.
+func stableOnly(res *cluster.FetchResult, sp *kmsg.FetchResponseTopicPartition) {
+	keep := res.Batches[:0]
+	end := int64(-1)
+	for _, b := range res.Batches {
+		base := int64(binary.BigEndian.Uint64(b))
+		if base >= res.LastStable {
+			break
+		}
+		keep = append(keep, b)
+		end = base + int64(int32(binary.BigEndian.Uint32(b[recordbatch.LastOffsetDelta:]))) + 1
+	}
+	res.Batches = keep
+	sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	for _, a := range res.Aborted {
+		if a.FirstOffset < end {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+		}
+	}
+}
+
 // waitForAny blocks until one requested partition may have data beyond its
 // fetch offset, ctx is done, or d passes.
 func waitForAny(ctx context.Context, b Backend, req *kmsg.FetchRequest, names []string, d time.Duration) {
@@ -219,7 +258,7 @@ func waitForAny(ctx context.Context, b Backend, req *kmsg.FetchRequest, names []
 			n++
 			tp := cluster.TopicPartition{Topic: names[i], Partition: rp.Partition}
 			go func(off int64) {
-				b.WaitForData(ctx, tp, off, d)
+				b.WaitForData(ctx, tp, off, d, readCommitted(req))
 				select {
 				case done <- struct{}{}:
 				default:

@@ -24,7 +24,9 @@ package kafka
 //   high watermark and the log start, -2 the log start; any other time the
 //   offset v1+ would answer (Kafka answered segment base offsets there,
 //   which this log does not have).
-// * Isolation level is ignored (no transactions: LSO = high watermark).
+// * Isolation level (v2+): read_committed's latest offset is the last
+//   stable offset, and a timestamp lookup finds nothing at or above it
+//   (offset -1), as in Kafka.
 // * CurrentLeaderEpoch (v4+) is checked as in Fetch (FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH).
 //
@@ -76,10 +78,11 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, req *kmsg.
 			_, sp.ErrorCode = readablePartition(topic, known, rp.Partition, rp.CurrentLeaderEpoch)
 			if sp.ErrorCode == 0 {
 				tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+				committed := req.Version >= 2 && req.IsolationLevel == 1
 				if req.Version == 0 {
 					sp.OldStyleOffsets, sp.ErrorCode = oldStyleOffsets(ctx, s.backend, tp, rp.Timestamp, rp.MaxNumOffsets)
 				} else {
-					sp.Offset, sp.Timestamp, sp.LeaderEpoch, sp.ErrorCode = listOffset(ctx, s.backend, tp, rp.Timestamp, req.Version)
+					sp.Offset, sp.Timestamp, sp.LeaderEpoch, sp.ErrorCode = listOffset(ctx, s.backend, tp, rp.Timestamp, req.Version, committed)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -89,8 +92,9 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, req *kmsg.
 	return nil
 }
 
-// listOffset answers one partition of a v1+ request.
-func listOffset(ctx context.Context, b Backend, tp cluster.TopicPartition, ts int64, version int16) (off, outTS int64, epoch int32, code int16) {
+// listOffset answers one partition of a v1+ request (read_committed:
+// committed).
+func listOffset(ctx context.Context, b Backend, tp cluster.TopicPartition, ts int64, version int16, committed bool) (off, outTS int64, epoch int32, code int16) {
 	spec := ts
 	if ts < listEarliest {
 		if v, ok := specVersion[ts]; !ok || version < v {
@@ -100,7 +104,7 @@ func listOffset(ctx context.Context, b Backend, tp cluster.TopicPartition, ts in
 		// and, -3, the log start too.
 		spec = listEarliest
 	}
-	off, outTS, epoch, err := b.ListOffset(ctx, tp, spec)
+	off, outTS, epoch, err := b.ListOffset(ctx, tp, spec, committed)
 	if err != nil {
 		return -1, -1, -1, errCode(err)
 	}
@@ -126,7 +130,7 @@ func oldStyleOffsets(ctx context.Context, b Backend, tp cluster.TopicPartition, 
 	if ts < listEarliest {
 		return nil, kerr.UnsupportedVersion.Code
 	}
-	start, _, _, err := b.ListOffset(ctx, tp, listEarliest)
+	start, _, _, err := b.ListOffset(ctx, tp, listEarliest, false)
 	if err != nil {
 		return nil, errCode(err)
 	}
@@ -135,7 +139,7 @@ func oldStyleOffsets(ctx context.Context, b Backend, tp cluster.TopicPartition, 
 	case listEarliest:
 		offs = []int64{start}
 	case listLatest:
-		hw, _, _, err := b.ListOffset(ctx, tp, listLatest)
+		hw, _, _, err := b.ListOffset(ctx, tp, listLatest, false)
 		if err != nil {
 			return nil, errCode(err)
 		}
@@ -144,7 +148,7 @@ func oldStyleOffsets(ctx context.Context, b Backend, tp cluster.TopicPartition, 
 			offs = append(offs, start)
 		}
 	default:
-		if off, _, _, code := listOffset(ctx, b, tp, ts, 1); code != 0 {
+		if off, _, _, code := listOffset(ctx, b, tp, ts, 1, false); code != 0 {
 			return nil, code
 		} else if off >= 0 {
 			offs = []int64{off}

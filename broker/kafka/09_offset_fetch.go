@@ -14,7 +14,12 @@ package kafka
 //   group-level error on every partition, v2+ also at the top.
 // * v8+ batches several groups (KIP-709); each group has its own error.
 //   Earlier versions are served as a batch of one.
-// * RequireStable (v7, KIP-447) needs nothing: there are no pending
+// * RequireStable (v7, KIP-447): a partition whose offset sits in a
+//   transaction that has not decided yet (TxnOffsetCommit before EndTxn)
+//   is UNSTABLE_OFFSET_COMMIT, which clients retry, so that a consumer
+//   taking over the partition starts after what the transaction will
+//   commit, not before it. Without it the last committed offset is
+//   answered.
 //   transactional offsets.
 // * MemberID and MemberEpoch (v9) are ignored: they are checked only for
 //   KIP-848 consumer groups, which are not served.
@@ -34,6 +39,7 @@ import (
 	"sort"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -42,7 +48,7 @@ func init() { regKey(9, 0, 9, typed(handleOffsetFetch)) }
 func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) error {
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, s.offsetFetch(ctx, rg.Group, rg.Topics))
+			resp.Groups = append(resp.Groups, s.offsetFetch(ctx, rg.Group, rg.Topics, req.RequireStable))
 		}
 		return nil
 	}
@@ -55,7 +61,7 @@ func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, req *kmsg.
 			topics[i] = kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions}
 		}
 	}
-	g := s.offsetFetch(ctx, req.Group, topics)
+	g := s.offsetFetch(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable)
 	if req.Version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 	}
@@ -71,8 +77,10 @@ func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, req *kmsg.
 
 // offsetFetch answers one group: the requested partitions in request order,
 // or, for a nil topic list, every committed one sorted by topic and
-// partition. The group-level error is also every partition's.
-func (s *Server) offsetFetch(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+// partition. The group-level error is also every partition's. With
+// requireStable, offsets of undecided transactions are
+// UNSTABLE_OFFSET_COMMIT.
+func (s *Server) offsetFetch(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	c := s.groups
 	c.mu.Lock()
 	coordinator := c.isCoordinatorLocked()
@@ -87,6 +95,10 @@ func (s *Server) offsetFetch(ctx context.Context, group string, topics []kmsg.Of
 	} else {
 		committed = got
 	}
+	var unstable map[cluster.TopicPartition]bool
+	if requireStable && out.ErrorCode == 0 {
+		unstable = s.backend.PendingTxnOffsets(group)
+	}
 	if topics == nil {
 		topics = committedTopics(committed)
 	}
@@ -96,8 +108,12 @@ func (s *Server) offsetFetch(ctx context.Context, group string, topics []kmsg.Of
 			gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			gp.Partition, gp.Offset, gp.LeaderEpoch, gp.ErrorCode = p, -1, -1, out.ErrorCode
 			md := ""
-			if oc, ok := committed[cluster.TopicPartition{Topic: t.Topic, Partition: p}]; ok {
+			tp := cluster.TopicPartition{Topic: t.Topic, Partition: p}
+			if oc, ok := committed[tp]; ok {
 				gp.Offset, gp.LeaderEpoch, md = oc.Offset, oc.LeaderEpoch, oc.Metadata
+			}
+			if unstable[tp] {
+				gp.Offset, gp.LeaderEpoch, md, gp.ErrorCode = -1, -1, "", kerr.UnstableOffsetCommit.Code
 			}
 			gp.Metadata = &md
 			gt.Partitions = append(gt.Partitions, gp)

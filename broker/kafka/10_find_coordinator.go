@@ -3,14 +3,14 @@ package kafka
 // FindCoordinator: v0-6
 //
 // Behavior:
-// * Every consumer group is coordinated by the node leading __meta
-//   (Backend.CoordinatorID), which keeps membership in memory and commits
-//   offsets through __meta. While no leader is known the answer is
-//   COORDINATOR_NOT_AVAILABLE (retriable).
-// * Transaction coordinators (key type 1) and share-group coordinators
-//   (key type 2, v6) are refused with INVALID_REQUEST: there are none, and
-//   a retriable COORDINATOR_NOT_AVAILABLE would make the client loop
-//   forever.
+// * Every consumer group (key type 0) and every transactional id (key type
+//   1) is coordinated by the node leading __meta (Backend.CoordinatorID),
+//   which keeps group membership in memory and commits offsets and
+//   transaction state through __meta. While no leader is known the answer
+//   is COORDINATOR_NOT_AVAILABLE (retriable).
+// * Other key types (KIP-932 share groups, v6) are INVALID_REQUEST: there
+//   are none, and a retriable COORDINATOR_NOT_AVAILABLE would make the
+//   client loop forever.
 // * v4 batches several keys (KIP-699); each gets its own entry.
 //
 // Version notes:
@@ -32,8 +32,8 @@ func init() { regKey(10, 0, 6, typed(handleFindCoordinator)) }
 func handleFindCoordinator(_ context.Context, s *Server, _ *clientConn, req *kmsg.FindCoordinatorRequest, resp *kmsg.FindCoordinatorResponse) error {
 
 	answer := func() (node int32, host string, port int32, code int16, msg string) {
-		if req.CoordinatorType != 0 {
-			return -1, "", -1, kerr.InvalidRequest.Code, "only consumer-group coordinators exist: transactions and share groups are not supported"
+		if req.CoordinatorType != 0 && req.CoordinatorType != 1 {
+			return -1, "", -1, kerr.InvalidRequest.Code, "only group and transaction coordinators exist"
 		}
 		id := s.backend.CoordinatorID()
 		if id < 0 {

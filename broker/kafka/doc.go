@@ -49,4 +49,18 @@
 // Group membership (the classic JoinGroup/SyncGroup protocol) is kept in
 // memory by the coordinator, the __meta leader; committed offsets go
 // through the Backend and are replicated. See groups.go.
+//
+// # Transactions
+//
+// The __meta leader is also every transactional id's coordinator
+// (FindCoordinator key type 1). InitProducerId, AddPartitionsToTxn,
+// AddOffsetsToTxn, TxnOffsetCommit, EndTxn, DescribeTransactions and
+// ListTransactions call the Backend's Transactions part (backend_txn.go),
+// which keeps their state in __meta; txn.go maps its answers to Kafka
+// codes, PRODUCER_FENCED becoming INVALID_PRODUCER_EPOCH for the versions
+// before KIP-588. Produce passes transactional batches on (the Backend
+// verifies them, KIP-890), Fetch and ListOffsets honour read_committed
+// (the last stable offset, AbortedTransactions), and OffsetFetch's
+// RequireStable answers UNSTABLE_OFFSET_COMMIT while a transaction holds a
+// partition's offset. The design is in broker/cluster's doc.go.
 package kafka

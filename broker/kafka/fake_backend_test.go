@@ -254,7 +254,7 @@ func (f *fakeBackend) Fetch(_ context.Context, tp cluster.TopicPartition, offset
 	return res, nil
 }
 
-func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration) {
+func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration, _ bool) {
 	t := time.NewTimer(maxWait)
 	defer t.Stop()
 	for {
@@ -276,7 +276,7 @@ func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition
 	}
 }
 
-func (f *fakeBackend) ListOffset(_ context.Context, tp cluster.TopicPartition, ts int64) (int64, int64, int32, error) {
+func (f *fakeBackend) ListOffset(_ context.Context, tp cluster.TopicPartition, ts int64, _ bool) (int64, int64, int32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, err := f.partition(tp)

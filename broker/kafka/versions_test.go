@@ -30,13 +30,22 @@ var kafka39 = map[int16][2]int16{
 	10: {0, 6}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5},
 	16: {0, 5}, 18: {0, 4}, 19: {0, 7}, 20: {0, 6}, 22: {0, 5}, 32: {0, 4},
 	42: {0, 2}, 47: {0, 0}, 55: {0, 2}, 80: {0, 0}, 81: {0, 0},
+	24: {0, 5}, 25: {0, 4}, 26: {0, 4}, 28: {0, 4}, 65: {0, 0}, 66: {0, 1},
 }
 
-// newerThan39 lists the keys served beyond Kafka 3.9's newest version, and
-// why.
-var newerThan39 = map[int16]string{
-	80: "AddRaftVoter v1 (AckWhenCommitted, KIP-1186) is Kafka 4.2's",
-}
+// newerThan39 and olderThan39 list the keys whose newest served version is
+// not Kafka 3.9's, and why.
+var (
+	newerThan39 = map[int16]string{
+		80: "AddRaftVoter v1 (AckWhenCommitted, KIP-1186) is Kafka 4.2's",
+	}
+	olderThan39 = map[int16]string{
+		24: "AddPartitionsToTxn v4-5: the broker-to-broker verification batch and TRANSACTION_ABORTABLE (KIP-890)",
+		25: "AddOffsetsToTxn v4: TRANSACTION_ABORTABLE (KIP-890)",
+		26: "EndTxn v4: TRANSACTION_ABORTABLE (KIP-890)",
+		28: "TxnOffsetCommit v4: TRANSACTION_ABORTABLE (KIP-890)",
+	}
+)
 
 func TestServedVersionsAreKafka39s(t *testing.T) {
 	served := SupportedVersions()
@@ -51,12 +60,13 @@ func TestServedVersionsAreKafka39s(t *testing.T) {
 			continue
 		}
 		_, newer := newerThan39[k.ApiKey]
-		if k.MinVersion != want[0] || k.MaxVersion < want[1] || (k.MaxVersion > want[1]) != newer {
+		_, older := olderThan39[k.ApiKey]
+		if k.MinVersion != want[0] || (k.MaxVersion > want[1]) != newer || (k.MaxVersion < want[1]) != older {
 			t.Errorf("%s: serving v%d-%d, Kafka 3.9 serves v%d-%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, want[0], want[1])
 		}
 		// franz-go's own table of Kafka 3.9 (a ZooKeeper-era broker's,
 		// without the KRaft quorum keys), an independent reading.
-		if m, ok := k39.LookupMaxKeyVersion(k.ApiKey); ok && m != k.MaxVersion {
+		if m, ok := k39.LookupMaxKeyVersion(k.ApiKey); ok && m != k.MaxVersion && !newer && !older {
 			t.Errorf("%s: max v%d, franz-go's kversion.V3_9_0 says v%d", kmsg.NameForKey(k.ApiKey), k.MaxVersion, m)
 		}
 	}
@@ -570,7 +580,7 @@ func TestFindCoordinatorKeyTypes(t *testing.T) {
 	for _, tc := range []struct {
 		keyType int8
 		code    int16
-	}{{0, 0}, {1, kerr.InvalidRequest.Code}, {2, kerr.InvalidRequest.Code}} {
+	}{{0, 0}, {1, 0}, {2, kerr.InvalidRequest.Code}} { // groups, transactions, share groups
 		req := kmsg.NewPtrFindCoordinatorRequest()
 		req.Version, req.CoordinatorType, req.CoordinatorKeys = 6, tc.keyType, []string{"k"}
 		c := rc.roundTrip(req).(*kmsg.FindCoordinatorResponse).Coordinators[0]

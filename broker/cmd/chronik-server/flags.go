@@ -106,6 +106,9 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.ForgetHardState, "unsafe-forget-hardstate", false, "SEEDED BUG: do not persist the Raft term and vote")
 	fs.BoolVar(&o.unsafe.DirectConfChange, "unsafe-direct-conf-change", false, "SEEDED BUG: change several voters at once (a replace) without joint consensus")
 	fs.BoolVar(&o.unsafe.PromoteEarly, "unsafe-promote-early", false, "SEEDED BUG: make a new member a voter before it caught up")
+	fs.BoolVar(&o.unsafe.LSOIsHW, "unsafe-lso-is-hw", false, "SEEDED BUG: serve read_committed up to the high watermark (records of open transactions)")
+	fs.BoolVar(&o.unsafe.CommitBeforeMarkers, "unsafe-commit-before-markers", false, "SEEDED BUG: answer EndTxn before the transaction markers are replicated")
+	fs.BoolVar(&o.unsafe.NoTxnVerification, "unsafe-no-txn-verification", false, "SEEDED BUG: append transactional batches without checking their transaction is ongoing")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -290,6 +293,9 @@ func (o *options) unsafeFlags() []string {
 	add(u.ForgetHardState, "--unsafe-forget-hardstate")
 	add(u.DirectConfChange, "--unsafe-direct-conf-change")
 	add(u.PromoteEarly, "--unsafe-promote-early")
+	add(u.LSOIsHW, "--unsafe-lso-is-hw")
+	add(u.CommitBeforeMarkers, "--unsafe-commit-before-markers")
+	add(u.NoTxnVerification, "--unsafe-no-txn-verification")
 	sort.Strings(out)
 	return out
 }

@@ -48,6 +48,16 @@ func TestParseArgs(t *testing.T) {
 					t.Fatalf("unsafe flags %q", got)
 				}
 			}},
+		{name: "transaction unsafe flags", args: "--data-dir /d --unsafe-lso-is-hw --unsafe-commit-before-markers --unsafe-no-txn-verification standalone",
+			check: func(t *testing.T, o *options) {
+				got := strings.Join(o.unsafeFlags(), " ")
+				if got != "--unsafe-commit-before-markers --unsafe-lso-is-hw --unsafe-no-txn-verification" {
+					t.Fatalf("unsafe flags %q", got)
+				}
+				if u := o.unsafe; !u.LSOIsHW || !u.CommitBeforeMarkers || !u.NoTxnVerification {
+					t.Fatalf("parsed %+v", u)
+				}
+			}},
 		{name: "missing subcommand", args: "--data-dir /d", wantErr: "missing subcommand"},
 		{name: "unknown subcommand", args: "--data-dir /d cluster", wantErr: "unknown subcommand"},
 		{name: "missing data dir", args: "standalone", wantErr: "--data-dir is required"},
