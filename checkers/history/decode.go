@@ -101,13 +101,15 @@ func (d *decoder) decode(line []byte, want int64, e *Entry) *lineError {
 // rawOp mirrors Op with pointers so that missing fields are detected
 // rather than defaulted to zero.
 type rawOp struct {
-	Index   *int64          `json:"index"`
-	Time    *int64          `json:"time"`
-	Process *Process        `json:"process"`
-	Type    *Type           `json:"type"`
-	F       *string         `json:"f"`
-	Value   json.RawMessage `json:"value"`
-	Error   *string         `json:"error"`
+	Index   *int64              `json:"index"`
+	Time    *int64              `json:"time"`
+	Process *Process            `json:"process"`
+	Type    *Type               `json:"type"`
+	F       *string             `json:"f"`
+	Value   json.RawMessage     `json:"value"`
+	Error   *string             `json:"error"`
+	Node    *string             `json:"node"`
+	Nodes   map[string][]string `json:"nodes"`
 }
 
 // parseSlow decodes a line with encoding/json, for every shape the fast
@@ -140,6 +142,10 @@ func parseSlow(line []byte, e *Entry) (msg string) {
 	if raw.Error != nil {
 		e.Error = *raw.Error
 	}
+	if raw.Node != nil {
+		e.Node = *raw.Node
+	}
+	e.Nodes = raw.Nodes
 	if e.Process.Nemesis || isNull(e.Value) {
 		return ""
 	}
