@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/windows"
@@ -36,12 +38,17 @@ type event struct {
 	errLen uint16
 	proc   int32 // -1 for the nemesis
 	f      uint16
-	typ    uint8
+	// node is 1 + the index in loadedHistory.nodes of the node that
+	// answered (the completion's "node", or its "nodes" joined), 0 when
+	// the line names none.
+	node uint16
+	typ  uint8
 }
 
 // maxValueChars bounds the value text shown per event in the history view;
 // polls can return thousands of records and the full line is one click
-// away in history.jsonl.
+// away in history.jsonl. Longer values are folded (fold.go), never cut
+// mid-array.
 const maxValueChars = 240
 
 // loadedHistory is history.jsonl in the form the renderer needs.
@@ -55,6 +62,15 @@ type loadedHistory struct {
 	faults *windows.Tracker
 	fs     []string
 	fIndex map[string]uint16
+	// nodes are the node names completions were answered by, interned.
+	nodes     []string
+	nodeIndex map[string]uint16
+	// kept holds the whole entries of the operations the anomaly sections
+	// tell (wanted), and of their completions, by history index: their
+	// values are shown folded around what the anomaly names rather than
+	// cut at maxValueChars.
+	wanted map[int64]bool
+	kept   map[int64]*history.Entry
 	// end is the time of the last event.
 	end int64
 	// keyObs holds what the history says about the keys with anomalies,
@@ -63,6 +79,58 @@ type loadedHistory struct {
 }
 
 func (h *loadedHistory) fname(i uint16) string { return h.fs[i] }
+
+// nodeName returns the node that answered e, "" when the history does not
+// say.
+func (h *loadedHistory) nodeName(e *event) string {
+	if e.node == 0 {
+		return ""
+	}
+	return h.nodes[e.node-1]
+}
+
+// internNode returns the event code of node n (0 for "").
+func (h *loadedHistory) internNode(n string) uint16 {
+	if n == "" {
+		return 0
+	}
+	if i, ok := h.nodeIndex[n]; ok {
+		return i
+	}
+	if len(h.nodes) >= 1<<16-1 {
+		return 0 // a history naming 65535 nodes names nothing useful
+	}
+	h.nodes = append(h.nodes, n)
+	i := uint16(len(h.nodes))
+	h.nodeIndex[n] = i
+	return i
+}
+
+// entryNode names the node that answered e: its "node", or the nodes of
+// its "nodes" map (a poll served by several), joined.
+func entryNode(e *history.Entry) string {
+	if e.Node != "" || len(e.Nodes) == 0 {
+		return e.Node
+	}
+	var all []string
+	for _, k := range sortedKeys(e.Nodes) {
+		for _, n := range e.Nodes[k] {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	return strings.Join(all, ",")
+}
+
+// keyNode names the node that served e's records of key: the key's
+// entry of "nodes", else the completion's "node".
+func keyNode(e *history.Entry, key string) string {
+	if ns, ok := e.Nodes[key]; ok && len(ns) > 0 {
+		return strings.Join(slices.Compact(slices.Clone(ns)), ",")
+	}
+	return e.Node
+}
 
 // value returns e's value text (raw JSON, possibly truncated).
 func (h *loadedHistory) value(e *event) string { return string(h.valueBytes(e)) }
@@ -105,7 +173,7 @@ func (h *loadedHistory) pos(idx int64) int {
 // line together with the *history.FormatError that names it (and wraps
 // history.ErrMalformed), so the report can show both. Any other error
 // (I/O, ctx) comes with a nil history.
-func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loadedHistory, error) {
+func loadHistory(ctx context.Context, path string, keys map[string]bool, wanted map[int64]bool) (*loadedHistory, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
@@ -117,12 +185,13 @@ func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loade
 		// repeated growth of a multi-million-element slice.
 		sizeHint = int(min(st.Size()/80, 1<<26))
 	}
-	return decodeHistory(ctx, f, keys, sizeHint)
+	return decodeHistory(ctx, f, keys, wanted, sizeHint)
 }
 
-func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeHint int) (*loadedHistory, error) {
+func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, wanted map[int64]bool, sizeHint int) (*loadedHistory, error) {
 	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint),
-		text: make([]byte, 0, sizeHint*40), faults: windows.NewTracker()}
+		text: make([]byte, 0, sizeHint*40), faults: windows.NewTracker(), nodeIndex: map[string]uint16{},
+		wanted: wanted, kept: map[int64]*history.Entry{}}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}
@@ -153,8 +222,11 @@ func (h *loadedHistory) add(e *history.Entry) {
 	if !e.Process.Nemesis {
 		ev.proc = int32(e.Process.ID)
 	}
+	if e.Node != "" || e.Nodes != nil {
+		ev.node = h.internNode(entryNode(e))
+	}
 	ev.text = int64(len(h.text))
-	h.text = appendCapped(h.text, e.Value)
+	h.text = appendValue(h.text, e.Value)
 	ev.valLen = uint16(int64(len(h.text)) - ev.text)
 	errStart := len(h.text)
 	h.text = appendCapped(h.text, []byte(e.Error))
@@ -168,16 +240,48 @@ func (h *loadedHistory) add(e *history.Entry) {
 	}
 	h.events = append(h.events, ev)
 	if len(h.keyObs) > 0 && ev.typ == evOk && ev.proc >= 0 {
-		observeKeys(h, &ev, e.Mops)
+		observeKeys(h, &ev, e)
+	}
+	if len(h.wanted) > 0 && (h.wanted[e.Index] || h.wanted[e.InvokeIndex]) {
+		// Scan lets callers keep copies of entries and what they point to.
+		c := *e
+		h.kept[e.Index] = &c
 	}
 }
 
-// appendCapped appends b to text, cut at maxValueChars.
+// appendValue appends a value's text: as written when it is short, folded
+// to about maxValueChars otherwise (fold.go).
+func appendValue(text, b []byte) []byte {
+	if len(b) > maxValueChars {
+		return appendFolded(text, b, maxValueChars)
+	}
+	return append(text, b...)
+}
+
+// appendCapped appends b to text, cut at maxValueChars (error texts).
 func appendCapped(text, b []byte) []byte {
 	if len(b) > maxValueChars {
 		return append(append(text, b[:maxValueChars]...), "…"...)
 	}
 	return append(text, b...)
+}
+
+// completion returns the kept entry of the completion of the operation
+// idx names (idx may be its invocation or its completion), nil when the
+// operation was not kept or never completed.
+func (h *loadedHistory) completion(idx int64) *history.Entry {
+	p := h.pos(idx)
+	if p < 0 {
+		return nil
+	}
+	e := &h.events[p]
+	if e.typ == evInvoke {
+		if e.pair < 0 {
+			return nil
+		}
+		return h.kept[e.pair]
+	}
+	return h.kept[idx]
 }
 
 // typeCode is the compact form of an event type; the reader has rejected

@@ -23,7 +23,7 @@ func TestLoadHistoryPairsLikeTheCheckers(t *testing.T) {
 		`{"index":5,"time":6,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,1]]]}`,
 		`{"index":6,"time":7,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}`,
 	}, "\n")
-	h, err := decodeHistory(context.Background(), strings.NewReader(in), nil, 0)
+	h, err := decodeHistory(context.Background(), strings.NewReader(in), nil, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestLoadHistoryRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := decodeHistory(context.Background(), strings.NewReader(strings.Join(tc.lines, "\n")+"\n"), nil, 0)
+			h, err := decodeHistory(context.Background(), strings.NewReader(strings.Join(tc.lines, "\n")+"\n"), nil, nil, 0)
 			var fe *history.FormatError
 			if !errors.As(err, &fe) || fe.Line != tc.line || !strings.Contains(fe.Msg, tc.msg) {
 				t.Fatalf("err = %v, want line %d: %s", err, tc.line, tc.msg)

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 )
@@ -15,21 +14,23 @@ import (
 // JSON array per page of pageSize events, each row
 //
 //	[index, time_ns, process (-1 = nemesis), type (0 invoke, 1 ok, 2 fail, 3 info),
-//	 f (index into the run's f list), value (JSON text, truncated), error,
-//	 pair index (-1 none), pair time_ns, pair type]
+//	 f (index into the run's f list), value (JSON text, folded), error,
+//	 pair index (-1 none), pair time_ns, pair type,
+//	 node (index into the run's node list, -1 none)]
 //
 // wrapped in a call chronikPage(n, rows) so that a page can be loaded with a
 // plain <script src> tag, which browsers allow from file:// (fetch is not).
-// Small histories embed every page in index.html; large ones embed the first
-// page and the pages holding anomaly operations and write every page to
-// history-pages/cNNNNN.js next to index.html, pagesPerFile pages a file
-// (a file per page would mean 2,000 files for a million operations).
+// A history whose pages together stay under maxInlineHistory bytes is
+// embedded whole in index.html; a larger one embeds its first page only
+// (the one the history view and the timeline open on) and writes every
+// page to history-pages/cNNNNN.js next to index.html, pagesPerFile pages a
+// file (a file per page would mean 2,000 files for a million operations),
+// loaded when a link or the pager asks for one.
 const (
-	pageSize       = 1000
-	pagesPerFile   = 10
-	maxInlinePages = 25
-	maxAnomalyPage = 40
-	pagesDir       = "history-pages"
+	pageSize         = 1000
+	pagesPerFile     = 10
+	maxInlineHistory = 256 << 10
+	pagesDir         = "history-pages"
 )
 
 // chunkFile names the file holding chunk c (pages c*pagesPerFile ...),
@@ -72,6 +73,8 @@ func appendPage(b []byte, h *loadedHistory, n int) []byte {
 		b = strconv.AppendInt(b, pt, 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, ptyp, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(e.node)-1, 10)
 		b = append(b, ']')
 	}
 	return append(b, "]);\n"...)
@@ -164,46 +167,27 @@ func writeFileAtomic(path string, data []byte) error {
 // when not all of them do.
 func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
 	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
-	inline := map[int]bool{}
-	if pg.Pages <= maxInlinePages {
-		for n := 0; n < pg.Pages; n++ {
-			inline[n] = true
-		}
+	var pages [][]byte
+	total := 0
+	for n := 0; n < pg.Pages && total <= maxInlineHistory; n++ {
+		b := appendPage(nil, h, n)
+		pages = append(pages, b)
+		total += len(b)
+	}
+	if total <= maxInlineHistory {
 		// A previous render of a larger history may have left pages.
 		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
 			return fmt.Errorf("clear history pages: %w", err)
 		}
 	} else {
 		pg.PageFiles = true
-		inline[0] = true
-		if pg.Results != nil {
-		outer:
-			for _, c := range pg.Results.Checkers {
-				for _, a := range c.Anomalies {
-					for _, ex := range a.Examples {
-						for _, op := range ex.Ops {
-							if len(inline) >= maxAnomalyPage {
-								break outer
-							}
-							if p := h.pos(op); p >= 0 {
-								inline[p/pageSize] = true
-							}
-						}
-					}
-				}
-			}
-		}
+		pages = pages[:1]
 		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
 			return err
 		}
 	}
-	ns := make([]int, 0, len(inline))
-	for n := range inline {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
-	for _, n := range ns {
-		pg.InlinePages = append(pg.InlinePages, template.JS(appendPage(nil, h, n)))
+	for _, b := range pages {
+		pg.InlinePages = append(pg.InlinePages, template.JS(b))
 	}
 	return nil
 }

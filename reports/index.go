@@ -35,6 +35,18 @@ type RunSummary struct {
 	Anomalies map[string]int
 	// HasReport says whether index.html exists in the run directory.
 	HasReport bool
+	// OkPerSec is the run's throughput (ok operations per second of
+	// history), when its results.json has the stats checker's section.
+	OkPerSec      float64
+	HasThroughput bool
+	// PrevDir is the previous run of the same test ("" for the first),
+	// with its verdict and time; Change is the throughput change since
+	// then, in percent.
+	PrevDir     string
+	PrevVerdict Verdict
+	PrevTime    time.Time
+	Change      float64
+	HasChange   bool
 }
 
 // AnomalyList renders the counts as "lost-write × 2, duplicate × 1".
@@ -87,6 +99,7 @@ func ListRuns(ctx context.Context, storeDir string) ([]RunSummary, error) {
 		}
 		return runs[i].Dir > runs[j].Dir
 	})
+	linkPrevious(runs)
 	return runs, nil
 }
 
@@ -116,6 +129,7 @@ func summarize(dir, test, stamp string) (RunSummary, error) {
 	} else {
 		s.Verdict = res.Valid
 		s.Anomalies = res.AnomalyCounts()
+		s.OkPerSec, s.HasThroughput = runThroughput(res)
 	}
 	if t, err := time.Parse(runDirLayout, stamp); err == nil {
 		s.Time = t
@@ -130,6 +144,7 @@ func summarize(dir, test, stamp string) (RunSummary, error) {
 
 type indexPage struct {
 	Runs       []RunSummary
+	Tests      []testTrend
 	Counts     map[string]int
 	TrendSVG   template.HTML
 	Strip      []RunSummary
@@ -148,7 +163,7 @@ func RenderIndex(ctx context.Context, storeDir string) error {
 	if err != nil {
 		return fmt.Errorf("render index %s: %w", storeDir, err)
 	}
-	pg := &indexPage{Runs: runs, Counts: map[string]int{}, Generated: time.Now().UTC()}
+	pg := &indexPage{Runs: runs, Tests: testTrends(runs), Counts: map[string]int{}, Generated: time.Now().UTC()}
 	for _, r := range runs {
 		pg.Counts[string(r.Verdict)]++
 	}

@@ -27,7 +27,7 @@ func TestNemesisWindows(t *testing.T) {
 		`{"index":12,"time":6700,"process":"nemesis","type":"info","f":"loss-stop","value":{"nodes":["n1"],"final":true}}`,
 		`{"index":13,"time":7000,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,1]]]}`,
 	}
-	h, err := decodeHistory(context.Background(), strings.NewReader(strings.Join(lines, "\n")), nil, 0)
+	h, err := decodeHistory(context.Background(), strings.NewReader(strings.Join(lines, "\n")), nil, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestDecodeHistoryReportsBadLine(t *testing.T) {
 	in := `{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","a/0",1]]}
 {"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","a/0",[0,1]]]
 `
-	_, err := decodeHistory(context.Background(), strings.NewReader(in), nil, 0)
+	_, err := decodeHistory(context.Background(), strings.NewReader(in), nil, nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("want an error naming line 2, got %v", err)
 	}

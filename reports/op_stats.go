@@ -7,11 +7,12 @@ import (
 )
 
 // opStat is one row of the operations table: the outcomes of one f and the
-// latency quantiles of its ok operations.
+// latency quantiles of its ok operations, in milliseconds (the table's
+// header carries the unit).
 type opStat struct {
 	F                   string
 	Total, Ok, Fail, In int
-	P50, P99, Max       string
+	P50, P90, P99, Max  string
 }
 
 // operationStats counts client operations by f and outcome and computes
@@ -58,9 +59,9 @@ func operationStats(h *loadedHistory) ([]opStat, int) {
 			sort.Float64s(a.lats)
 			q := func(p float64) string {
 				i := int(math.Ceil(p*float64(len(a.lats)))) - 1
-				return fmtMs(a.lats[max(0, min(i, len(a.lats)-1))])
+				return fmtNum(a.lats[max(0, min(i, len(a.lats)-1))])
 			}
-			a.st.P50, a.st.P99, a.st.Max = q(0.5), q(0.99), fmtMs(a.lats[len(a.lats)-1])
+			a.st.P50, a.st.P90, a.st.P99, a.st.Max = q(0.5), q(0.9), q(0.99), fmtNum(a.lats[len(a.lats)-1])
 		}
 		out = append(out, a.st)
 	}

@@ -63,6 +63,9 @@ type Checker struct {
 	// Fields holds every other field (stats such as ok/fail/info counts,
 	// latency quantiles, longest unavailability).
 	Fields []Field
+	// Raw is the section as written, for readers that decode a section
+	// with its checker's own type (the index reads the stats checker's).
+	Raw json.RawMessage
 }
 
 // Partition is one key's outcome in a checker's partitions map.
@@ -146,7 +149,7 @@ func parseResults(b []byte) (*Results, error) {
 }
 
 func parseChecker(name string, raw json.RawMessage) (Checker, error) {
-	c := Checker{Name: name}
+	c := Checker{Name: name, Raw: raw}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		// Not an object: show the value as it is, never as a pass.

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,15 +31,30 @@ type runPage struct {
 	Operations     int
 	Duration       time.Duration
 	OpStats        []opStat
+	// HasNodes says the history names the node that answered operations.
+	HasNodes bool
 
 	Anomalies []anomalyView
+	// First is the run's first anomaly, marked on every plot and on the
+	// timeline; FirstTime is its moment as the page shows times.
+	First     *firstAnomaly
+	FirstTime string
+	FirstOp   int64
 	Windows   []NemesisWindow
+
+	// Statistics computed from the history.
+	Availability []availRow
+	Errors       []errorGroup
+	ErrorsMore   int
 
 	LatencySVG    template.HTML
 	LatencyDrawn  int
 	LatencyTotal  int
 	ThroughputSVG template.HTML
 	KeyViews      []keyViewHTML
+	// KeyParts is set when the key views are written to report-parts/
+	// and loaded on demand (parts.go).
+	KeyParts bool
 
 	Links []link
 	Logs  []link
@@ -49,7 +65,11 @@ type runPage struct {
 	Pages        int
 	InlinePages  []template.JS
 	FNames       []string
+	NodeNames    []string
 	PageFiles    bool
+	// PartAnchors maps ids inside parts to the part that holds them, so
+	// that a link to one loads its part first.
+	PartAnchors map[string]string
 }
 
 type anomalyView struct {
@@ -57,31 +77,27 @@ type anomalyView struct {
 	Shown    []exampleView
 	Hidden   int
 	Fatalish bool
+	// Story tells the anomaly's earliest fatal case.
+	Story *storyView
 }
 
 type exampleView struct {
 	Example
-	Rows     []opRow
+	Rows     []storyStep
 	MoreOps  int
 	KeyLinks []string
-}
-
-// opRow is one operation of an anomaly example as rendered server-side.
-type opRow struct {
-	Index   int64
-	Found   bool
-	Time    string
-	Process string
-	Type    string
-	F       string
-	Value   string
-	Error   string
+	// Told marks the example the story tells.
+	Told bool
 }
 
 type keyViewHTML struct {
 	KeyView
 	PlotHTML template.HTML
 	Anchor   string
+	// Part names the report part holding the view when it is loaded on
+	// demand; Bytes is its size.
+	Part  string
+	Bytes int
 }
 
 // maxExamplesShown and maxOpsPerExample keep the anomaly section readable;
@@ -108,17 +124,25 @@ func renderRun(ctx context.Context, runDir string) error {
 		return err
 	}
 	keys := anomalyKeys(pg.Results)
-	h := pg.loadHistory(ctx, runDir, keys)
+	h := pg.loadHistory(ctx, runDir, keys, anomalyOps(pg.Results))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if h != nil {
+		pg.First = findFirstAnomaly(pg.Results, h)
+		if pg.First != nil {
+			pg.FirstTime = fmtSeconds(pg.First.T)
+			pg.FirstOp = lastOp(pg.First.Ops)
+		}
 		if err := pg.addHistoryViews(runDir, h, keys); err != nil {
 			return err
 		}
 	}
 	if pg.Results != nil {
-		pg.Anomalies = anomalyViews(pg.Results, h)
+		pg.Anomalies = anomalyViews(pg.Results, h, pg.Windows)
+	}
+	if err := pg.writeParts(runDir); err != nil {
+		return err
 	}
 	pg.Links, pg.Logs = runLinks(runDir)
 	var buf bytes.Buffer
@@ -126,6 +150,13 @@ func renderRun(ctx context.Context, runDir string) error {
 		return fmt.Errorf("execute template: %w", err)
 	}
 	return writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes())
+}
+
+func lastOp(ops []int64) int64 {
+	if len(ops) == 0 {
+		return -1
+	}
+	return slices.Max(ops)
 }
 
 // readRunPage starts the page from test.json and results.json.
@@ -169,33 +200,51 @@ func verdictOf(res *Results) (Verdict, string) {
 	return Unknown, strings.Join(why, "; ")
 }
 
-// viewKeys are the keys that get an offset view, in the order anomalies
-// name them, with the offsets the anomalies point at.
+// viewKeys are the keys the history load observes (observed, for the
+// stories' log excerpts) and the first of them, which get an offset view
+// (order), in the order anomalies name them, fatal cases first, with the
+// offsets the anomalies point at.
 type viewKeys struct {
-	order   []string
-	offsets map[string][]int64
+	order    []string
+	observed []string
+	offsets  map[string][]int64
 }
 
-// anomalyKeys picks the keys named by anomaly examples and the partitions
-// a checker did not pass, at most maxKeyViews of them.
+// maxObservedKeys bounds the keys whose every acknowledgement and read the
+// load keeps: the views' keys and the stories'.
+const maxObservedKeys = 3 * maxKeyViews
+
+// anomalyKeys picks the keys named by anomaly examples (each anomaly's
+// fatal cases first, so that every story's key is among them) and the
+// partitions a checker did not pass.
 func anomalyKeys(res *Results) viewKeys {
 	k := viewKeys{offsets: map[string][]int64{}}
 	add := func(key string, offsets []int64) {
+		if key == "" {
+			return
+		}
 		if _, ok := k.offsets[key]; !ok {
-			k.order = append(k.order, key)
+			k.observed = append(k.observed, key)
 			k.offsets[key] = nil
 		}
 		k.offsets[key] = append(k.offsets[key], offsets...)
 	}
 	if res != nil {
-		for _, c := range res.Checkers {
-			for _, a := range c.Anomalies {
-				for _, ex := range a.Examples {
-					for _, key := range ex.Keys {
-						add(key, ex.Offsets)
+		for _, pass := range []func(Example) bool{
+			func(ex Example) bool { return ex.Fatal },
+			func(ex Example) bool { return !ex.Fatal },
+		} {
+			for _, c := range res.Checkers {
+				for _, a := range c.Anomalies {
+					for _, ex := range a.Examples {
+						if pass(ex) {
+							add(ex.Key, ex.Offsets)
+						}
 					}
 				}
 			}
+		}
+		for _, c := range res.Checkers {
 			for _, p := range c.Partitions {
 				if p.Result != "ok" && p.Result != "valid" && p.Result != "true" {
 					add(p.Key, nil)
@@ -203,25 +252,48 @@ func anomalyKeys(res *Results) viewKeys {
 			}
 		}
 	}
-	if len(k.order) > maxKeyViews {
-		k.order = k.order[:maxKeyViews]
+	if len(k.observed) > maxObservedKeys {
+		k.observed = k.observed[:maxObservedKeys]
 	}
+	k.order = k.observed[:min(len(k.observed), maxKeyViews)]
 	return k
+}
+
+// anomalyOps are the history indices the anomaly sections show, whose
+// whole values the load keeps.
+func anomalyOps(res *Results) map[int64]bool {
+	ops := map[int64]bool{}
+	if res == nil {
+		return ops
+	}
+	for _, c := range res.Checkers {
+		for _, a := range c.Anomalies {
+			for _, ex := range a.Examples {
+				for i, idx := range ex.Ops {
+					if i == maxOpsPerExample {
+						break
+					}
+					ops[idx] = true
+				}
+			}
+		}
+	}
+	return ops
 }
 
 // loadHistory reads runDir/history.jsonl, if there is one. A history that
 // cannot be read is reported on the page; a malformed one still shows the
 // events before its first bad line.
-func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys) *loadedHistory {
+func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys, ops map[int64]bool) *loadedHistory {
 	histPath := filepath.Join(runDir, "history.jsonl")
 	if _, err := os.Stat(histPath); err != nil {
 		return nil
 	}
 	want := map[string]bool{}
-	for _, k := range keys.order {
+	for _, k := range keys.observed {
 		want[k] = true
 	}
-	h, err := loadHistory(ctx, histPath, want)
+	h, err := loadHistory(ctx, histPath, want, ops)
 	if err == nil {
 		return h
 	}
@@ -234,20 +306,26 @@ func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys
 }
 
 // addHistoryViews fills everything drawn from the history: the summary,
-// the nemesis windows, the plots, the key views and the history pages.
+// the nemesis windows, the statistics, the plots, the key views and the
+// history pages.
 func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKeys) error {
 	pg.HasHistory = true
 	pg.Events = len(h.events)
 	pg.Duration = time.Duration(h.end)
 	pg.FNames = h.fs
+	pg.NodeNames = h.nodes
+	pg.HasNodes = len(h.nodes) > 0
 	pg.Windows = nemesisWindows(h)
 	pg.OpStats, pg.Operations = operationStats(h)
-	lat, drawn, total, err := latencyPlot(h, pg.Windows)
+	pg.Availability = availability(h, pg.Windows)
+	pg.Errors, pg.ErrorsMore = errorGroups(h, pg.Windows)
+	ov := overlay{windows: pg.Windows, first: pg.First}
+	lat, drawn, total, err := latencyPlot(h, ov)
 	if err != nil {
 		return err
 	}
 	pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
-	thr, err := throughputPlot(h, pg.Windows)
+	thr, err := throughputPlot(h, ov)
 	if err != nil {
 		return err
 	}
@@ -258,7 +336,7 @@ func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKey
 			continue
 		}
 		kv := buildKeyView(ko, keys.offsets[k])
-		svg, err := keyPlot(ko, h.end, pg.Windows)
+		svg, err := keyPlot(ko, h.end, ov)
 		if err != nil {
 			return err
 		}
@@ -272,31 +350,44 @@ func keyAnchor(k string) string {
 	return "key-" + r.Replace(k)
 }
 
-func anomalyViews(res *Results, h *loadedHistory) []anomalyView {
+func anomalyViews(res *Results, h *loadedHistory, wins []NemesisWindow) []anomalyView {
 	var out []anomalyView
 	for _, c := range res.Checkers {
-		for _, a := range c.Anomalies {
-			av := anomalyView{Anomaly: a}
+		for ai := range c.Anomalies {
+			a := &c.Anomalies[ai]
+			av := anomalyView{Anomaly: *a}
 			if av.Explanation == "" {
 				av.Explanation = anomalyExplanations[a.Name]
+			}
+			told := -1
+			if len(a.Examples) > 0 {
+				var earliest bool
+				told, earliest = toldCase(a, h)
+				av.Story = storyOf(a, told, h, wins)
+				av.Story.Earliest = earliest
 			}
 			for i, ex := range a.Examples {
 				if i >= maxExamplesShown {
 					av.Hidden = len(a.Examples) - i
 					break
 				}
-				ev := exampleView{Example: ex}
+				ev := exampleView{Example: ex, Told: i == told}
 				ops := ex.Ops
 				if len(ops) > maxOpsPerExample {
 					ev.MoreOps = len(ops) - maxOpsPerExample
 					ops = ops[:maxOpsPerExample]
 				}
-				for _, idx := range ops {
-					ev.Rows = append(ev.Rows, opRowOf(h, idx))
+				if h != nil {
+					fc := caseFocus(&ev.Example, h)
+					for _, idx := range ops {
+						ev.Rows = append(ev.Rows, storyStepOf(h, idx, fc))
+					}
+				} else {
+					for _, idx := range ops {
+						ev.Rows = append(ev.Rows, storyStep{Index: idx})
+					}
 				}
-				for _, k := range ex.Keys {
-					ev.KeyLinks = append(ev.KeyLinks, k)
-				}
+				ev.KeyLinks = append(ev.KeyLinks, ex.Keys...)
 				av.Shown = append(av.Shown, ev)
 			}
 			out = append(out, av)
@@ -305,50 +396,6 @@ func anomalyViews(res *Results, h *loadedHistory) []anomalyView {
 	return out
 }
 
-func opRowOf(h *loadedHistory, idx int64) opRow {
-	r := opRow{Index: idx}
-	if h == nil {
-		return r
-	}
-	p := h.pos(idx)
-	if p < 0 {
-		return r
-	}
-	e := &h.events[p]
-	r.Found = true
-	r.Time = fmtSeconds(e.t)
-	r.Process = "nemesis"
-	if e.proc >= 0 {
-		r.Process = fmt.Sprint(e.proc)
-	}
-	r.Type = typeNames[e.typ]
-	r.F = h.fname(e.f)
-	r.Value = h.value(e)
-	r.Error = h.errText(e)
-	return r
-}
-
 func fmtSeconds(ns int64) string {
 	return fmt.Sprintf("%.3f s", float64(ns)/1e9)
-}
-
-// anomalyExplanations explains each anomaly name of Jepsen's Kafka
-// workload, for results that do not carry their own explanation.
-var anomalyExplanations = map[string]string{
-	"lost-write":            "A write was acknowledged (or read by someone), and a later offset of the same key was read, yet no ok poll ever saw this write: the log lost it.",
-	"duplicate":             "The same value appears at more than one offset of a key: a send was applied twice.",
-	"inconsistent-offsets":  "Two different values were observed at the same offset of a key: replicas disagree about the log.",
-	"nonmonotonic-poll":     "A consumer's polls went backwards: a later poll returned an offset below one an earlier poll had returned.",
-	"nonmonotonic-send":     "A producer's sends to one key were acknowledged at offsets that went backwards.",
-	"poll-skip":             "Between two polls of one consumer, offsets that exist in the log were skipped.",
-	"int-poll-skip":         "Within a single poll, offsets that exist in the log were skipped.",
-	"int-nonmonotonic-poll": "Within a single poll, offsets went backwards.",
-	"int-send-skip":         "Within a single transaction's sends, other writes were interleaved at offsets in between.",
-	"int-nonmonotonic-send": "Within a single transaction, later sends got lower offsets than earlier ones.",
-	"unseen":                "Acknowledged writes that no poll had seen by the end of the test (a warning until the final drain confirms them lost).",
-	"G1a":                   "Aborted read: a value was read whose send had failed.",
-	"precommitted-read":     "A value was read before the send that wrote it could have committed (before the send was even invoked).",
-	"G0":                    "Write cycle: transactions' writes are ordered inconsistently across keys.",
-	"G1c":                   "Circular information flow: a cycle of write-write and write-read dependencies between transactions.",
-	"nonlinearizable":       "No order of the operations consistent with real time explains what clients saw (Porcupine found no linearization).",
 }
