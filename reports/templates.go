@@ -49,8 +49,8 @@ var funcs = template.FuncMap{
 		}
 		return fmtNum(x)
 	},
-	"partFile":  partFile,
-	"bytes":     func(n int) string { return humanBytes(int64(n)) },
+	"partFile": partFile,
+	"bytes":    func(n int) string { return humanBytes(int64(n)) },
 	"joinInts": func(xs []int64) string {
 		parts := make([]string, len(xs))
 		for i, x := range xs {
@@ -83,4 +83,3 @@ func verdictText(v Verdict) string {
 		return "UNKNOWN"
 	}
 }
-
