@@ -101,7 +101,7 @@ func writeValue(b *strings.Builder, key string, v any, depth int) {
 	case []any:
 		writeList(b, key, x, depth)
 	case map[string]any:
-		writeObject(b, x, depth)
+		writeObject(b, x, u, depth)
 	case string:
 		if localFile.MatchString(x) {
 			// A checker may name a file it wrote next to results.json.
@@ -236,7 +236,10 @@ func writeList(b *strings.Builder, key string, xs []any, depth int) {
 	b.WriteString(`</ol>`)
 }
 
-func writeObject(b *strings.Builder, m map[string]any, depth int) {
+// writeObject renders an object; parent is the unit of the field holding
+// it, which applies to inner fields that state none ({"lag_ms": {"n1":
+// 1.5}} is 1.5 ms on n1).
+func writeObject(b *strings.Builder, m map[string]any, parent unit, depth int) {
 	if len(m) == 0 {
 		b.WriteString(`<span class="muted">none</span>`)
 		return
@@ -251,12 +254,15 @@ func writeObject(b *strings.Builder, m map[string]any, depth int) {
 					b.WriteString(` <span class="muted">·</span> `)
 				}
 				base, u := unitOf(k)
+				if u.label == "" {
+					u = parent
+				}
 				fmt.Fprintf(b, `<span class="muted">%s</span> %s`, template.HTMLEscapeString(fieldName(base)), template.HTMLEscapeString(scalarWithUnit(m[k], u, true)))
 			}
 			return
 		case allNumbers(m) && len(m) > maxInlinePairs:
 			// Counts by name (error messages, events): most first.
-			writeCounts(b, m)
+			writeCounts(b, m, parent)
 			return
 		}
 	}
@@ -275,7 +281,11 @@ func writeObject(b *strings.Builder, m map[string]any, depth int) {
 			break
 		}
 		fmt.Fprintf(b, `<dt>%s</dt><dd>`, template.HTMLEscapeString(fieldName(k)))
-		writeValue(b, k, m[k], depth+1)
+		if _, own := unitOf(k); own.label == "" && parent.label != "" && isScalar(m[k]) {
+			b.WriteString(template.HTMLEscapeString(scalarWithUnit(m[k], parent, true)))
+		} else {
+			writeValue(b, k, m[k], depth+1)
+		}
 		b.WriteString(`</dd>`)
 	}
 	b.WriteString(`</dl>`)
@@ -291,7 +301,7 @@ func allNumbers(m map[string]any) bool {
 }
 
 // writeCounts renders {name: number} as a two-column table, largest first.
-func writeCounts(b *strings.Builder, m map[string]any) {
+func writeCounts(b *strings.Builder, m map[string]any, u unit) {
 	type kv struct {
 		k string
 		v float64
@@ -301,7 +311,7 @@ func writeCounts(b *strings.Builder, m map[string]any) {
 	for k, v := range m {
 		n := v.(json.Number)
 		f, _ := n.Float64()
-		rows = append(rows, kv{k, f, fmtNumber(n)})
+		rows = append(rows, kv{k, f, scalarWithUnit(n, u, true)})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].v != rows[j].v {

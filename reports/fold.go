@@ -117,16 +117,9 @@ type focus struct {
 	values  map[int64]bool
 }
 
-func (fc focus) near(r history.Record) bool {
-	if fc.values[r.Value] {
-		return true
-	}
-	for d := int64(-foldContext); d <= foldContext; d++ {
-		if fc.offsets[r.Offset+d] {
-			return true
-		}
-	}
-	return false
+// names reports whether the case names r's offset or value.
+func (fc focus) names(r history.Record) bool {
+	return fc.values[r.Value] || fc.offsets[r.Offset]
 }
 
 // foldContext is how many records around a focused one a folded poll keeps.
@@ -232,7 +225,7 @@ func writeRecords(b *strings.Builder, key string, rs []history.Record, fc focus)
 	keep := make([]bool, len(rs))
 	keep[0], keep[len(rs)-1] = true, true
 	for i, r := range rs {
-		if fc.near(r) {
+		if fc.names(r) {
 			for j := max(0, i-foldContext); j <= min(len(rs)-1, i+foldContext); j++ {
 				keep[j] = true
 			}
