@@ -107,19 +107,26 @@ func (h *loadedHistory) internNode(n string) uint16 {
 }
 
 // entryNode names the node that answered e: its "node", or the nodes of
-// its "nodes" map (a poll served by several), joined.
+// its "nodes" map (a poll served by several), sorted and joined.
 func entryNode(e *history.Entry) string {
 	if e.Node != "" || len(e.Nodes) == 0 {
 		return e.Node
 	}
 	var all []string
-	for _, k := range sortedKeys(e.Nodes) {
-		for _, n := range e.Nodes[k] {
+	for _, ns := range e.Nodes {
+		for _, n := range ns {
 			if !slices.Contains(all, n) {
 				all = append(all, n)
 			}
 		}
 	}
+	// n2 before n10: shorter names first, then in order.
+	slices.SortFunc(all, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
 	return strings.Join(all, ",")
 }
 
@@ -240,7 +247,7 @@ func (h *loadedHistory) add(e *history.Entry) {
 	}
 	h.events = append(h.events, ev)
 	if len(h.keyObs) > 0 && ev.typ == evOk && ev.proc >= 0 {
-		observeKeys(h, &ev, e)
+		observeKeys(h, &ev, e.Mops)
 	}
 	if len(h.wanted) > 0 && (h.wanted[e.Index] || h.wanted[e.InvokeIndex]) {
 		// Scan lets callers keep copies of entries and what they point to.

@@ -16,14 +16,15 @@ type keyObservations struct {
 	reads []keyObs
 }
 
-// keyObs is one (offset, value) pair seen by operation idx at time t,
-// answered by node (loadedHistory.nodes code, 0 when not recorded).
+// keyObs is one (offset, value) pair seen by operation idx at time t. The
+// node that served it is the event's (loadedHistory.events[idx].node): a
+// million-operation history holds millions of these, so they stay four
+// words.
 type keyObs struct {
 	t      int64
 	offset int64
 	value  int64
 	idx    int64
-	node   uint16
 }
 
 // maxKeyViews bounds how many keys get an offset view; a history with
@@ -33,40 +34,30 @@ const maxKeyViews = 8
 // maxKeyRows bounds the rows of one key's offset table.
 const maxKeyRows = 160
 
-// observeKeys records what the ok completion ev (entry e) says about the
-// keys with anomalies: the offsets its sends were acknowledged at and the
-// records its polls and reads returned, with the node that served them.
-func observeKeys(h *loadedHistory, ev *event, e *history.Entry) {
-	obs := func(o, v int64, node uint16) keyObs {
-		return keyObs{t: ev.t, offset: o, value: v, idx: ev.idx, node: node}
-	}
-	nodeOf := func(key string) uint16 {
-		if e.Nodes == nil {
-			return ev.node
-		}
-		return h.internNode(keyNode(e, key))
-	}
-	for i := range e.Mops {
-		m := &e.Mops[i]
+// observeKeys records what the ok completion ev says about the keys with
+// anomalies: the offsets its sends were acknowledged at and the records
+// its polls and reads returned.
+func observeKeys(h *loadedHistory, ev *event, mops []history.Mop) {
+	obs := func(o, v int64) keyObs { return keyObs{t: ev.t, offset: o, value: v, idx: ev.idx} }
+	for i := range mops {
+		m := &mops[i]
 		switch m.F {
 		case history.FSend:
 			if ko := h.keyObs[m.Key]; ko != nil && m.Offset != nil {
-				ko.acks = append(ko.acks, obs(*m.Offset, m.Value, nodeOf(m.Key)))
+				ko.acks = append(ko.acks, obs(*m.Offset, m.Value))
 			}
 		case history.FPoll:
 			for k, rs := range m.Polls {
 				if ko := h.keyObs[k]; ko != nil {
-					n := nodeOf(k)
 					for _, r := range rs {
-						ko.reads = append(ko.reads, obs(r.Offset, r.Value, n))
+						ko.reads = append(ko.reads, obs(r.Offset, r.Value))
 					}
 				}
 			}
 		case history.FRead:
 			if ko := h.keyObs[m.Key]; ko != nil {
-				n := nodeOf(m.Key)
 				for _, r := range m.Records {
-					ko.reads = append(ko.reads, obs(r.Offset, r.Value, n))
+					ko.reads = append(ko.reads, obs(r.Offset, r.Value))
 				}
 			}
 		}

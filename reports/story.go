@@ -326,6 +326,11 @@ func storyStepOf(h *loadedHistory, idx int64, fc focus) storyStep {
 	var mops []history.Mop
 	if full := h.completion(idx); full != nil {
 		mops = mopsOf(full)
+		if _, ok := full.Nodes[fc.key]; ok {
+			// A poll served by several nodes: name the ones that served
+			// the case's key.
+			s.Node = keyNode(full, fc.key)
+		}
 	}
 	if len(mops) > 0 {
 		s.Value = foldMops(mops, fc)
@@ -513,8 +518,8 @@ func excerptOf(h *loadedHistory, fc focus) *logExcerpt {
 	}
 	ref := func(o keyObs) obsRef {
 		r := obsRef{Op: o.idx, Time: fmtSeconds(o.t)}
-		if o.node > 0 {
-			r.Node = h.nodes[o.node-1]
+		if p := h.pos(o.idx); p >= 0 {
+			r.Node = h.nodeName(&h.events[p])
 		}
 		return r
 	}

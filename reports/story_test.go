@@ -180,3 +180,42 @@ func TestWriteStoryStore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A poll served by several nodes names, in its story, the nodes that
+// served the case's key ("nodes"), and a send the node that acknowledged
+// it ("node").
+func TestStoryNodes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "q", "20261127T100000")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hist := strings.Join([]string{
+		`{"index":0,"time":1000,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",7]]}`,
+		`{"index":1,"time":2000,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,7]]],"node":"n1"}`,
+		`{"index":2,"time":3000,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}`,
+		`{"index":3,"time":4000,"process":1,"type":"ok","f":"poll","value":[["poll",{"t0/0":[[0,8]],"t0/1":[]}]],"nodes":{"t0/0":["n2","n3"],"t0/1":["n1"]}}`,
+	}, "\n") + "\n"
+	results := `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"inconsistent-offsets":{"count":1,"fatal_count":1,"examples":[
+	  {"key":"t0/0","ops":[1,3],"values":[7,8],"offsets":[0],"explanation":"offset 0 of t0/0 holds 2 different values [7 8]","fatal":true}]}}}}}`
+	for name, body := range map[string]string{"history.jsonl": hist, "results.json": results} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := renderPage(t, dir)
+	story := between(page, `<div class="story" id="story-inconsistent-offsets">`, `<details class="examples">`)
+	for _, w := range []string{
+		"sent <mark>7</mark> to t0/0, acknowledged at offset <b class=\"focus\">0</b>, answered by <b>n1</b>",
+		"polled 1 record of t0/0 at offset 0, among them <mark>8</mark> at offset <b class=\"focus\">0</b>, answered by <b>n2,n3</b>",
+		`<a href="#op-1">#1</a> <span class="muted">(n1, 0.000 s)</span>`,
+		`<a href="#op-3">#3</a> <span class="muted">(n1,n2,n3, 0.000 s)</span>`,
+		"No fault window overlaps",
+	} {
+		if !strings.Contains(story, w) {
+			t.Errorf("story lacks %q:\n%s", w, story)
+		}
+	}
+	if !strings.Contains(page, `nodes: ["n1","n1,n2,n3"]`) {
+		t.Errorf("history view lacks the nodes of each completion")
+	}
+}
