@@ -122,7 +122,7 @@ func TestBrowser(t *testing.T) {
 	// A history with more pages than are inlined exercises page files,
 	// and anomalies on every key put the key views in part files.
 	bigDir := filepath.Join(store, "queue-big", "20261127T110000")
-	big := writeSyntheticRun(t, bigDir, synthOptions{Ops: 20000, Seed: 9, Nemesis: []string{"kill"}, Results: func(r *synthRun) any {
+	big := writeSyntheticRun(t, bigDir, synthOptions{Ops: 20000, Seed: 9, Keys: 8, Nemesis: []string{"kill"}, Results: func(r *synthRun) any {
 		var examples []any
 		for _, s := range r.AckedSends {
 			if s.Offset == 500 {

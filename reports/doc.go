@@ -58,7 +58,8 @@
 //     every page to runDir/history-pages/cNNNNN.js (pagesPerFile pages a
 //     file), loaded when the pager or a link asks for one;
 //   - the per-key views keep at most maxKeyViews keys and maxKeyRows rows;
-//     when together they pass maxInlineKeyViews bytes each is written to
+//     when together they pass maxInlineKeyViews bytes (maxInlineKeyViewsSmall
+//     when the whole history is inline) each is written to
 //     runDir/report-parts/key-N.js and loaded when it nears the screen or a
 //     link points into it (parts.go);
 //   - the timeline draws the history page on screen, once it is in view.

@@ -96,12 +96,18 @@ func TestCompactSVG(t *testing.T) {
 	}, "\n")
 	want := strings.Join([]string{
 		`<svg>`,
-		`<path d="M1.3,2L4,10M10.5,0.1L100,-1.4" style="fill:none;stroke:#2EA043" />`,
+		`<path d="M1.3,2l2.7,8M10.5,0.1l89.5,-1.5" style="fill:none;stroke:#2EA043" />`,
 		`<path d="M1,1Z" style="fill:#D29922" />`,
 		`<text x="1.2345">9.87654</text>`,
 		`<path d="M5.6,5Z" style="fill:#D29922" />`,
 		`</svg>`,
 	}, "\n")
+	// A circle as vgsvg draws it, and path data with a command it does not
+	// write, which is only rounded.
+	in += "\n" + `<path d="M98.893,126.88A1.6,1.6 0 1 1 95.693,126.88A1.6,1.6 0 1 1 98.893,126.88Z" style="fill:#2EA043" />`
+	in += "\n" + `<path d="M1.26,2C3.33,4 5,6 7,8" style="x" />`
+	want += "\n" + `<path d="M97.3,126.9h0" style="fill:none;stroke:#2EA043;stroke-width:3.2;stroke-linecap:round" />`
+	want += "\n" + `<path d="M1.3,2C3.3,4 5,6 7,8" style="x" />`
 	if got := compactSVG(in); got != want {
 		t.Errorf("compactSVG:\n got %s\nwant %s", got, want)
 	}

@@ -19,16 +19,20 @@ import (
 // history pages work the same way (history_pages.go).
 const partsDir = "report-parts"
 
-// maxInlineKeyViews is the size up to which the key views stay in
-// index.html: a small run's report remains one file.
-const maxInlineKeyViews = 200 << 10
+// The key views stay in index.html up to maxInlineKeyViews bytes, or up
+// to maxInlineKeyViewsSmall when the whole history is in the page too, so
+// that a small run's report remains one file.
+const (
+	maxInlineKeyViews      = 128 << 10
+	maxInlineKeyViewsSmall = 512 << 10
+)
 
 // partFile names the file of part name, relative to the run directory.
 func partFile(name string) string { return partsDir + "/" + name + ".js" }
 
-// writeParts renders the key views and, when together they pass
-// maxInlineKeyViews, moves each to a part file; otherwise it removes the
-// parts a previous render left.
+// writeParts renders the key views and, when together they pass the
+// inline budget, moves each to a part file; otherwise it removes the parts
+// a previous render left.
 func (pg *runPage) writeParts(runDir string) error {
 	dir := filepath.Join(runDir, partsDir)
 	if err := os.RemoveAll(dir); err != nil {
@@ -46,7 +50,7 @@ func (pg *runPage) writeParts(runDir string) error {
 		pg.KeyViews[i].Bytes = b.Len()
 		total += b.Len()
 	}
-	if total <= maxInlineKeyViews {
+	if total <= maxInlineKeyViews || !pg.PageFiles && total <= maxInlineKeyViewsSmall {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -403,7 +403,11 @@ func describeMop(m history.Mop, s storyStep, fc focus) string {
 			}
 		}
 		var ds []string
-		for _, k := range keys {
+		for i, k := range keys {
+			if i == 3 {
+				ds = append(ds, fmt.Sprintf("and %d more keys", len(keys)-i))
+				break
+			}
 			ds = append(ds, "polled "+describeRecords(k, m.Polls[k], fc))
 		}
 		if len(ds) == 0 {

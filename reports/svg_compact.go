@@ -1,14 +1,16 @@
 package reports
 
 import (
+	"strconv"
 	"strings"
 )
 
 // compactSVG shrinks the SVG gonum's vgsvg writes without changing the
 // picture: every number in a path is rounded to a tenth of a point (the
-// plots are under 700 points wide, so that is below a pixel) and runs of
-// consecutive paths with the same style become one path of several
-// subpaths. A scatter plot of ten thousand glyphs drops from about 1 MB to
+// plots are under 700 points wide, so that is below a pixel), the points
+// after a subpath's start are written relative to the one before (a glyph
+// is then a start and a few short steps), and runs of consecutive paths
+// with the same style become one path of several subpaths. A scatter plot of ten thousand glyphs drops from about 1 MB to
 // a third of that, and the browser lays out one element per series
 // instead of one per point. Overlapping glyphs of one series are opaque,
 // so drawing them as one path (nonzero fill) looks the same; overlapping
@@ -19,13 +21,15 @@ func compactSVG(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) / 2)
 	curStyle := ""
-	inPath := false
+	inPath, pathNL := false, false
 	flush := func() {
 		if inPath {
 			b.WriteString(`" style="`)
 			b.WriteString(curStyle)
 			b.WriteString(`" />`)
-			b.WriteByte('\n')
+			if pathNL {
+				b.WriteByte('\n')
+			}
 			inPath = false
 		}
 	}
@@ -38,25 +42,71 @@ func compactSVG(s string) string {
 			s = ""
 		}
 		d, style, ok := splitPath(line, open, mid, end)
+		raw := false
+		if ok {
+			if dd, ds, isDot := asDot(d, style); isDot {
+				d, style, raw = dd, ds, true
+			}
+		}
 		if !ok {
 			flush()
 			b.WriteString(line)
-			if nl >= 0 || len(s) > 0 {
+			if nl >= 0 {
 				b.WriteByte('\n')
 			}
 			continue
 		}
+		write := writePathData
+		if raw {
+			write = func(b *strings.Builder, d string) { b.WriteString(d) }
+		}
 		if inPath && style == curStyle {
-			roundNumbers(&b, d)
+			write(&b, d)
+			pathNL = nl >= 0
 			continue
 		}
 		flush()
 		b.WriteString(open)
-		roundNumbers(&b, d)
-		curStyle, inPath = style, true
+		write(&b, d)
+		curStyle, inPath, pathNL = style, true, nl >= 0
 	}
 	flush()
 	return b.String()
+}
+
+// asDot rewrites a filled circle as vgsvg draws it (two half-circle arcs
+// from the rightmost point, "M x,y A r,r 0 1 1 x-2r,y A r,r 0 1 1 x,y Z",
+// style "fill:#RRGGBB") as a zero-length line with round caps of width 2r
+// centred on it, which draws the same disc in a quarter of the bytes.
+func asDot(d, style string) (dd, ds string, ok bool) {
+	col, isFill := strings.CutPrefix(style, "fill:#")
+	if !isFill || len(col) != 6 || strings.ContainsAny(col, ";:") {
+		return "", "", false
+	}
+	toks, ok := pathTokens(d)
+	if !ok || len(toks) != 20 || toks[0].cmd != 'M' || toks[3].cmd != 'A' || toks[11].cmd != 'A' || toks[19].cmd != 'Z' {
+		return "", "", false
+	}
+	x, y := toks[1].tenths, toks[2].tenths
+	a1, a2 := toks[4:11], toks[12:19]
+	r := a1[0].tenths
+	if r <= 0 || a1[1].tenths != r || a2[0].tenths != r || a2[1].tenths != r ||
+		a1[2].tenths != 0 || a1[3].tenths != 10 || a1[4].tenths != 10 || a2[2].tenths != 0 || a2[3].tenths != 10 || a2[4].tenths != 10 ||
+		a1[6].tenths != y || a2[6].tenths != y {
+		return "", "", false
+	}
+	if a1[5].tenths != x-2*r || a2[5].tenths != x {
+		return "", "", false
+	}
+	var b strings.Builder
+	b.WriteByte('M')
+	writeTenths(&b, x-r)
+	b.WriteByte(',')
+	writeTenths(&b, y)
+	b.WriteString("h0")
+	var w strings.Builder
+	writeTenths(&w, 2*r)
+	return b.String(), "fill:none;stroke:#" + col + ";stroke-width:" + w.String() + ";stroke-linecap:round", true
 }
 
 // splitPath recognizes a line that is exactly <path d="D" style="S" />.
@@ -132,5 +182,152 @@ func writeRounded(b *strings.Builder, intPart, frac string) {
 	if tenth > 0 {
 		b.WriteByte('.')
 		b.WriteByte(byte('0' + tenth))
+	}
+}
+
+// writePathData writes path data d compacted: coordinates rounded to
+// tenths and, for the commands vgsvg writes (M, L, A, Z), every point but
+// a subpath's first relative to the previous one. Rounding the absolute
+// points first and taking differences of the rounded values keeps the
+// relative steps exact, so errors never accumulate along a path. Data with
+// any other command is only rounded.
+func writePathData(b *strings.Builder, d string) {
+	toks, ok := pathTokens(d)
+	if !ok {
+		roundNumbers(b, d)
+		return
+	}
+	var cx, cy int64 // the current point, in tenths
+	for i := 0; i < len(toks); {
+		cmd := toks[i].cmd
+		i++
+		switch cmd {
+		case 'M':
+			x, y := toks[i].tenths, toks[i+1].tenths
+			i += 2
+			b.WriteByte('M')
+			writeTenths(b, x)
+			b.WriteByte(',')
+			writeTenths(b, y)
+			cx, cy = x, y
+		case 'L':
+			x, y := toks[i].tenths, toks[i+1].tenths
+			i += 2
+			b.WriteByte('l')
+			writeTenths(b, x-cx)
+			b.WriteByte(',')
+			writeTenths(b, y-cy)
+			cx, cy = x, y
+		case 'A':
+			a := toks[i : i+7]
+			i += 7
+			b.WriteByte('a')
+			writeTenths(b, a[0].tenths)
+			b.WriteByte(',')
+			writeTenths(b, a[1].tenths)
+			for _, f := range a[2:5] {
+				b.WriteByte(' ')
+				writeTenths(b, f.tenths)
+			}
+			b.WriteByte(' ')
+			writeTenths(b, a[5].tenths-cx)
+			b.WriteByte(',')
+			writeTenths(b, a[6].tenths-cy)
+			cx, cy = a[5].tenths, a[6].tenths
+		case 'Z':
+			b.WriteByte('Z')
+		}
+	}
+}
+
+// pathToken is a command letter (cmd != 0) or a number in tenths.
+type pathToken struct {
+	cmd    byte
+	tenths int64
+}
+
+// pathTokens splits d into commands and numbers; ok is false for anything
+// but M x,y / L x,y / A rx,ry rot large sweep x,y / Z with the right
+// number of arguments.
+func pathTokens(d string) (toks []pathToken, ok bool) {
+	args := map[byte]int{'M': 2, 'L': 2, 'A': 7, 'Z': 0}
+	want := -1
+	for i := 0; i < len(d); {
+		c := d[i]
+		switch {
+		case c == ' ' || c == ',':
+			i++
+		case c == '-' || c == '.' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(d) && (d[j] == '.' || d[j] >= '0' && d[j] <= '9') {
+				j++
+			}
+			v, ok := parseTenths(d[i:j])
+			if !ok || want <= 0 {
+				return nil, false
+			}
+			toks = append(toks, pathToken{tenths: v})
+			want--
+			i = j
+		default:
+			n, known := args[c]
+			if !known || want > 0 {
+				return nil, false
+			}
+			toks = append(toks, pathToken{cmd: c})
+			want = n
+			i++
+		}
+	}
+	if want > 0 || len(toks) == 0 || toks[0].cmd != 'M' {
+		return nil, false
+	}
+	return toks, true
+}
+
+// parseTenths reads a decimal number rounded to tenths (half away from
+// zero).
+func parseTenths(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	ip, frac, _ := strings.Cut(s, ".")
+	if ip == "" && frac == "" {
+		return 0, false
+	}
+	var v int64
+	for _, c := range ip {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	v *= 10
+	if len(frac) > 0 {
+		for _, c := range frac {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+		}
+		v += int64(frac[0] - '0')
+		if len(frac) > 1 && frac[1] >= '5' {
+			v++
+		}
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// writeTenths writes v/10 with at most one decimal.
+func writeTenths(b *strings.Builder, v int64) {
+	if v < 0 {
+		b.WriteByte('-')
+		v = -v
+	}
+	b.WriteString(strconv.FormatInt(v/10, 10))
+	if r := v % 10; r != 0 {
+		b.WriteByte('.')
+		b.WriteByte(byte('0' + r))
 	}
 }
