@@ -140,6 +140,7 @@ func renderRun(ctx context.Context, runDir string) error {
 	}
 	if pg.Results != nil {
 		pg.Anomalies = anomalyViews(pg.Results, h, pg.Windows)
+		pg.linkStoryKeys()
 	}
 	if err := pg.writeParts(runDir); err != nil {
 		return err
@@ -150,6 +151,20 @@ func renderRun(ctx context.Context, runDir string) error {
 		return fmt.Errorf("execute template: %w", err)
 	}
 	return writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes())
+}
+
+// linkStoryKeys leaves the link to a story's key view out when the key
+// has none (more keys are named than get a view).
+func (pg *runPage) linkStoryKeys() {
+	has := map[string]bool{}
+	for _, kv := range pg.KeyViews {
+		has[kv.Anchor] = true
+	}
+	for _, av := range pg.Anomalies {
+		if av.Story != nil && !has[av.Story.KeyAnchor] {
+			av.Story.KeyAnchor = ""
+		}
+	}
 }
 
 func lastOp(ops []int64) int64 {
