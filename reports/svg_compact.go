@@ -22,6 +22,12 @@ func compactSVG(s string) string {
 	b.Grow(len(s) / 2)
 	curStyle := ""
 	inPath, pathNL := false, false
+	var toks []pathToken
+	type dotKey struct {
+		col   string
+		width int64
+	}
+	dotStyles := map[dotKey]string{}
 	flush := func() {
 		if inPath {
 			b.WriteString(`" style="`)
@@ -42,10 +48,24 @@ func compactSVG(s string) string {
 			s = ""
 		}
 		d, style, ok := splitPath(line, open, mid, end)
-		raw := false
+		dot := false
+		var cx, cy int64
 		if ok {
-			if dd, ds, isDot := asDot(d, style); isDot {
-				d, style, raw = dd, ds, true
+			var col string
+			var w int64
+			toks, cx, cy, w, col, dot = asDot(d, style, toks[:0])
+			if dot {
+				k := dotKey{col, w}
+				st, seen := dotStyles[k]
+				if !seen {
+					var sb strings.Builder
+					sb.WriteString("fill:none;stroke:#" + col + ";stroke-width:")
+					writeTenths(&sb, w)
+					sb.WriteString(";stroke-linecap:round")
+					st = sb.String()
+					dotStyles[k] = st
+				}
+				style = st
 			}
 		}
 		if !ok {
@@ -56,57 +76,50 @@ func compactSVG(s string) string {
 			}
 			continue
 		}
-		write := writePathData
-		if raw {
-			write = func(b *strings.Builder, d string) { b.WriteString(d) }
+		if !inPath || style != curStyle {
+			flush()
+			b.WriteString(open)
+			curStyle, inPath = style, true
 		}
-		if inPath && style == curStyle {
-			write(&b, d)
-			pathNL = nl >= 0
-			continue
+		pathNL = nl >= 0
+		if dot {
+			b.WriteByte('M')
+			writeTenths(&b, cx)
+			b.WriteByte(',')
+			writeTenths(&b, cy)
+			b.WriteString("h0")
+		} else {
+			toks = writePathData(&b, d, toks[:0])
 		}
-		flush()
-		b.WriteString(open)
-		write(&b, d)
-		curStyle, inPath, pathNL = style, true, nl >= 0
 	}
 	flush()
 	return b.String()
 }
 
-// asDot rewrites a filled circle as vgsvg draws it (two half-circle arcs
-// from the rightmost point, "M x,y A r,r 0 1 1 x-2r,y A r,r 0 1 1 x,y Z",
-// style "fill:#RRGGBB") as a zero-length line with round caps of width 2r
-// centred on it, which draws the same disc in a quarter of the bytes.
-func asDot(d, style string) (dd, ds string, ok bool) {
+// asDot recognizes a filled circle as vgsvg draws it (two half-circle
+// arcs from the rightmost point, "M x,y A r,r 0 1 1 x-2r,y A r,r 0 1 1 x,y
+// Z", style "fill:#RRGGBB"), which compactSVG writes as a zero-length line
+// with round caps of width 2r centred on (cx, cy): the same disc in a
+// quarter of the bytes. Coordinates are in tenths; toks is scratch space,
+// returned for reuse.
+func asDot(d, style string, toks []pathToken) (_ []pathToken, cx, cy, width int64, col string, ok bool) {
 	col, isFill := strings.CutPrefix(style, "fill:#")
-	if !isFill || len(col) != 6 || strings.ContainsAny(col, ";:") {
-		return "", "", false
+	if !isFill || len(col) != 6 || strings.ContainsAny(col, ";:") || !strings.HasSuffix(d, "Z") || strings.Count(d, "A") != 2 {
+		return toks, 0, 0, 0, "", false
 	}
-	toks, ok := pathTokens(d)
+	toks, ok = pathTokens(d, toks)
 	if !ok || len(toks) != 20 || toks[0].cmd != 'M' || toks[3].cmd != 'A' || toks[11].cmd != 'A' || toks[19].cmd != 'Z' {
-		return "", "", false
+		return toks, 0, 0, 0, "", false
 	}
 	x, y := toks[1].tenths, toks[2].tenths
 	a1, a2 := toks[4:11], toks[12:19]
 	r := a1[0].tenths
 	if r <= 0 || a1[1].tenths != r || a2[0].tenths != r || a2[1].tenths != r ||
 		a1[2].tenths != 0 || a1[3].tenths != 10 || a1[4].tenths != 10 || a2[2].tenths != 0 || a2[3].tenths != 10 || a2[4].tenths != 10 ||
-		a1[6].tenths != y || a2[6].tenths != y {
-		return "", "", false
+		a1[5].tenths != x-2*r || a1[6].tenths != y || a2[5].tenths != x || a2[6].tenths != y {
+		return toks, 0, 0, 0, "", false
 	}
-	if a1[5].tenths != x-2*r || a2[5].tenths != x {
-		return "", "", false
-	}
-	var b strings.Builder
-	b.WriteByte('M')
-	writeTenths(&b, x-r)
-	b.WriteByte(',')
-	writeTenths(&b, y)
-	b.WriteString("h0")
-	var w strings.Builder
-	writeTenths(&w, 2*r)
-	return b.String(), "fill:none;stroke:#" + col + ";stroke-width:" + w.String() + ";stroke-linecap:round", true
+	return toks, x - r, y, 2 * r, col, true
 }
 
 // splitPath recognizes a line that is exactly <path d="D" style="S" />.
@@ -191,11 +204,11 @@ func writeRounded(b *strings.Builder, intPart, frac string) {
 // points first and taking differences of the rounded values keeps the
 // relative steps exact, so errors never accumulate along a path. Data with
 // any other command is only rounded.
-func writePathData(b *strings.Builder, d string) {
-	toks, ok := pathTokens(d)
+func writePathData(b *strings.Builder, d string, toks []pathToken) []pathToken {
+	toks, ok := pathTokens(d, toks)
 	if !ok {
 		roundNumbers(b, d)
-		return
+		return toks
 	}
 	var cx, cy int64 // the current point, in tenths
 	for i := 0; i < len(toks); {
@@ -238,6 +251,7 @@ func writePathData(b *strings.Builder, d string) {
 			b.WriteByte('Z')
 		}
 	}
+	return toks
 }
 
 // pathToken is a command letter (cmd != 0) or a number in tenths.
@@ -246,11 +260,24 @@ type pathToken struct {
 	tenths int64
 }
 
-// pathTokens splits d into commands and numbers; ok is false for anything
-// but M x,y / L x,y / A rx,ry rot large sweep x,y / Z with the right
-// number of arguments.
-func pathTokens(d string) (toks []pathToken, ok bool) {
-	args := map[byte]int{'M': 2, 'L': 2, 'A': 7, 'Z': 0}
+// pathArgs is how many numbers follow each command pathTokens knows, -1
+// for the others.
+func pathArgs(c byte) int {
+	switch c {
+	case 'M', 'L':
+		return 2
+	case 'A':
+		return 7
+	case 'Z':
+		return 0
+	}
+	return -1
+}
+
+// pathTokens appends d's commands and numbers to toks; ok is false for
+// anything but M x,y / L x,y / A rx,ry rot large sweep x,y / Z with the
+// right number of arguments.
+func pathTokens(d string, toks []pathToken) (_ []pathToken, ok bool) {
 	want := -1
 	for i := 0; i < len(d); {
 		c := d[i]
@@ -264,15 +291,15 @@ func pathTokens(d string) (toks []pathToken, ok bool) {
 			}
 			v, ok := parseTenths(d[i:j])
 			if !ok || want <= 0 {
-				return nil, false
+				return toks, false
 			}
 			toks = append(toks, pathToken{tenths: v})
 			want--
 			i = j
 		default:
-			n, known := args[c]
-			if !known || want > 0 {
-				return nil, false
+			n := pathArgs(c)
+			if n < 0 || want > 0 {
+				return toks, false
 			}
 			toks = append(toks, pathToken{cmd: c})
 			want = n
@@ -280,7 +307,7 @@ func pathTokens(d string) (toks []pathToken, ok bool) {
 		}
 	}
 	if want > 0 || len(toks) == 0 || toks[0].cmd != 'M' {
-		return nil, false
+		return toks, false
 	}
 	return toks, true
 }
@@ -325,7 +352,8 @@ func writeTenths(b *strings.Builder, v int64) {
 		b.WriteByte('-')
 		v = -v
 	}
-	b.WriteString(strconv.FormatInt(v/10, 10))
+	var buf [20]byte
+	b.Write(strconv.AppendInt(buf[:0], v/10, 10))
 	if r := v % 10; r != 0 {
 		b.WriteByte('.')
 		b.WriteByte(byte('0' + r))
