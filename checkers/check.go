@@ -86,43 +86,11 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		sc = stats.New()
 		ft = windows.NewTracker()
 	)
-	// Decoding is half the work: a second goroutine parses lines while
-	// this one feeds the checkers, so two cores share the load. Entries
-	// travel in batches to keep channel overhead small.
-	rd := history.NewReader(in)
-	batches := make(chan []history.Entry, 4)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		defer close(batches)
-		for {
-			batch := make([]history.Entry, 0, 512)
-			for len(batch) < cap(batch) {
-				e, err := rd.Next()
-				if err != nil {
-					if len(batch) > 0 {
-						select {
-						case batches <- batch:
-						case <-stop:
-						}
-					}
-					readErr <- err
-					return
-				}
-				batch = append(batch, e)
-			}
-			select {
-			case batches <- batch:
-			case <-stop:
-				readErr <- ctx.Err()
-				return
-			}
-		}
-	}()
+	// Decoding is half the work: history.Scan decodes lines on every core
+	// while this goroutine pairs them and feeds the checkers.
 	var n int64
 	timedOut := false
-	for batch := range batches {
+	lines, err := history.Scan(ctx, in, history.ScanOptions{}, func(batch []history.Entry) error {
 		for i := range batch {
 			e := &batch[i]
 			kc.Observe(e)
@@ -131,22 +99,20 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 			ft.Observe(e)
 		}
 		n += int64(len(batch))
-		if ctx.Err() != nil {
-			timedOut = true
-			break
-		}
-	}
-	if !timedOut {
-		if err := <-readErr; !errors.Is(err, io.EOF) {
+		return ctx.Err()
+	})
+	if err != nil {
+		if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 			return nil, err
 		}
+		timedOut = true
 	}
 	log.Info("history read", "entries", n, "elapsed", time.Since(start))
 	res := &Results{Lines: n}
 	if !timedOut {
-		res.Lines = rd.Line() // the reader goroutine has finished
+		res.Lines = lines
 	}
-	windows := ft.Windows()
+	ws := ft.Windows()
 	if timedOut {
 		// The history was not read to the end: nothing can be decided
 		// about the rest, and a partial history would give false alarms
@@ -154,16 +120,16 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		msg := fmt.Sprintf("time limit %v reached after %d lines", opts.TimeLimit, n)
 		res.Add(NameKafka, &kafka.Result{Valid: verdict.Unknown, Errors: map[string]*kafka.Anomaly{}, Error: msg})
 		res.Add(NameLinearizable, &linear.Result{Valid: verdict.Unknown, Partitions: map[string]string{}, Error: msg})
-		res.Add(NameStats, sc.Result(windows))
+		res.Add(NameStats, sc.Result(ws))
 		res.ElapsedS = time.Since(start).Seconds()
 		return res, nil
 	}
-	res.Add(NameStats, sc.Result(windows))
+	res.Add(NameStats, sc.Result(ws))
 	// The Kafka analysis is single-threaded; run it beside the
 	// linearizability search, which uses every core it can get.
 	kres := make(chan *kafka.Result, 1)
 	go func() { kres <- kc.Result(ctx) }()
-	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: windows, MaxExamples: opts.MaxExamples}))
+	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: ws, MaxExamples: opts.MaxExamples}))
 	log.Info("linearizability done", "elapsed", time.Since(start))
 	res.Add(NameKafka, <-kres)
 	log.Info("kafka analysis done", "elapsed", time.Since(start))

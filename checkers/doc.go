@@ -33,14 +33,16 @@
 //
 // # Reading
 //
-// history.Reader streams the file once, validating every line (fields,
-// index = line number, time never decreasing, one operation in flight per
-// process, no completion without an invoke, no process reuse after info,
-// micro-operations in the right form) and rejecting a malformed file with
-// the line number and what is wrong. Invocations still open at the end
-// become info completions, as in Jepsen. Every entry goes to four
-// accumulators (kafka, linear, stats, fault windows); each keeps a compact
-// summary, so a million operations check in a few hundred megabytes.
+// history.Scan streams the file once, decoding on every core, validating
+// every line (fields, index = line number, time never decreasing, one
+// operation in flight per process, no completion without an invoke, no
+// process reuse after info, micro-operations in the right form) and
+// rejecting a malformed file with the line number and what is wrong; the
+// report reads histories with the same decoder and pairing. Invocations
+// still open at the end become info completions, as in Jepsen. Every entry
+// goes to four accumulators (kafka, linear, stats, fault windows); each
+// keeps a compact summary, so a million operations check in a few hundred
+// megabytes.
 //
 // # Analyses
 //
@@ -111,24 +113,45 @@
 //
 // Check returns Results, which marshal to results.json (contract):
 // {"valid": true|false|"unknown", "checkers": {"kafka": ..., "linearizable":
-// ..., "stats": ...}}. Every anomaly reports its count (all cases), how many
-// are fatal, and at most Options.MaxExamples examples, each with the
-// history indices of the operations that prove it and a one-line
-// explanation. A checker that runs out of its time budget reports
-// "unknown", never true; the overall verdict is false if any checker found
-// a fatal anomaly, else unknown if any checker is unknown. The harness adds
-// checkers of its own with Results.Add.
+// ..., "stats": ...}}. The harness adds checkers of its own with
+// Results.Add ("liveness", "raft-safety"). A checker that runs out of its
+// time budget, or lacks its input, reports "unknown", never true; the
+// overall verdict is false if any checker found a fatal anomaly, else
+// unknown if any checker is unknown.
+//
+// Every section has the fields of verdict.Findings: "valid"; "error", why
+// it is unknown; and, for every checker that names anomalies (all but
+// stats), "errors", mapping each anomaly name to {"count": all cases,
+// "fatal_count": those that make the history invalid, "examples": at most
+// Options.MaxExamples cases, fatal ones first}. Every example of every
+// checker has one shape, verdict.Case:
+//
+//	{"key": "t0/1",              topic/partition, or a Raft group; optional
+//	 "ops": [12, 40],            history indices of the operations that prove it; [] if none
+//	 "values": [7],              message values involved; optional
+//	 "offsets": [20],            offsets of key the explanation names; optional
+//	 "explanation": "...",       one line: why this is the anomaly
+//	 "fatal": true,              false: reported but allowed
+//	 "time": 21000000000,        ns since the test started, for evidence not in the history; optional
+//	 "node": "n2",               the node concerned; optional
+//	 "log": [{"file": "n2/chronik-server.log", "line": 7, "time": 21000000000, "text": "..."}]}
+//	                             the log lines that are the evidence; optional
+//
+// Readers (package reports, `chaos validate`) decode exactly these fields;
+// checkers put everything else beside "errors" in their section. Stores
+// written before this shape hold one older form of the harness's
+// examples, which verdict.Case still reads (see package verdict).
 //
 // # Usage
 //
 //	res, err := checkers.Check(ctx, "store/t/20260101T000000/history.jsonl",
 //		checkers.Options{TimeLimit: 5 * time.Minute, OutDir: runDir, Logger: log})
 //	if errors.Is(err, checkers.ErrMalformed) { /* bad history: usage error */ }
-//	res.Add("liveness", &checkers.Extra{Valid: verdict.True, Fields: ...})
+//	res.Add("liveness", &checkers.Extra{Valid: verdict.True, Errors: ..., Fields: ...})
 //	err = checkers.WriteResults(runDir, res) // results.json
 //
-// Check decodes the file on one goroutine while another feeds the
-// checkers, then runs the Kafka analysis beside the linearizability search
+// Check decodes the file on every core (history.Scan) while one goroutine
+// pairs the entries and feeds the checkers, then runs the Kafka analysis beside the linearizability search
 // (which itself searches up to GOMAXPROCS partitions at once). On this
 // project's 2-core machines a million-line history checks in a few seconds
 // of CPU and a few hundred MB (see BenchmarkCheckMillion).

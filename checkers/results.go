@@ -31,24 +31,49 @@ type CheckerResult interface {
 	CheckerValid() verdict.Validity
 }
 
-// Extra is a free-form checker result, for checkers outside this package
-// (the harness's liveness checker, say) and for unknown sections read back
-// from a results.json. It marshals as a flat object: "valid" plus Fields.
+// AnomalyReporter is a section that names anomalies: an "errors" object
+// mapping anomaly names to verdict.Anomaly (contract: every checker's
+// examples have the one shape verdict.Case). Every section but stats is
+// one.
+type AnomalyReporter interface {
+	CheckerResult
+	CheckerErrors() map[string]*verdict.Anomaly
+}
+
+// Extra is the section of a checker outside this package (the harness's
+// liveness and raft-safety checkers) and of any unknown section read back
+// from a results.json. It marshals as a flat object: "valid", "errors"
+// (when Errors is not nil), "error" (when set), and Fields.
 type Extra struct {
-	Valid  verdict.Validity
+	Valid verdict.Validity
+	// Errors are the anomalies by name, in the shape every checker
+	// shares; nil writes no "errors" field.
+	Errors map[string]*verdict.Anomaly
+	// Error says why Valid is unknown.
+	Error string
+	// Fields are the section's other fields.
 	Fields map[string]any
 }
 
 // CheckerValid returns the verdict.
 func (e *Extra) CheckerValid() verdict.Validity { return e.Valid }
 
-// MarshalJSON writes {"valid": ..., fields...}.
+// CheckerErrors returns the anomalies by name.
+func (e *Extra) CheckerErrors() map[string]*verdict.Anomaly { return e.Errors }
+
+// MarshalJSON writes {"valid": ..., "errors": ..., "error": ..., fields...}.
 func (e *Extra) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(e.Fields)+1)
+	m := make(map[string]any, len(e.Fields)+3)
 	for k, v := range e.Fields {
 		m[k] = v
 	}
 	m["valid"] = e.Valid
+	if e.Errors != nil {
+		m["errors"] = e.Errors
+	}
+	if e.Error != "" {
+		m["error"] = e.Error
+	}
 	return json.Marshal(m)
 }
 
@@ -58,19 +83,24 @@ func (e *Extra) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("checker result: %w", err)
 	}
-	e.Fields = map[string]any{}
+	*e = Extra{Fields: map[string]any{}}
 	for k, raw := range m {
-		if k == "valid" {
-			if err := e.Valid.UnmarshalJSON(raw); err != nil {
-				return err
-			}
-			continue
+		var err error
+		switch k {
+		case "valid":
+			err = e.Valid.UnmarshalJSON(raw)
+		case "errors":
+			err = json.Unmarshal(raw, &e.Errors)
+		case "error":
+			err = json.Unmarshal(raw, &e.Error)
+		default:
+			var v any
+			err = json.Unmarshal(raw, &v)
+			e.Fields[k] = v
 		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err != nil {
 			return fmt.Errorf("checker result field %s: %w", k, err)
 		}
-		e.Fields[k] = v
 	}
 	return nil
 }
@@ -108,18 +138,13 @@ func (r *Results) recompute() {
 	r.Valid = v
 }
 
-// Counts returns the number of cases per anomaly name over all checkers
-// that report anomalies.
+// Counts returns the number of cases per anomaly name over all sections
+// that name anomalies.
 func (r *Results) Counts() map[string]int {
 	out := map[string]int{}
 	for _, name := range r.names() {
-		switch c := r.Checkers[name].(type) {
-		case *kafka.Result:
-			for n, a := range c.Errors {
-				out[n] += a.Count
-			}
-		case *linear.Result:
-			for n, a := range c.Errors {
+		if c, ok := r.Checkers[name].(AnomalyReporter); ok {
+			for n, a := range c.CheckerErrors() {
 				out[n] += a.Count
 			}
 		}
@@ -175,12 +200,13 @@ func ReadResults(path string) (*Results, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, ResultsFile)
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read results: %w", err)
 	}
+	defer f.Close()
 	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := json.NewDecoder(f).Decode(&r); err != nil {
 		return nil, fmt.Errorf("read results %s: %w", path, err)
 	}
 	return &r, nil

@@ -10,56 +10,71 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/nemesis"
-)
-
-// Workload names.
-const (
-	WorkloadQueue = "queue"
-	WorkloadLog   = "log"
 )
 
 // Config is one test's configuration: the flags of `chaos run` (DESIGN.md)
 // plus the tuning knobs with their defaults. It is saved as test.json, so
 // the fields named by the store contract (name, seed, nodes, nemesis,
-// workload, time_limit, broker_args, command_line) keep their JSON names.
+// workload, time_limit, broker_args, command_line) keep their JSON names;
+// the embedded groups marshal flat, beside them.
 type Config struct {
-	Name            string   `json:"name"`
-	Seed            int64    `json:"seed"`
-	Nodes           int      `json:"nodes"`
+	Name      string   `json:"name"`
+	Seed      int64    `json:"seed"`
+	Nodes     int      `json:"nodes"`
+	Workload  string   `json:"workload"`
+	TimeLimit Duration `json:"time_limit"`
+	// Nemesis lists the fault families, NemesisInterval times them and
+	// FaultKnobs aim and size them.
 	Nemesis         []string `json:"nemesis"`
-	Workload        string   `json:"workload"`
-	TimeLimit       Duration `json:"time_limit"`
-	BrokerArgs      []string `json:"broker_args"`
-	CommandLine     []string `json:"command_line"`
-	Rate            float64  `json:"rate"`
-	Concurrency     int      `json:"concurrency"`
 	NemesisInterval Duration `json:"nemesis_interval"`
-	Store           string   `json:"store"`
-	Image           string   `json:"image,omitempty"`
-	BrokerBinary    string   `json:"broker_binary,omitempty"`
-	TestCount       int      `json:"test_count"`
+	FaultKnobs
+	BrokerArgs   []string `json:"broker_args"`
+	CommandLine  []string `json:"command_line"`
+	Rate         float64  `json:"rate"`
+	Concurrency  int      `json:"concurrency"`
+	Store        string   `json:"store"`
+	Image        string   `json:"image,omitempty"`
+	BrokerBinary string   `json:"broker_binary,omitempty"`
+	TestCount    int      `json:"test_count"`
 
-	// Nemesis knobs passed to the scheduler (empty: its defaults).
+	Tuning
+	PhaseBounds
+	RunFacts
+}
+
+// FaultKnobs are the nemesis knobs passed to the scheduler (zero: its
+// defaults).
+type FaultKnobs struct {
 	Targets     []string `json:"targets,omitempty"`
 	Grudges     []string `json:"grudges,omitempty"`
 	LeaderGroup string   `json:"leader_group,omitempty"`
-	// LossPercent and Delay size the loss and delay faults (0: defaults).
+	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
 	Delay       Duration `json:"delay,omitempty"`
+}
 
-	// Tuning knobs (flags too, rarely changed).
-	Partitions     int      `json:"partitions_per_topic"`
-	ActiveKeys     int      `json:"active_keys"`
-	WritesPerKey   int      `json:"writes_per_key"`
-	OpTimeout      Duration `json:"op_timeout"`
+// Tuning sizes the workload: flags too, rarely changed.
+type Tuning struct {
+	Partitions   int      `json:"partitions_per_topic"`
+	ActiveKeys   int      `json:"active_keys"`
+	WritesPerKey int      `json:"writes_per_key"`
+	OpTimeout    Duration `json:"op_timeout"`
+}
+
+// PhaseBounds bound the phases of a run (flags too, rarely changed).
+type PhaseBounds struct {
+	// StartGap separates node starts under staggered-start.
 	StartGap       Duration `json:"start_gap"`
 	ReadyTimeout   Duration `json:"ready_timeout"`
 	RecoverTimeout Duration `json:"recover_timeout"`
 	DrainTimeout   Duration `json:"drain_timeout"`
 	CheckTimeout   Duration `json:"check_timeout"`
+}
 
-	// Filled in by the run, recorded for replay and reports.
+// RunFacts are filled in by the run and recorded for replay and reports.
+type RunFacts struct {
 	RunID      string            `json:"run_id,omitempty"`
 	StartTime  time.Time         `json:"start_time,omitzero"`
 	NodeNames  []string          `json:"node_names,omitempty"`
@@ -96,15 +111,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// KnownNemeses are the names --nemesis accepts.
-var KnownNemeses = []string{"staggered-start", "kill", "pause", "partition", "loss", "delay"}
+// KnownNemeses are the names --nemesis accepts: the families of the table
+// of nemesis functions that this harness has (history.NemesisNames).
+var KnownNemeses = history.NemesisNames()
 
 // DefaultConfig is `make chaos`: 3 nodes, 60 s, the staggered start and
 // leader kills.
 func DefaultConfig() Config {
 	return Config{
 		Nodes:           3,
-		Nemesis:         []string{"staggered-start", "kill"},
+		Nemesis:         []string{nemesis.FamilyStaggeredStart, nemesis.FamilyKill},
 		Workload:        WorkloadQueue,
 		TimeLimit:       Duration(60 * time.Second),
 		Rate:            200,
@@ -112,15 +128,19 @@ func DefaultConfig() Config {
 		NemesisInterval: Duration(10 * time.Second),
 		Store:           "store",
 		TestCount:       1,
-		Partitions:      2,
-		ActiveKeys:      4,
-		WritesPerKey:    400,
-		OpTimeout:       Duration(8 * time.Second),
-		StartGap:        Duration(4 * time.Second),
-		ReadyTimeout:    Duration(60 * time.Second),
-		RecoverTimeout:  Duration(60 * time.Second),
-		DrainTimeout:    Duration(45 * time.Second),
-		CheckTimeout:    Duration(5 * time.Minute),
+		Tuning: Tuning{
+			Partitions:   2,
+			ActiveKeys:   4,
+			WritesPerKey: 400,
+			OpTimeout:    Duration(8 * time.Second),
+		},
+		PhaseBounds: PhaseBounds{
+			StartGap:       Duration(4 * time.Second),
+			ReadyTimeout:   Duration(60 * time.Second),
+			RecoverTimeout: Duration(60 * time.Second),
+			DrainTimeout:   Duration(45 * time.Second),
+			CheckTimeout:   Duration(5 * time.Minute),
+		},
 	}
 }
 
@@ -227,20 +247,18 @@ func (c *Config) Validate() error {
 	case c.Delay.D() < 0 || c.Delay.D() > 0 && c.Delay.D() < time.Millisecond:
 		return bad("--delay must be at least 1ms")
 	}
-	for _, n := range c.Nemesis {
-		if !slices.Contains(KnownNemeses, n) {
-			return bad("unknown nemesis %q (want any of %s)", n, strings.Join(KnownNemeses, ","))
-		}
-	}
-	targets := []string{nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetMinority, nemesis.TargetMajority, nemesis.TargetAll}
-	for _, v := range c.Targets {
-		if !slices.Contains(targets, v) {
-			return bad("unknown target %q (want any of %s)", v, strings.Join(targets, ","))
-		}
-	}
-	for _, v := range c.Grudges {
-		if !slices.Contains(nemesis.GrudgeNames, v) {
-			return bad("unknown grudge %q (want any of %s)", v, strings.Join(nemesis.GrudgeNames, ","))
+	for _, list := range []struct {
+		what        string
+		given, want []string
+	}{
+		{"nemesis", c.Nemesis, KnownNemeses},
+		{"target", c.Targets, nemesis.TargetNames},
+		{"grudge", c.Grudges, nemesis.GrudgeNames},
+	} {
+		for _, v := range list.given {
+			if !slices.Contains(list.want, v) {
+				return bad("unknown %s %q (want any of %s)", list.what, v, strings.Join(list.want, ","))
+			}
 		}
 	}
 	if c.Name == "" {
@@ -256,12 +274,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Faults are the nemeses other than the staggered start (which is a setup
-// phase, not a scheduled fault).
+// Faults are the nemeses the scheduler runs: all but the setup phases (the
+// staggered start), as the table of nemesis functions marks them.
 func (c *Config) Faults() []string {
 	var out []string
 	for _, n := range c.Nemesis {
-		if n != "staggered-start" {
+		if fam, _ := history.NemesisFamilyNamed(n); fam.Scheduled {
 			out = append(out, n)
 		}
 	}
@@ -269,4 +287,4 @@ func (c *Config) Faults() []string {
 }
 
 // Staggered reports whether the nodes start one by one.
-func (c *Config) Staggered() bool { return slices.Contains(c.Nemesis, "staggered-start") }
+func (c *Config) Staggered() bool { return slices.Contains(c.Nemesis, nemesis.FamilyStaggeredStart) }

@@ -21,11 +21,13 @@
 //  5. Teardown (containers and network removed; also on error and Ctrl-C),
 //     check (the checkers package plus two checkers of this package:
 //     liveness, a node that exited on its own is an error; and raft-safety,
-//     which reads the nodes' logs for two leaders of one group in one term
-//     and for a node whose term went backwards across a restart), store,
-//     reports.
+//     which reads the broker's Raft events in the nodes' logs for two
+//     leaders of one group in one term and for a node whose term or vote
+//     went backwards across a restart, and is unknown when a started
+//     node's log is missing), store, reports. Both report their examples in
+//     the one shape of every checker (verdict.Case).
 //
-// Detection power (Validate, `chaos validate`, issue 8): a catalogue of
+// Detection power (Validate, `chaos validate`): a catalogue of
 // rows, each a seeded broker bug (--unsafe-* flags) with the workload and
 // nemeses that should expose it, plus the correct broker under every fault
 // family. Each row runs as ordinary tests named validate-<row>; the table

@@ -254,8 +254,8 @@ func TestRunInterruptedCleansUp(t *testing.T) {
 	}
 }
 
-// BenchmarkTimeToFirstOp measures the issue's speed goal (at most 15 s
-// from `chaos run` to the first client operation, staggered start
+// BenchmarkTimeToFirstOp measures the harness's start-up goal (at most
+// 15 s from `chaos run` to the first client operation, staggered start
 // included) and the operation rate, with short runs of the default
 // configuration. Run: go test -run '^$' -bench TimeToFirstOp -benchtime 2x ./harness
 func BenchmarkTimeToFirstOp(b *testing.B) {

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"fmt"
+	"path"
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers"
@@ -24,37 +26,62 @@ const (
 
 // notRecovered describes a node that was not ready after the heal.
 type notRecovered struct {
-	Node      string   `json:"node"`
-	State     string   `json:"state"`
-	LastError string   `json:"last_error,omitempty"`
-	LastLines []string `json:"last_lines"`
+	Node      string
+	At        time.Time // when the recovery wait gave up on it
+	State     string
+	LastError string
+	LastLines []string
 }
 
 // livenessResult is the harness's own checker: the history cannot show that
 // a node died on its own (clients just fail over), so the container
 // engine's record of unexpected exits is checked here, each with the node's
-// last log lines.
+// last log lines; and a node that never became ready again after the final
+// heal is reported with its state. Times are history times (ns since base).
 func livenessResult(exits []docker.Exit, stuck []notRecovered, base time.Time) *checkers.Extra {
-	type example struct {
-		Node      string   `json:"node"`
-		Time      int64    `json:"time"` // ns since the test started, like history times
-		ExitCode  int      `json:"exit_code"`
-		OOM       bool     `json:"oom,omitempty"`
-		LastLines []string `json:"last_lines"`
-	}
-	errs := map[string]any{}
-	if len(exits) > 0 {
-		var ex []example
-		for _, e := range exits {
-			ex = append(ex, example{Node: e.Node, Time: int64(e.At.Sub(base)), ExitCode: e.ExitCode, OOM: e.OOM, LastLines: e.Tail})
+	col := verdict.NewCollector(maxLogExamples)
+	for _, e := range exits {
+		why := fmt.Sprintf("%s exited on its own with code %d", e.Node, e.ExitCode)
+		if e.OOM {
+			why += ", killed for running out of memory"
 		}
-		errs[AnomalyNodeExited] = map[string]any{"count": len(ex), "examples": ex}
+		col.Add(AnomalyNodeExited, verdict.Case{
+			Ops: []int64{}, Fatal: true, Explanation: why,
+			Time: verdict.At(int64(e.At.Sub(base))), Node: e.Node, Log: tailLines(e.Node, e.Tail),
+		})
 	}
-	if len(stuck) > 0 {
-		errs[AnomalyNotRecovered] = map[string]any{"count": len(stuck), "examples": stuck}
+	for _, s := range stuck {
+		why := fmt.Sprintf("%s was not ready after the final heal and the recovery wait (state %s)", s.Node, s.State)
+		if s.LastError != "" {
+			why += "; last readiness error: " + s.LastError
+		}
+		col.Add(AnomalyNotRecovered, verdict.Case{
+			Ops: []int64{}, Fatal: true, Explanation: why,
+			Time: verdict.At(int64(s.At.Sub(base))), Node: s.Node, Log: tailLines(s.Node, s.LastLines),
+		})
 	}
+	errs := col.Errors()
 	return &checkers.Extra{
 		Valid:  verdict.Of(len(errs) == 0),
-		Fields: map[string]any{"errors": errs, "unexpected_exits": len(exits)},
+		Errors: errs,
+		Fields: map[string]any{"unexpected_exits": len(exits)},
 	}
 }
+
+// maxLogExamples caps the examples per anomaly of the harness's log-based
+// checkers.
+const maxLogExamples = 20
+
+// tailLines cites the last lines of a node's log, as the container engine
+// returned them (without line numbers).
+func tailLines(node string, tail []string) []verdict.LogLine {
+	out := make([]verdict.LogLine, 0, len(tail))
+	for _, l := range tail {
+		out = append(out, verdict.LogLine{File: nodeLogPath(node), Text: l})
+	}
+	return out
+}
+
+// nodeLogPath is a node's log relative to the run directory (store
+// contract: nK/chronik-server.log).
+func nodeLogPath(node string) string { return path.Join(node, NodeLogFile) }

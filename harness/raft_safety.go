@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,140 +29,147 @@ const (
 	// persisted across a restart.
 	AnomalyElectionSafety = "election-safety"
 	// AnomalyTermRegression: a node restarted a group with a term lower
-	// than one it had provably written to disk before (it led that term,
-	// or another node answered its vote request in it), or became leader
-	// in such a lower term. A Raft node's current term never decreases,
-	// restarts included (it is persisted before any message that depends
-	// on it leaves the node), so this means the node lost its persisted
-	// term. Only terms that must have been persisted count, so a crash
-	// between raising the term and persisting it is no false alarm.
+	// than one it had written to disk before (it logged the term as
+	// persisted, or led it), or became leader in such a lower term. A
+	// Raft node's current term never decreases, restarts included (it is
+	// persisted before any message that depends on it leaves the node), so
+	// this means the node lost its persisted term. Only terms the broker
+	// logged after they were on disk count, so a crash between raising the
+	// term and persisting it is no false alarm.
 	AnomalyTermRegression = "term-regression"
+	// AnomalyLostVote: a node restarted a group in a term it had voted in
+	// (it logged the vote as persisted) without that vote. A Raft node's
+	// vote is persistent state (Figure 2 of the Raft paper): within one
+	// term it only ever goes from none to one candidate, restarts
+	// included, which is what keeps a node from voting twice in a term.
+	AnomalyLostVote = "lost-vote"
 )
 
-// leaderLine is one line of a node's log that says something about a
-// group's term: a "became leader" line (Kind lineLeader), or one of etcd
-// raft's own lines, which the broker logs at debug level: a vote response
-// from another node (lineVoted) or the start of the group's Raft instance
-// with the term it loaded from disk (lineStart).
-type leaderLine struct {
-	Kind  lineKind
+// The broker's Raft events (broker/cluster/raft_events.go): constant
+// messages whose attributes carry the facts, logged at info level on every
+// node. Every line also has "time", "node" (the Raft id) and the group's
+// "group" and "gid".
+const (
+	// eventLoaded: a group's Raft instance started from this state on
+	// disk ("term", "vote", "commit"); once per group per process start.
+	eventLoaded = "raft state loaded"
+	// eventPersisted: a new term or vote ("term", "vote") is on disk.
+	eventPersisted = "raft state persisted"
+	// eventLeader: the node became the group's leader in "term".
+	eventLeader = "became leader"
+)
+
+// raftEvent is one of the broker's Raft events in one node's log.
+type raftEvent struct {
+	Msg   string    // eventLoaded, eventPersisted or eventLeader
 	Node  string    // the node's log directory name, n1..nN
 	Group string    // Raft group name (__meta, topic/partition)
-	GID   string    // group id, for humans
-	Term  uint64    // the term the node leads, was answered in, or loaded
+	GID   string    // Raft group id: a deleted topic's name may come back with a new group
+	Term  uint64    // the term loaded, persisted or led
+	Vote  uint64    // the vote loaded or persisted (0: none)
 	At    time.Time // the line's own timestamp
 	Line  int       // 1-based line number in the node's log
-	Text  string    // the raft message, for lineVoted and lineStart
-	// RaftID is the node's Raft id as the line's node attribute gives it;
-	// Responder is, on a lineVoted line, the id of the node that answered.
-	RaftID, Responder string
-	// LogOf is set on a copy of a lineVoted line used as evidence about
-	// the responder: the log (candidate's) that holds the line.
-	LogOf string
+	Text  string    // the line as logged
+	// HasVote is set when the line carries a vote (loaded, persisted).
+	HasVote bool
 }
 
-type lineKind int8
-
-const (
-	lineLeader lineKind = iota
-	// lineVoted: "X received MsgVoteResp [rejection ]from Y at term T" with
-	// Y another node. Raft persists a candidate's term before its vote
-	// requests leave the node (Ready order), and Y could only answer a
-	// request that left, so term T was on X's disk. Likewise Y persists its
-	// term (and vote) before its answer leaves, so term T was on Y's disk
-	// by the time of the line (the containers share the host's clock).
-	lineVoted
-	// lineStart: "newRaft X [peers: [...], term: T, ...]": the term the
-	// node loaded from its disk at (re)start.
-	lineStart
-)
-
-var (
-	reVoteResp = regexp.MustCompile(`^([0-9a-f]+) received MsgVoteResp (?:rejection )?from ([0-9a-f]+) at term ([0-9]+)$`)
-	reNewRaft  = regexp.MustCompile(`^newRaft [0-9a-f]+ \[peers: \[[^\]]*\], term: ([0-9]+),`)
-)
-
-// maxSafetyExamples caps the examples kept per anomaly.
-const maxSafetyExamples = 20
+// nodeEvents is what one node's log yields.
+type nodeEvents struct {
+	events []raftEvent
+	// unparsed are lines that carry an event's message but not its
+	// attributes (a broker change, a torn line): evidence the check
+	// could not use.
+	unparsed []verdict.LogLine
+	err      error
+}
 
 // raftSafetyResult is the harness's log-based Raft safety checker. The
-// history cannot show who led which term, but each broker logs
-// `msg="became leader" ... group=G ... term=T` whenever it takes over a
-// group, and, at --log-level debug, etcd raft's own lines (vote responses,
-// the term loaded at start), which the term-regression check uses; reading
-// every node's log (runDir/nK/chronik-server.log, the logs
-// of all incarnations of the node, appended across restarts) gives the
-// leaders of each term. Times in examples are nanoseconds since base (the
-// history's time base), so they line up with history operations; the
-// containers share the host's clock. A node whose log is missing or
-// unreadable is skipped and named in "unread_logs" (the node never started,
-// say): the check is then over the logs that exist.
+// history cannot show who led which term, but each broker logs its Raft
+// events (eventLoaded, eventPersisted, eventLeader) as structured
+// attributes; reading every node's log (runDir/nK/chronik-server.log, the
+// logs of all incarnations of the node, appended across restarts) gives
+// the leaders of each term and each node's persisted terms. Times in
+// examples are nanoseconds since base (the history's time base), so they
+// line up with history operations; the containers share the host's clock.
+//
+// nodes are the nodes the run started (today every node of the cluster:
+// setup starts them all, staggered or not); a node never started has no
+// log and is not passed. The check must not pass on missing input: when a
+// started node's log is missing or unreadable ("unread_logs"), holds no
+// Raft event at all ("silent_logs": a broker without these events, or
+// logging above info), or has event lines that do not parse
+// ("unparsed_lines"), the verdict is unknown unless the logs that were read
+// prove an anomaly (then false): a second leader of a term, or the state a
+// node lost, may be in the part not read.
 func raftSafetyResult(runDir string, nodes []string, base time.Time) *checkers.Extra {
-	var lines []leaderLine
-	var unread []string
+	logs := map[string]nodeEvents{}
 	for _, n := range nodes {
 		f, err := os.Open(filepath.Join(runDir, n, NodeLogFile))
 		if err != nil {
-			unread = append(unread, n)
+			logs[n] = nodeEvents{err: err}
 			continue
 		}
-		ls, err := scanLeaderLines(n, f)
+		logs[n] = scanRaftEvents(n, f)
 		f.Close()
-		if err != nil {
-			unread = append(unread, n)
-		}
-		lines = append(lines, ls...)
 	}
-	return raftSafety(lines, base, unread)
+	return raftSafety(nodes, logs, base)
 }
 
 // NodeLogFile is a node's log inside its directory of the run (store
 // contract: nK/chronik-server.log).
 const NodeLogFile = "chronik-server.log"
 
-// scanLeaderLines returns the term lines (leaderLine) of one node's log, in
-// file order. Lines that are not slog text records are ignored.
-func scanLeaderLines(node string, r io.Reader) ([]leaderLine, error) {
-	var out []leaderLine
+// scanRaftEvents returns the Raft events of one node's log, in file order.
+// Lines that carry no event message are ignored; an event line without
+// its attributes is returned as unparsed.
+func scanRaftEvents(node string, r io.Reader) nodeEvents {
+	var out nodeEvents
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for no := 1; sc.Scan(); no++ {
 		text := sc.Text()
-		if !strings.Contains(text, `msg="became leader"`) && !strings.Contains(text, "MsgVoteResp") && !strings.Contains(text, `msg="newRaft `) {
+		if !strings.Contains(text, `msg="`+eventLoaded+`"`) && !strings.Contains(text, `msg="`+eventPersisted+`"`) &&
+			!strings.Contains(text, `msg="`+eventLeader+`"`) {
 			continue
 		}
-		kv := parseLogfmt(text)
-		l := leaderLine{Node: node, Group: kv["group"], GID: kv["gid"], Line: no, RaftID: kv["node"]}
-		if l.Group == "" {
+		e, ok := parseRaftEvent(node, no, text)
+		if !ok {
+			out.unparsed = append(out.unparsed, verdict.LogLine{File: nodeLogPath(node), Line: no, Text: text})
 			continue
 		}
-		l.At, _ = time.Parse(time.RFC3339Nano, kv["time"])
-		msg := kv["msg"]
-		var term string
-		switch {
-		case msg == "became leader":
-			l.Kind, term = lineLeader, kv["term"]
-		case reVoteResp.MatchString(msg):
-			m := reVoteResp.FindStringSubmatch(msg)
-			if m[1] == m[2] {
-				continue // its own vote: not proof that a request left
-			}
-			l.Kind, term, l.Text, l.Responder = lineVoted, m[3], msg, m[2]
-		case reNewRaft.MatchString(msg):
-			l.Kind, term, l.Text = lineStart, reNewRaft.FindStringSubmatch(msg)[1], msg
-		default:
-			continue
-		}
-		var err error
-		if l.Term, err = strconv.ParseUint(term, 10, 64); err != nil {
-			continue
-		}
-		out = append(out, l)
+		out.events = append(out.events, e)
 	}
 	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("read %s log: %w", node, err)
+		out.err = fmt.Errorf("read %s log: %w", node, err)
 	}
-	return out, nil
+	return out
+}
+
+// parseRaftEvent reads one event line; ok is false when a field the check
+// needs is missing or malformed.
+func parseRaftEvent(node string, no int, text string) (raftEvent, bool) {
+	kv := parseLogfmt(text)
+	e := raftEvent{Msg: kv["msg"], Node: node, Group: kv["group"], GID: kv["gid"], Line: no, Text: text}
+	switch e.Msg {
+	case eventLoaded, eventPersisted, eventLeader:
+	default:
+		return e, false // the message was inside another attribute
+	}
+	var err error
+	if e.At, err = time.Parse(time.RFC3339Nano, kv["time"]); err != nil || e.Group == "" {
+		return e, false
+	}
+	if e.Term, err = strconv.ParseUint(kv["term"], 10, 64); err != nil {
+		return e, false
+	}
+	if e.Msg != eventLeader {
+		if e.Vote, err = strconv.ParseUint(kv["vote"], 10, 64); err != nil {
+			return e, false
+		}
+		e.HasVote = true
+	}
+	return e, true
 }
 
 // parseLogfmt splits a slog text line into its key=value pairs. Values may
@@ -214,162 +221,156 @@ func parseLogfmt(s string) map[string]string {
 	return kv
 }
 
-// safetyRef names one log line in an example.
-type safetyRef struct {
-	Node string `json:"node"`
-	// LogOf names the log holding the line when it is another node's (a
-	// vote response seen by the candidate proves the responder's term).
-	LogOf   string `json:"log_of,omitempty"`
-	Term    uint64 `json:"term"`
-	Time    int64  `json:"time"` // ns since the history's time base
-	LogTime string `json:"log_time"`
-	Line    int    `json:"line"`
+// groupID names one Raft group: its name and id (a topic deleted and
+// created again has a new group under the old name).
+type groupID struct{ name, gid string }
+
+func (e raftEvent) group() groupID { return groupID{e.Group, e.GID} }
+
+// safetyCheck collects the cases of one raft-safety check.
+type safetyCheck struct {
+	base time.Time
+	col  *verdict.Collector
 }
 
-// safetyExample is one anomaly: the group and the two leader lines that
-// contradict each other. Time is when the contradiction arose (the later
-// line), in history time.
-type safetyExample struct {
-	Group   string    `json:"group"`
-	GID     string    `json:"gid,omitempty"`
-	Term    uint64    `json:"term"`
-	Time    int64     `json:"time"`
-	First   safetyRef `json:"first"`
-	Second  safetyRef `json:"second"`
-	Message string    `json:"message"`
-}
+// since is t in history time.
+func (c *safetyCheck) since(t time.Time) *int64 { return verdict.At(int64(t.Sub(c.base))) }
 
-// raftSafety checks leader lines from all nodes. It is separate from the
-// file reading so it can be tested on fixtures.
-func raftSafety(lines []leaderLine, base time.Time, unread []string) *checkers.Extra {
-	ref := func(l leaderLine) safetyRef {
-		return safetyRef{Node: l.Node, Term: l.Term, Time: int64(l.At.Sub(base)), LogTime: l.At.UTC().Format(time.RFC3339Nano), Line: l.Line}
+// add reports that event e, with the earlier event before, proves anomaly
+// name.
+func (c *safetyCheck) add(name string, before, e raftEvent, explanation string) {
+	cite := func(e raftEvent) verdict.LogLine {
+		return verdict.LogLine{File: nodeLogPath(e.Node), Line: e.Line, Time: c.since(e.At), Text: e.Text}
 	}
-	// Election safety: the first leader of each (group, term), then any
-	// other node claiming the same term. Order by time so "first" is first.
-	sorted := append([]leaderLine(nil), lines...)
+	c.col.Add(name, verdict.Case{
+		Key: e.Group, Ops: []int64{}, Fatal: true, Time: c.since(e.At), Node: e.Node,
+		Explanation: explanation, Log: []verdict.LogLine{cite(before), cite(e)},
+	})
+}
+
+// raftSafety checks the events of every node's log. It is separate from
+// the file reading so it can be tested on fixtures.
+func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *checkers.Extra {
+	c := &safetyCheck{base: base, col: verdict.NewCollector(maxLogExamples)}
+	var unread, silent []string
+	var unparsed []verdict.LogLine
+	var all []raftEvent
+	counts := map[string]int{}
+	for _, n := range nodes {
+		ne := logs[n]
+		unparsed = append(unparsed, ne.unparsed...)
+		for _, e := range ne.events {
+			counts[e.Msg]++
+		}
+		switch {
+		case ne.err != nil:
+			unread = append(unread, n)
+		case !slices.ContainsFunc(ne.events, func(e raftEvent) bool { return e.Msg == eventLoaded }):
+			// Every start of a node loads at least __meta.
+			silent = append(silent, n)
+		}
+		c.persistedState(ne.events)
+		all = append(all, ne.events...)
+	}
+	terms := c.electionSafety(all)
+
+	res := &checkers.Extra{Errors: c.col.Errors(), Fields: map[string]any{
+		"events": map[string]int{"loaded": counts[eventLoaded], "persisted": counts[eventPersisted], "leader": counts[eventLeader]},
+		"terms":  terms,
+	}}
+	var missing []string
+	if len(unread) > 0 {
+		res.Fields["unread_logs"] = unread
+		missing = append(missing, fmt.Sprintf("no readable log of %s", strings.Join(unread, ", ")))
+	}
+	if len(silent) > 0 {
+		res.Fields["silent_logs"] = silent
+		missing = append(missing, fmt.Sprintf("no Raft event in the log of %s", strings.Join(silent, ", ")))
+	}
+	if len(unparsed) > 0 {
+		res.Fields["unparsed_lines"] = len(unparsed)
+		res.Fields["unparsed"] = unparsed[:min(len(unparsed), maxLogExamples)]
+		missing = append(missing, fmt.Sprintf("%d Raft event line(s) that do not parse", len(unparsed)))
+	}
+	switch {
+	case len(res.Errors) > 0:
+		res.Valid = verdict.False
+	case len(nodes) == 0:
+		res.Valid, res.Error = verdict.Unknown, "no node to check"
+	case len(missing) > 0:
+		res.Valid, res.Error = verdict.Unknown, "missing input: "+strings.Join(missing, "; ")
+	default:
+		res.Valid = verdict.True
+	}
+	return res
+}
+
+// persistedState checks one node's events, per group in file order (one
+// node's log is in time order), for term regression and lost votes: the
+// highest term the node logged as on disk (it persisted or led it) against
+// the term it loads at a restart or leads later, and the last state it
+// persisted against the state it loads in that same term.
+func (c *safetyCheck) persistedState(events []raftEvent) {
+	highest := map[groupID]raftEvent{}
+	last := map[groupID]raftEvent{} // the last state persisted or loaded
+	for _, e := range events {
+		g := e.group()
+		if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
+			e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
+			c.add(AnomalyLostVote, p, e, fmt.Sprintf("%s restarted %s in term %d with vote %d after persisting its vote for %d in that term",
+				e.Node, e.Group, e.Term, e.Vote, p.Vote))
+		}
+		if e.HasVote {
+			last[g] = e
+		}
+		h, ok := highest[g]
+		if ok && e.Term < h.Term && e.Msg != eventPersisted {
+			what := fmt.Sprintf("became leader of %s in term %d", e.Group, e.Term)
+			if e.Msg == eventLoaded {
+				what = fmt.Sprintf("restarted %s with term %d", e.Group, e.Term)
+			}
+			how := fmt.Sprintf("after persisting term %d", h.Term)
+			if h.Msg == eventLeader {
+				how = fmt.Sprintf("after leading term %d", h.Term)
+			}
+			c.add(AnomalyTermRegression, h, e, fmt.Sprintf("%s %s %s", e.Node, what, how))
+		}
+		if e.Msg != eventLoaded && (!ok || e.Term > h.Term) {
+			highest[g] = e
+		}
+	}
+}
+
+// electionSafety checks the leader events of all nodes: the first leader
+// of each (group, term), in time order, then any other node claiming the
+// same term. It returns how many (group, term) pairs had a leader.
+func (c *safetyCheck) electionSafety(all []raftEvent) int {
+	sorted := slices.Clone(all)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
 	type gt struct {
-		group string
+		group groupID
 		term  uint64
 	}
-	leaders := map[gt]leaderLine{}
+	leaders := map[gt]raftEvent{}
 	reported := map[gt]map[string]bool{}
-	var election []safetyExample
-	for _, l := range sorted {
-		if l.Kind != lineLeader {
+	for _, e := range sorted {
+		if e.Msg != eventLeader {
 			continue
 		}
-		k := gt{l.Group, l.Term}
+		k := gt{e.group(), e.Term}
 		first, ok := leaders[k]
 		if !ok {
-			leaders[k] = l
+			leaders[k] = e
 			continue
 		}
-		if first.Node == l.Node || reported[k][l.Node] {
+		if first.Node == e.Node || reported[k][e.Node] {
 			continue
 		}
 		if reported[k] == nil {
 			reported[k] = map[string]bool{}
 		}
-		reported[k][l.Node] = true
-		election = append(election, safetyExample{
-			Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
-			First: ref(first), Second: ref(l),
-			Message: fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, l.Node, l.Group, l.Term),
-		})
+		reported[k][e.Node] = true
+		c.add(AnomalyElectionSafety, first, e, fmt.Sprintf("%s and %s both became leader of %s in term %d", first.Node, e.Node, e.Group, e.Term))
 	}
-	// Term regression, per node and group, in time order: the highest term
-	// known to be on the node's disk (it led it, another node answered its
-	// vote request in it, or it answered another node's request in it)
-	// against the term it loads at a restart or leads later.
-	dirOf := map[string]string{} // Raft id -> log directory
-	for _, l := range lines {
-		if l.RaftID != "" {
-			dirOf[l.RaftID] = l.Node
-		}
-	}
-	var events []leaderLine
-	for _, l := range lines {
-		events = append(events, l)
-		if l.Kind == lineVoted {
-			if dir, ok := dirOf[l.Responder]; ok && dir != l.Node {
-				// The same line, as evidence about the responder.
-				e := l
-				e.Node, e.LogOf = dir, l.Node
-				events = append(events, e)
-			}
-		}
-	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At.Before(events[j].At) })
-	type ng struct{ node, group string }
-	highest := map[ng]leaderLine{}
-	var regress []safetyExample
-	for _, l := range events {
-		k := ng{l.Node, l.Group}
-		h, ok := highest[k]
-		if ok && l.Term < h.Term && l.Kind != lineVoted {
-			what := fmt.Sprintf("became leader of %s in term %d", l.Group, l.Term)
-			if l.Kind == lineStart {
-				what = fmt.Sprintf("restarted %s with term %d", l.Group, l.Term)
-			}
-			var how string
-			switch {
-			case h.Kind == lineLeader:
-				how = fmt.Sprintf("after leading term %d", h.Term)
-			case h.LogOf == "":
-				how = fmt.Sprintf("after its vote request was answered in term %d (%q)", h.Term, h.Text)
-			default:
-				how = fmt.Sprintf("after answering a vote request in term %d (%q)", h.Term, h.Text)
-			}
-			ex := safetyExample{
-				Group: l.Group, GID: l.GID, Term: l.Term, Time: int64(l.At.Sub(base)),
-				First: ref(h), Second: ref(l),
-				Message: fmt.Sprintf("%s %s %s", l.Node, what, how),
-			}
-			ex.First.LogOf = h.LogOf
-			regress = append(regress, ex)
-		}
-		if l.Kind != lineStart && (!ok || l.Term > h.Term) {
-			highest[k] = l
-		}
-	}
-	errs := map[string]any{}
-	for name, ex := range map[string][]safetyExample{AnomalyElectionSafety: election, AnomalyTermRegression: regress} {
-		if len(ex) == 0 {
-			continue
-		}
-		n := len(ex)
-		if len(ex) > maxSafetyExamples {
-			ex = ex[:maxSafetyExamples]
-		}
-		errs[name] = map[string]any{"count": n, "examples": ex}
-	}
-	counts := map[lineKind]int{}
-	for _, l := range lines {
-		counts[l.Kind]++
-	}
-	// raft_lines 0 means the broker ran without debug logging: term
-	// regression was then checked on leader lines only.
-	fields := map[string]any{"errors": errs, "leader_lines": counts[lineLeader],
-		"raft_lines": counts[lineVoted] + counts[lineStart], "terms": len(leaders)}
-	if len(unread) > 0 {
-		fields["unread_logs"] = unread
-	}
-	return &checkers.Extra{Valid: verdict.Of(len(errs) == 0), Fields: fields}
-}
-
-// safetyCounts returns the anomaly counts of a raftSafetyResult, for the
-// run's summary line.
-func safetyCounts(e *checkers.Extra) map[string]int {
-	out := map[string]int{}
-	errs, _ := e.Fields["errors"].(map[string]any)
-	for name, v := range errs {
-		if m, ok := v.(map[string]any); ok {
-			if n, ok := m["count"].(int); ok {
-				out[name] = n
-			}
-		}
-	}
-	return out
+	return len(leaders)
 }

@@ -2,63 +2,74 @@ package harness
 
 import (
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 
 func TestRaftSafety(t *testing.T) {
 	base := time.Date(2026, 11, 27, 11, 40, 0, 0, time.UTC)
 	cases := []struct {
-		name   string
-		dir    string
-		nodes  []string
-		valid  verdict.Validity
-		counts map[string]int
-		// firstTime is the expected history time of the first example of
-		// the first anomaly name (sorted), when one is expected.
-		firstTime time.Duration
-		unread    int
+		name  string
+		dir   string
+		nodes []string
+		valid verdict.Validity
+		// counts and firstTime are the expected number of cases of each
+		// anomaly and the history time of its first example.
+		counts    map[string]int
+		firstTime map[string]time.Duration
+		// unread, silent and unparsed are the expected sizes of the
+		// section's lists of input the check could not use.
+		unread, silent, unparsed int
 	}{
-		{name: "correct leaders pass", dir: "good", nodes: []string{"n1", "n2", "n3"}, valid: verdict.True, counts: map[string]int{}},
-		{name: "missing log is skipped and named", dir: "good", nodes: []string{"n1", "n2", "n3", "n4"}, valid: verdict.True, counts: map[string]int{}, unread: 1},
-		{name: "two leaders in one term", dir: "two-leaders", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
-			counts: map[string]int{AnomalyElectionSafety: 1}, firstTime: 21 * time.Second},
-		{name: "leader in a lower term after a restart", dir: "regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 21 * time.Second},
-		{name: "restart below a term a vote was answered in", dir: "regression", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 2}, firstTime: 21 * time.Second},
-		{name: "voter restarted below the term it answered in", dir: "voter-regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
-			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: 7 * time.Second},
+		{name: "correct leaders pass", dir: "good", nodes: []string{"n1", "n2", "n3"}, valid: verdict.True},
+		{name: "a node the run never started is not missed", dir: "good", nodes: []string{"n1", "n2"}, valid: verdict.True},
+		{name: "no node log at all is unknown", dir: "good", nodes: []string{"n4", "n5", "n6"}, valid: verdict.Unknown, unread: 3},
+		{name: "one started node without a log is unknown", dir: "good", nodes: []string{"n1", "n2", "n3", "n4"}, valid: verdict.Unknown, unread: 1},
+		{name: "no nodes is unknown", dir: "good", valid: verdict.Unknown},
+		{name: "a log without Raft events is unknown", dir: "silent", nodes: []string{"n1", "n2"}, valid: verdict.Unknown, silent: 1},
+		{name: "an event line that does not parse is unknown", dir: "unparsed", nodes: []string{"n1"}, valid: verdict.Unknown, unparsed: 1},
+		{name: "an anomaly beside an unparsed line is still invalid", dir: "unparsed", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: map[string]time.Duration{AnomalyTermRegression: 1200 * time.Millisecond}, unparsed: 1},
+		{name: "an anomaly beside a missing log is still invalid", dir: "two-leaders", nodes: []string{"n1", "n2", "n3", "n4"}, valid: verdict.False,
+			counts:    map[string]int{AnomalyElectionSafety: 1, AnomalyLostVote: 1},
+			firstTime: map[string]time.Duration{AnomalyElectionSafety: 21 * time.Second, AnomalyLostVote: 20001 * time.Millisecond}, unread: 1},
+		{name: "two leaders in one term, after a lost vote", dir: "two-leaders", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
+			counts:    map[string]int{AnomalyElectionSafety: 1, AnomalyLostVote: 1},
+			firstTime: map[string]time.Duration{AnomalyElectionSafety: 21 * time.Second, AnomalyLostVote: 20001 * time.Millisecond}},
+		{name: "restart and leader below a persisted term", dir: "regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyTermRegression: 2}, firstTime: map[string]time.Duration{AnomalyTermRegression: 20500 * time.Millisecond}},
+		{name: "restart below a term persisted by a vote", dir: "regression", nodes: []string{"n1", "n2", "n3"}, valid: verdict.False,
+			counts: map[string]int{AnomalyTermRegression: 3}, firstTime: map[string]time.Duration{AnomalyTermRegression: 20500 * time.Millisecond}},
+		{name: "restart in the term of a vote without the vote", dir: "lost-vote", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyLostVote: 1}, firstTime: map[string]time.Duration{AnomalyLostVote: 6001 * time.Millisecond}},
+		{name: "voter restarted below the term it voted in", dir: "voter-regression", nodes: []string{"n1", "n2"}, valid: verdict.False,
+			counts: map[string]int{AnomalyTermRegression: 1}, firstTime: map[string]time.Duration{AnomalyTermRegression: 7 * time.Second}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res := raftSafetyResult(filepath.Join("testdata", "raft_safety", tc.dir), tc.nodes, base)
 			if res.Valid != tc.valid {
-				t.Fatalf("valid = %v, want %v (%v)", res.Valid, tc.valid, res.Fields)
+				t.Fatalf("valid = %v, want %v (%s; %v)", res.Valid, tc.valid, res.Error, res.Fields)
 			}
-			if got := safetyCounts(res); len(got) != len(tc.counts) {
-				t.Errorf("safetyCounts = %v, want %v", got, tc.counts)
-			} else {
-				for n, c := range tc.counts {
-					if got[n] != c {
-						t.Errorf("safetyCounts[%s] = %d, want %d", n, got[n], c)
-					}
-				}
+			if (res.Valid == verdict.Unknown) != (res.Error != "") {
+				t.Errorf("verdict %v with error %q: an unknown verdict says why, no other does", res.Valid, res.Error)
 			}
+			// Read the section back as every reader does: the one shape.
 			b, err := json.Marshal(res)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got struct {
-				Errors map[string]struct {
-					Count    int             `json:"count"`
-					Examples []safetyExample `json:"examples"`
-				} `json:"errors"`
-				Unread []string `json:"unread_logs"`
+				verdict.Findings
+				Unread   []string `json:"unread_logs"`
+				Silent   []string `json:"silent_logs"`
+				Unparsed int      `json:"unparsed_lines"`
 			}
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatal(err)
@@ -68,18 +79,26 @@ func TestRaftSafety(t *testing.T) {
 			}
 			for name, want := range tc.counts {
 				e := got.Errors[name]
-				if e.Count != want {
-					t.Errorf("%s count = %d, want %d", name, e.Count, want)
+				if e.Count != want || e.FatalCount != want {
+					t.Errorf("%s count = %d (%d fatal), want %d", name, e.Count, e.FatalCount, want)
 				}
 				if len(e.Examples) == 0 {
 					t.Fatalf("%s has no examples", name)
 				}
-				if ex := e.Examples[0]; time.Duration(ex.Time) != tc.firstTime || ex.First.Node == "" || ex.Second.Line == 0 || !strings.Contains(ex.Message, ex.Group) {
-					t.Errorf("%s example = %+v, want time %v, both lines named", name, ex, tc.firstTime)
+				ex := e.Examples[0]
+				if ex.Time == nil || time.Duration(*ex.Time) != tc.firstTime[name] || !ex.Fatal || ex.Node == "" || ex.Key == "" ||
+					!strings.Contains(ex.Explanation, ex.Key) || len(ex.Log) != 2 || ex.Log[0].Line == 0 || ex.Log[1].Line == 0 ||
+					!strings.HasSuffix(ex.Log[1].File, "/"+NodeLogFile) {
+					t.Errorf("%s example = %+v, want time %v, node, key, both lines cited", name, ex, tc.firstTime[name])
 				}
 			}
-			if len(got.Unread) != tc.unread {
-				t.Errorf("unread logs %v, want %d", got.Unread, tc.unread)
+			if len(got.Unread) != tc.unread || len(got.Silent) != tc.silent || got.Unparsed != tc.unparsed {
+				t.Errorf("unread %v, silent %v, unparsed %d; want %d, %d, %d", got.Unread, got.Silent, got.Unparsed, tc.unread, tc.silent, tc.unparsed)
+			}
+			var all checkers.Results
+			all.Add(RaftSafetyName, res)
+			if n := all.Counts(); len(n) != len(tc.counts) || (len(n) > 0 && !maps.Equal(n, tc.counts)) {
+				t.Errorf("Results.Counts = %v, want %v", n, tc.counts)
 			}
 		})
 	}

@@ -66,10 +66,10 @@ func registrationGap(attempts int) time.Duration {
 	return fast + 8*time.Second
 }
 
-// Catalogue returns the rows of `chaos validate`: the seeded bugs of issue 8,
-// each with the nemeses that expose it, and the correct broker under every
-// fault family (correctRuns runs spread over the families, at least one
-// each). Short rows (make test) use shorter runs and, for the registration
+// Catalogue returns the rows of `chaos validate`: the seeded broker bugs
+// (the broker's --unsafe-* flags), each with the nemeses that expose it,
+// and the correct broker under every fault family (correctRuns runs spread
+// over the families, at least one each). Short rows (make test) use shorter runs and, for the registration
 // bug, a smaller attempt budget so that its staggered start takes about a
 // minute instead of three (the mistake, giving up after N attempts, is the
 // same).

@@ -12,6 +12,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// Workload names.
+const (
+	WorkloadQueue = "queue"
+	WorkloadLog   = "log"
+)
+
 // WorkloadConfig configures the client side of a run.
 type WorkloadConfig struct {
 	// Kind is WorkloadQueue or WorkloadLog.

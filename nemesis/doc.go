@@ -1,11 +1,22 @@
 // Package nemesis defines the harness's faults, who-cannot-talk-to-whom
 // grudges, and the seeded schedules that inject them, in the manner of
-// etcd's robustness failpoints (a small Fault interface, faults as
-// unexported values listed in one slice) and Jepsen's combined nemesis
+// etcd's robustness failpoints (a small fault interface, faults as
+// unexported values made from one list) and Jepsen's combined nemesis
 // (fault families that each bring their own heal; symbolic targets resolved
 // when the fault runs).
 //
 // # Faults
+//
+// The families, and the history functions (f) their actions record, are
+// the rows of the table of nemesis functions in checkers/history
+// (history.NemesisFamilies), which the fault windows, the report and the
+// harness's --nemesis check read too. Each family is one fault value per
+// Scheduler: it owns the record of what it has in effect (the nodes it
+// killed or froze, the grudge, the loss, the delay), re-applies that to a
+// node that comes back (a restart loses the namespace's nftables rules and
+// the broker's runtime settings; a resumed broker missed every change), and
+// brings its own part of the final heal. Adding a family is a row in that
+// table and a fault here (its file and its constructor in newFaults).
 //
 //   - kill / restart: SIGKILL the broker of target nodes; start them again.
 //   - pause / resume: freeze target nodes with the cgroup freezer; thaw them.
@@ -37,8 +48,9 @@
 // StaggeredStart brings the nodes up one by one. NewScheduler takes the
 // seeded rng of the run; Preflight (optional, once the cluster is up) proves
 // that the configured faults can be injected here; Run injects faults until
-// its context ends; HealAll then restores everything, and must be called
-// even when Run returned an error. Every action is recorded through Recorder
+// its context ends; HealAll then restores everything, every fault healing
+// its part in a fixed order (nodes back first, then the network, then the
+// broker's delay), and must be called even when Run returned an error. Every action is recorded through Recorder
 // as an invoke/info pair (process "nemesis") whose info value carries
 // "verified": what was checked (a fault that found no target is a lone info
 // with "skipped"). A restart done outside the scheduler must be followed by

@@ -33,6 +33,9 @@ type fakeCluster struct {
 	unluckyLoss  bool // a single probe over a lossy link always times out
 	pauseAnswers bool // a paused node still answers admin requests
 	noNftables   bool // Cut/Loss/HealNet fail as without nf_tables
+	neverStart   bool // Start does nothing
+	neverUnpause bool // Unpause does nothing
+	stickyDelay  bool // setting the peer delay does nothing
 }
 
 var errRefused = errors.New("connect: connection refused")
@@ -64,6 +67,9 @@ func (f *fakeCluster) Start(_ context.Context, n string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.call("start %s", n)
+	if f.neverStart {
+		return nil
+	}
 	if f.state[n] != Running {
 		// A new container namespace: rules and broker settings are gone.
 		delete(f.cuts, n)
@@ -99,7 +105,7 @@ func (f *fakeCluster) Unpause(_ context.Context, n string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.call("unpause %s", n)
-	if f.state[n] == Paused {
+	if f.state[n] == Paused && !f.neverUnpause {
 		f.state[n] = Running
 	}
 	return nil
@@ -231,7 +237,9 @@ func (f *fakeCluster) Admin(ctx context.Context, n, method, path string) (int, [
 			if err != nil {
 				return 400, []byte("bad ms"), nil
 			}
-			f.delay[n] = ms
+			if !f.stickyDelay {
+				f.delay[n] = ms
+			}
 			return 200, nil, nil
 		}
 		return 200, []byte(fmt.Sprintf(`{"ms":%d}`, f.delay[n])), nil

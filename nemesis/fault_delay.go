@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // DelayMechanism names how delay works, for the op value and the report:
@@ -16,46 +18,100 @@ const DelayMechanism = "broker peer-transport delay stage via admin API (POST /a
 // delayFault adds latency to every broker's outgoing peer traffic (start)
 // and removes it (stop). A paused or killed node is told when it is resumed
 // or restarted (a restarted broker forgets the setting).
-type delayFault struct{}
+type delayFault struct {
+	// ms is the delay in effect; 0 when there is none.
+	ms int
+}
 
-func (delayFault) Name() string { return FamilyDelay }
+func newDelayFault() fault { return &delayFault{} }
 
-func (delayFault) active(s *Scheduler) bool { return s.delayMS > 0 }
+func (*delayFault) family() history.NemesisFamily { return history.NemesisDelay }
 
-func (delayFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+func (d *delayFault) active() bool { return d.ms > 0 }
+
+func (d *delayFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	f := history.NemesisDelay.Start
 	ms := int(s.opts.Delay.Milliseconds())
 	nodes := s.answering(ctx)
 	v := Value{"nodes": nonNil(nodes), "ms": ms, "mechanism": DelayMechanism}
 	if len(nodes) == 0 {
-		skipped(rec, "delay-start", v, "no running node to configure")
+		skipped(rec, f, v, "no running node to configure")
 		return nil
 	}
-	return action(ctx, rec, "delay-start", v, func(ctx context.Context) (Value, error) {
-		s.delayMS = ms
-		return s.setDelay(ctx, nodes, ms)
+	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
+		d.ms = ms
+		return setDelays(ctx, s.c, nodes, ms)
 	})
 }
 
-func (delayFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+func (d *delayFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	nodes := s.answering(ctx)
-	return action(ctx, rec, "delay-stop", Value{"nodes": nonNil(nodes), "mechanism": DelayMechanism}, func(ctx context.Context) (Value, error) {
-		s.delayMS = 0
-		return s.setDelay(ctx, nodes, 0)
+	return action(ctx, rec, history.NemesisDelay.Stop, Value{"nodes": nonNil(nodes), "mechanism": DelayMechanism}, func(ctx context.Context) (Value, error) {
+		d.ms = 0
+		return setDelays(ctx, s.c, nodes, 0)
 	})
 }
 
-// setDelay switches the delay stage on nodes and reads it back.
-func (s *Scheduler) setDelay(ctx context.Context, nodes []string, ms int) (Value, error) {
+// reapply tells node the delay in effect. After a restart the broker starts
+// without delay, so only a non-zero delay needs telling; after a resume the
+// frozen broker may have missed a change either way.
+func (d *delayFault) reapply(ctx context.Context, s *Scheduler, node string, fresh bool) (Value, error) {
+	if !s.configured(history.NemesisDelay.Name) || fresh && d.ms == 0 {
+		return nil, nil
+	}
+	if err := adminAnswers(ctx, s.c, node); err != nil {
+		return nil, err
+	}
+	ms, err := setDelay(ctx, s.c, node, d.ms)
+	return Value{"peer_delay_ms": ms}, err
+}
+
+// heal switches the delay off on every node and reads it back. It touches
+// the admin API only when the family is configured.
+func (d *delayFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
+	d.ms = 0
+	if !s.configured(history.NemesisDelay.Name) {
+		return nil
+	}
+	all := s.c.Nodes()
+	v := Value{"nodes": all, "final": true, "mechanism": DelayMechanism}
+	return action(ctx, rec, history.NemesisDelay.Stop, v, func(ctx context.Context) (Value, error) {
+		return setDelays(ctx, s.c, all, 0)
+	})
+}
+
+// preflight proves the broker has the admin API the delay needs.
+func (d *delayFault) preflight(ctx context.Context, s *Scheduler, running []string, v Value) error {
+	if !s.configured(history.NemesisDelay.Name) || len(running) == 0 {
+		return nil
+	}
+	n := running[0]
+	rctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	code, body, err := s.c.Admin(rctx, n, "GET", "/admin/peer-delay")
+	if err != nil || code != 200 {
+		return unverified("delay needs GET /admin/peer-delay on the broker; %s answered %d (%v)", n, code, err)
+	}
+	ms, err := parseDelay(body)
+	if err != nil {
+		return unverified("delay: %s: %v", n, err)
+	}
+	v["peer_delay_ms"] = fmt.Sprintf("%s: %d", n, ms)
+	return nil
+}
+
+// setDelays switches the delay stage on nodes and reads it back.
+func setDelays(ctx context.Context, c Cluster, nodes []string, ms int) (Value, error) {
 	got := Value{}
 	verified := Value{"peer_delay_ms": got}
 	for _, n := range nodes {
 		// A node restarted a moment ago runs before its admin API listens
 		// (its address may not even route yet): wait for it, as reapply
 		// does, rather than fail the run on a refused connection.
-		if err := adminAnswers(ctx, s.c, n); err != nil {
+		if err := adminAnswers(ctx, c, n); err != nil {
 			return verified, err
 		}
-		cur, err := setDelay(ctx, s.c, n, ms)
+		cur, err := setDelay(ctx, c, n, ms)
 		got[n] = cur
 		if err != nil {
 			return verified, err

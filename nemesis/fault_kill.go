@@ -3,62 +3,59 @@ package nemesis
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // killFault SIGKILLs target brokers (start) and starts them again (stop).
-// Network faults die with a container's namespace, so a restart re-applies
-// whatever partition, loss or delay is in effect.
-type killFault struct{}
+// Network faults die with a container's namespace and a broker forgets its
+// runtime settings, so a restart has every fault re-apply itself.
+type killFault struct{ nodeFault }
 
-func (killFault) Name() string { return FamilyKill }
+func newKillFault() fault {
+	return &killFault{nodeFault{fam: history.NemesisKill, held: held{}}}
+}
 
-func (killFault) active(s *Scheduler) bool { return len(s.killed) > 0 }
+func (k *killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	down := func(st NodeState) bool { return st != Running && st != Paused }
+	return k.take(ctx, s, rec, s.c.Kill, down, Value{}, nil)
+}
 
-func (killFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	nodes, v, err := s.resolveTargets(ctx)
-	if err != nil {
-		return err
-	}
-	if len(nodes) == 0 {
-		skipped(rec, "kill", v, "no running node that is not already killed or paused")
+func (k *killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+	return k.restart(ctx, s, rec, k.taken(), false)
+}
+
+// reapply: a killed node stays down until its restart.
+func (*killFault) reapply(context.Context, *Scheduler, string, bool) (Value, error) { return nil, nil }
+
+// heal starts every node that is not running or paused, whoever stopped it
+// (a broker that exited on its own too), so that the heals after it and the
+// recovery wait see the whole cluster.
+func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
+	down := s.nodesIn(ctx, func(st NodeState) bool { return !isLive(st) })
+	if len(down) == 0 {
+		clear(k.held)
 		return nil
 	}
-	return action(ctx, rec, "kill", v, func(ctx context.Context) (Value, error) {
-		for _, n := range nodes {
-			// Mark before killing: if the kill half-works, the final heal
-			// still restarts the node.
-			s.killed[n] = true
-			if err := s.c.Kill(ctx, n); err != nil {
-				return nil, fmt.Errorf("kill %s: %w", n, err)
-			}
-		}
-		states := Value{}
-		for _, n := range nodes {
-			st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st != Running && st != Paused })
-			states[n] = string(st)
-			if err != nil {
-				return Value{"state": states}, err
-			}
-		}
-		return Value{"state": states}, nil
-	})
+	if err := k.restart(ctx, s, rec, down, true); err != nil {
+		return err
+	}
+	clear(k.held)
+	return nil
 }
 
-func (killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	nodes := slices.Sorted(maps.Keys(s.killed))
-	return s.restart(ctx, rec, nodes, false)
-}
-
-// restart starts nodes, verifies they run and re-applies active network
-// faults and delay, recording one "restart" action.
-func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string, final bool) error {
+// restart is the stop of a family that takes nodes down (kill, and any
+// whose stop starts the nodes again): it starts nodes, verifies they run,
+// gives them back and, unless this is the final heal, has every fault
+// re-apply itself, recording one action of the family's stop. The final
+// heal re-applies nothing: no fault is to be in effect any more, so cuts,
+// loss or delay would only come back to be removed.
+func (nf *nodeFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nodes []string, final bool) error {
 	v := Value{"nodes": nonNil(nodes)}
 	if final {
 		v["final"] = true
 	}
-	return action(ctx, rec, "restart", v, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, nf.fam.Stop, v, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states}
 		for _, n := range nodes {
@@ -74,7 +71,10 @@ func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string, f
 			if err != nil {
 				return verified, err
 			}
-			delete(s.killed, n)
+			delete(nf.held, n)
+		}
+		if final {
+			return verified, nil
 		}
 		for _, n := range nodes {
 			r, err := s.reapply(ctx, n, true)
@@ -88,7 +88,7 @@ func (s *Scheduler) restart(ctx context.Context, rec Recorder, nodes []string, f
 			}
 		}
 		// A node restarted together with all its uncut peers could not be
-		// measured against a peer with rules; now they all have theirs.
-		return verified, s.proveDeferredLoss(ctx, verified)
+		// measured against a peer with its faults; now they all have them.
+		return verified, s.proveDeferred(ctx, verified)
 	})
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // lossFault drops a percentage of the packets every broker node receives
@@ -15,11 +18,21 @@ import (
 // connect hides loss (the kernel retransmits the SYN), so the effect is
 // measured as the delivery rate of many short probes, each shorter than the
 // first SYN retransmission.
-type lossFault struct{}
+type lossFault struct {
+	// pct is the loss in effect; 0 when there is none.
+	pct int
+	// unproven holds nodes whose loss rule was re-installed while no live
+	// peer with rules was reachable (a partition cut them off, or every
+	// peer restarted with them), so no probe could measure it; the end of
+	// the restart or the partition's heal measures it (proveDeferred).
+	unproven map[string]bool
+}
 
-func (lossFault) Name() string { return FamilyLoss }
+func newLossFault() fault { return &lossFault{unproven: map[string]bool{}} }
 
-func (lossFault) active(s *Scheduler) bool { return s.lossPct > 0 }
+func (*lossFault) family() history.NemesisFamily { return history.NemesisLoss }
+
+func (l *lossFault) active() bool { return l.pct > 0 }
 
 // healedRate is what a healed link must deliver: nearly everything.
 const healedRate = 0.95
@@ -60,22 +73,23 @@ func ownLossProof(pct int) (threshold float64, probes int) {
 	return threshold, min(max(n, 100), 2000)
 }
 
-func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+func (l *lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	f := history.NemesisLoss.Start
 	pct := s.opts.LossPercent
 	live := s.live(ctx)
 	v := Value{"nodes": nonNil(live), "percent": pct, "mechanism": "nftables numgen random drop of peer packets"}
 	a, b, ok := s.uncutPair(ctx, nil)
 	if !ok {
-		skipped(rec, "loss-start", v, "no live pair outside a partition to measure loss on")
+		skipped(rec, f, v, "no live pair outside a partition to measure loss on")
 		return nil
 	}
-	return action(ctx, rec, "loss-start", v, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
 		// The pair must connect before the loss, or a dead listener
 		// would pass for packet loss.
 		if err := connects(ctx, s.c, a, b, s.opts.ProbeTimeout); err != nil {
 			return nil, unverified("control probe %s -> %s before loss: %v", a, b, err)
 		}
-		s.lossPct = pct
+		l.pct = pct
 		for _, n := range live {
 			if err := s.c.Loss(ctx, n, peersOf(s.c.Nodes(), n), pct); err != nil {
 				return nil, fmt.Errorf("loss at %s: %w", n, err)
@@ -87,14 +101,16 @@ func (lossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
 	})
 }
 
-func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+func (l *lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 	live := s.live(ctx)
-	return action(ctx, rec, "loss-stop", Value{"nodes": nonNil(live)}, func(ctx context.Context) (Value, error) {
-		s.lossPct = 0
-		clear(s.lossUnproven)
+	return action(ctx, rec, history.NemesisLoss.Stop, Value{"nodes": nonNil(live)}, func(ctx context.Context) (Value, error) {
+		l.pct = 0
+		clear(l.unproven)
 		for _, n := range live {
-			if err := s.clearLoss(ctx, n); err != nil {
-				return nil, err
+			// No peers removes this fault's rules only: a cut in effect
+			// on the node stays.
+			if err := s.c.Loss(ctx, n, nil, 0); err != nil {
+				return nil, fmt.Errorf("remove loss at %s: %w", n, err)
 			}
 		}
 		a, b, ok := s.uncutPair(ctx, nil)
@@ -102,6 +118,78 @@ func (lossFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
 			// Every live pair is inside a partition: the final heal
 			// measures the link again.
 			return Value{"probe": "skipped: no live pair outside a partition"}, nil
+		}
+		return measureHealed(ctx, s, a, b)
+	})
+}
+
+// reapply re-installs node's loss rule after a restart (the namespace
+// survives a pause) and measures it against a peer that drops too. With no
+// such peer in reach the proof waits for proveDeferred.
+func (l *lossFault) reapply(ctx context.Context, s *Scheduler, node string, fresh bool) (Value, error) {
+	if !fresh || l.pct == 0 {
+		return nil, nil
+	}
+	peer, havePeer := s.proofPeer(ctx, node)
+	if havePeer {
+		// Control before the rule: node reaches the peer.
+		if err := connects(ctx, s.c, node, peer, s.opts.ProbeTimeout); err != nil {
+			return nil, unverified("control probe %s -> %s after restart: %v", node, peer, err)
+		}
+	}
+	if err := s.c.Loss(ctx, node, peersOf(s.c.Nodes(), node), l.pct); err != nil {
+		return nil, fmt.Errorf("re-apply loss at %s: %w", node, err)
+	}
+	if !havePeer {
+		l.unproven[node] = true
+		return Value{"loss": Value{"percent": l.pct, "probe": "deferred: no live peer with its rules outside a partition; measured when there is one"}}, nil
+	}
+	lv, err := l.measureOwn(ctx, s, node, peer)
+	lv["percent"] = l.pct
+	return Value{"loss": lv}, err
+}
+
+// proveDeferred measures the loss of nodes re-applied while they were cut
+// off from every peer (see unproven), now that they can be reached.
+func (l *lossFault) proveDeferred(ctx context.Context, s *Scheduler, v Value) error {
+	if l.pct == 0 {
+		clear(l.unproven)
+		return nil
+	}
+	proven := Value{}
+	for _, n := range slices.Sorted(maps.Keys(l.unproven)) {
+		peer, ok := s.proofPeer(ctx, n)
+		if !ok {
+			continue
+		}
+		lv, err := l.measureOwn(ctx, s, n, peer)
+		proven[n] = lv
+		v["loss_reapplied"] = proven
+		if err != nil {
+			return err
+		}
+		delete(l.unproven, n)
+	}
+	return nil
+}
+
+// heal removes every network fault of every node (whoever installed it)
+// and proves a live pair delivers nearly everything. It touches nftables
+// only when the family is configured.
+func (l *lossFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
+	l.pct = 0
+	clear(l.unproven)
+	if !s.configured(history.NemesisLoss.Name) {
+		return nil
+	}
+	all := s.c.Nodes()
+	return action(ctx, rec, history.NemesisLoss.Stop, Value{"nodes": all, "final": true}, func(ctx context.Context) (Value, error) {
+		if err := healNet(ctx, s.c, all); err != nil {
+			return nil, err
+		}
+		a, b, ok := s.uncutPair(ctx, nil)
+		if !ok {
+			return nil, unverified("no live pair to measure delivery on")
 		}
 		return measureHealed(ctx, s, a, b)
 	})
@@ -133,24 +221,10 @@ func measureHealed(ctx context.Context, s *Scheduler, a, b string) (Value, error
 	return v2, err
 }
 
-// clearLoss removes node's loss rule but keeps a cut in effect.
-func (s *Scheduler) clearLoss(ctx context.Context, node string) error {
-	if len(s.grudge[node]) > 0 {
-		if err := s.c.Loss(ctx, node, nil, 0); err != nil {
-			return fmt.Errorf("remove loss at %s: %w", node, err)
-		}
-		return nil
-	}
-	if err := s.c.HealNet(ctx, node); err != nil {
-		return fmt.Errorf("heal network at %s: %w", node, err)
-	}
-	return nil
-}
-
-// measureOwnLoss proves node's own loss rule (see ownLossProof) by probing
+// measureOwn proves node's own loss rule (see ownLossProof) by probing
 // from node to peer.
-func measureOwnLoss(ctx context.Context, s *Scheduler, node, peer string) (Value, error) {
-	th, n := ownLossProof(s.lossPct)
+func (l *lossFault) measureOwn(ctx context.Context, s *Scheduler, node, peer string) (Value, error) {
+	th, n := ownLossProof(l.pct)
 	return measureLoss(ctx, s, node, peer, n, func(r float64) bool { return r <= th },
 		fmt.Sprintf("delivered <= %.3f (both ends drop)", th))
 }

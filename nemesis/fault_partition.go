@@ -3,28 +3,32 @@ package nemesis
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // partitionFault cuts broker nodes apart with one of the grudge shapes
 // (start) and removes the cuts (stop). Cuts are nftables drops inside each
 // node's network namespace and apply to peer addresses only: clients on the
 // host keep reaching every node, as in Jepsen.
-type partitionFault struct{}
+type partitionFault struct {
+	// grudge is the partition in effect; nil when there is none.
+	grudge Grudge
+}
 
-func (partitionFault) Name() string { return FamilyPartition }
+func newPartitionFault() fault { return &partitionFault{} }
 
-func (partitionFault) active(s *Scheduler) bool { return s.grudge != nil }
+func (*partitionFault) family() history.NemesisFamily { return history.NemesisPartition }
 
-func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+func (p *partitionFault) active() bool { return p.grudge != nil }
+
+func (p *partitionFault) cuts(a, b string) bool { return p.grudge.Cut(a, b) }
+
+func (p *partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
+	f := history.NemesisPartition.Start
 	all := s.c.Nodes()
-	var shapes []string
-	for _, g := range s.opts.Grudges {
-		if GrudgeApplies(g, len(all)) {
-			shapes = append(shapes, g)
-		}
-	}
+	shapes := slices.DeleteFunc(slices.Clone(s.opts.Grudges), func(g string) bool { return !GrudgeApplies(g, len(all)) })
 	if len(shapes) == 0 {
 		return fmt.Errorf("partition: none of the grudges %v applies to %d nodes", s.opts.Grudges, len(all))
 	}
@@ -34,10 +38,7 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 	v := Value{"grudge": name}
 	leader := ""
 	if name == GrudgeIsolateLeader {
-		var group string
-		group, leader = s.leaderFor(ctx)
-		v["group"] = group
-		if leader == "" {
+		if leader = s.aimAtLeader(ctx, v); leader == "" {
 			// No leader known (e.g. everything is down or cut): isolate
 			// one node instead, and say so.
 			v["leader"] = "unknown; isolated one random node instead"
@@ -68,13 +69,13 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 	v["nodes"] = nonNil(g.Nodes())
 	v["cuts"] = map[string][]string(g)
 	if !anyCutPair(g, live) {
-		skipped(rec, "partition", v, fmt.Sprintf("no two live nodes to cut apart (live %v)", live))
+		skipped(rec, f, v, fmt.Sprintf("no two live nodes to cut apart (live %v)", live))
 		return nil
 	}
-	return action(ctx, rec, "partition", v, func(ctx context.Context) (Value, error) {
+	return action(ctx, rec, f, v, func(ctx context.Context) (Value, error) {
 		// Record the grudge first so that a node restarted from here on
 		// gets its cut, and the final heal knows what to undo.
-		s.grudge = g
+		p.grudge = g
 		for _, n := range g.Nodes() {
 			if !slices.Contains(live, n) {
 				continue // down: its cut is applied when it restarts
@@ -87,62 +88,79 @@ func (partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) err
 	})
 }
 
-func (partitionFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
-	g := s.grudge
-	return action(ctx, rec, "heal", Value{"nodes": nonNil(g.Nodes())}, func(ctx context.Context) (Value, error) {
-		s.grudge = nil
+func (p *partitionFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error {
+	g := p.grudge
+	return action(ctx, rec, history.NemesisPartition.Stop, Value{"nodes": nonNil(g.Nodes())}, func(ctx context.Context) (Value, error) {
+		p.grudge = nil
 		live := s.live(ctx)
 		for _, n := range g.Nodes() {
 			if !slices.Contains(live, n) {
 				continue // its rules died with its namespace
 			}
-			if err := s.clearCut(ctx, n); err != nil {
-				return nil, err
+			// An empty cut removes this fault's rules only: a loss in
+			// effect on the node stays.
+			if err := s.c.Cut(ctx, n, nil); err != nil {
+				return nil, fmt.Errorf("remove cut at %s: %w", n, err)
 			}
 		}
 		v, err := probeMatrix(ctx, s.c, live, nil, s.opts.ProbeTimeout)
 		if err != nil {
 			return v, err
 		}
-		return v, s.proveDeferredLoss(ctx, v)
+		return v, s.proveDeferred(ctx, v)
 	})
 }
 
-// proveDeferredLoss measures the loss of nodes re-applied while they were
-// cut off from every peer (see lossUnproven), now that they can be reached.
-func (s *Scheduler) proveDeferredLoss(ctx context.Context, v Value) error {
-	if s.lossPct == 0 {
-		clear(s.lossUnproven)
-		return nil
+// reapply re-installs node's cut after a restart (the namespace survives a
+// pause) and proves it from node's namespace: first that node reaches an
+// uncut peer, then that probes to every live peer it drops time out.
+func (p *partitionFault) reapply(ctx context.Context, s *Scheduler, node string, fresh bool) (Value, error) {
+	drops := p.grudge[node]
+	if !fresh || len(drops) == 0 {
+		return nil, nil
 	}
-	proven := Value{}
-	for _, n := range slices.Sorted(maps.Keys(s.lossUnproven)) {
-		peer, _, ok := s.uncutPair(ctx, func(a, b string) bool { return a != n && b == n })
-		if !ok {
-			continue
+	if peer, ok := s.proofPeer(ctx, node); ok {
+		if err := connects(ctx, s.c, node, peer, s.opts.ProbeTimeout); err != nil {
+			return nil, unverified("control probe %s -> %s after restart: %v", node, peer, err)
 		}
-		lv, err := measureOwnLoss(ctx, s, n, peer)
-		proven[n] = lv
-		v["loss_reapplied"] = proven
-		if err != nil {
-			return err
-		}
-		delete(s.lossUnproven, n)
 	}
-	return nil
+	if err := s.c.Cut(ctx, node, drops); err != nil {
+		return nil, fmt.Errorf("re-apply cut at %s: %w", node, err)
+	}
+	live := s.live(ctx)
+	targets := slices.DeleteFunc(slices.Clone(drops), func(n string) bool { return !slices.Contains(live, n) })
+	v := Value{"cut": Value{"drops": drops, "blocked": nonNil(targets)}}
+	// Each blocked probe waits out its timeout: probe all at once.
+	err := inParallel(len(targets), func(i int) error { return blocked(ctx, s.c, node, targets[i], s.opts.ProbeTimeout) })
+	if err != nil {
+		return v, unverified("re-applied cut at %s: %v", node, err)
+	}
+	return v, nil
 }
 
-// clearCut removes node's cut but keeps a loss in effect; with no loss the
-// whole table goes.
-func (s *Scheduler) clearCut(ctx context.Context, node string) error {
-	if s.lossPct > 0 {
-		if err := s.c.Cut(ctx, node, nil); err != nil {
-			return fmt.Errorf("remove cut at %s: %w", node, err)
-		}
+// heal removes every network fault of every node (the whole table, whoever
+// installed it) and proves every pair connects. It touches nftables only
+// when the family is configured.
+func (p *partitionFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
+	p.grudge = nil
+	if !s.configured(history.NemesisPartition.Name) {
 		return nil
 	}
-	if err := s.c.HealNet(ctx, node); err != nil {
-		return fmt.Errorf("heal network at %s: %w", node, err)
+	all := s.c.Nodes()
+	return action(ctx, rec, history.NemesisPartition.Stop, Value{"nodes": all, "final": true}, func(ctx context.Context) (Value, error) {
+		if err := healNet(ctx, s.c, all); err != nil {
+			return nil, err
+		}
+		return probeMatrix(ctx, s.c, all, nil, s.opts.ProbeTimeout)
+	})
+}
+
+// healNet removes the harness's nftables table from every listed node.
+func healNet(ctx context.Context, c Cluster, nodes []string) error {
+	for _, n := range nodes {
+		if err := c.HealNet(ctx, n); err != nil {
+			return fmt.Errorf("heal network at %s: %w", n, err)
+		}
 	}
 	return nil
 }
@@ -158,34 +176,4 @@ func anyCutPair(g Grudge, live []string) bool {
 		}
 	}
 	return false
-}
-
-// uncutPair finds a live pair (a, b) that g does not cut, preferring nodes
-// that are running over paused ones (a paused node's kernel still handshakes,
-// but its accept queue is not drained). ok is false when there is none.
-func (s *Scheduler) uncutPair(ctx context.Context, want func(a, b string) bool) (a, b string, ok bool) {
-	states := s.states(ctx)
-	var best [2]string
-	bestScore := -1
-	for _, x := range s.c.Nodes() {
-		for _, y := range s.c.Nodes() {
-			if x == y || !isLive(states[x]) || !isLive(states[y]) || s.grudge.Cut(x, y) {
-				continue
-			}
-			if want != nil && !want(x, y) {
-				continue
-			}
-			score := 0
-			if states[x] == Running {
-				score++
-			}
-			if states[y] == Running {
-				score++
-			}
-			if score > bestScore {
-				best, bestScore = [2]string{x, y}, score
-			}
-		}
-	}
-	return best[0], best[1], bestScore >= 0
 }

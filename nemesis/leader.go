@@ -116,3 +116,11 @@ func (s *Scheduler) leaderFor(ctx context.Context) (group, leader string) {
 	}
 	return group, leaders[group]
 }
+
+// aimAtLeader resolves the leader a fault aims at (see leaderFor) and
+// records the group in v.
+func (s *Scheduler) aimAtLeader(ctx context.Context, v Value) string {
+	group, leader := s.leaderFor(ctx)
+	v["group"] = group
+	return leader
+}

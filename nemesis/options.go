@@ -1,21 +1,26 @@
 package nemesis
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
-// Fault family names, as given to --nemesis.
-const (
-	FamilyKill      = "kill"
-	FamilyPause     = "pause"
-	FamilyPartition = "partition"
-	FamilyLoss      = "loss"
-	FamilyDelay     = "delay"
+// Fault family names, as given to --nemesis: the rows of the table of
+// nemesis functions (history.NemesisFamilies) that this package implements.
+var (
+	FamilyKill      = history.NemesisKill.Name
+	FamilyPause     = history.NemesisPause.Name
+	FamilyPartition = history.NemesisPartition.Name
+	FamilyLoss      = history.NemesisLoss.Name
+	FamilyDelay     = history.NemesisDelay.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
-	// NewScheduler accepts and ignores it so the CLI list can be passed as is.
-	FamilyStaggeredStart = "staggered-start"
+	// NewScheduler accepts and ignores it (and any other family that is
+	// not scheduled) so the CLI list can be passed as is.
+	FamilyStaggeredStart = history.NemesisStaggeredStart.Name
 )
 
 // Defaults applied by NewScheduler to zero Options fields.
@@ -30,10 +35,11 @@ const (
 )
 
 // Options configures a Scheduler. Zero fields take the defaults above, so
-// Options{Faults: []string{"kill"}} is a complete configuration.
+// Options{Faults: []string{FamilyKill}} is a complete configuration.
 type Options struct {
-	// Faults are the fault families to schedule: any subset of kill, pause,
-	// partition, loss, delay ("staggered-start" is accepted and ignored).
+	// Faults are the fault families to schedule: any subset of the
+	// scheduled rows of history.NemesisFamilies (kill, pause, partition,
+	// loss, delay); "staggered-start" is accepted and ignored.
 	Faults []string
 	// Interval is the mean gap between a family's successive actions (start
 	// to stop, stop to next start). Each gap is uniform in
@@ -77,43 +83,50 @@ type Options struct {
 	ActionTimeout time.Duration
 }
 
-var (
-	allFamilies = []string{FamilyKill, FamilyPause, FamilyPartition, FamilyLoss, FamilyDelay}
-	allTargets  = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
-)
+// scheduledFamilies lists the families the scheduler runs, in the table's
+// canonical order.
+func scheduledFamilies() []string {
+	var out []string
+	for _, fam := range history.NemesisFamilies {
+		if fam.Scheduled {
+			out = append(out, fam.Name)
+		}
+	}
+	return out
+}
 
 // withDefaults validates o and fills zero fields. The returned Faults are in
 // canonical order (kill, pause, partition, loss, delay) and deduplicated, so
 // the schedule does not depend on how the flag was spelled.
 func (o Options) withDefaults() (Options, error) {
+	all := scheduledFamilies()
 	var fams []string
 	for _, f := range o.Faults {
+		fam, known := history.NemesisFamilyNamed(f)
 		switch {
-		case f == FamilyStaggeredStart || f == "":
-		case slices.Contains(allFamilies, f):
+		case f == "" || known && !fam.Scheduled && !fam.Foreign:
+		case known && fam.Scheduled:
 			if !slices.Contains(fams, f) {
 				fams = append(fams, f)
 			}
 		default:
-			return o, fmt.Errorf("unknown fault %q (want any of %v)", f, allFamilies)
+			return o, fmt.Errorf("unknown fault %q (want any of %v)", f, all)
 		}
 	}
 	slices.SortFunc(fams, func(a, b string) int {
-		return slices.Index(allFamilies, a) - slices.Index(allFamilies, b)
+		return slices.Index(all, a) - slices.Index(all, b)
 	})
 	o.Faults = fams
-	if o.Interval == 0 {
-		o.Interval = DefaultInterval
-	}
+	o.Interval = cmp.Or(o.Interval, DefaultInterval)
 	if o.Interval < 0 {
 		return o, fmt.Errorf("interval %v is negative", o.Interval)
 	}
 	if len(o.Targets) == 0 {
-		o.Targets = allTargets
+		o.Targets = TargetNames
 	}
 	for _, t := range o.Targets {
-		if !slices.Contains(allTargets, t) {
-			return o, fmt.Errorf("unknown target %q (want any of %v)", t, allTargets)
+		if !slices.Contains(TargetNames, t) {
+			return o, fmt.Errorf("unknown target %q (want any of %v)", t, TargetNames)
 		}
 	}
 	if len(o.Grudges) == 0 {
@@ -124,18 +137,12 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("unknown grudge %q (want any of %v)", g, GrudgeNames)
 		}
 	}
-	if o.LeaderGroup == "" {
-		o.LeaderGroup = DefaultLeaderGroup
-	}
-	if o.LossPercent == 0 {
-		o.LossPercent = DefaultLossPercent
-	}
+	o.LeaderGroup = cmp.Or(o.LeaderGroup, DefaultLeaderGroup)
+	o.LossPercent = cmp.Or(o.LossPercent, DefaultLossPercent)
 	if o.LossPercent < 1 || o.LossPercent > 100 {
 		return o, fmt.Errorf("loss percent %d is outside 1..100", o.LossPercent)
 	}
-	if o.Delay == 0 {
-		o.Delay = DefaultDelay
-	}
+	o.Delay = cmp.Or(o.Delay, DefaultDelay)
 	if o.Delay < time.Millisecond {
 		return o, fmt.Errorf("delay %v is below the admin API's 1 ms resolution", o.Delay)
 	}
@@ -146,17 +153,9 @@ func (o Options) withDefaults() (Options, error) {
 			}
 		}
 	}
-	if o.MixPeriod == 0 {
-		o.MixPeriod = 4 * o.Interval
-	}
-	if o.ProbeTimeout == 0 {
-		o.ProbeTimeout = DefaultProbeTimeout
-	}
-	if o.LossProbes == 0 {
-		o.LossProbes = DefaultLossProbes
-	}
-	if o.ActionTimeout == 0 {
-		o.ActionTimeout = DefaultActionTimeout
-	}
+	o.MixPeriod = cmp.Or(o.MixPeriod, 4*o.Interval)
+	o.ProbeTimeout = cmp.Or(o.ProbeTimeout, DefaultProbeTimeout)
+	o.LossProbes = cmp.Or(o.LossProbes, DefaultLossProbes)
+	o.ActionTimeout = cmp.Or(o.ActionTimeout, DefaultActionTimeout)
 	return o, nil
 }

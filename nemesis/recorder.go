@@ -9,11 +9,10 @@ import (
 
 // Recorder receives the nemesis's history events. The harness implements it
 // by appending an Op with process "nemesis" to history.jsonl. typ is "invoke"
-// or "info"; f is one of the nemesis functions of RULES.md ("start", "kill",
-// "restart", "pause", "resume", "partition", "heal", "loss-start",
-// "loss-stop", "delay-start", "delay-stop"); value is JSON-marshalable and
-// always an object with at least "nodes". Nemesis calls Recorder from one
-// goroutine at a time.
+// or "info"; f is the Start or Stop of a row of the table of nemesis
+// functions (history.NemesisFamilies), such as "kill" and "restart"; value
+// is JSON-marshalable and always an object with at least "nodes". Nemesis
+// calls Recorder from one goroutine at a time.
 type Recorder interface {
 	Nemesis(typ, f string, value any)
 }
@@ -82,12 +81,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	// Since Go 1.23 an unfired timer is collected without Stop, so
+	// time.After leaks nothing when ctx ends first.
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-time.After(d):
 		return true
 	}
 }

@@ -41,7 +41,7 @@ func (s *Scheduler) planner() *planner {
 		nextAt:    map[string]time.Duration{},
 		nextMix:   s.opts.MixPeriod,
 	}
-	for _, f := range allFamilies {
+	for _, f := range scheduledFamilies() {
 		r := rand.New(rand.NewPCG(seed.Uint64(), seed.Uint64()))
 		if slices.Contains(p.fams, f) {
 			p.rngs[f] = r

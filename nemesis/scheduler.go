@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,10 +13,12 @@ import (
 )
 
 // Scheduler runs the fault families of Options on a staggered, seeded
-// schedule (Run), heals everything at the end (HealAll) and re-applies
-// network faults to nodes restarted behind its back (Reapply). Actions are
-// serialized, as by Jepsen's single nemesis process: families overlap in
-// time, never in mid-action. A Scheduler is safe for concurrent use.
+// schedule (Run), heals everything at the end (HealAll) and re-applies the
+// faults in effect to nodes restarted behind its back (Reapply). It holds
+// one fault value per family (each owning what it has in effect), consulted
+// in the fixed order of newFaults. Actions are serialized, as by Jepsen's
+// single nemesis process: families overlap in time, never in mid-action. A
+// Scheduler is safe for concurrent use.
 type Scheduler struct {
 	opts Options
 	c    Cluster
@@ -25,21 +28,13 @@ type Scheduler struct {
 	timing [2]uint64
 	pick   *rand.Rand
 
-	// mu serializes actions; the fields below are what is in effect.
-	mu      sync.Mutex
-	killed  map[string]bool
-	paused  map[string]bool
-	grudge  Grudge // nil: no partition
-	lossPct int    // 0: no loss
-	// lossUnproven holds nodes whose loss rule was re-installed while no
-	// live peer with rules was reachable (a partition cut them off, or
-	// every peer restarted with them), so no probe could measure it; the
-	// end of the restart or the partition's heal measures it.
-	lossUnproven map[string]bool
-	// pending holds nodes restarted in the current action whose rules are
-	// not re-installed yet: no good peer to prove another node's loss.
+	// mu serializes actions, and guards the faults' state and pending.
+	mu     sync.Mutex
+	faults []fault
+	// pending holds nodes restarted in the current action whose faults
+	// are not re-applied yet: no good peer to prove another node's loss
+	// against.
 	pending map[string]bool
-	delayMS int // 0: no delay
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -57,19 +52,31 @@ func NewScheduler(opts Options, c Cluster, rng *rand.Rand, log *slog.Logger) (*S
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Scheduler{
-		opts:   o,
-		c:      c,
-		log:    log,
-		timing: [2]uint64{rng.Uint64(), rng.Uint64()},
-		pick:   rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())),
-		killed: map[string]bool{},
-		paused: map[string]bool{},
-
-		lossUnproven: map[string]bool{},
-		pending:      map[string]bool{},
+		opts:    o,
+		c:       c,
+		log:     log,
+		timing:  [2]uint64{rng.Uint64(), rng.Uint64()},
+		pick:    rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())),
+		pending: map[string]bool{},
+	}
+	for _, mk := range newFaults {
+		s.faults = append(s.faults, mk())
 	}
 	return s, nil
 }
+
+// fault returns the fault of the family called name, nil if none.
+func (s *Scheduler) fault(name string) fault {
+	for _, f := range s.faults {
+		if f.family().Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// configured reports whether the family called name is in Options.Faults.
+func (s *Scheduler) configured(name string) bool { return slices.Contains(s.opts.Faults, name) }
 
 // Options returns the scheduler's options with defaults filled in, for
 // test.json and the report.
@@ -117,8 +124,8 @@ func (s *Scheduler) do(ctx context.Context, ev Event, rec Recorder) error {
 	if ev.Family == "" {
 		// Rotation: stop families that the new mix leaves out.
 		for _, name := range s.opts.Faults {
-			f := faultByName(name)
-			if f.active(s) && !slices.Contains(ev.Mix, name) {
+			f := s.fault(name)
+			if f.active() && !slices.Contains(ev.Mix, name) {
 				s.log.Info("nemesis rotation stops fault", "fault", name, "mix", ev.Mix)
 				if err := f.stop(actx, s, rec); err != nil {
 					return err
@@ -127,8 +134,8 @@ func (s *Scheduler) do(ctx context.Context, ev Event, rec Recorder) error {
 		}
 		return nil
 	}
-	f := faultByName(ev.Family)
-	if f.active(s) {
+	f := s.fault(ev.Family)
+	if f.active() {
 		s.log.Info("nemesis stops fault", "fault", ev.Family)
 		return f.stop(actx, s, rec)
 	}
@@ -139,39 +146,23 @@ func (s *Scheduler) do(ctx context.Context, ev Event, rec Recorder) error {
 	return f.start(actx, s, rec)
 }
 
-// Reapply re-installs the network faults in effect (cut, loss) and the peer
-// delay on node, for a restart the harness did itself: rules live in the
-// container's network namespace and die with it. It returns what it
-// re-applied and verified.
+// Reapply re-installs the faults in effect on node (a cut, loss, the peer
+// delay), for a restart the harness did itself: rules live in the
+// container's network namespace and die with it, and a restarted broker
+// forgets its runtime settings. It returns what it re-applied and verified.
 func (s *Scheduler) Reapply(ctx context.Context, node string) (Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reapply(ctx, node, true)
 }
 
-// reapply brings node up to the faults in effect. net says whether the
-// namespace is new (after a restart) and needs its nftables rules again;
-// after a resume only the delay may be stale.
-func (s *Scheduler) reapply(ctx context.Context, node string, net bool) (Value, error) {
+// reapply asks every fault, in order, to bring node up to what it has in
+// effect (see fault.reapply), and merges what they re-applied.
+func (s *Scheduler) reapply(ctx context.Context, node string, fresh bool) (Value, error) {
 	v := Value{}
-	if net && (len(s.grudge[node]) > 0 || s.lossPct > 0) {
-		nv, err := s.reapplyNet(ctx, node)
-		for k, x := range nv {
-			v[k] = x
-		}
-		if err != nil {
-			return v, err
-		}
-	}
-	if slices.Contains(s.opts.Faults, FamilyDelay) && (s.delayMS > 0 || !net) {
-		// After a restart the broker starts without delay, so only a
-		// non-zero delay needs telling; after a resume the frozen broker
-		// may have missed a change either way.
-		if err := adminAnswers(ctx, s.c, node); err != nil {
-			return v, err
-		}
-		ms, err := setDelay(ctx, s.c, node, s.delayMS)
-		v["peer_delay_ms"] = ms
+	for _, f := range s.faults {
+		r, err := f.reapply(ctx, s, node, fresh)
+		maps.Copy(v, r)
 		if err != nil {
 			return v, err
 		}
@@ -179,63 +170,38 @@ func (s *Scheduler) reapply(ctx context.Context, node string, net bool) (Value, 
 	return v, nil
 }
 
-// reapplyNet re-installs node's cut and loss and proves both from node's
-// namespace: probes to the peers it drops time out, and the delivery rate to
-// an uncut peer shows the loss.
-func (s *Scheduler) reapplyNet(ctx context.Context, node string) (Value, error) {
-	v := Value{}
-	drops := s.grudge[node]
-	live := s.live(ctx)
-	// Control before any rule: node reaches an uncut peer.
-	peer, _, havePeer := s.uncutPair(ctx, func(a, b string) bool { return a != node && b == node && !s.pending[a] })
-	if havePeer {
-		if err := connects(ctx, s.c, node, peer, s.opts.ProbeTimeout); err != nil {
-			return v, unverified("control probe %s -> %s after restart: %v", node, peer, err)
-		}
-	}
-	if len(drops) > 0 {
-		if err := s.c.Cut(ctx, node, drops); err != nil {
-			return v, fmt.Errorf("re-apply cut at %s: %w", node, err)
-		}
-		// Each blocked probe waits out its timeout: probe all at once.
-		var targets []string
-		for _, p := range drops {
-			if slices.Contains(live, p) {
-				targets = append(targets, p)
+// proveDeferred lets every fault prove what it had to leave unproven, now
+// that nodes can reach each other again (a restart completed, a partition
+// healed).
+func (s *Scheduler) proveDeferred(ctx context.Context, v Value) error {
+	for _, f := range s.faults {
+		if p, ok := f.(deferredProver); ok {
+			if err := p.proveDeferred(ctx, s, v); err != nil {
+				return err
 			}
 		}
-		errs := make([]error, len(targets))
-		var wg sync.WaitGroup
-		for i, p := range targets {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = blocked(ctx, s.c, node, p, s.opts.ProbeTimeout)
-			}()
-		}
-		wg.Wait()
-		v["cut"] = Value{"drops": drops, "blocked": nonNil(targets)}
-		if err := errors.Join(errs...); err != nil {
-			return v, unverified("re-applied cut at %s: %v", node, err)
+	}
+	return nil
+}
+
+// cut reports whether some fault cuts the link between a and b.
+func (s *Scheduler) cut(a, b string) bool {
+	for _, f := range s.faults {
+		if c, ok := f.(cutter); ok && c.cuts(a, b) {
+			return true
 		}
 	}
-	if s.lossPct > 0 {
-		if err := s.c.Loss(ctx, node, peersOf(s.c.Nodes(), node), s.lossPct); err != nil {
-			return v, fmt.Errorf("re-apply loss at %s: %w", node, err)
-		}
-		if !havePeer {
-			s.lossUnproven[node] = true
-			v["loss"] = Value{"percent": s.lossPct, "probe": "deferred: no live peer with its rules outside a partition; measured when there is one"}
-			return v, nil
-		}
-		lv, err := measureOwnLoss(ctx, s, node, peer)
-		lv["percent"] = s.lossPct
-		v["loss"] = lv
-		if err != nil {
-			return v, err
+	return false
+}
+
+// held reports whether some fault holds node out of service.
+func (s *Scheduler) held(node string) bool {
+	for _, f := range s.faults {
+		if h, ok := f.(holder); ok && h.holds(node) {
+			return true
 		}
 	}
-	return v, nil
+	return false
 }
 
 // states reads every node's state; a node whose state cannot be read counts
@@ -257,33 +223,23 @@ func (s *Scheduler) states(ctx context.Context) map[string]NodeState {
 func isLive(st NodeState) bool { return st == Running || st == Paused }
 
 // live lists nodes with a network namespace, in cluster order.
-func (s *Scheduler) live(ctx context.Context) []string {
-	states := s.states(ctx)
-	var out []string
-	for _, n := range s.c.Nodes() {
-		if isLive(states[n]) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+func (s *Scheduler) live(ctx context.Context) []string { return s.nodesIn(ctx, isLive) }
 
 // answering lists running (not paused) nodes, the ones an admin request can
 // reach.
 func (s *Scheduler) answering(ctx context.Context) []string {
+	return s.nodesIn(ctx, func(st NodeState) bool { return st == Running })
+}
+
+// nodesIn lists the nodes whose state ok accepts, in cluster order.
+func (s *Scheduler) nodesIn(ctx context.Context, ok func(NodeState) bool) []string {
 	states := s.states(ctx)
-	var out []string
-	for _, n := range s.c.Nodes() {
-		if states[n] == Running {
-			out = append(out, n)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(s.c.Nodes()), func(n string) bool { return !ok(states[n]) })
 }
 
 // available lists running nodes no family holds.
 func (s *Scheduler) available(ctx context.Context) []string {
-	return slices.DeleteFunc(s.answering(ctx), func(n string) bool { return s.killed[n] || s.paused[n] })
+	return slices.DeleteFunc(s.answering(ctx), s.held)
 }
 
 // resolveTargets draws a target spec and resolves it to nodes.
@@ -293,9 +249,7 @@ func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error)
 	v := Value{"target": spec}
 	leader := ""
 	if spec == TargetLeader {
-		var group string
-		group, leader = s.leaderFor(ctx)
-		v["group"] = group
+		leader = s.aimAtLeader(ctx, v)
 	}
 	nodes, fellBack := SelectTargets(spec, len(s.c.Nodes()), avail, leader, s.pick)
 	if spec == TargetLeader {
@@ -307,4 +261,43 @@ func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error)
 	}
 	v["nodes"] = nonNil(nodes)
 	return nodes, v, nil
+}
+
+// uncutPair finds a live pair (a, b) that no fault cuts, preferring nodes
+// that are running over paused ones (a paused node's kernel still
+// handshakes, but its accept queue is not drained). want, if set, filters
+// the pairs. ok is false when there is none.
+func (s *Scheduler) uncutPair(ctx context.Context, want func(a, b string) bool) (a, b string, ok bool) {
+	states := s.states(ctx)
+	var best [2]string
+	bestScore := -1
+	for _, x := range s.c.Nodes() {
+		for _, y := range s.c.Nodes() {
+			if x == y || !isLive(states[x]) || !isLive(states[y]) || s.cut(x, y) {
+				continue
+			}
+			if want != nil && !want(x, y) {
+				continue
+			}
+			score := 0
+			if states[x] == Running {
+				score++
+			}
+			if states[y] == Running {
+				score++
+			}
+			if score > bestScore {
+				best, bestScore = [2]string{x, y}, score
+			}
+		}
+	}
+	return best[0], best[1], bestScore >= 0
+}
+
+// proofPeer finds a live peer that node can prove a re-applied fault
+// against: not cut from node, and not itself restarted in the current
+// action with its own faults still missing.
+func (s *Scheduler) proofPeer(ctx context.Context, node string) (string, bool) {
+	peer, _, ok := s.uncutPair(ctx, func(a, b string) bool { return a != node && b == node && !s.pending[a] })
+	return peer, ok
 }

@@ -238,35 +238,35 @@ func TestRunThenHealAll(t *testing.T) {
 // fake's state between.
 func TestFaultEffects(t *testing.T) {
 	tests := []struct {
-		fault   Fault
+		fault   string
 		opts    Options
 		started func(c *fakeCluster) error
 	}{
-		{KillFault, Options{Faults: []string{"kill"}, Targets: []string{"majority"}}, func(c *fakeCluster) error {
+		{"kill", Options{Faults: []string{"kill"}, Targets: []string{"majority"}}, func(c *fakeCluster) error {
 			if n := countState(c, Exited); n != 3 {
 				return fmt.Errorf("%d exited nodes, want 3", n)
 			}
 			return nil
 		}},
-		{KillFault, Options{Faults: []string{"kill"}, Targets: []string{"leader"}}, func(c *fakeCluster) error {
+		{"kill", Options{Faults: []string{"kill"}, Targets: []string{"leader"}}, func(c *fakeCluster) error {
 			if c.state[c.leader] != Exited || countState(c, Exited) != 1 {
 				return fmt.Errorf("leader %s is %s", c.leader, c.state[c.leader])
 			}
 			return nil
 		}},
-		{PauseFault, Options{Faults: []string{"pause"}, Targets: []string{"all"}}, func(c *fakeCluster) error {
+		{"pause", Options{Faults: []string{"pause"}, Targets: []string{"all"}}, func(c *fakeCluster) error {
 			if n := countState(c, Paused); n != 5 {
 				return fmt.Errorf("%d paused nodes, want 5", n)
 			}
 			return nil
 		}},
-		{PartitionFault, Options{Faults: []string{"partition"}, Grudges: []string{"isolate-leader"}}, func(c *fakeCluster) error {
+		{"partition", Options{Faults: []string{"partition"}, Grudges: []string{"isolate-leader"}}, func(c *fakeCluster) error {
 			if len(c.cuts[c.leader]) != 4 {
 				return fmt.Errorf("leader %s drops %v", c.leader, c.cuts[c.leader])
 			}
 			return nil
 		}},
-		{LossFault, Options{Faults: []string{"loss"}, LossPercent: 30}, func(c *fakeCluster) error {
+		{"loss", Options{Faults: []string{"loss"}, LossPercent: 30}, func(c *fakeCluster) error {
 			for _, n := range c.nodes {
 				if c.loss[n] != 30 {
 					return fmt.Errorf("%s loss %d, want 30", n, c.loss[n])
@@ -274,7 +274,7 @@ func TestFaultEffects(t *testing.T) {
 			}
 			return nil
 		}},
-		{DelayFault, Options{Faults: []string{"delay"}, Delay: 250 * time.Millisecond}, func(c *fakeCluster) error {
+		{"delay", Options{Faults: []string{"delay"}, Delay: 250 * time.Millisecond}, func(c *fakeCluster) error {
 			for _, n := range c.nodes {
 				if c.delay[n] != 250 {
 					return fmt.Errorf("%s delay %d, want 250", n, c.delay[n])
@@ -284,25 +284,26 @@ func TestFaultEffects(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.fault.Name()+"/"+fmt.Sprint(tt.opts.Targets, tt.opts.Grudges), func(t *testing.T) {
+		t.Run(tt.fault+"/"+fmt.Sprint(tt.opts.Targets, tt.opts.Grudges), func(t *testing.T) {
 			c := newFake(5, Running)
 			c.leader = "n2"
 			s := newSched(t, c, 1, tt.opts)
+			f := s.fault(tt.fault)
 			rec := &recorder{}
 			ctx := context.Background()
-			if err := tt.fault.start(ctx, s, rec); err != nil {
+			if err := f.start(ctx, s, rec); err != nil {
 				t.Fatal(err)
 			}
-			if !tt.fault.active(s) {
+			if !f.active() {
 				t.Fatal("fault not active after start")
 			}
 			if err := tt.started(c); err != nil {
 				t.Fatal(err)
 			}
-			if err := tt.fault.stop(ctx, s, rec); err != nil {
+			if err := f.stop(ctx, s, rec); err != nil {
 				t.Fatal(err)
 			}
-			if tt.fault.active(s) {
+			if f.active() {
 				t.Fatal("fault active after stop")
 			}
 			for _, n := range c.nodes {
@@ -386,21 +387,21 @@ func TestReapplyAfterRestart(t *testing.T) {
 			c.leader = "n3"
 			s := newSched(t, c, 1, Options{Faults: []string{"kill", "partition", "loss", "delay"}, Grudges: []string{"isolate-leader"}, Targets: []string{"leader"}})
 			rec := &recorder{}
-			for _, f := range []Fault{PartitionFault, LossFault, DelayFault} {
-				if err := f.start(ctx, s, rec); err != nil {
+			for _, f := range []string{"partition", "loss", "delay"} {
+				if err := s.fault(f).start(ctx, s, rec); err != nil {
 					t.Fatal(err)
 				}
 			}
 			want := slices.Clone(c.cuts["n3"])
 			switch via {
 			case "scheduler":
-				if err := KillFault.start(ctx, s, rec); err != nil {
+				if err := s.fault("kill").start(ctx, s, rec); err != nil {
 					t.Fatal(err)
 				}
 				if c.state["n3"] != Exited || c.cuts["n3"] != nil {
 					t.Fatalf("n3 %s with cuts %v after kill", c.state["n3"], c.cuts["n3"])
 				}
-				if err := KillFault.stop(ctx, s, rec); err != nil {
+				if err := s.fault("kill").stop(ctx, s, rec); err != nil {
 					t.Fatal(err)
 				}
 				last := rec.ops[len(rec.ops)-1]
@@ -493,16 +494,16 @@ func TestDeferredLossProof(t *testing.T) {
 			c.leader = "n1"
 			s := newSched(t, c, 1, Options{Faults: []string{"kill", "partition", "loss"}, Grudges: []string{"isolate-leader"}, Targets: []string{"leader"}})
 			rec := &recorder{}
-			for _, f := range []Fault{PartitionFault, LossFault, KillFault} {
-				if err := f.start(ctx, s, rec); err != nil {
+			for _, f := range []string{"partition", "loss", "kill"} {
+				if err := s.fault(f).start(ctx, s, rec); err != nil {
 					t.Fatal(err)
 				}
 			}
 			c.ignoreLoss = !lossWorks
-			if err := KillFault.stop(ctx, s, rec); err != nil {
+			if err := s.fault("kill").stop(ctx, s, rec); err != nil {
 				t.Fatal(err)
 			}
-			err := PartitionFault.stop(ctx, s, rec)
+			err := s.fault("partition").stop(ctx, s, rec)
 			last := rec.ops[len(rec.ops)-1]
 			if lossWorks {
 				if err != nil {
@@ -555,7 +556,7 @@ func TestPartitionAroundDownNodes(t *testing.T) {
 		s := newSched(t, c, seed, Options{Faults: []string{"partition"}, Grudges: []string{"one", "bridge", "isolate-leader", "majority"}})
 		c.leader = "n1" // a stale leader: down
 		rec := &recorder{}
-		if err := PartitionFault.start(context.Background(), s, rec); err != nil {
+		if err := s.fault("partition").start(context.Background(), s, rec); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		info := rec.infos()[0]
@@ -570,10 +571,10 @@ func TestPartitionAroundDownNodes(t *testing.T) {
 	c.state["n1"], c.state["n2"] = Exited, Exited
 	s := newSched(t, c, 1, Options{Faults: []string{"partition"}})
 	rec := &recorder{}
-	if err := PartitionFault.start(context.Background(), s, rec); err != nil {
+	if err := s.fault("partition").start(context.Background(), s, rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.infos()[0].Value["skipped"] == nil || PartitionFault.active(s) {
+	if rec.infos()[0].Value["skipped"] == nil || s.fault("partition").active() {
 		t.Errorf("partition with one live node was not skipped: %v", rec.ops)
 	}
 }
@@ -627,9 +628,9 @@ func TestRotationStopsAndGates(t *testing.T) {
 		if err := s.do(ctx, st.ev, rec); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
-		if KillFault.active(s) != st.killActive || PartitionFault.active(s) != st.partActive {
+		if s.fault("kill").active() != st.killActive || s.fault("partition").active() != st.partActive {
 			t.Errorf("step %d (%+v): kill active %v, partition active %v; want %v, %v",
-				i, st.ev, KillFault.active(s), PartitionFault.active(s), st.killActive, st.partActive)
+				i, st.ev, s.fault("kill").active(), s.fault("partition").active(), st.killActive, st.partActive)
 		}
 	}
 	if n := countState(c, Running); n != 3 {

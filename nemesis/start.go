@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // DefaultStartGap separates node starts in StaggeredStart. It is longer
@@ -14,8 +16,9 @@ const DefaultStartGap = 4 * time.Second
 
 // StaggeredStart starts the cluster's nodes one by one, in an order drawn
 // from rng, waiting gap between starts (0 means DefaultStartGap; a negative
-// gap starts them back to back). Each start is a nemesis action "start"
-// verified by the container running. It returns early with ctx's error if
+// gap starts them back to back). Each start is a nemesis action (the
+// staggered-start row's f in history.NemesisFamilies) verified by the
+// container running. It returns early with ctx's error if
 // ctx ends, or with the first start that fails.
 func StaggeredStart(ctx context.Context, c Cluster, gap time.Duration, rng *rand.Rand, rec Recorder) error {
 	rec = orNop(rec)
@@ -29,7 +32,7 @@ func StaggeredStart(ctx context.Context, c Cluster, gap time.Duration, rng *rand
 		if i > 0 && gap > 0 && !sleep(ctx, gap) {
 			return fmt.Errorf("staggered start: %w", ctx.Err())
 		}
-		err := action(ctx, rec, "start", Value{"nodes": []string{node}, "order": i + 1}, func(ctx context.Context) (Value, error) {
+		err := action(ctx, rec, history.NemesisStaggeredStart.Start, Value{"nodes": []string{node}, "order": i + 1}, func(ctx context.Context) (Value, error) {
 			if err := c.Start(ctx, node); err != nil {
 				return nil, fmt.Errorf("start %s: %w", node, err)
 			}

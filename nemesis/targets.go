@@ -15,6 +15,9 @@ const (
 	TargetAll      = "all"
 )
 
+// TargetNames lists every target spec.
+var TargetNames = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
+
 // SelectTargets resolves a target spec to nodes. n is the cluster size (a
 // majority is of the cluster, not of what is available); available are the
 // nodes the fault may touch (not already killed or paused by another

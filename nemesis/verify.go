@@ -1,6 +1,7 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -189,12 +190,7 @@ func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeou
 		}
 	}
 	wg.Wait()
-	slices.SortFunc(results, func(x, y result) int {
-		if x.a != y.a {
-			return cmpString(x.a, y.a)
-		}
-		return cmpString(x.b, y.b)
-	})
+	slices.SortFunc(results, func(x, y result) int { return cmp.Or(cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b)) })
 	var cut, open, bad []string
 	for _, r := range results {
 		pair := r.a + "->" + r.b
@@ -221,19 +217,22 @@ func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeou
 	return v, nil
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
 	return s
+}
+
+// inParallel runs do for 0..n-1 at once and joins their errors: each proof
+// of a blocked link or a frozen node waits out a timeout, which one after
+// another would add up.
+func inParallel(n int, do func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = do(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

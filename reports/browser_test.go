@@ -100,8 +100,10 @@ func tail(s string, n int) string {
 
 // TestBrowser loads run reports and the store index from a local server
 // in headless Chromium and checks what a person would see: the verdict,
-// the plots, anomaly links that lead to rendered operations, a history
-// page loaded from a page file, and no JavaScript errors.
+// the plots with the first anomaly marked, the stories, anomaly links
+// that lead to rendered operations, a history page and a key view loaded
+// from their files, the timeline drawn with the first anomaly on it, and
+// no JavaScript errors.
 func TestBrowser(t *testing.T) {
 	store := t.TempDir()
 	runs := map[string]string{}
@@ -112,13 +114,29 @@ func TestBrowser(t *testing.T) {
 		}
 		runs[name] = fmt.Sprintf("queue-%s/20261127T10000%d/", name, i)
 	}
-	// A history with more pages than are inlined exercises page files.
+	storyDir := filepath.Join(store, "queue-story", "20261127T100009")
+	storyRun(t, storyDir)
+	if err := RenderRun(context.Background(), storyDir); err != nil {
+		t.Fatal(err)
+	}
+	// A history with more pages than are inlined exercises page files,
+	// and anomalies on every key put the key views in part files.
 	bigDir := filepath.Join(store, "queue-big", "20261127T110000")
-	big := writeSyntheticRun(t, bigDir, synthOptions{Ops: 20000, Seed: 9, Nemesis: []string{"kill"}, Results: func(r *synthRun) any {
-		return map[string]any{"valid": true, "checkers": map[string]any{"stats": map[string]any{"valid": true}}}
+	big := writeSyntheticRun(t, bigDir, synthOptions{Ops: 20000, Seed: 9, Keys: 8, Nemesis: []string{"kill"}, Results: func(r *synthRun) any {
+		var examples []any
+		for _, s := range r.AckedSends {
+			if s.Offset == 500 {
+				examples = append(examples, map[string]any{"key": s.Key, "offsets": []int64{s.Offset}, "values": []int64{s.Value}, "ops": []int64{s.Index}, "fatal": true, "explanation": "lost"})
+			}
+		}
+		return map[string]any{"valid": false, "checkers": map[string]any{"stats": map[string]any{"valid": true},
+			"kafka": map[string]any{"valid": false, "errors": map[string]any{"lost-write": map[string]any{"count": len(examples), "fatal_count": len(examples), "examples": examples}}}}}
 	}})
 	if err := RenderRun(context.Background(), bigDir); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(bigDir, partFile("key-0"))); err != nil {
+		t.Fatalf("the big run's key views are not in part files: %v", err)
 	}
 	if err := RenderIndex(context.Background(), store); err != nil {
 		t.Fatal(err)
@@ -127,6 +145,9 @@ func TestBrowser(t *testing.T) {
 	defer srv.Close()
 
 	farOp := big.Events - 5 // on the last page, which is only in a page file
+	marker := func(plot, name string) string {
+		return `id="` + plot + `"` + " ⟩ first anomaly: " + name + "</text>"
+	}
 	tests := []struct {
 		name     string
 		path     string
@@ -135,12 +156,16 @@ func TestBrowser(t *testing.T) {
 		opLinks  bool
 		targetOp int
 	}{
-		{name: "valid report", path: runs["valid"], want: []string{`data-verdict="valid"`, ">VALID<", `id="op-0"`}, minSVG: 2},
-		{name: "invalid report", path: runs["invalid"], want: []string{`data-verdict="invalid"`, ">INVALID<", `id="anomaly-lost-write"`, `class="tl-inner"`}, minSVG: 5, opLinks: true},
+		{name: "valid report", path: runs["valid"], want: []string{`data-verdict="valid"`, ">VALID<", `id="op-0"`, `id="availability"`, `id="op-stats"`}, minSVG: 2},
+		{name: "invalid report", path: runs["invalid"], want: []string{`data-verdict="invalid"`, ">INVALID<", `id="anomaly-lost-write"`,
+			`<div class="story" id="story-lost-write">`, "Broken guarantee:", marker("latency-plot", "duplicate"), marker("throughput-plot", "duplicate")}, minSVG: 5, opLinks: true},
+		{name: "timeline with the first anomaly", path: runs["invalid"] + "#timeline-first", want: []string{`data-timeline-drawn="`, `<div class="tl-first" style="top:`, `class="op t1 first"`}, minSVG: 5},
 		{name: "unknown report", path: runs["unknown"], want: []string{`data-verdict="unknown"`, ">UNKNOWN<"}, minSVG: 2},
-		{name: "checked report", path: runs["checked"], want: []string{`data-verdict="invalid"`, `id="anomaly-unseen"`}, minSVG: 4, opLinks: true},
-		{name: "page file", path: runs["valid"][:0] + "queue-big/20261127T110000/#op-" + strconv.Itoa(farOp), want: []string{`data-target-op="` + strconv.Itoa(farOp) + `"`}, minSVG: 2, targetOp: farOp},
-		{name: "index", path: "", want: []string{`id="runs-table"`, "5 runs", `data-verdict="invalid"`, `data-verdict="valid"`, `data-verdict="unknown"`, `id="trend-plot"`}, minSVG: 1},
+		{name: "checked report", path: runs["checked"], want: []string{`data-verdict="invalid"`, `id="anomaly-unseen"`, `<div class="story" id="story-unseen">`}, minSVG: 4, opLinks: true},
+		{name: "story with nodes", path: "queue-story/20261127T100009/", want: []string{"answered by <b>n", `<table class="grid small excerpt">`, marker("latency-plot", "lost-write")}, minSVG: 3, opLinks: true},
+		{name: "page file", path: "queue-big/20261127T110000/#op-" + strconv.Itoa(farOp), want: []string{`data-target-op="` + strconv.Itoa(farOp) + `"`}, minSVG: 2, targetOp: farOp},
+		{name: "key view part", path: "queue-big/20261127T110000/#key-t0-1", want: []string{`data-parts-loaded="`, `<div class="keyview" id="key-t0-1">`, "first anomaly: lost-write</text>"}, minSVG: 3},
+		{name: "index", path: "", want: []string{`id="runs-table"`, `id="tests-table"`, "6 runs", `data-verdict="invalid"`, `data-verdict="valid"`, `data-verdict="unknown"`, `id="trend-plot"`}, minSVG: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,6 +181,13 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("browser console: %s", l)
 			}
 			for _, w := range tc.want {
+				// "A ⟩ B" wants B inside the figure that A opens.
+				if a, b, ok := strings.Cut(w, " ⟩ "); ok {
+					if !strings.Contains(between(r.DOM, a, "</figure>"), b) {
+						t.Errorf("DOM lacks %q inside the element with %s", b, a)
+					}
+					continue
+				}
 				if !strings.Contains(r.DOM, w) {
 					t.Errorf("DOM lacks %q", w)
 				}

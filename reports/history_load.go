@@ -1,16 +1,16 @@
 package reports
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"sync"
+	"slices"
+	"strings"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // Event types in the compact form the report keeps in memory.
@@ -38,12 +38,17 @@ type event struct {
 	errLen uint16
 	proc   int32 // -1 for the nemesis
 	f      uint16
-	typ    uint8
+	// node is 1 + the index in loadedHistory.nodes of the node that
+	// answered (the completion's "node", or its "nodes" joined), 0 when
+	// the line names none.
+	node uint16
+	typ  uint8
 }
 
 // maxValueChars bounds the value text shown per event in the history view;
 // polls can return thousands of records and the full line is one click
-// away in history.jsonl.
+// away in history.jsonl. Longer values are folded (fold.go), never cut
+// mid-array.
 const maxValueChars = 240
 
 // loadedHistory is history.jsonl in the form the renderer needs.
@@ -51,21 +56,88 @@ type loadedHistory struct {
 	events []event
 	// text holds every event's value and error text back to back.
 	text []byte
-	// nemesisValues holds the full value of nemesis events by position.
-	nemesisValues map[int]json.RawMessage
-	fs            []string
-	fIndex        map[string]uint16
-	// byIndex maps a history index to its position in events when the file's
-	// indices are not simply 0..n-1.
-	byIndex map[int64]int
+	// faults pairs the nemesis events into fault windows, fed every entry
+	// the checkers' tracker is fed (Pending ones included), so the report
+	// shades exactly the windows the stats checker measured.
+	faults *windows.Tracker
+	fs     []string
+	fIndex map[string]uint16
+	// nodes are the node names completions were answered by, interned.
+	nodes     []string
+	nodeIndex map[string]uint16
+	// kept holds the whole entries of the operations the anomaly sections
+	// tell (wanted), and of their completions, by history index: their
+	// values are shown folded around what the anomaly names rather than
+	// cut at maxValueChars.
+	wanted map[int64]bool
+	kept   map[int64]*history.Entry
 	// end is the time of the last event.
 	end int64
-	// keyMops holds the decoded micro-operations of the keys with
-	// anomalies, gathered during the same pass.
+	// keyObs holds what the history says about the keys with anomalies,
+	// gathered during the same pass.
 	keyObs map[string]*keyObservations
 }
 
 func (h *loadedHistory) fname(i uint16) string { return h.fs[i] }
+
+// nodeName returns the node that answered e, "" when the history does not
+// say.
+func (h *loadedHistory) nodeName(e *event) string {
+	if e.node == 0 {
+		return ""
+	}
+	return h.nodes[e.node-1]
+}
+
+// internNode returns the event code of node n (0 for "").
+func (h *loadedHistory) internNode(n string) uint16 {
+	if n == "" {
+		return 0
+	}
+	if i, ok := h.nodeIndex[n]; ok {
+		return i
+	}
+	if len(h.nodes) >= 1<<16-1 {
+		return 0 // a history naming 65535 nodes names nothing useful
+	}
+	h.nodes = append(h.nodes, n)
+	i := uint16(len(h.nodes))
+	h.nodeIndex[n] = i
+	return i
+}
+
+// entryNode names the node that answered e: its "node", or the nodes of
+// its "nodes" map (a poll served by several), sorted and joined.
+func entryNode(e *history.Entry) string {
+	if e.Node != "" || len(e.Nodes) == 0 {
+		return e.Node
+	}
+	var all []string
+	for _, ns := range e.Nodes {
+		for _, n := range ns {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	// n2 before n10: shorter names first, then in order.
+	slices.SortFunc(all, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	return strings.Join(all, ",")
+}
+
+// keyNode names the node that served e's records of key: the key's
+// entry of "nodes", else the completion's "node".
+func keyNode(e *history.Entry, key string) string {
+	if ns, ok := e.Nodes[key]; ok && len(ns) > 0 {
+		return strings.Join(slices.Compact(slices.Clone(ns)), ",")
+	}
+	return e.Node
+}
 
 // value returns e's value text (raw JSON, possibly truncated).
 func (h *loadedHistory) value(e *event) string { return string(h.valueBytes(e)) }
@@ -92,44 +164,23 @@ func (h *loadedHistory) intern(f string) uint16 {
 	return i
 }
 
-// pos returns the position of history index idx in events, or -1.
+// pos returns the position of history index idx in events, or -1. The
+// reader has checked that every line's index is its position.
 func (h *loadedHistory) pos(idx int64) int {
-	if h.byIndex == nil {
-		if idx >= 0 && idx < int64(len(h.events)) {
-			return int(idx)
-		}
-		return -1
-	}
-	if p, ok := h.byIndex[idx]; ok {
-		return p
+	if idx >= 0 && idx < int64(len(h.events)) {
+		return int(idx)
 	}
 	return -1
 }
 
-type lineChunk struct {
-	seq   int
-	first int // line number of the first line (1-based)
-	lines [][]byte
-}
-
-type decodedChunk struct {
-	seq   int
-	first int
-	ops   []history.Op
-	err   error
-}
-
-// loadHistory reads path on all cores: lines are split into chunks by one
-// goroutine, decoded in parallel (decodeLine, else encoding/json), and
-// reassembled in order. A malformed line is an error naming its line
-// number: a report must never silently drop operations.
-//
-// The report does not use checkers/history.Reader on purpose: validating
-// the history is the checkers' job (results.json carries their verdict),
-// while the report must load two million lines in a few seconds and only
-// needs the flat fields, so it skips decoding micro-operations except for
-// the keys it draws.
-func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loadedHistory, error) {
+// loadHistory reads path with history.Scan, the decoder and pairing the
+// checkers use, on all cores, and keeps it in the compact form the report
+// renders. A history that breaks the contract is not rendered as if it
+// were whole: loadHistory then returns the events before the malformed
+// line together with the *history.FormatError that names it (and wraps
+// history.ErrMalformed), so the report can show both. Any other error
+// (I/O, ctx) comes with a nil history.
+func loadHistory(ctx context.Context, path string, keys map[string]bool, wanted map[int64]bool) (*loadedHistory, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
@@ -141,207 +192,112 @@ func loadHistory(ctx context.Context, path string, keys map[string]bool) (*loade
 		// repeated growth of a multi-million-element slice.
 		sizeHint = int(min(st.Size()/80, 1<<26))
 	}
-	return decodeHistory(ctx, f, keys, sizeHint)
+	return decodeHistory(ctx, f, keys, wanted, sizeHint)
 }
 
-func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, sizeHint int) (*loadedHistory, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	const chunkLines = 4096
-	workers := max(1, runtime.GOMAXPROCS(0))
-	in := make(chan lineChunk, workers*2)
-	out := make(chan decodedChunk, workers*2)
-	var readErr error
-	go func() {
-		defer close(in)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		seq, line := 0, 0
-		cur := lineChunk{seq: 0, first: 1}
-		// The scanner reuses its buffer, so copy lines into one arena per
-		// chunk to keep allocations per chunk, not per line.
-		arena := make([]byte, 0, 1<<20)
-		for sc.Scan() {
-			line++
-			b := sc.Bytes()
-			if len(b) == 0 {
-				continue
-			}
-			start := len(arena)
-			arena = append(arena, b...)
-			cur.lines = append(cur.lines, arena[start:len(arena):len(arena)])
-			if len(cur.lines) == chunkLines {
-				select {
-				case in <- cur:
-				case <-ctx.Done():
-					return
-				}
-				seq++
-				cur = lineChunk{seq: seq, first: line + 1}
-				arena = make([]byte, 0, 1<<20)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			readErr = fmt.Errorf("read history line %d: %w", line+1, err)
-		}
-		if len(cur.lines) > 0 {
-			select {
-			case in <- cur:
-			case <-ctx.Done():
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range in {
-				d := decodedChunk{seq: c.seq, first: c.first, ops: make([]history.Op, len(c.lines))}
-				for i, l := range c.lines {
-					if decodeLine(l, &d.ops[i]) == nil {
-						continue
-					}
-					if err := json.Unmarshal(l, &d.ops[i]); err != nil {
-						d.err = fmt.Errorf("decode history near line %d: %w", c.first+i, err)
-						break
-					}
-				}
-				select {
-				case out <- d:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	go func() { wg.Wait(); close(out) }()
-
+func decodeHistory(ctx context.Context, r io.Reader, keys map[string]bool, wanted map[int64]bool, sizeHint int) (*loadedHistory, error) {
 	h := &loadedHistory{fIndex: map[string]uint16{}, keyObs: map[string]*keyObservations{}, events: make([]event, 0, sizeHint),
-		text: make([]byte, 0, sizeHint*40), nemesisValues: map[int]json.RawMessage{}}
+		text: make([]byte, 0, sizeHint*40), faults: windows.NewTracker(), nodeIndex: map[string]uint16{},
+		wanted: wanted, kept: map[int64]*history.Entry{}}
 	for k := range keys {
 		h.keyObs[k] = &keyObservations{key: k}
 	}
-	b := newHistoryBuilder(h)
-	pending := map[int]decodedChunk{}
-	next := 0
-	var firstErr error
-	for d := range out {
-		pending[d.seq] = d
-		for {
-			c, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if c.err != nil && firstErr == nil {
-				firstErr = c.err
-				cancel()
-			}
-			if firstErr == nil {
-				for i := range c.ops {
-					b.add(&c.ops[i])
-				}
-			}
+	_, err := history.Scan(ctx, r, history.ScanOptions{}, func(batch []history.Entry) error {
+		for i := range batch {
+			h.add(&batch[i])
 		}
-	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if readErr != nil {
-		return nil, readErr
-	}
-	if err := ctx.Err(); err != nil {
+		return nil
+	})
+	switch {
+	case errors.Is(err, history.ErrMalformed):
+		return h, err
+	case err != nil:
 		return nil, fmt.Errorf("load history: %w", err)
 	}
-	b.finish()
 	return h, nil
 }
 
-// historyBuilder pairs invocations with completions as events arrive.
-type historyBuilder struct {
-	h       *loadedHistory
-	open    map[int32]int // client process -> position of its open invoke
-	nemOpen map[uint16]int
-}
-
-func newHistoryBuilder(h *loadedHistory) *historyBuilder {
-	return &historyBuilder{h: h, open: map[int32]int{}, nemOpen: map[uint16]int{}}
-}
-
-func (b *historyBuilder) add(op *history.Op) {
-	h := b.h
-	e := event{idx: op.Index, t: int64(op.Time), pair: -1, f: h.intern(op.F)}
-	if op.Process.Nemesis {
-		e.proc = -1
-	} else {
-		e.proc = int32(op.Process.ID)
+// add appends one entry of the history. The Reader's synthetic completions
+// of invocations left open are not lines of the file: their invocations
+// stay unpaired, which the views show as never completed.
+func (h *loadedHistory) add(e *history.Entry) {
+	h.faults.Observe(e)
+	if e.Pending {
+		return
 	}
-	switch op.Type {
-	case history.Invoke:
-		e.typ = evInvoke
-	case history.Ok:
-		e.typ = evOk
-	case history.Fail:
-		e.typ = evFail
-	default:
-		e.typ = evInfo
+	ev := event{idx: e.Index, t: int64(e.Time), pair: -1, f: h.intern(e.F), typ: typeCode(e.Type), proc: -1}
+	if !e.Process.Nemesis {
+		ev.proc = int32(e.Process.ID)
 	}
-	v := op.Value
-	e.text = int64(len(h.text))
-	if len(v) > maxValueChars {
-		h.text = append(h.text, v[:maxValueChars]...)
-		h.text = append(h.text, "…"...)
-	} else {
-		h.text = append(h.text, v...)
+	if e.Node != "" || e.Nodes != nil {
+		ev.node = h.internNode(entryNode(e))
 	}
-	e.valLen = uint16(int64(len(h.text)) - e.text)
-	errText := op.Error
-	if len(errText) > maxValueChars {
-		errText = errText[:maxValueChars] + "…"
+	ev.text = int64(len(h.text))
+	h.text = appendValue(h.text, e.Value)
+	ev.valLen = uint16(int64(len(h.text)) - ev.text)
+	errStart := len(h.text)
+	h.text = appendCapped(h.text, []byte(e.Error))
+	ev.errLen = uint16(len(h.text) - errStart)
+	h.end = max(h.end, ev.t)
+	// The reader has checked that index = position and paired the
+	// completion with its invocation.
+	if e.InvokeIndex != e.Index {
+		h.events[e.InvokeIndex].pair = e.Index
+		ev.pair = e.InvokeIndex
 	}
-	h.text = append(h.text, errText...)
-	e.errLen = uint16(len(errText))
-	p := len(h.events)
-	if e.proc < 0 {
-		h.nemesisValues[p] = append(json.RawMessage(nil), v...)
+	h.events = append(h.events, ev)
+	if len(h.keyObs) > 0 && ev.typ == evOk && ev.proc >= 0 {
+		observeKeys(h, &ev, e.Mops)
 	}
-	if h.byIndex == nil && e.idx != int64(p) {
-		h.byIndex = make(map[int64]int, p+1)
-		for i := range h.events {
-			h.byIndex[h.events[i].idx] = i
-		}
-	}
-	if h.byIndex != nil {
-		h.byIndex[e.idx] = p
-	}
-	if e.t > h.end {
-		h.end = e.t
-	}
-	// Pair by process: a client has at most one operation in flight; the
-	// nemesis pairs by f, because it may overlap actions of different kinds.
-	if e.proc >= 0 {
-		if e.typ == evInvoke {
-			b.open[e.proc] = p
-		} else if ip, ok := b.open[e.proc]; ok {
-			delete(b.open, e.proc)
-			h.events[ip].pair = e.idx
-			e.pair = h.events[ip].idx
-		}
-	} else {
-		if e.typ == evInvoke {
-			b.nemOpen[e.f] = p
-		} else if ip, ok := b.nemOpen[e.f]; ok {
-			delete(b.nemOpen, e.f)
-			h.events[ip].pair = e.idx
-			e.pair = h.events[ip].idx
-		}
-	}
-	h.events = append(h.events, e)
-	if len(h.keyObs) > 0 && e.proc >= 0 && e.typ != evInvoke {
-		observeKeys(h, p, op)
+	if len(h.wanted) > 0 && (h.wanted[e.Index] || h.wanted[e.InvokeIndex]) {
+		// Scan lets callers keep copies of entries and what they point to.
+		c := *e
+		h.kept[e.Index] = &c
 	}
 }
 
-func (b *historyBuilder) finish() {}
+// appendValue appends a value's text: as written when it is short, folded
+// to about maxValueChars otherwise (fold.go).
+func appendValue(text, b []byte) []byte {
+	if len(b) > maxValueChars {
+		return appendFolded(text, b, maxValueChars)
+	}
+	return append(text, b...)
+}
+
+// appendCapped appends b to text, cut at maxValueChars (error texts).
+func appendCapped(text, b []byte) []byte {
+	if len(b) > maxValueChars {
+		return append(append(text, b[:maxValueChars]...), "…"...)
+	}
+	return append(text, b...)
+}
+
+// completion returns the kept entry of the completion of the operation
+// idx names (idx may be its invocation or its completion), nil when the
+// operation was not kept or never completed.
+func (h *loadedHistory) completion(idx int64) *history.Entry {
+	p := h.pos(idx)
+	if p < 0 {
+		return nil
+	}
+	e := &h.events[p]
+	if e.typ == evInvoke {
+		if e.pair < 0 {
+			return nil
+		}
+		return h.kept[e.pair]
+	}
+	return h.kept[idx]
+}
+
+// typeCode is the compact form of an event type; the reader has rejected
+// every other type.
+func typeCode(t history.Type) uint8 {
+	for i, n := range typeNames {
+		if string(t) == n {
+			return uint8(i)
+		}
+	}
+	return evInfo
+}

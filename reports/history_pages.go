@@ -3,6 +3,7 @@ package reports
 import (
 	"bufio"
 	"fmt"
+	"html/template"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,21 +14,23 @@ import (
 // JSON array per page of pageSize events, each row
 //
 //	[index, time_ns, process (-1 = nemesis), type (0 invoke, 1 ok, 2 fail, 3 info),
-//	 f (index into the run's f list), value (JSON text, truncated), error,
-//	 pair index (-1 none), pair time_ns, pair type]
+//	 f (index into the run's f list), value (JSON text, folded), error,
+//	 pair index (-1 none), pair time_ns, pair type,
+//	 node (index into the run's node list, -1 none)]
 //
 // wrapped in a call chronikPage(n, rows) so that a page can be loaded with a
 // plain <script src> tag, which browsers allow from file:// (fetch is not).
-// Small histories embed every page in index.html; large ones embed the first
-// page and the pages holding anomaly operations and write every page to
-// history-pages/cNNNNN.js next to index.html, pagesPerFile pages a file
-// (a file per page would mean 2,000 files for a million operations).
+// A history whose pages together stay under maxInlineHistory bytes is
+// embedded whole in index.html; a larger one embeds its first page only
+// (the one the history view and the timeline open on) and writes every
+// page to history-pages/cNNNNN.js next to index.html, pagesPerFile pages a
+// file (a file per page would mean 2,000 files for a million operations),
+// loaded when a link or the pager asks for one.
 const (
-	pageSize       = 1000
-	pagesPerFile   = 10
-	maxInlinePages = 25
-	maxAnomalyPage = 40
-	pagesDir       = "history-pages"
+	pageSize         = 1000
+	pagesPerFile     = 10
+	maxInlineHistory = 256 << 10
+	pagesDir         = "history-pages"
 )
 
 // chunkFile names the file holding chunk c (pages c*pagesPerFile ...),
@@ -70,6 +73,8 @@ func appendPage(b []byte, h *loadedHistory, n int) []byte {
 		b = strconv.AppendInt(b, pt, 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, ptyp, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(e.node)-1, 10)
 		b = append(b, ']')
 	}
 	return append(b, "]);\n"...)
@@ -154,6 +159,35 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// paginate decides which history pages go inline and writes page files
+// when not all of them do.
+func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
+	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
+	var pages [][]byte
+	total := 0
+	for n := 0; n < pg.Pages && total <= maxInlineHistory; n++ {
+		b := appendPage(nil, h, n)
+		pages = append(pages, b)
+		total += len(b)
+	}
+	if total <= maxInlineHistory {
+		// A previous render of a larger history may have left pages.
+		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
+			return fmt.Errorf("clear history pages: %w", err)
+		}
+	} else {
+		pg.PageFiles = true
+		pages = pages[:1]
+		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
+			return err
+		}
+	}
+	for _, b := range pages {
+		pg.InlinePages = append(pg.InlinePages, template.JS(b))
 	}
 	return nil
 }

@@ -18,7 +18,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// runDirLayout is the timestamp format of run directories (DESIGN.md).
+// runDirLayout is the timestamp format of run directories,
+// store/<test>/<YYYYMMDDTHHMMSS>/ (the store layout in README.md).
 const runDirLayout = "20060102T150405"
 
 // RunSummary is one run as the store index lists it.
@@ -34,6 +35,18 @@ type RunSummary struct {
 	Anomalies map[string]int
 	// HasReport says whether index.html exists in the run directory.
 	HasReport bool
+	// OkPerSec is the run's throughput (ok operations per second of
+	// history), when its results.json has the stats checker's section.
+	OkPerSec      float64
+	HasThroughput bool
+	// PrevDir is the previous run of the same test ("" for the first),
+	// with its verdict and time; Change is the throughput change since
+	// then, in percent.
+	PrevDir     string
+	PrevVerdict Verdict
+	PrevTime    time.Time
+	Change      float64
+	HasChange   bool
 }
 
 // AnomalyList renders the counts as "lost-write × 2, duplicate × 1".
@@ -86,6 +99,7 @@ func ListRuns(ctx context.Context, storeDir string) ([]RunSummary, error) {
 		}
 		return runs[i].Dir > runs[j].Dir
 	})
+	linkPrevious(runs)
 	return runs, nil
 }
 
@@ -115,6 +129,7 @@ func summarize(dir, test, stamp string) (RunSummary, error) {
 	} else {
 		s.Verdict = res.Valid
 		s.Anomalies = res.AnomalyCounts()
+		s.OkPerSec, s.HasThroughput = runThroughput(res)
 	}
 	if t, err := time.Parse(runDirLayout, stamp); err == nil {
 		s.Time = t
@@ -129,6 +144,7 @@ func summarize(dir, test, stamp string) (RunSummary, error) {
 
 type indexPage struct {
 	Runs       []RunSummary
+	Tests      []testTrend
 	Counts     map[string]int
 	TrendSVG   template.HTML
 	Strip      []RunSummary
@@ -147,7 +163,7 @@ func RenderIndex(ctx context.Context, storeDir string) error {
 	if err != nil {
 		return fmt.Errorf("render index %s: %w", storeDir, err)
 	}
-	pg := &indexPage{Runs: runs, Counts: map[string]int{}, Generated: time.Now().UTC()}
+	pg := &indexPage{Runs: runs, Tests: testTrends(runs), Counts: map[string]int{}, Generated: time.Now().UTC()}
 	for _, r := range runs {
 		pg.Counts[string(r.Verdict)]++
 	}

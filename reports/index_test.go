@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,63 @@ func TestValidationRoundTrip(t *testing.T) {
 	}
 	if len(out.Rows) != 2 || out.Rows[0].MedianTimeToFirstAnomaly != in.Rows[0].MedianTimeToFirstAnomaly || !out.Rows[1].Control {
 		t.Errorf("round trip lost data: %+v", out.Rows)
+	}
+}
+
+// The index compares the runs of one test: a row per test with its
+// verdicts and throughput over time, and on every run a link to the
+// previous run of the same test with the change in throughput.
+func TestIndexComparesRuns(t *testing.T) {
+	store := t.TempDir()
+	runs := []struct {
+		stamp, valid string
+		ok           int
+	}{
+		{"20261125T100000", "true", 1000},
+		{"20261126T100000", "false", 1500},
+		{"20261127T100000", "true", 1200},
+	}
+	for _, r := range runs {
+		dir := filepath.Join(store, "queue-kill", r.stamp)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		res := `{"valid":` + r.valid + `,"checkers":{"stats":{"valid":true,"ok":` + strconv.Itoa(r.ok) + `,"duration_s":10}}}`
+		for name, body := range map[string]string{"results.json": res, "test.json": `{"name":"queue-kill","seed":1}`} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	copyRun(t, "unknown", store, "log-pause", "20261126T220000")
+	if err := RenderIndex(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(store, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	row := between(page, `<tr data-test="queue-kill">`, "</tr>")
+	for _, w := range []string{`class="spark"`, ">120<", ">-20.0<", "2 valid", "1 invalid"} {
+		if !strings.Contains(row, w) {
+			t.Errorf("queue-kill's trend row lacks %q:\n%s", w, row)
+		}
+	}
+	if n := strings.Count(row, "<circle"); n != 3 {
+		t.Errorf("throughput sparkline has %d points, want 3", n)
+	}
+	// The newest run links the one before it, which links the first.
+	table := between(page, `id="runs-table"`, "</table>")
+	newest := between(table, `<a href="queue-kill/20261127T100000/index.html">`, "</tr>")
+	if !strings.Contains(newest, `<a class="prev" href="queue-kill/20261126T100000/index.html">`) || !strings.Contains(newest, "(-20.0 %)") {
+		t.Errorf("newest run lacks its previous run and change:\n%s", newest)
+	}
+	oldest := between(table, `<a href="queue-kill/20261125T100000/index.html">`, "</tr>")
+	if !strings.Contains(oldest, ">first<") {
+		t.Errorf("oldest run should have no previous run:\n%s", oldest)
+	}
+	if strings.Contains(between(page, `<tr data-test="log-pause">`, "</tr>"), "<circle") {
+		t.Error("a run without stats got a throughput point")
 	}
 }

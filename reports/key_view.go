@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"sort"
 	"strconv"
 
@@ -17,7 +16,10 @@ type keyObservations struct {
 	reads []keyObs
 }
 
-// keyObs is one (offset, value) pair seen by operation idx at time t.
+// keyObs is one (offset, value) pair seen by operation idx at time t. The
+// node that served it is the event's (loadedHistory.events[idx].node): a
+// million-operation history holds millions of these, so they stay four
+// words.
 type keyObs struct {
 	t      int64
 	offset int64
@@ -32,53 +34,31 @@ const maxKeyViews = 8
 // maxKeyRows bounds the rows of one key's offset table.
 const maxKeyRows = 160
 
-func observeKeys(h *loadedHistory, p int, op *history.Op) {
-	hit := false
-	for k := range h.keyObs {
-		if bytes.Contains(op.Value, []byte(strconv.Quote(k))) {
-			hit = true
-			break
-		}
-	}
-	if !hit {
-		return
-	}
-	e := &h.events[p]
-	if e.typ == evOk && scanObservations(h, e, op.Value) {
-		return
-	}
-	mops, err := op.Mops()
-	if err != nil {
-		return
-	}
-	for _, m := range mops {
+// observeKeys records what the ok completion ev says about the keys with
+// anomalies: the offsets its sends were acknowledged at and the records
+// its polls and reads returned.
+func observeKeys(h *loadedHistory, ev *event, mops []history.Mop) {
+	obs := func(o, v int64) keyObs { return keyObs{t: ev.t, offset: o, value: v, idx: ev.idx} }
+	for i := range mops {
+		m := &mops[i]
 		switch m.F {
 		case history.FSend:
-			ko := h.keyObs[m.Key]
-			if ko == nil || m.Offset == nil || e.typ != evOk {
-				continue
+			if ko := h.keyObs[m.Key]; ko != nil && m.Offset != nil {
+				ko.acks = append(ko.acks, obs(*m.Offset, m.Value))
 			}
-			ko.acks = append(ko.acks, keyObs{t: e.t, offset: *m.Offset, value: m.Value, idx: e.idx})
 		case history.FPoll:
-			if e.typ != evOk {
-				continue
-			}
 			for k, rs := range m.Polls {
-				ko := h.keyObs[k]
-				if ko == nil {
-					continue
-				}
-				for _, r := range rs {
-					ko.reads = append(ko.reads, keyObs{t: e.t, offset: r.Offset, value: r.Value, idx: e.idx})
+				if ko := h.keyObs[k]; ko != nil {
+					for _, r := range rs {
+						ko.reads = append(ko.reads, obs(r.Offset, r.Value))
+					}
 				}
 			}
 		case history.FRead:
-			ko := h.keyObs[m.Key]
-			if ko == nil || e.typ != evOk {
-				continue
-			}
-			for _, r := range m.Records {
-				ko.reads = append(ko.reads, keyObs{t: e.t, offset: r.Offset, value: r.Value, idx: e.idx})
+			if ko := h.keyObs[m.Key]; ko != nil {
+				for _, r := range m.Records {
+					ko.reads = append(ko.reads, obs(r.Offset, r.Value))
+				}
 			}
 		}
 	}
@@ -237,39 +217,4 @@ func sortedRefs(m map[int64]*ValueRef) []ValueRef {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
 	return out
-}
-
-// scanObservations is the fast path of observeKeys for ok completions. It
-// collects into scratch slices first so that a value it cannot read leaves
-// no partial observations behind before the slow path runs.
-func scanObservations(h *loadedHistory, e *event, v []byte) bool {
-	type obs struct {
-		ko   *keyObservations
-		ack  bool
-		o, v int64
-	}
-	var got []obs
-	ok := scanMops(v,
-		func(key string, o, val int64) {
-			if ko := h.keyObs[key]; ko != nil {
-				got = append(got, obs{ko, true, o, val})
-			}
-		},
-		func(key string, o, val int64) {
-			if ko := h.keyObs[key]; ko != nil {
-				got = append(got, obs{ko, false, o, val})
-			}
-		})
-	if !ok {
-		return false
-	}
-	for _, g := range got {
-		x := keyObs{t: e.t, offset: g.o, value: g.v, idx: e.idx}
-		if g.ack {
-			g.ko.acks = append(g.ko.acks, x)
-		} else {
-			g.ko.reads = append(g.ko.reads, x)
-		}
-	}
-	return true
 }

@@ -26,16 +26,12 @@ var (
 	typeColors = [...]color.Color{evInvoke: colorRead, evOk: colorOk, evFail: colorFail, evInfo: colorInfo}
 )
 
-// nemesisColors gives each fault family its band colour, translucent so
-// that points under a band stay visible.
-var nemesisColors = map[string]color.NRGBA{
-	"kill":      {R: 0xe0, G: 0x4f, B: 0x5f, A: 0x38},
-	"pause":     {R: 0x3b, G: 0x82, B: 0xf6, A: 0x38},
-	"partition": {R: 0xf5, G: 0x9e, B: 0x0b, A: 0x38},
-	"loss":      {R: 0x14, G: 0xb8, B: 0xa6, A: 0x38},
-	"delay":     {R: 0xa8, G: 0x55, B: 0xf7, A: 0x38},
-	"start":     {R: 0x80, G: 0x80, B: 0x80, A: 0xa0},
-}
+// Band alphas: translucent so that points under a band stay visible; an
+// instant is a one-point line and needs more ink to be seen at all.
+const (
+	bandAlpha    = 0x38
+	instantAlpha = 0xa0
+)
 
 // glyphFor gives each operation function its own marker shape, so that
 // sends and polls can be told apart without colour (print, colour blindness).
@@ -114,6 +110,7 @@ func svgOf(p *plot.Plot, w, h vg.Length) (string, error) {
 	if i := strings.Index(s, "<svg"); i >= 0 {
 		s = s[i:]
 	}
+	s = compactSVG(s)
 	s = strings.ReplaceAll(s, "#000000", "currentColor")
 	s = strings.ReplaceAll(s, "font-family:Liberation Sans;", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")
 	// Let CSS size the picture; the viewBox keeps its proportions.
@@ -150,9 +147,10 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 	for _, w := range b.windows {
 		x0 := trX(w.Start.Seconds())
 		x1 := trX(w.End.Seconds())
-		col := nemesisColors[w.Kind]
-		if col.A == 0 {
-			col = color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x38}
+		col := w.color
+		col.A = bandAlpha
+		if w.Instant {
+			col.A = instantAlpha
 		}
 		if w.Instant || x1-x0 < vg.Points(1) {
 			x1 = x0 + vg.Points(1)
@@ -176,6 +174,54 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 			}
 		}
 	}
+}
+
+// overlay is what every time plot draws over its data: the nemesis
+// windows and the first anomaly.
+type overlay struct {
+	windows []NemesisWindow
+	first   *firstAnomaly
+}
+
+// add puts the bands (labelled or not) on p, under the data.
+func (o overlay) add(p *plot.Plot, labels bool) {
+	p.Add(bands{windows: o.windows, labels: labels})
+}
+
+// mark puts the first anomaly's marker on p, over the data: call it last.
+func (o overlay) mark(p *plot.Plot) {
+	if o.first != nil {
+		p.Add(anomalyMark{first: o.first})
+	}
+}
+
+// anomalyMark draws the first anomaly as a dashed vertical line over the
+// whole data area, labelled at the bottom (band labels are at the top).
+type anomalyMark struct {
+	first *firstAnomaly
+}
+
+// anomalyMarkLabel is the label's text; the report's tests look for it.
+func anomalyMarkLabel(f *firstAnomaly) string { return "first anomaly: " + f.Name }
+
+// Plot implements plot.Plotter.
+func (m anomalyMark) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	x := trX(float64(m.first.T) / 1e9)
+	if !c.ContainsX(x) {
+		return
+	}
+	ls := draw.LineStyle{Color: colorFail, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}
+	c.StrokeLine2(ls, x, c.Min.Y, x, c.Max.Y)
+	sty := draw.TextStyle{Color: colorFail, Font: font.From(sansFont, 8), XAlign: draw.XLeft, YAlign: draw.YBottom, Handler: p.TextHandler}
+	label := anomalyMarkLabel(m.first)
+	w := sty.Rectangle(label).Max.X
+	at := x + vg.Points(3)
+	if at+w > c.Max.X {
+		sty.XAlign = draw.XRight
+		at = x - vg.Points(3)
+	}
+	c.FillText(sty, vg.Point{X: at, Y: c.Min.Y + vg.Points(3)}, label)
 }
 
 // latencyPoint is one operation for the latency plot.
@@ -269,7 +315,7 @@ const minLatencyMs = 0.01
 
 // latencyPlot draws every client operation at (invoke time, latency),
 // coloured by outcome and shaped by f, over the nemesis bands.
-func latencyPlot(h *loadedHistory, windows []NemesisWindow) (svg string, drawn, total int, err error) {
+func latencyPlot(h *loadedHistory, ov overlay) (svg string, drawn, total int, err error) {
 	var pts []latencyPoint
 	ymax := minLatencyMs * 10
 	for i := range h.events {
@@ -298,7 +344,7 @@ func latencyPlot(h *loadedHistory, windows []NemesisWindow) (svg string, drawn, 
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.X.Min, p.X.Max = 0, xmax
 	p.Y.Min, p.Y.Max = minLatencyMs, ymax*1.5
-	p.Add(bands{windows: windows, labels: true})
+	ov.add(p, true)
 
 	type sk struct {
 		typ uint8
@@ -332,6 +378,7 @@ func latencyPlot(h *loadedHistory, windows []NemesisWindow) (svg string, drawn, 
 		p.Add(s)
 		p.Legend.Add(h.fname(k.f)+" "+typeNames[k.typ], s)
 	}
+	ov.mark(p)
 	svg, err = svgOf(p, 9.5*vg.Inch, 4*vg.Inch)
 	return svg, drawn, total, err
 }
@@ -345,7 +392,7 @@ func sortSeries[T any](xs []T, less func(a, b T) bool) {
 }
 
 // throughputPlot draws completions per second by outcome.
-func throughputPlot(h *loadedHistory, windows []NemesisWindow) (string, error) {
+func throughputPlot(h *loadedHistory, ov overlay) (string, error) {
 	end := math.Max(float64(h.end)/1e9, 1)
 	width := math.Max(end/300, 0.25)
 	if end > 10 {
@@ -370,7 +417,7 @@ func throughputPlot(h *loadedHistory, windows []NemesisWindow) (string, error) {
 	p := newPlot("Throughput", "time since start (s)", "completions per second")
 	p.X.Min, p.X.Max = 0, end
 	p.Y.Min = 0
-	p.Add(bands{windows: windows, labels: true})
+	ov.add(p, true)
 	for t := evOk; t <= evInfo; t++ {
 		xys := make(plotter.XYs, n)
 		any := false
@@ -391,16 +438,17 @@ func throughputPlot(h *loadedHistory, windows []NemesisWindow) (string, error) {
 		p.Add(l)
 		p.Legend.Add(typeNames[t], l)
 	}
+	ov.mark(p)
 	return svgOf(p, 9.5*vg.Inch, 3*vg.Inch)
 }
 
 // keyPlot draws a key's offsets over time: acknowledged sends and records
 // read, so that holes and rewrites stand out.
-func keyPlot(ko *keyObservations, end int64, windows []NemesisWindow) (string, error) {
+func keyPlot(ko *keyObservations, end int64, ov overlay) (string, error) {
 	p := newPlot("Offsets of "+ko.key, "time since start (s)", "offset")
 	xmax := math.Max(float64(end)/1e9, 1)
 	p.X.Min, p.X.Max = 0, xmax
-	p.Add(bands{windows: windows})
+	ov.add(p, false)
 	mk := func(obs []keyObs, typ uint8) []latencyPoint {
 		pts := make([]latencyPoint, 0, len(obs))
 		ymax := 1.0
@@ -429,5 +477,6 @@ func keyPlot(ko *keyObservations, end int64, windows []NemesisWindow) (string, e
 	if err := add(mk(ko.acks, evOk), "send acknowledged", draw.GlyphStyle{Color: colorOk, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}); err != nil {
 		return "", err
 	}
+	ov.mark(p)
 	return svgOf(p, 9.5*vg.Inch, 2.6*vg.Inch)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // copyRun copies a saved run from testdata into a temporary store laid out
-// as DESIGN.md says (store/<test>/<timestamp>/), so rendering never writes
+// as the store is (store/<test>/<timestamp>/), so rendering never writes
 // into the source tree.
 func copyRun(t testing.TB, name, store, test, stamp string) string {
 	t.Helper()
@@ -114,6 +114,14 @@ func TestRenderRun(t *testing.T) {
 	}
 }
 
+// badTypeHistory breaks the contract at line 3, an event of a type the
+// contract does not have.
+const badTypeHistory = `{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",1]]}
+{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,1]]]}
+{"index":2,"time":3,"process":0,"type":"done","f":"send","value":[["send","t0/0",2]]}
+{"index":3,"time":4,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[1,2]]]}
+`
+
 // TestRenderRunPartial covers run directories a crashed or interrupted run
 // leaves: the report must still render and must never claim a pass.
 func TestRenderRunPartial(t *testing.T) {
@@ -127,6 +135,11 @@ func TestRenderRunPartial(t *testing.T) {
 		{name: "broken history", files: map[string]string{"results.json": `{"valid":true}`, "history.jsonl": "{\"index\":0\n"},
 			want: []string{`data-verdict="valid"`, "The history could not be read"}},
 		{name: "empty directory", files: map[string]string{}, want: []string{`data-verdict="unknown"`, "No test.json"}},
+		// A history the checkers' reader rejects is shown up to the bad
+		// line, with the reader's error naming it, and never read on as
+		// if the bad line were some other event.
+		{name: "unknown type", files: map[string]string{"results.json": `{"valid":"unknown"}`, "history.jsonl": badTypeHistory},
+			want: []string{"The history could not be read: line 3: unknown type", "only the 2 events before that line", `<section id="history">`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,5 +165,32 @@ func TestRenderRunPartial(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A case whose evidence is in node logs shows its node, time and cited
+// lines, linked to the log files.
+func TestRenderLogCase(t *testing.T) {
+	dir := copyRun(t, "valid", t.TempDir(), "queue", "20261127T100000")
+	results := `{"valid":false,"checkers":{"raft-safety":{"valid":false,"errors":{"election-safety":{"count":1,"fatal_count":1,"examples":[
+	  {"key":"t0/0","ops":[],"explanation":"n1 and n2 both became leader of t0/0 in term 4","fatal":true,"time":21000000000,"node":"n2",
+	   "log":[{"file":"n1/chronik-server.log","line":3,"time":16000000000,"text":"msg=\"became leader\" term=4"},
+	          {"file":"n2/chronik-server.log","line":7,"time":21000000000,"text":"msg=\"became leader\" term=4"}]}]}}}}}`
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), []byte(results), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderRun(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, w := range []string{`id="anomaly-election-safety"`, "n1 and n2 both became leader of t0/0 in term 4", "node n2 at 21.000 s",
+		`<a href="n2/chronik-server.log">n2/chronik-server.log</a>:7`, "16.000 s", "msg=&#34;became leader&#34; term=4"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("report lacks %q", w)
+		}
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 
 // Verdict is the outcome of a run or of one checker, as the report shows it.
@@ -36,10 +36,12 @@ func parseVerdict(raw json.RawMessage) Verdict {
 	}
 }
 
-// Results is results.json as the report needs it. It is parsed loosely:
-// unknown fields are kept (Extra) and rendered as key/value tables, because
-// the checkers may add optional fields at any time (DESIGN.md allows
-// extension, never renaming).
+// Results is results.json as the report needs it. Sections are read
+// loosely: besides the fields every checker shares (verdict.Findings:
+// valid, errors, error) and the linearizability checker's partitions,
+// whatever a section holds is kept (Fields) and rendered as a key/value
+// table, because checkers may add optional fields at any time (DESIGN.md
+// allows extension, never renaming).
 type Results struct {
 	Valid    Verdict
 	Checkers []Checker
@@ -49,8 +51,9 @@ type Results struct {
 
 // Checker is one entry of results.json's checkers map.
 type Checker struct {
-	Name        string
-	Valid       Verdict
+	Name  string
+	Valid Verdict
+	// Explanation is the section's "error": why it is unknown.
 	Explanation string
 	Anomalies   []Anomaly
 	// Partitions maps a key to its per-partition outcome ("ok",
@@ -60,6 +63,9 @@ type Checker struct {
 	// Fields holds every other field (stats such as ok/fail/info counts,
 	// latency quantiles, longest unavailability).
 	Fields []Field
+	// Raw is the section as written, for readers that decode a section
+	// with its checker's own type (the index reads the stats checker's).
+	Raw json.RawMessage
 }
 
 // Partition is one key's outcome in a checker's partitions map.
@@ -73,26 +79,26 @@ type Anomaly struct {
 	Checker string
 	Name    string
 	Count   int
-	// FatalCount is how many cases make the history invalid; -1 when the
-	// checker does not say.
-	FatalCount  int
+	// FatalCount is how many cases make the history invalid.
+	FatalCount int
+	// Explanation describes the anomaly name; results.json has none, the
+	// report fills it in.
 	Explanation string
 	Examples    []Example
 }
 
-// Example is one anomaly example. Raw is kept verbatim; Ops, Keys and
-// Explanation are what could be recognized inside it.
+// Example is one anomaly example: the case as every checker writes it
+// (verdict.Case), and the example's JSON as written, for the reader.
 type Example struct {
-	// Allowed is set when the example says "fatal": false: the checker
-	// reports the case but does not count it against the verdict (e.g.
-	// poll skips of a subscribed consumer).
-	Allowed     bool
-	Raw         json.RawMessage
-	Pretty      string
-	Explanation string
-	Ops         []int64
-	Keys        []string
-	Offsets     []int64
+	verdict.Case
+	// Allowed is set when the case is not fatal: the checker reports it
+	// but does not count it against the verdict (e.g. poll skips of a
+	// subscribed consumer).
+	Allowed bool
+	// Keys is the case's key as a list, empty when it has none.
+	Keys   []string
+	Raw    json.RawMessage
+	Pretty string
 }
 
 // Field is a named JSON value for generic rendering.
@@ -143,27 +149,24 @@ func parseResults(b []byte) (*Results, error) {
 }
 
 func parseChecker(name string, raw json.RawMessage) (Checker, error) {
-	c := Checker{Name: name}
+	c := Checker{Name: name, Raw: raw}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		// A checker may be summarized by a bare value; show it as a field.
+		// Not an object: show the value as it is, never as a pass.
 		c.Valid = Unknown
 		c.Fields = []Field{{Name: "result", Value: decodeAny(raw)}}
 		return c, nil
 	}
 	c.Valid = parseVerdict(m["valid"])
-	for _, k := range []string{"explanation", "explain", "message", "error"} {
-		if s, ok := asString(m[k]); ok && c.Explanation == "" {
-			c.Explanation = s
-			delete(m, k)
-		}
+	if s, ok := asString(m["error"]); ok {
+		c.Explanation = s
+		delete(m, "error")
 	}
 	if raw, ok := m["errors"]; ok {
-		var errs map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &errs); err == nil {
-			for _, an := range sortedKeys(errs) {
-				c.Anomalies = append(c.Anomalies, parseAnomaly(name, an, errs[an]))
-			}
+		// A section not in the shape every checker writes is shown as
+		// written rather than failing the whole report.
+		if as, err := parseAnomalies(name, raw); err == nil {
+			c.Anomalies = as
 		} else {
 			m["errors (unparsed)"] = raw
 		}
@@ -191,157 +194,37 @@ func parseChecker(name string, raw json.RawMessage) (Checker, error) {
 	return c, nil
 }
 
-func parseAnomaly(checker, name string, raw json.RawMessage) Anomaly {
-	a := Anomaly{Checker: checker, Name: name}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		// Jepsen sometimes writes the examples list directly.
-		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) == nil {
-			m = map[string]json.RawMessage{"examples": raw}
-		} else {
-			a.Explanation = compactJSON(raw)
-			return a
+// parseAnomalies reads a section's "errors": anomaly names mapped to
+// verdict.Anomaly, the one shape every checker writes. Each example keeps
+// its JSON as written beside the decoded case.
+func parseAnomalies(checker string, raw json.RawMessage) ([]Anomaly, error) {
+	var errs map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &errs); err != nil {
+		return nil, fmt.Errorf("errors: %w", err)
+	}
+	var out []Anomaly
+	for _, name := range sortedKeys(errs) {
+		var va verdict.Anomaly
+		var asWritten struct {
+			Examples []json.RawMessage `json:"examples"`
 		}
-	}
-	var list []json.RawMessage
-	_ = json.Unmarshal(m["examples"], &list)
-	if err := json.Unmarshal(m["count"], &a.Count); err != nil {
-		a.Count = len(list)
-	}
-	a.FatalCount = -1
-	if raw, ok := m["fatal_count"]; ok {
-		_ = json.Unmarshal(raw, &a.FatalCount)
-	}
-	for _, k := range []string{"explanation", "explain", "description", "message"} {
-		if s, ok := asString(m[k]); ok && a.Explanation == "" {
-			a.Explanation = s
+		if err := json.Unmarshal(errs[name], &va); err != nil {
+			return nil, fmt.Errorf("anomaly %s: %w", name, err)
 		}
-	}
-	for _, ex := range list {
-		a.Examples = append(a.Examples, parseExample(ex))
-	}
-	return a
-}
-
-// parseExample recognizes operation indices, keys, offsets and an
-// explanation anywhere inside a free-form example. The checkers decide the
-// exact shape; we only rely on conventional field names (Jepsen's and the
-// obvious Go spellings) so that a new field never breaks the report.
-func parseExample(raw json.RawMessage) Example {
-	ex := Example{Raw: raw, Pretty: prettyJSON(raw)}
-	var v any
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if d.Decode(&v) != nil {
-		return ex
-	}
-	ops := map[int64]bool{}
-	keys := map[string]bool{}
-	offs := map[int64]bool{}
-	walkExample(v, "", &ex, ops, keys, offs, 0)
-	if obj, ok := v.(map[string]any); ok {
-		if f, ok := obj["fatal"].(bool); ok && !f {
-			ex.Allowed = true
+		if err := json.Unmarshal(errs[name], &asWritten); err != nil {
+			return nil, fmt.Errorf("anomaly %s: %w", name, err)
 		}
-	}
-	for o := range ops {
-		ex.Ops = append(ex.Ops, o)
-	}
-	sort.Slice(ex.Ops, func(i, j int) bool { return ex.Ops[i] < ex.Ops[j] })
-	for k := range keys {
-		ex.Keys = append(ex.Keys, k)
-	}
-	sort.Strings(ex.Keys)
-	if len(offs) == 0 && ex.Explanation != "" {
-		// The checkers name offsets in the explanation ("... at offset 20
-		// of t0/1 ..."); take them from there when no field holds them.
-		for _, m := range offsetInText.FindAllStringSubmatch(ex.Explanation, 8) {
-			if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
-				offs[n] = true
+		a := Anomaly{Checker: checker, Name: name, Count: va.Count, FatalCount: va.FatalCount}
+		for i, cs := range va.Examples {
+			ex := Example{Case: cs, Allowed: !cs.Fatal, Raw: asWritten.Examples[i], Pretty: prettyJSON(asWritten.Examples[i])}
+			if cs.Key != "" {
+				ex.Keys = []string{cs.Key}
 			}
+			a.Examples = append(a.Examples, ex)
 		}
+		out = append(out, a)
 	}
-	for o := range offs {
-		ex.Offsets = append(ex.Offsets, o)
-	}
-	sort.Slice(ex.Offsets, func(i, j int) bool { return ex.Offsets[i] < ex.Offsets[j] })
-	return ex
-}
-
-var offsetInText = regexp.MustCompile(`\boffsets? (\d+)`)
-
-// Field names whose integer values are history indices.
-var opFieldNames = map[string]bool{
-	"op": true, "ops": true, "index": true, "indices": true, "op-index": true,
-	"op_index": true, "op-indices": true, "op_indices": true, "op-indexes": true,
-	"op_indexes": true, "writer": true, "reader": true, "writers": true, "readers": true,
-	"invoke": true, "completion": true, "send": true, "poll": true, "sends": true, "polls": true,
-	"prev-op": true, "prev_op": true, "witness": true, "witnesses": true,
-}
-
-// Field names whose integer values are offsets.
-var offsetFieldNames = map[string]bool{
-	"offset": true, "offsets": true, "expected-offset": true, "expected_offset": true,
-	"prev-offset": true, "prev_offset": true, "from": true, "to": true,
-}
-
-func walkExample(v any, field string, ex *Example, ops map[int64]bool, keys map[string]bool, offs map[int64]bool, depth int) {
-	if depth > 12 {
-		return
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		// An embedded history op (Jepsen style): take its index and keys.
-		if idx, ok := x["index"].(json.Number); ok {
-			if _, hasType := x["type"]; hasType {
-				if n, err := idx.Int64(); err == nil {
-					ops[n] = true
-				}
-			}
-		}
-		for k, child := range x {
-			lk := strings.ToLower(k)
-			switch {
-			case lk == "explanation" || lk == "explain" || lk == "message" || lk == "why":
-				if s, ok := child.(string); ok && ex.Explanation == "" {
-					ex.Explanation = s
-				}
-				continue
-			case lk == "key" || lk == "keys" || lk == "partition":
-				collectKeys(child, keys)
-			}
-			walkExample(child, lk, ex, ops, keys, offs, depth+1)
-		}
-	case []any:
-		for _, child := range x {
-			walkExample(child, field, ex, ops, keys, offs, depth+1)
-		}
-	case json.Number:
-		n, err := x.Int64()
-		if err != nil {
-			return
-		}
-		if opFieldNames[field] {
-			ops[n] = true
-		}
-		if offsetFieldNames[field] {
-			offs[n] = true
-		}
-	}
-}
-
-func collectKeys(v any, keys map[string]bool) {
-	switch x := v.(type) {
-	case string:
-		if strings.Contains(x, "/") {
-			keys[x] = true
-		}
-	case []any:
-		for _, c := range x {
-			collectKeys(c, keys)
-		}
-	}
+	return out, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -22,18 +22,24 @@ func TestParseResults(t *testing.T) {
 		{name: "missing verdict reads unknown", json: `{"checkers":{}}`, verdict: Unknown, anomalies: map[string]int{}},
 		{
 			name:    "anomaly with ops and keys",
-			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"lost-write":{"count":2,"explanation":"lost","examples":[{"key":"t0/1","offset":4,"ops":[7,9],"explanation":"value 3 lost"}]}}}}}`,
+			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"lost-write":{"count":2,"explanation":"lost","fatal_count":2,"examples":[{"key":"t0/1","offsets":[4],"ops":[7,9],"explanation":"value 3 lost","fatal":true}]}}}}}`,
 			verdict: Invalid, checkers: 1, anomalies: map[string]int{"lost-write": 2}, ops: []int64{7, 9}, keys: []string{"t0/1"}, explain: "value 3 lost",
 		},
 		{
-			name:    "embedded jepsen ops",
-			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"G1a":{"count":1,"examples":[{"reader":{"index":12,"type":"ok","f":"poll","value":[]},"writer":{"index":3,"type":"fail","f":"send"}}]}}}}}`,
-			verdict: Invalid, checkers: 1, anomalies: map[string]int{"G1a": 1}, ops: []int64{3, 12},
+			name:    "log-based case",
+			json:    `{"valid":false,"checkers":{"raft-safety":{"valid":false,"errors":{"election-safety":{"count":1,"fatal_count":1,"examples":[{"key":"t0/0","ops":[],"explanation":"n1 and n2 both led","fatal":true,"time":21000000000,"node":"n2","log":[{"file":"n1/chronik-server.log","line":2},{"file":"n2/chronik-server.log","line":3}]}]}}}}}`,
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{"election-safety": 1}, ops: []int64{}, keys: []string{"t0/0"}, explain: "n1 and n2 both led",
 		},
 		{
-			name:    "examples as a bare list",
+			// Stores written before every checker shared verdict.Case.
+			name:    "older raft-safety shape",
+			json:    `{"valid":false,"checkers":{"raft-safety":{"valid":false,"errors":{"term-regression":{"count":1,"examples":[{"group":"t0/1","gid":4,"term":7,"time":30000000000,"first":{"node":"n3","line":2},"second":{"node":"n3","line":3},"message":"n3 restarted t0/1 with term 7"}]}}}}}`,
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{"term-regression": 1}, ops: []int64{}, keys: []string{"t0/1"}, explain: "n3 restarted t0/1 with term 7",
+		},
+		{
+			name:    "errors not in the shared shape are kept as written",
 			json:    `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{"duplicate":[{"key":"a/0","op_indices":[5]}]}}}}`,
-			verdict: Invalid, checkers: 1, anomalies: map[string]int{"duplicate": 1}, ops: []int64{5}, keys: []string{"a/0"},
+			verdict: Invalid, checkers: 1, anomalies: map[string]int{},
 		},
 	}
 	for _, tc := range tests {
@@ -63,6 +69,9 @@ func TestParseResults(t *testing.T) {
 			}
 			if ex.Explanation != tc.explain {
 				t.Errorf("explanation %q, want %q", ex.Explanation, tc.explain)
+			}
+			if a := r.Checkers[0].Anomalies[0]; ex.Allowed || a.FatalCount != a.Count {
+				t.Errorf("example allowed %v, fatal count %d of %d; want fatal cases only", ex.Allowed, a.FatalCount, a.Count)
 			}
 		})
 	}

@@ -5,10 +5,9 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,19 +24,37 @@ type runPage struct {
 
 	HasHistory   bool
 	HistoryError string
-	Events       int
-	Operations   int
-	Duration     time.Duration
-	OpStats      []opStat
+	// HistoryPartial is set when the views show only the events before
+	// the malformed line HistoryError names.
+	HistoryPartial bool
+	Events         int
+	Operations     int
+	Duration       time.Duration
+	OpStats        []opStat
+	// HasNodes says the history names the node that answered operations.
+	HasNodes bool
 
 	Anomalies []anomalyView
+	// First is the run's first anomaly, marked on every plot and on the
+	// timeline; FirstTime is its moment as the page shows times.
+	First     *firstAnomaly
+	FirstTime string
+	FirstOp   int64
 	Windows   []NemesisWindow
+
+	// Statistics computed from the history.
+	Availability []availRow
+	Errors       []errorGroup
+	ErrorsMore   int
 
 	LatencySVG    template.HTML
 	LatencyDrawn  int
 	LatencyTotal  int
 	ThroughputSVG template.HTML
 	KeyViews      []keyViewHTML
+	// KeyParts is set when the key views are written to report-parts/
+	// and loaded on demand (parts.go).
+	KeyParts bool
 
 	Links []link
 	Logs  []link
@@ -48,13 +65,11 @@ type runPage struct {
 	Pages        int
 	InlinePages  []template.JS
 	FNames       []string
+	NodeNames    []string
 	PageFiles    bool
-}
-
-type opStat struct {
-	F                   string
-	Total, Ok, Fail, In int
-	P50, P99, Max       string
+	// PartAnchors maps ids inside parts to the part that holds them, so
+	// that a link to one loads its part first.
+	PartAnchors map[string]string
 }
 
 type anomalyView struct {
@@ -62,35 +77,27 @@ type anomalyView struct {
 	Shown    []exampleView
 	Hidden   int
 	Fatalish bool
+	// Story tells the anomaly's earliest fatal case.
+	Story *storyView
 }
 
 type exampleView struct {
 	Example
-	Rows     []opRow
+	Rows     []storyStep
 	MoreOps  int
 	KeyLinks []string
-}
-
-// opRow is one operation of an anomaly example as rendered server-side.
-type opRow struct {
-	Index   int64
-	Found   bool
-	Time    string
-	Process string
-	Type    string
-	F       string
-	Value   string
-	Error   string
+	// Told marks the example the story tells.
+	Told bool
 }
 
 type keyViewHTML struct {
 	KeyView
 	PlotHTML template.HTML
 	Anchor   string
-}
-
-type link struct {
-	Href, Label, Note string
+	// Part names the report part holding the view when it is loaded on
+	// demand; Bytes is its size.
+	Part  string
+	Bytes int
 }
 
 // maxExamplesShown and maxOpsPerExample keep the anomaly section readable;
@@ -105,182 +112,252 @@ const (
 // node logs). It reads only those files, so it can re-render any saved run.
 // Large histories also get runDir/history-pages/ (see history_pages.go).
 func RenderRun(ctx context.Context, runDir string) error {
+	if err := renderRun(ctx, runDir); err != nil {
+		return fmt.Errorf("render run %s: %w", runDir, err)
+	}
+	return nil
+}
+
+func renderRun(ctx context.Context, runDir string) error {
+	pg, err := readRunPage(runDir)
+	if err != nil {
+		return err
+	}
+	keys := anomalyKeys(pg.Results)
+	h := pg.loadHistory(ctx, runDir, keys, anomalyOps(pg.Results))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h != nil {
+		pg.First = findFirstAnomaly(pg.Results, h)
+		if pg.First != nil {
+			pg.FirstTime = fmtSeconds(pg.First.T)
+			pg.FirstOp = lastOp(pg.First.Ops)
+		}
+		if err := pg.addHistoryViews(runDir, h, keys); err != nil {
+			return err
+		}
+	}
+	if pg.Results != nil {
+		pg.Anomalies = anomalyViews(pg.Results, h, pg.Windows)
+		pg.linkStoryKeys()
+	}
+	if err := pg.writeParts(runDir); err != nil {
+		return err
+	}
+	pg.Links, pg.Logs = runLinks(runDir)
+	var buf bytes.Buffer
+	if err := runTemplate.Execute(&buf, pg); err != nil {
+		return fmt.Errorf("execute template: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes())
+}
+
+// linkStoryKeys leaves the link to a story's key view out when the key
+// has none (more keys are named than get a view).
+func (pg *runPage) linkStoryKeys() {
+	has := map[string]bool{}
+	for _, kv := range pg.KeyViews {
+		has[kv.Anchor] = true
+	}
+	for _, av := range pg.Anomalies {
+		if av.Story != nil && !has[av.Story.KeyAnchor] {
+			av.Story.KeyAnchor = ""
+		}
+	}
+}
+
+func lastOp(ops []int64) int64 {
+	if len(ops) == 0 {
+		return -1
+	}
+	return slices.Max(ops)
+}
+
+// readRunPage starts the page from test.json and results.json.
+func readRunPage(runDir string) (*runPage, error) {
 	cfg, err := readTestConfig(filepath.Join(runDir, "test.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	res, err := readResults(filepath.Join(runDir, "results.json"))
 	if err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
+		return nil, err
 	}
 	pg := &runPage{Config: cfg, Results: res, RunDir: runDir, Generated: time.Now().UTC(), PageSize: pageSize, PagesPerFile: pagesPerFile}
 	pg.Title = cfg.Name
 	if pg.Title == "" {
 		pg.Title = filepath.Base(filepath.Dir(runDir))
 	}
-	switch {
-	case res == nil:
-		pg.Verdict = Unknown
-		pg.VerdictNote = "results.json is missing: the history was not checked."
-	default:
-		pg.Verdict = res.Valid
-		if res.Valid == Unknown {
-			// Say at the top why nothing could be decided.
-			var why []string
-			for _, c := range res.Checkers {
-				if c.Valid == Unknown {
-					w := c.Name + " could not decide"
-					if c.Explanation != "" {
-						w = c.Name + ": " + c.Explanation
-					}
-					why = append(why, w)
-				}
-			}
-			pg.VerdictNote = strings.Join(why, "; ")
-		}
-	}
-
-	// Keys and offsets named by anomalies get offset views.
-	keyOffsets := map[string][]int64{}
-	var keyOrder []string
-	if res != nil {
-		for _, c := range res.Checkers {
-			for _, a := range c.Anomalies {
-				for _, ex := range a.Examples {
-					for _, k := range ex.Keys {
-						if _, ok := keyOffsets[k]; !ok {
-							keyOrder = append(keyOrder, k)
-							keyOffsets[k] = nil
-						}
-						keyOffsets[k] = append(keyOffsets[k], ex.Offsets...)
-					}
-				}
-			}
-			for _, p := range c.Partitions {
-				if p.Result != "ok" && p.Result != "valid" && p.Result != "true" {
-					if _, ok := keyOffsets[p.Key]; !ok {
-						keyOrder = append(keyOrder, p.Key)
-						keyOffsets[p.Key] = nil
-					}
-				}
-			}
-		}
-	}
-	if len(keyOrder) > maxKeyViews {
-		keyOrder = keyOrder[:maxKeyViews]
-	}
-	wantKeys := map[string]bool{}
-	for _, k := range keyOrder {
-		wantKeys[k] = true
-	}
-
-	var h *loadedHistory
-	histPath := filepath.Join(runDir, "history.jsonl")
-	if _, err := os.Stat(histPath); err == nil {
-		h, err = loadHistory(ctx, histPath, wantKeys)
-		if err != nil {
-			// A broken history still gets a report that says so.
-			pg.HistoryError = err.Error()
-			h = nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
-	}
-	if h != nil {
-		pg.HasHistory = true
-		pg.Events = len(h.events)
-		pg.Duration = time.Duration(h.end)
-		pg.FNames = h.fs
-		pg.Windows = nemesisWindows(h)
-		pg.OpStats, pg.Operations = operationStats(h)
-		lat, drawn, total, err := latencyPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
-		thr, err := throughputPlot(h, pg.Windows)
-		if err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-		pg.ThroughputSVG = template.HTML(thr)
-		for _, k := range keyOrder {
-			ko := h.keyObs[k]
-			if ko == nil {
-				continue
-			}
-			kv := buildKeyView(ko, keyOffsets[k])
-			svg, err := keyPlot(ko, h.end, pg.Windows)
-			if err != nil {
-				return fmt.Errorf("render run %s: %w", runDir, err)
-			}
-			pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
-		}
-		if err := pg.paginate(runDir, h); err != nil {
-			return fmt.Errorf("render run %s: %w", runDir, err)
-		}
-	}
-	if res != nil {
-		pg.Anomalies = anomalyViews(res, h)
-	}
-	pg.Links, pg.Logs = runLinks(runDir)
-
-	var buf bytes.Buffer
-	if err := runTemplate.Execute(&buf, pg); err != nil {
-		return fmt.Errorf("render run %s: execute template: %w", runDir, err)
-	}
-	if err := writeFileAtomic(filepath.Join(runDir, "index.html"), buf.Bytes()); err != nil {
-		return fmt.Errorf("render run %s: %w", runDir, err)
-	}
-	return nil
+	pg.Verdict, pg.VerdictNote = verdictOf(res)
+	return pg, nil
 }
 
-// paginate decides which history pages go inline and writes page files
-// when not all of them do.
-func (pg *runPage) paginate(runDir string, h *loadedHistory) error {
-	pg.Pages = (len(h.events) + pageSize - 1) / pageSize
-	inline := map[int]bool{}
-	if pg.Pages <= maxInlinePages {
-		for n := 0; n < pg.Pages; n++ {
-			inline[n] = true
+// verdictOf is the run's verdict and, when it is unknown, why.
+func verdictOf(res *Results) (Verdict, string) {
+	if res == nil {
+		return Unknown, "results.json is missing: the history was not checked."
+	}
+	if res.Valid != Unknown {
+		return res.Valid, ""
+	}
+	// Say at the top why nothing could be decided.
+	var why []string
+	for _, c := range res.Checkers {
+		if c.Valid == Unknown {
+			w := c.Name + " could not decide"
+			if c.Explanation != "" {
+				w = c.Name + ": " + c.Explanation
+			}
+			why = append(why, w)
 		}
-		// A previous render of a larger history may have left pages.
-		if err := os.RemoveAll(filepath.Join(runDir, pagesDir)); err != nil {
-			return fmt.Errorf("clear history pages: %w", err)
+	}
+	return Unknown, strings.Join(why, "; ")
+}
+
+// viewKeys are the keys the history load observes (observed, for the
+// stories' log excerpts) and the first of them, which get an offset view
+// (order), in the order anomalies name them, fatal cases first, with the
+// offsets the anomalies point at.
+type viewKeys struct {
+	order    []string
+	observed []string
+	offsets  map[string][]int64
+}
+
+// maxObservedKeys bounds the keys whose every acknowledgement and read the
+// load keeps: the views' keys and the stories'.
+const maxObservedKeys = 3 * maxKeyViews
+
+// anomalyKeys picks the keys named by anomaly examples (each anomaly's
+// fatal cases first, so that every story's key is among them) and the
+// partitions a checker did not pass.
+func anomalyKeys(res *Results) viewKeys {
+	k := viewKeys{offsets: map[string][]int64{}}
+	add := func(key string, offsets []int64) {
+		if key == "" {
+			return
 		}
-	} else {
-		pg.PageFiles = true
-		inline[0] = true
-		if pg.Results != nil {
-		outer:
-			for _, c := range pg.Results.Checkers {
+		if _, ok := k.offsets[key]; !ok {
+			k.observed = append(k.observed, key)
+			k.offsets[key] = nil
+		}
+		k.offsets[key] = append(k.offsets[key], offsets...)
+	}
+	if res != nil {
+		for _, pass := range []func(Example) bool{
+			func(ex Example) bool { return ex.Fatal },
+			func(ex Example) bool { return !ex.Fatal },
+		} {
+			for _, c := range res.Checkers {
 				for _, a := range c.Anomalies {
 					for _, ex := range a.Examples {
-						for _, op := range ex.Ops {
-							if len(inline) >= maxAnomalyPage {
-								break outer
-							}
-							if p := h.pos(op); p >= 0 {
-								inline[p/pageSize] = true
-							}
+						if pass(ex) {
+							add(ex.Key, ex.Offsets)
 						}
 					}
 				}
 			}
 		}
-		if err := writePageFiles(runDir, h, pg.Pages); err != nil {
-			return err
+		for _, c := range res.Checkers {
+			for _, p := range c.Partitions {
+				if p.Result != "ok" && p.Result != "valid" && p.Result != "true" {
+					add(p.Key, nil)
+				}
+			}
 		}
 	}
-	ns := make([]int, 0, len(inline))
-	for n := range inline {
-		ns = append(ns, n)
+	if len(k.observed) > maxObservedKeys {
+		k.observed = k.observed[:maxObservedKeys]
 	}
-	sort.Ints(ns)
-	for _, n := range ns {
-		pg.InlinePages = append(pg.InlinePages, template.JS(appendPage(nil, h, n)))
+	k.order = k.observed[:min(len(k.observed), maxKeyViews)]
+	return k
+}
+
+// anomalyOps are the history indices the anomaly sections show, whose
+// whole values the load keeps.
+func anomalyOps(res *Results) map[int64]bool {
+	ops := map[int64]bool{}
+	if res == nil {
+		return ops
 	}
-	return nil
+	for _, c := range res.Checkers {
+		for _, a := range c.Anomalies {
+			for _, ex := range a.Examples {
+				for i, idx := range ex.Ops {
+					if i == maxOpsPerExample {
+						break
+					}
+					ops[idx] = true
+				}
+			}
+		}
+	}
+	return ops
+}
+
+// loadHistory reads runDir/history.jsonl, if there is one. A history that
+// cannot be read is reported on the page; a malformed one still shows the
+// events before its first bad line.
+func (pg *runPage) loadHistory(ctx context.Context, runDir string, keys viewKeys, ops map[int64]bool) *loadedHistory {
+	histPath := filepath.Join(runDir, "history.jsonl")
+	if _, err := os.Stat(histPath); err != nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, k := range keys.observed {
+		want[k] = true
+	}
+	h, err := loadHistory(ctx, histPath, want, ops)
+	if err == nil {
+		return h
+	}
+	pg.HistoryError = err.Error()
+	if h == nil || len(h.events) == 0 {
+		return nil
+	}
+	pg.HistoryPartial = true
+	return h
+}
+
+// addHistoryViews fills everything drawn from the history: the summary,
+// the nemesis windows, the statistics, the plots, the key views and the
+// history pages.
+func (pg *runPage) addHistoryViews(runDir string, h *loadedHistory, keys viewKeys) error {
+	pg.HasHistory = true
+	pg.Events = len(h.events)
+	pg.Duration = time.Duration(h.end)
+	pg.FNames = h.fs
+	pg.NodeNames = h.nodes
+	pg.HasNodes = len(h.nodes) > 0
+	pg.Windows = nemesisWindows(h)
+	pg.OpStats, pg.Operations = operationStats(h)
+	pg.Availability = availability(h, pg.Windows)
+	pg.Errors, pg.ErrorsMore = errorGroups(h, pg.Windows)
+	ov := overlay{windows: pg.Windows, first: pg.First}
+	lat, drawn, total, err := latencyPlot(h, ov)
+	if err != nil {
+		return err
+	}
+	pg.LatencySVG, pg.LatencyDrawn, pg.LatencyTotal = template.HTML(lat), drawn, total
+	thr, err := throughputPlot(h, ov)
+	if err != nil {
+		return err
+	}
+	pg.ThroughputSVG = template.HTML(thr)
+	for _, k := range keys.order {
+		ko := h.keyObs[k]
+		if ko == nil {
+			continue
+		}
+		kv := buildKeyView(ko, keys.offsets[k])
+		svg, err := keyPlot(ko, h.end, ov)
+		if err != nil {
+			return err
+		}
+		pg.KeyViews = append(pg.KeyViews, keyViewHTML{KeyView: kv, PlotHTML: template.HTML(svg), Anchor: keyAnchor(k)})
+	}
+	return pg.paginate(runDir, h)
 }
 
 func keyAnchor(k string) string {
@@ -288,31 +365,44 @@ func keyAnchor(k string) string {
 	return "key-" + r.Replace(k)
 }
 
-func anomalyViews(res *Results, h *loadedHistory) []anomalyView {
+func anomalyViews(res *Results, h *loadedHistory, wins []NemesisWindow) []anomalyView {
 	var out []anomalyView
 	for _, c := range res.Checkers {
-		for _, a := range c.Anomalies {
-			av := anomalyView{Anomaly: a}
+		for ai := range c.Anomalies {
+			a := &c.Anomalies[ai]
+			av := anomalyView{Anomaly: *a}
 			if av.Explanation == "" {
 				av.Explanation = anomalyExplanations[a.Name]
+			}
+			told := -1
+			if len(a.Examples) > 0 {
+				var earliest bool
+				told, earliest = toldCase(a, h)
+				av.Story = storyOf(a, told, h, wins)
+				av.Story.Earliest = earliest
 			}
 			for i, ex := range a.Examples {
 				if i >= maxExamplesShown {
 					av.Hidden = len(a.Examples) - i
 					break
 				}
-				ev := exampleView{Example: ex}
+				ev := exampleView{Example: ex, Told: i == told}
 				ops := ex.Ops
 				if len(ops) > maxOpsPerExample {
 					ev.MoreOps = len(ops) - maxOpsPerExample
 					ops = ops[:maxOpsPerExample]
 				}
-				for _, idx := range ops {
-					ev.Rows = append(ev.Rows, opRowOf(h, idx))
+				if h != nil {
+					fc := caseFocus(&ev.Example, h)
+					for _, idx := range ops {
+						ev.Rows = append(ev.Rows, storyStepOf(h, idx, fc))
+					}
+				} else {
+					for _, idx := range ops {
+						ev.Rows = append(ev.Rows, storyStep{Index: idx})
+					}
 				}
-				for _, k := range ex.Keys {
-					ev.KeyLinks = append(ev.KeyLinks, k)
-				}
+				ev.KeyLinks = append(ev.KeyLinks, ex.Keys...)
 				av.Shown = append(av.Shown, ev)
 			}
 			out = append(out, av)
@@ -321,177 +411,6 @@ func anomalyViews(res *Results, h *loadedHistory) []anomalyView {
 	return out
 }
 
-func opRowOf(h *loadedHistory, idx int64) opRow {
-	r := opRow{Index: idx}
-	if h == nil {
-		return r
-	}
-	p := h.pos(idx)
-	if p < 0 {
-		return r
-	}
-	e := &h.events[p]
-	r.Found = true
-	r.Time = fmtSeconds(e.t)
-	r.Process = "nemesis"
-	if e.proc >= 0 {
-		r.Process = fmt.Sprint(e.proc)
-	}
-	r.Type = typeNames[e.typ]
-	r.F = h.fname(e.f)
-	r.Value = h.value(e)
-	r.Error = h.errText(e)
-	return r
-}
-
 func fmtSeconds(ns int64) string {
 	return fmt.Sprintf("%.3f s", float64(ns)/1e9)
-}
-
-// operationStats counts client operations by f and outcome and computes
-// latency quantiles, a summary that exists even when results.json lacks
-// stats.
-func operationStats(h *loadedHistory) ([]opStat, int) {
-	type acc struct {
-		st   opStat
-		lats []float64
-	}
-	by := map[string]*acc{}
-	total := 0
-	for i := range h.events {
-		e := &h.events[i]
-		if e.proc < 0 || e.typ != evInvoke {
-			continue
-		}
-		total++
-		f := h.fname(e.f)
-		a := by[f]
-		if a == nil {
-			a = &acc{st: opStat{F: f}}
-			by[f] = a
-		}
-		a.st.Total++
-		typ, end := evInfo, h.end
-		if p := h.pos(e.pair); e.pair >= 0 && p >= 0 {
-			typ, end = h.events[p].typ, h.events[p].t
-		}
-		switch typ {
-		case evOk:
-			a.st.Ok++
-			a.lats = append(a.lats, float64(end-e.t)/1e6)
-		case evFail:
-			a.st.Fail++
-		default:
-			a.st.In++
-		}
-	}
-	var out []opStat
-	for _, f := range sortedKeys(by) {
-		a := by[f]
-		if len(a.lats) > 0 {
-			sort.Float64s(a.lats)
-			q := func(p float64) string {
-				i := int(math.Ceil(p*float64(len(a.lats)))) - 1
-				return fmtMs(a.lats[max(0, min(i, len(a.lats)-1))])
-			}
-			a.st.P50, a.st.P99, a.st.Max = q(0.5), q(0.99), fmtMs(a.lats[len(a.lats)-1])
-		}
-		out = append(out, a.st)
-	}
-	return out, total
-}
-
-func fmtMs(ms float64) string {
-	switch {
-	case ms >= 10000:
-		return fmt.Sprintf("%.1f s", ms/1000)
-	case ms >= 100:
-		return fmt.Sprintf("%.0f ms", ms)
-	default:
-		return fmt.Sprintf("%.2f ms", ms)
-	}
-}
-
-// runLinks lists the files next to the report worth opening: Porcupine's
-// visualizations, the raw history and results, the harness log, and every
-// node's logs (nK/*.log).
-func runLinks(runDir string) (links, logs []link) {
-	add := func(name, label, note string) {
-		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
-			links = append(links, link{Href: name, Label: label, Note: note})
-		}
-	}
-	add("linearizability.html", "linearizability.html", "Porcupine's visualization, with nemesis windows")
-	if vis, _ := filepath.Glob(filepath.Join(runDir, "*.html")); len(vis) > 0 {
-		for _, v := range vis {
-			b := filepath.Base(v)
-			if b != "index.html" && b != "linearizability.html" {
-				links = append(links, link{Href: b, Label: b, Note: "visualization"})
-			}
-		}
-	}
-	add("history.jsonl", "history.jsonl", "every operation, one JSON object per line")
-	add("results.json", "results.json", "the checkers' verdicts and every anomaly example")
-	add("test.json", "test.json", "the full configuration")
-	add("chaos.log", "chaos.log", "the harness's log")
-	nodeLogs, _ := filepath.Glob(filepath.Join(runDir, "n*", "*.log"))
-	sort.Slice(nodeLogs, func(i, j int) bool { return naturalLess(nodeLogs[i], nodeLogs[j]) })
-	for _, l := range nodeLogs {
-		rel, err := filepath.Rel(runDir, l)
-		if err != nil {
-			continue
-		}
-		rel = filepath.ToSlash(rel)
-		note := ""
-		if st, err := os.Stat(l); err == nil {
-			note = humanBytes(st.Size())
-		}
-		logs = append(logs, link{Href: rel, Label: rel, Note: note})
-	}
-	return links, logs
-}
-
-// naturalLess orders n2 before n10.
-func naturalLess(a, b string) bool {
-	if len(a) != len(b) {
-		da, db := filepath.Dir(a), filepath.Dir(b)
-		if len(da) != len(db) {
-			return len(da) < len(db)
-		}
-	}
-	return a < b
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
-}
-
-// anomalyExplanations explains each anomaly name of Jepsen's Kafka
-// workload, for results that do not carry their own explanation.
-var anomalyExplanations = map[string]string{
-	"lost-write":            "A write was acknowledged (or read by someone), and a later offset of the same key was read, yet no ok poll ever saw this write: the log lost it.",
-	"duplicate":             "The same value appears at more than one offset of a key: a send was applied twice.",
-	"inconsistent-offsets":  "Two different values were observed at the same offset of a key: replicas disagree about the log.",
-	"nonmonotonic-poll":     "A consumer's polls went backwards: a later poll returned an offset below one an earlier poll had returned.",
-	"nonmonotonic-send":     "A producer's sends to one key were acknowledged at offsets that went backwards.",
-	"poll-skip":             "Between two polls of one consumer, offsets that exist in the log were skipped.",
-	"int-poll-skip":         "Within a single poll, offsets that exist in the log were skipped.",
-	"int-nonmonotonic-poll": "Within a single poll, offsets went backwards.",
-	"int-send-skip":         "Within a single transaction's sends, other writes were interleaved at offsets in between.",
-	"int-nonmonotonic-send": "Within a single transaction, later sends got lower offsets than earlier ones.",
-	"unseen":                "Acknowledged writes that no poll had seen by the end of the test (a warning until the final drain confirms them lost).",
-	"G1a":                   "Aborted read: a value was read whose send had failed.",
-	"precommitted-read":     "A value was read before the send that wrote it could have committed (before the send was even invoked).",
-	"G0":                    "Write cycle: transactions' writes are ordered inconsistently across keys.",
-	"G1c":                   "Circular information flow: a cycle of write-write and write-read dependencies between transactions.",
-	"nonlinearizable":       "No order of the operations consistent with real time explains what clients saw (Porcupine found no linearization).",
 }

@@ -35,6 +35,9 @@ type synthOptions struct {
 	// refer to the returned synthRun's op indices.
 	Results func(r *synthRun) any
 	Name    string
+	// RecordNodes sets "node" on client completions (n1..n3, by process),
+	// as a harness that records the answering node does.
+	RecordNodes bool
 }
 
 type synthConflict struct {
@@ -241,6 +244,9 @@ func writeSyntheticRun(tb testing.TB, dir string, o synthOptions) *synthRun {
 			}
 			if outcome != history.Ok {
 				compOp.Error = map[history.Type]string{history.Fail: "NOT_LEADER_FOR_PARTITION", history.Info: "context deadline exceeded"}[outcome]
+			}
+			if o.RecordNodes && outcome != history.Info {
+				compOp.Node = nodes[p%len(nodes)]
 			}
 			evs = append(evs, pending{at: inv, op: invOp, seq: len(evs)}, pending{at: inv + lat, op: compOp, seq: len(evs) + 1, poisoned: poisoned})
 			if outcome == history.Info {

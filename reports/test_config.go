@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// TestConfig is the part of test.json (the harness's Config, RULES.md) that
-// the report and the index need. test.json is parsed loosely: every field is
-// also kept in Fields so that options added later still show up in the
-// configuration table.
+// TestConfig is the part of test.json (harness.Config as each run saves
+// it) that the report and the index need. test.json is parsed loosely:
+// every field is also kept in Fields so that options added later still
+// show up in the configuration table.
 type TestConfig struct {
 	Name        string
 	Seed        string

@@ -73,23 +73,25 @@ func genInvalid(tb testing.TB, dir string) *synthRun {
 			conflictOps = append(conflictOps, r.ConflictPolls...)
 			return map[string]any{"valid": false, "checkers": map[string]any{
 				"kafka": map[string]any{"valid": false, "errors": map[string]any{
-					"lost-write": map[string]any{"count": 1, "examples": []any{map[string]any{
-						"key": lost.Key, "value": lost.Value, "offset": lost.Offset, "ops": []int64{lost.Index, last},
+					"lost-write": map[string]any{"count": 1, "fatal_count": 1, "examples": []any{map[string]any{
+						"key": lost.Key, "values": []int64{lost.Value}, "offsets": []int64{lost.Offset}, "ops": []int64{lost.Index, last}, "fatal": true,
 						"explanation": "value was acknowledged at offset 30 and later offsets were read, but no poll ever saw it",
 					}}},
-					"duplicate": map[string]any{"count": 2, "examples": []any{
-						map[string]any{"key": dup1.Key, "value": dup1.Value, "offsets": []int64{dup1.Offset, dup2.Offset}, "ops": []int64{dup1.Index, dup2.Index}},
-						map[string]any{"key": dup1.Key, "value": dup2.Value, "offsets": []int64{dup2.Offset, dup2.Offset + 2}, "op_indices": []int64{dup2.Index}},
+					"duplicate": map[string]any{"count": 2, "fatal_count": 2, "examples": []any{
+						map[string]any{"key": dup1.Key, "values": []int64{dup1.Value}, "offsets": []int64{dup1.Offset, dup2.Offset}, "ops": []int64{dup1.Index, dup2.Index}, "fatal": true,
+							"explanation": "value appears at two offsets"},
+						map[string]any{"key": dup1.Key, "values": []int64{dup2.Value}, "offsets": []int64{dup2.Offset, dup2.Offset + 2}, "ops": []int64{dup2.Index}, "fatal": true,
+							"explanation": "value appears at two offsets"},
 					}},
-					"inconsistent-offsets": map[string]any{"count": 1, "examples": []any{map[string]any{
-						"key": conflictSend.Key, "offset": conflictSend.Offset, "values": []int64{conflictSend.Value, 1_000_000 + conflictSend.Value},
-						"ops": conflictOps,
+					"inconsistent-offsets": map[string]any{"count": 1, "fatal_count": 1, "examples": []any{map[string]any{
+						"key": conflictSend.Key, "offsets": []int64{conflictSend.Offset}, "values": []int64{conflictSend.Value, 1_000_000 + conflictSend.Value},
+						"ops": conflictOps, "fatal": true, "explanation": "one offset holds two values",
 					}}},
 				}},
 				"linearizable": map[string]any{"valid": false,
 					"partitions": map[string]any{"t0/0": "ok", "t0/1": "nonlinearizable", "t0/2": "ok", "t0/3": "ok"},
-					"errors": map[string]any{"nonlinearizable": map[string]any{"count": 1, "examples": []any{map[string]any{
-						"key": "t0/1", "ops": conflictOps, "explanation": "no linearization explains the read of offset 20",
+					"errors": map[string]any{"nonlinearizable": map[string]any{"count": 1, "fatal_count": 1, "examples": []any{map[string]any{
+						"key": "t0/1", "ops": conflictOps, "explanation": "no linearization explains the read of offset 20", "fatal": true,
 					}}}},
 				},
 				"stats": statsChecker(r),
@@ -104,7 +106,7 @@ func genUnknown(tb testing.TB, dir string) *synthRun {
 		Results: func(r *synthRun) any {
 			return map[string]any{"valid": "unknown", "checkers": map[string]any{
 				"kafka": map[string]any{"valid": true, "errors": map[string]any{}},
-				"linearizable": map[string]any{"valid": "unknown", "explanation": "porcupine timed out on t0/2 after 30s",
+				"linearizable": map[string]any{"valid": "unknown", "error": "porcupine timed out on t0/2 after 30s",
 					"partitions": map[string]any{"t0/0": "ok", "t0/1": "ok", "t0/2": "unknown", "t0/3": "ok"}},
 				"stats": statsChecker(r),
 			}}

@@ -86,11 +86,11 @@ func ReadValidation(path string) (*Validation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read validation: %w", err)
 	}
-	var v Validation
-	if err := json.Unmarshal(b, &v); err != nil {
+	v := new(Validation)
+	if err := json.Unmarshal(b, v); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	return &v, nil
+	return v, nil
 }
 
 // WriteValidation writes v to path as indented JSON (the format the store

@@ -20,6 +20,13 @@
 //	POST /admin/crash-points      arms one (JSON body below)
 //	DELETE /admin/crash-points[?point=NAME]
 //	                              disarms one, or all without point
+//	GET    /admin/members         the member records (members.go)
+//	POST   /admin/members         add a member, {"id","raft_addr","kafka_addr"}
+//	DELETE /admin/members/{id}    remove a member
+//
+// Membership requests are answered by any node: a follower forwards them
+// to the __meta leader's admin address (recorded in __meta when each node
+// registers). members.go lists the statuses and error codes.
 //
 // The peer delay exists because the machines have no netem: the chaos
 // harness's `delay` nemesis adds latency to Raft traffic through this

@@ -44,7 +44,10 @@ type Config struct {
 	Delayer PeerDelayer
 	// Gatherer supplies /metrics; nil serves an empty page.
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Members may be nil: the membership endpoints (members.go) then
+	// answer 501.
+	Members Members
+	Logger  *slog.Logger
 	// Durability may be nil: /admin/power-loss and /admin/crash-points
 	// then answer 501.
 	Durability Durability
@@ -103,6 +106,8 @@ func Handler(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("GET /admin/peer-delay", peerDelay)
 	mux.HandleFunc("POST /admin/peer-delay", peerDelay)
+	cfg.Logger = log
+	registerMembers(mux, cfg)
 	registerDurability(mux, cfg, log)
 	return mux
 }

@@ -132,10 +132,16 @@ type ProduceResult struct {
 type FetchResult struct {
 	// Batches are whole record batches with their assigned base offsets,
 	// starting at the batch containing the requested offset.
-	Batches        [][]byte
-	HighWatermark  int64
+	Batches       [][]byte
+	HighWatermark int64
+	// LastStable is the last stable offset: every record below it
+	// belongs to no transaction or to a decided one. read_committed
+	// consumers read only below it.
 	LastStable     int64
 	LogStartOffset int64
+	// Aborted lists the aborted transactions whose ranges overlap the
+	// returned batches (what Fetch's AbortedTransactions carries).
+	Aborted []AbortedTxn
 }
 
 // OffsetCommit is a committed consumer-group offset.
@@ -164,6 +170,12 @@ type Status struct {
 	// FaultFS is set when the store runs on the fault-injection file
 	// system (--fault-fs): a harness mode, not a bug.
 	FaultFS bool `json:"fault_fs,omitempty"`
+	// MemberState is this node's own state in __meta ("joining",
+	// "voter", "leaving", "removed"; empty while unknown, e.g. a node
+	// started with --join that was not added yet) and Members this
+	// node's view of every member (membership.go).
+	MemberState MemberState `json:"member_state,omitempty"`
+	Members     []Member    `json:"members,omitempty"`
 }
 
 // RaftGroupStatus is one Raft group's state on this node.
@@ -177,6 +189,12 @@ type RaftGroupStatus struct {
 	Leader  uint64 `json:"leader"` // 0: unknown
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
+	// Voters, VotersOutgoing (set while the group is in a joint
+	// configuration) and Learners are the group's configuration as
+	// applied on this node.
+	Voters         []uint64 `json:"voters"`
+	VotersOutgoing []uint64 `json:"voters_outgoing,omitempty"`
+	Learners       []uint64 `json:"learners,omitempty"`
 	// Progress is set on the leader only: each peer's replication state.
 	Progress map[uint64]PeerProgress `json:"progress,omitempty"`
 }
@@ -187,6 +205,8 @@ type PeerProgress struct {
 	Next   uint64 `json:"next"`
 	State  string `json:"state"` // StateProbe, StateReplicate, StateSnapshot
 	Active bool   `json:"active"`
+	// Learner is set for a learner (it does not count in quorums).
+	Learner bool `json:"learner,omitempty"`
 }
 
 // Timeouts shared by both layers.

@@ -13,6 +13,9 @@ import (
 
 // partitionGroup resolves a topic-partition to its local group.
 func (n *Node) partitionReplica(tp TopicPartition) (*raftGroup, *partitionSM, error) {
+	if n.removedSelf.Load() {
+		return nil, nil, ErrRemoved
+	}
 	tm, ok := n.meta.topic(tp.Topic)
 	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(tm.RaftGroups) {
 		return nil, nil, ErrUnknownTopic
@@ -44,6 +47,11 @@ func (n *Node) Produce(ctx context.Context, tp TopicPartition, b Batch, acks int
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	payload := encodeProduce(b)
+	if b.Transactional {
+		if payload, err = n.txnPayload(ctx, tp, b); err != nil {
+			return ProduceResult{}, err
+		}
+	}
 	if acks == 0 {
 		_, err := g.proposeAsync(ctx, payload, false)
 		return ProduceResult{BaseOffset: -1, LogAppendTime: -1}, err
@@ -93,19 +101,26 @@ func (n *Node) Fetch(ctx context.Context, tp TopicPartition, offset int64, maxBy
 	return sm.read(offset, maxBytes, -1)
 }
 
-// WaitForData blocks until the local high watermark exceeds offset, ctx
-// ends or maxWait passes. It only waits: the Fetch that follows re-checks
-// linearizably.
-func (n *Node) WaitForData(ctx context.Context, tp TopicPartition, offset int64, maxWait time.Duration) {
+// WaitForData blocks until the local high watermark (with readCommitted
+// the last stable offset) exceeds offset, ctx ends or maxWait passes. It
+// only waits: the Fetch that follows re-checks linearizably.
+func (n *Node) WaitForData(ctx context.Context, tp TopicPartition, offset int64, maxWait time.Duration, readCommitted bool) {
 	_, sm, err := n.partitionReplica(tp)
 	if err != nil {
 		return
 	}
-	waitUntil(ctx, maxWait, sm.hwChanged, func() bool { return sm.highWatermark() > offset })
+	end := sm.highWatermark
+	if readCommitted {
+		end = sm.lastStable
+	}
+	waitUntil(ctx, maxWait, sm.hwChanged, func() bool { return end() > offset })
 }
 
-// ListOffset answers ListOffsets for one partition (linearizable).
-func (n *Node) ListOffset(ctx context.Context, tp TopicPartition, timestamp int64) (int64, int64, int32, error) {
+// ListOffset answers ListOffsets for one partition (linearizable). With
+// readCommitted the latest offset is the last stable offset, and a time
+// lookup finds nothing at or above it (as Kafka's READ_COMMITTED
+// isolation).
+func (n *Node) ListOffset(ctx context.Context, tp TopicPartition, timestamp int64, readCommitted bool) (int64, int64, int32, error) {
 	g, sm, err := n.partitionReplica(tp)
 	if err != nil {
 		return 0, 0, 0, err
@@ -114,12 +129,17 @@ func (n *Node) ListOffset(ctx context.Context, tp TopicPartition, timestamp int6
 		return 0, 0, 0, err
 	}
 	epoch := int32(g.pubTerm.Load())
-	switch timestamp {
-	case -1:
+	switch {
+	case timestamp == -1 && readCommitted:
+		return sm.lastStable(), -1, epoch, nil
+	case timestamp == -1:
 		return sm.highWatermark(), -1, epoch, nil
-	case -2:
+	case timestamp == -2:
 		return sm.logStart(), -1, epoch, nil
 	}
 	off, ts := sm.offsetForTime(timestamp)
+	if readCommitted && off >= sm.lastStable() {
+		return -1, -1, epoch, nil
+	}
 	return off, ts, epoch, nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -19,18 +20,27 @@ func (n *Node) NodeID() int32 { return int32(n.cfg.NodeID) }
 // ("chronik-1-2-3").
 func (n *Node) ClusterID() string {
 	id := "chronik"
-	for _, v := range n.voters {
+	voters := n.meta.bootVoters()
+	if len(voters) == 0 {
+		voters = n.voters // before the first __meta apply
+	}
+	for _, v := range voters {
 		id += fmt.Sprintf("-%d", v)
 	}
 	return id
 }
 
-// Brokers lists the registered brokers.
-func (n *Node) Brokers() []BrokerInfo { return n.meta.brokers() }
+// Brokers lists the registered brokers that are still members (a removed
+// member's registration stays in __meta but is not reported).
+func (n *Node) Brokers() []BrokerInfo {
+	v := n.members.Load()
+	out := n.meta.brokers()
+	return slices.DeleteFunc(out, func(b BrokerInfo) bool { return v.removed(uint64(b.ID)) })
+}
 
 // ControllerID is the __meta leader, -1 if unknown.
 func (n *Node) ControllerID() int32 {
-	if l := n.metaRaft.pubLead.Load(); l != 0 {
+	if l := n.metaRaft.pubLead.Load(); l != 0 && !n.removedSelf.Load() {
 		return int32(l)
 	}
 	return -1
@@ -59,18 +69,32 @@ func (n *Node) Topic(name string) (TopicInfo, bool) {
 		return TopicInfo{}, false
 	}
 	ti := TopicInfo{Name: tm.Name, ID: tm.ID, Configs: tm.Configs}
-	replicas := make([]int32, len(n.voters))
-	for i, v := range n.voters {
-		replicas[i] = int32(v)
+	removed := n.removedSelf.Load()
+	// A group not created here yet reports the member voters.
+	voters := []int32{}
+	for _, id := range voterIDsOf(n.members.Load()) {
+		voters = append(voters, int32(id))
 	}
 	for p, gid := range tm.RaftGroups {
-		pi := PartitionInfo{Partition: int32(p), Leader: -1, Replicas: replicas, ISR: replicas}
+		pi := PartitionInfo{Partition: int32(p), Leader: -1, Replicas: voters, ISR: voters}
 		if g := n.raftGroup(gid); g != nil {
-			if l := g.pubLead.Load(); l != 0 {
+			pi.Replicas, pi.ISR = []int32{}, []int32{}
+			// Replicas are the group's voters and learners; the ISR is
+			// the voters (on the leader: those it sees caught up), since
+			// learners never count toward acks=all.
+			cs := g.confState()
+			for _, v := range cs.GetVoters() {
+				pi.Replicas = append(pi.Replicas, int32(v))
+			}
+			pi.ISR = slices.Clone(pi.Replicas)
+			for _, l := range cs.GetLearners() {
+				pi.Replicas = append(pi.Replicas, int32(l))
+			}
+			if l := g.pubLead.Load(); l != 0 && !removed {
 				pi.Leader = int32(l)
 			}
 			pi.LeaderEpoch = int32(g.pubTerm.Load())
-			if g.isLeader() {
+			if g.isLeader() && !removed {
 				pi.ISR = g.isr()
 			}
 		}

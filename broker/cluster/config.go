@@ -32,9 +32,28 @@ type Config struct {
 	TickInterval   time.Duration
 	ElectionTicks  int
 	HeartbeatTicks int
+	// LeaderImbalanceCheckInterval is how often the node checks whether
+	// a preferred replica that was away and came back leads too few of
+	// its partitions, and moves them back one at a time (see
+	// leadership.go). 0 means DefaultLeaderImbalanceCheckInterval; a
+	// negative interval never moves leadership back to a returned node.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePercentage: a returned preferred node gets its
+	// partitions back when more than this percentage of those it prefers
+	// are led elsewhere (Kafka's leader.imbalance.per.broker.percentage).
+	LeaderImbalancePercentage int
 	// SnapshotEntries: after this many applied entries beyond the last
 	// snapshot a group snapshots and compacts its Raft log.
 	SnapshotEntries uint64
+	// Join starts a node that is not a member yet (raft-cluster --join): it
+	// never bootstraps __meta and waits until a member adds it (POST
+	// /admin/members). Peers then lists existing members to talk to. A
+	// store that joined once is just restarted: the flag no longer matters.
+	Join bool
+	// AdminAddr is the advertised host:port of this node's admin HTTP API;
+	// it is recorded in __meta so that any node can forward a membership
+	// request to the __meta leader.
+	AdminAddr string
 	// Unsafe switches on seeded bugs used to validate the chaos harness.
 	// All are off by default.
 	Unsafe Unsafe
@@ -63,4 +82,18 @@ type Unsafe struct {
 	ForgetHardState      bool // do not persist term/vote
 	NoFsync              bool // never fsync the WAL (log, hard state): storage.Options.SkipWALSync
 	ApplyBeforeSave      bool // apply a Ready's committed entries before saving it
+	// DirectConfChange applies a change of several voters (a replace) as
+	// consecutive one-voter changes at the same entry: the voter set
+	// jumps from C_old to C_new without a joint configuration, so a
+	// majority of C_old and one of C_new can both act while nodes apply
+	// the entry at different times.
+	DirectConfChange bool
+	// PromoteEarly makes a learner a voter as soon as it is added, before
+	// it caught up: an empty node counts in the quorum while it is still
+	// receiving its snapshot.
+	PromoteEarly bool
+	// Transactions (txn_*.go):
+	LSOIsHW             bool // read_committed is served up to the high watermark
+	CommitBeforeMarkers bool // EndTxn answers before the markers are replicated
+	NoTxnVerification   bool // transactional batches are appended without KIP-890 verification
 }

@@ -17,7 +17,7 @@ func TestCrashPointsFire(t *testing.T) {
 	// produceUntil produces through the partition leader until the watch
 	// sees a node die, and returns the acknowledged records.
 	produceUntil := func(t *testing.T, tc *testCluster, exits *exitWatch) (map[int64]int64, uint64) {
-		load := startLoad(tc, []cluster.TopicPartition{tp}, 4)
+		load := startProduceLoad(tc, []cluster.TopicPartition{tp}, 4)
 		id := exits.wait(t, 20*time.Second)
 		tc.dead(id)
 		return load.stop()[tp], id
@@ -94,7 +94,7 @@ func TestCrashPointsFire(t *testing.T) {
 				// snapshot.
 				victim = follower(t, tc)
 				tc.net.Isolate(victim, tc.ids...)
-				load := startLoad(tc, []cluster.TopicPartition{tp}, 4)
+				load := startProduceLoad(tc, []cluster.TopicPartition{tp}, 4)
 				load.waitAcks(t, 200, 30*time.Second)
 				// One snapshot is one reach: count 1.
 				if _, err := tc.node(victim).ArmCrashPoint(cluster.CrashArm{Point: c.point, Count: 1, PowerLoss: c.powerLoss}); err != nil {

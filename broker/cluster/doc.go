@@ -41,17 +41,31 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
     broker registration, the seeded bugs' speculative view.
   - crashpoints.go, powerloss.go: the crash points and the power loss of
     the chaos harness's crash and power-loss faults (below).
+  - raft_events.go: the Raft events (state loaded at start, a new term or
+    vote persisted, an election won) logged at info level with attributes
+    of their own, which the harness's raft-safety checker reads.
+  - Membership (below): membership.go (the records in __meta),
+    confchange.go (a group's ConfState and the apply path of
+    configuration changes), member_reconcile.go (the reconciler that
+    drives every group toward the records), members_api.go and
+    members_node.go (the operations the admin and Kafka APIs call, the
+    node's side of the records), removed_node.go (refusing removed
+    members, and refusing itself once removed).
   - The RecordBatch header layout shared with broker/kafka is
     broker/recordbatch.
 
 # Groups and bootstrap
 
-Every group, __meta included, is bootstrapped without configuration-change
-entries: on first creation each replica writes a snapshot at index 1, term
-1, whose ConfState lists all voters (the --peers ids plus this node). All
-replicas thus start identical, and no conf change ever reaches a state
-machine (the Chronik server this broker re-creates fed them to its
-metadata apply path).
+Every group is bootstrapped from a snapshot at index 1, term 1, that
+every replica writes alike on first creation: __meta's ConfState lists the
+--peers ids plus this node; a partition group's lists the configuration
+__meta recorded when its topic was created (the member voters, with
+joining members as learners; topics created before membership was
+recorded use the bootstrap voters). All replicas thus start identical;
+every later change of a group's configuration is a configuration-change
+entry of its own log (see Membership). A node started with Config.Join
+never bootstraps __meta: it starts with an empty configuration and waits
+for the leader's snapshot.
 
 Partition groups are created when a topic's creation applies in __meta: on
 every node, for every topic of the command, with group ids assigned from a
@@ -119,7 +133,8 @@ ErrNotLeader after a bounded wait instead of a stale high watermark.
 # State machines
 
 __meta holds brokers, topics (with partition group ids), consumer-group
-offsets and the producer-id counter as one JSON document, rewritten with
+offsets, the producer-id counter and the transaction coordinator's state
+as one JSON document, rewritten with
 each applied batch (fine for the project's scale). A partition stores
 record batches keyed by base offset; offsets are assigned at apply time
 (rewriting the batch's baseOffset and partitionLeaderEpoch, neither covered
@@ -142,6 +157,77 @@ with an older hard state and a shorter log than it acknowledged, vote again
 in a term, or serve a prefix of a partition as if it were all of it. New
 fails with storage.ErrCorrupt instead.
 
+# Transactions
+
+Kafka transactions (KIP-98) with the partition verification of KIP-890
+part 1, for clients of Kafka 3.x (the producer keeps its epoch across
+transactions; KIP-890 part 2 is not offered). Files: txn_sm.go (state),
+txn_backend.go (requests), txn_coordinator.go (markers, timeouts),
+txn_partition.go (the partition side).
+
+Coordinator state lives in __meta, not in a Raft group of its own: the
+transaction coordinator is the __meta leader, as the group coordinator
+is, and one txnMeta per transactional id (producer id, epoch, state,
+serial, partitions, groups, pending offsets) is replicated with the rest of
+__meta. The reasons: a commit decision and the consumer-group offsets it
+makes visible (TxnOffsetCommit) are then ONE Raft entry, where Kafka needs
+a marker to its __consumer_offsets partition; producer ids already come
+from the __meta counter; and every node has the state, so any node can
+become coordinator and verify batches locally. The cost is that every
+transaction step is a __meta entry and the __meta JSON is rewritten with
+each applied batch, acceptable at this project's scale (a dedicated group
+would only pay off with many transactional ids).
+
+States, as Kafka names them: Empty -> Ongoing (the first
+AddPartitionsToTxn or AddOffsetsToTxn; the serial grows by one) ->
+PrepareCommit or PrepareAbort (EndTxn; a commit moves the pending offsets
+into the group's offsets in the same entry) -> CompleteCommit or
+CompleteAbort (every marker written). InitProducerId bumps the epoch;
+with a transaction Ongoing it first fences it: epoch+1 and PrepareAbort,
+so the abort markers carry the new epoch and every batch the old instance
+still has in flight is refused (INVALID_PRODUCER_EPOCH) wherever they land.
+A transaction Ongoing past its timeout is fenced the same way by the
+coordinator (txnCoordinator.sweep, every 100 ms on the __meta leader),
+keeping the old epoch as LastEpoch so that producer may re-initialise with
+it (KIP-588). Every apply reads the proposer's clock from the command, so
+replicas agree.
+
+Markers: for a prepared transaction the coordinator proposes a marker
+command ('M', with producer id, epoch, serial and the Kafka control batch)
+to each partition's Raft group from its own node (raft forwards it to the
+partition's leader), retries each until it applied here, then proposes
+Complete. EndTxn answers once every marker applied, so a success means the
+records are readable (or dropped) on every replica; past 5 s it answers
+CONCURRENT_TRANSACTIONS and the client retries. The Complete entry is off
+the client's path: the id's next command (the next transaction's first
+AddPartitionsToTxn, typically) carries it when this node saw the markers
+applied (txnCommand.Completes), a fact that stays true whoever leads. Everything the coordinator
+does follows from __meta, so after a failover the new __meta leader finds
+the Prepare* states and finishes them; markers are idempotent by serial
+(a partition ignores one for a transaction that already ended there), so
+two coordinators writing the same ones do no harm.
+
+Verification (KIP-890 part 1): a transactional batch is proposed ('T')
+only if this node's __meta replica, after a linearizable read, shows the
+producer's transactional id Ongoing at exactly the batch's epoch with the
+partition added; the transaction's serial goes into the command. At apply
+the partition refuses it (INVALID_TXN_STATE) if a marker for that serial or
+a later one is already there: a batch verified in time but appended late
+can neither open a transaction nobody will end (a hanging transaction that
+would hold the last stable offset forever) nor join the producer's next
+one. Kafka guards the same window with a leader-local verification guard;
+here the check is in the replicated state, so every replica decides it.
+
+Partition side: each producer's state holds its open transaction (serial,
+first offset) and the serial of the last one a marker ended. The last
+stable offset is the smallest first offset of an open transaction, else
+the high watermark; read_committed Fetch and ListOffsets stop there, and
+Fetch adds the aborted transactions (producer id, first offset, marker
+offset) overlapping what it returns. That index is derived, not stored: it
+is rebuilt on load and on snapshot restore by replaying the stored batches
+(transactional batches open a range, an abort marker closes it into the
+index), and the open transactions come from the stored producer state.
+
 # Snapshots and compaction
 
 After Config.SnapshotEntries applied entries beyond the last compaction
@@ -154,10 +240,16 @@ segment files).
 
 # Leadership
 
-Partition p prefers the (p mod n)-th voter in id order; a leader transfers
-leadership to it once it is active and caught up, at most once per five
-election timeouts, and since the preference is a fixed function of the
-partition transfers converge instead of looping. A new partition's
+Partition p prefers the (p mod n)-th voter in id order, and since the
+preference is a fixed function of the partition transfers converge instead
+of looping. A leader transfers leadership to the preferred replica once it
+is active and caught up, at most once per five election timeouts: at once
+when it never went away (startup placement), and, like Kafka's auto leader
+rebalance, only through the node's balancer when it was away and came
+back: checked every Config.LeaderImbalanceCheckInterval, once it has been
+back a whole interval, while more than Config.LeaderImbalancePercentage
+percent of its partitions are led elsewhere, one partition at a time
+(leadership.go). A new partition's
 preferred replica (and any single-voter group) campaigns as soon as its
 group starts instead of waiting an election timeout, and CreateTopics waits
 briefly for leaders, so Metadata right after creation names them.
@@ -171,14 +263,64 @@ then it reports on Fatal). Ready is registered, a known __meta leader, and
 chronik-default created (the __meta leader creates it once it leads). The leader epoch reported
 to clients is the Raft term, never lower than one reported before.
 
+# Membership
+
+__meta records the members with their state (joining, voter, leaving,
+removed), their addresses, and for a replacement the voter it replaces.
+The __meta leader validates a request (AddMember, RemoveMember: unknown
+id, id in use or used before — ids are never reused —, another change in
+progress, a new voter set without an active majority) and proposes it;
+the record is re-validated when it applies. Every Raft group then follows
+the records through its own log, driven by whichever node leads it (the
+reconciler of member_reconcile.go, one change at a time, restartable
+anywhere because it only compares records and configurations):
+
+  - a new member is added to every group as a learner (etcd raft's
+    ConfChangeV2; it receives a snapshot, then the log, and counts in no
+    quorum), and promoted in a group once caught up there: the leader sees
+    it in state Replicate, heard from within the last election timeout,
+    with its match index within 128 entries of the leader's last index;
+  - voter changes use joint consensus (ConfChangeTransitionJointImplicit:
+    raft enters C_old,new and the leader leaves it automatically once the
+    entry applies; the reconciler proposes the leave itself if that did
+    not happen within three election timeouts); a replacement promotes the
+    new member and removes the old one in one joint change;
+  - a leader that is leaving transfers leadership first (to the most
+    caught-up remaining voter); a removal whose new voter set has no
+    active majority waits;
+  - __meta is last both ways: it promotes a member only once every
+    partition group has it as a voter, removes one only once no partition
+    group has it, and then records the final state (voter, removed).
+
+Configuration changes apply in every group's apply path: the resulting
+ConfState is written in the apply batch with the applied index (raft
+restarts from the ConfState as of Config.Applied and re-applies nothing
+below it) and travels in snapshots. Each change carries the membership
+version it was made for, so a leader whose __meta view is older waits
+instead of undoing it.
+
+A removed member stops serving and says so: once its __meta applies its
+removal, or a peer tells it (every node sends removed members a notice
+on the control channel, and answers their messages with one), it
+persists a mark, logs an ERROR line, stops its Raft groups, reports
+member_state "removed" and Ready false, and answers Kafka requests with
+ErrRemoved (NOT_LEADER_OR_FOLLOWER / NOT_COORDINATOR). Every node drops
+the messages of removed members, so a removed node that comes back with
+old data, whose stale configurations may still count it, reaches nobody.
+
 # Seeded bugs
 
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
-forgotten hard state, no fsync, apply before save) with which the chaos
-harness shows it catches what it should (the README's "Detection power";
-the CLI's --unsafe-* flags). All are off by default, logged loudly at
-start, and listed in Status().Unsafe.
+forgotten hard state, a replacement applied in one step without joint
+consensus, a learner promoted before it caught up; and for transactions:
+the last stable offset taken to be the high watermark, EndTxn answered
+once the markers are merely proposed and the transaction completed
+without confirming them, batches appended without verification; and for
+durability: no fsync, apply before save) with which the chaos harness
+shows it catches what
+it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
+are off by default, logged loudly at start, and listed in Status().Unsafe.
 
   - NoFsync: the WAL's fsyncs return at once (storage.Options.SkipWALSync),
     so the Raft log and hard state reach the OS page cache and never the

@@ -172,7 +172,7 @@ func TestDeposedLeaderServesNoStaleHighWatermark(t *testing.T) {
 				r, err = old.Fetch(ctx, tp, 0, 1<<20)
 				hw = r.HighWatermark
 			} else {
-				hw, _, _, err = old.ListOffset(ctx, tp, -1)
+				hw, _, _, err = old.ListOffset(ctx, tp, -1, false)
 			}
 			if err == nil {
 				t.Fatalf("deposed leader answered with high watermark %d (current is at least 6)", hw)

@@ -28,6 +28,12 @@ type metaCommand struct {
 	Names   []string                          `json:"names,omitempty"`
 	Group   string                            `json:"group,omitempty"`
 	Offsets map[string]map[int32]OffsetCommit `json:"offsets,omitempty"`
+	// Member is the subject of the membership commands (membership.go)
+	// and the addresses a registration reports.
+	Member *Member `json:"member,omitempty"`
+	// Txn is the transaction coordinator's command of an opTxn entry
+	// (txn_sm.go).
+	Txn *txnCommand `json:"txn,omitempty"`
 }
 
 const (
@@ -52,6 +58,12 @@ type topicMeta struct {
 	// time from NextRaftGroup so every replica derives the same ids. (The
 	// stored name "groups" predates the rename and is kept: it is on disk.)
 	RaftGroups []uint64 `json:"groups,omitempty"`
+	// Voters and Learners are the configuration every partition group of
+	// the topic bootstraps with: the members at creation (membership.go).
+	// Topics created before membership was recorded have neither and use
+	// metaState.BootVoters.
+	Voters   []uint64 `json:"voters,omitempty"`
+	Learners []uint64 `json:"learners,omitempty"`
 }
 
 // metaState is the whole __meta document. Offsets holds the committed
@@ -65,6 +77,13 @@ type metaState struct {
 	NextRaftGroup  uint64                                       `json:"next_group"`
 	NextProducerID int64                                        `json:"next_producer_id"`
 	Offsets        map[string]map[string]map[int32]OffsetCommit `json:"offsets"`
+	// Members is the cluster's membership and BootVoters the voters it
+	// was bootstrapped with (membership.go); nil until the first apply.
+	Members    map[uint64]*Member `json:"members,omitempty"`
+	BootVoters []uint64           `json:"boot_voters,omitempty"`
+	// Txns is the transaction coordinator's state by transactional id
+	// (txn_sm.go).
+	Txns map[string]*txnMeta `json:"txns,omitempty"`
 }
 
 func newMetaState() *metaState {
@@ -83,6 +102,9 @@ type metaSM struct {
 	// changed is set when a topic was created or deleted by the entries
 	// being applied, so the group goroutine reconciles after the commit.
 	changed bool
+	// membersChanged is set when the member records changed, so the view
+	// is published after the commit (membership.go).
+	membersChanged bool
 }
 
 var metaStateKey = storage.StateKey(MetaGroupID, 'm')
@@ -117,6 +139,12 @@ func (m *metaSM) setApplied(b *pebble.Batch, index uint64) error {
 }
 
 func (m *metaSM) committed() {
+	if m.membersChanged {
+		m.membersChanged = false
+		m.publishMembers()
+	}
+	// Wake requests waiting for a transaction to move on (txn_coordinator.go).
+	m.n.txns.applied()
 	if m.changed {
 		m.changed = false
 		// Create the groups before the proposer is answered: CreateTopics
@@ -144,6 +172,7 @@ func (m *metaSM) restore(b *pebble.Batch, index uint64, data []byte) error {
 	}
 	m.st = st
 	m.changed = true
+	m.membersChanged = true
 	return m.setApplied(b, index)
 }
 
@@ -159,6 +188,10 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		m.n.log.Error("undecodable __meta entry; skipped on every replica alike", "index", index, "err", err)
 		return fmt.Errorf("decode __meta command: %w", err)
+	}
+	m.ensureMembers(index)
+	if res, handled := m.applyMembership(&c, index); handled {
+		return res
 	}
 	st := m.st
 	switch c.Op {
@@ -179,6 +212,7 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 				errs[i] = ErrTopicExists
 			default:
 				tm := t
+				tm.Voters, tm.Learners = m.groupBootMembers()
 				tm.RaftGroups = make([]uint64, t.Partitions)
 				for p := range tm.RaftGroups {
 					tm.RaftGroups[p] = st.NextRaftGroup
@@ -236,6 +270,8 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 			delete(st.Offsets, c.Group)
 		}
 		return nil
+	case opTxn:
+		return st.applyTxn(c.Txn)
 	}
 	m.n.log.Error("unknown __meta command; skipped", "op", c.Op, "index", index)
 	return fmt.Errorf("unknown __meta command %q", c.Op)

@@ -19,6 +19,9 @@ type nodeMetrics struct {
 	snapshots prometheus.Counter
 	regs      prometheus.Counter
 	proposal  prometheus.Histogram
+	// refused counts peer messages dropped because their sender is a
+	// removed member (removed_node.go).
+	refused prometheus.Counter
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -34,8 +37,9 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		regs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_registration_attempts_total", Help: "RegisterBroker proposals made by this node."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_proposal_seconds", Help: "Time from proposal to apply on the proposer.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_removed_peer_messages_refused_total", Help: "Peer messages dropped because the sender was removed from the cluster."}),
 	}
-	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.regs, m.proposal)
+	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.regs, m.proposal, m.refused)
 	return m
 }
 

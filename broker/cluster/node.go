@@ -67,6 +67,17 @@ type Node struct {
 	// crash holds the crash points and the halt of a node that died at
 	// one or lost power (crashpoints.go, powerloss.go).
 	crash *crashState
+	// balance moves leadership back to returned preferred replicas.
+	balance leaderBalance
+
+	// Membership (membership.go, removed_node.go): the published member
+	// view, this node's own removal, and wake-ups for waiters.
+	members     atomic.Pointer[memberView]
+	removedSelf atomic.Bool
+	memberWake  memberWaiters
+	notices     noticeLimiter
+	// txns finishes transactions while this node leads __meta.
+	txns *txnCoordinator
 }
 
 // New opens the node's store and loads its groups. It does not start any
@@ -89,6 +100,7 @@ func New(cfg Config) (*Node, error) {
 		fatal:      make(chan error, 1),
 	}
 	n.crash = newCrashState(n)
+	n.txns = newTxnCoordinator(n)
 	n.voters = append(n.voters, cfg.NodeID)
 	for id := range cfg.Peers {
 		n.voters = append(n.voters, id)
@@ -114,12 +126,22 @@ func New(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	n.metaRaft, err = newRaftGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{})
+	// A node started with --join never bootstraps __meta: it waits, with
+	// an empty configuration, for the leader's snapshot (membership.go).
+	metaBoot := confOf(n.voters, nil)
+	if cfg.Join {
+		metaBoot = nil
+	}
+	n.metaRaft, err = newRaftGroup(n, MetaGroupID, "__meta", n.meta, TopicPartition{}, metaBoot)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	n.raftGroups[MetaGroupID] = n.metaRaft
+	if err := n.loadMembership(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := n.reconcileGroups(); err != nil {
 		db.Close()
 		return nil, err
@@ -141,6 +163,9 @@ func (c *Config) validate() error {
 	if _, ok := c.Peers[c.NodeID]; ok {
 		return fmt.Errorf("peer list names this node (%d) itself", c.NodeID)
 	}
+	if c.Join && (c.Standalone || len(c.Peers) == 0) {
+		return errors.New("join needs raft-cluster with the existing members in the peer list")
+	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 50 * time.Millisecond
 	}
@@ -152,6 +177,9 @@ func (c *Config) validate() error {
 	}
 	if c.HeartbeatTicks >= c.ElectionTicks {
 		return fmt.Errorf("heartbeat ticks (%d) must be below election ticks (%d)", c.HeartbeatTicks, c.ElectionTicks)
+	}
+	if err := c.validateLeaderBalance(); err != nil {
+		return err
 	}
 	if c.SnapshotEntries == 0 {
 		c.SnapshotEntries = defaultSnapEntries
@@ -204,6 +232,21 @@ func (n *Node) unsafeNames() []string {
 	if u.ApplyBeforeSave {
 		out = append(out, "apply-before-save")
 	}
+	if u.DirectConfChange {
+		out = append(out, "direct-conf-change")
+	}
+	if u.PromoteEarly {
+		out = append(out, "promote-early")
+	}
+	if u.LSOIsHW {
+		out = append(out, "lso-is-hw")
+	}
+	if u.CommitBeforeMarkers {
+		out = append(out, "commit-before-markers")
+	}
+	if u.NoTxnVerification {
+		out = append(out, "no-txn-verification")
+	}
 	return out
 }
 
@@ -216,16 +259,20 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mu.Lock()
 	n.started = true
-	for _, g := range n.raftGroups {
-		g.start()
+	if !n.removedSelf.Load() {
+		for _, g := range n.raftGroups {
+			g.start()
+		}
 	}
 	n.mu.Unlock()
 	bgctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.bg.Add(2)
+	n.bg.Add(4)
 	go func() { defer n.bg.Done(); n.registerLoop(bgctx) }()
 	go func() { defer n.bg.Done(); n.defaultTopicLoop(bgctx) }()
-	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone)
+	go func() { defer n.bg.Done(); n.balanceLeaders(bgctx) }()
+	go func() { defer n.bg.Done(); n.txns.run(bgctx) }()
+	n.log.Info("node started", "voters", n.voters, "standalone", n.cfg.Standalone, "join", n.cfg.Join)
 	return nil
 }
 
@@ -274,6 +321,9 @@ func (n *Node) nextProposalID() uint64 { return n.propID.Add(1) }
 // handle receives peer messages (transport goroutines): it never blocks.
 // The common case (every group known) takes only the read lock.
 func (n *Node) handle(from uint64, msgs []GroupMessage) {
+	if msgs = n.screen(from, msgs); len(msgs) == 0 {
+		return
+	}
 	n.mu.RLock()
 	if n.stopped {
 		n.mu.RUnlock()
@@ -365,12 +415,12 @@ func (n *Node) reconcileGroups() error {
 		if err != nil {
 			return err
 		}
-		g, err := newRaftGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp)
+		g, err := newRaftGroup(n, gid, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition), sm, tp, n.meta.bootConf(tp.Topic, n.voters))
 		if err != nil {
 			return err
 		}
 		n.adopt(gid, g)
-		if n.started {
+		if n.started && !n.removedSelf.Load() {
 			g.start()
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // chronik-default exists (it "exists from the first start": clients that
 // wait for readiness must find it).
 func (n *Node) Ready() bool {
-	if !n.registered.Load() || n.metaRaft.pubLead.Load() == 0 {
+	if n.removedSelf.Load() || !n.registered.Load() || n.metaRaft.pubLead.Load() == 0 {
 		return false
 	}
 	_, ok := n.meta.topic(DefaultTopic)
@@ -31,7 +31,7 @@ func (g *raftGroup) isr() []int32 {
 	out := []int32{}
 	last := st.HardState.GetCommit()
 	for id, pr := range st.Progress {
-		if id == g.node.cfg.NodeID || (pr.RecentActive && pr.Match+16 >= last) {
+		if id == g.node.cfg.NodeID || (!pr.IsLearner && pr.RecentActive && pr.Match+16 >= last) {
 			out = append(out, int32(id))
 		}
 	}
@@ -45,6 +45,7 @@ func (n *Node) Status() Status {
 	if n.cfg.Standalone {
 		s.Mode = "standalone"
 	}
+	n.memberStatus(&s)
 	n.mu.RLock()
 	gs := make([]*raftGroup, 0, len(n.raftGroups))
 	for _, g := range n.raftGroups {
@@ -57,10 +58,11 @@ func (n *Node) Status() Status {
 		st := g.rn.Status()
 		g.mu.Unlock()
 		gst := RaftGroupStatus{Name: g.name, ID: g.id, Role: st.RaftState.String(), Term: st.HardState.GetTerm(), Vote: st.HardState.GetVote(), Leader: st.Lead, Commit: st.HardState.GetCommit(), Applied: g.pubApplied.Load()}
+		confStatus(&gst, g.confState())
 		if st.RaftState == raft.StateLeader {
 			gst.Progress = map[uint64]PeerProgress{}
 			for id, pr := range st.Progress {
-				gst.Progress[id] = PeerProgress{Match: pr.Match, Next: pr.Next, State: pr.State.String(), Active: pr.RecentActive}
+				gst.Progress[id] = PeerProgress{Match: pr.Match, Next: pr.Next, State: pr.State.String(), Active: pr.RecentActive, Learner: pr.IsLearner}
 			}
 		}
 		s.RaftGroups = append(s.RaftGroups, gst)

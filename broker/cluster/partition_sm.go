@@ -30,6 +30,9 @@ type seqRange struct {
 type producerState struct {
 	Epoch   int16      `json:"epoch"`
 	Batches []seqRange `json:"batches"`
+	// txnProducer is a transactional producer's open transaction and
+	// last ended one here (txn_partition.go).
+	txnProducer
 }
 
 type partState struct {
@@ -53,6 +56,9 @@ type partitionSM struct {
 	mu    sync.RWMutex
 	st    partState
 	index []batchIndex
+	// txn is derived from st and the batches: open transactions and
+	// the aborted-transaction index (txn_partition.go).
+	txn txnIndex
 
 	// hwc is closed (and replaced) whenever an apply may have moved the
 	// high watermark, waking long-polling fetches (WaitForData).
@@ -109,6 +115,7 @@ func loadPartitionSM(n *Node, gid uint64, tp TopicPartition) (*partitionSM, erro
 			return nil, fmt.Errorf("load partition %s/%d: batch at offset %d (key %x in %s): %w: %w", tp.Topic, tp.Partition, base, key, n.db.Dir, storage.ErrCorrupt, err)
 		}
 		sm.push(bi)
+		sm.txn.observe(base, raw)
 		expect = bi.last + 1
 	}
 	if err := it.Error(); err != nil {
@@ -117,6 +124,7 @@ func loadPartitionSM(n *Node, gid uint64, tp TopicPartition) (*partitionSM, erro
 	if expect != sm.st.Next {
 		return nil, fmt.Errorf("load partition %s/%d: stored batches end at offset %d but the state says %d (in %s): %w", tp.Topic, tp.Partition, expect, sm.st.Next, n.db.Dir, storage.ErrCorrupt)
 	}
+	sm.txn.loaded(sm.st.Producers)
 	return sm, nil
 }
 
@@ -218,6 +226,10 @@ func decodeProduce(b []byte) (produceCmd, bool) {
 }
 
 func (p *partitionSM) apply(b *pebble.Batch, index, term uint64, payload []byte) any {
+	if len(payload) > 0 && payload[0] != 'P' {
+		// Transactional batches and markers (txn_partition.go).
+		return p.applyTxn(b, index, term, payload)
+	}
 	c, ok := decodeProduce(payload)
 	if !ok || c.records <= 0 {
 		return produceOutcome{err: fmt.Errorf("apply entry %d of %s/%d: malformed produce command", index, p.tp.Topic, p.tp.Partition)}
@@ -227,6 +239,12 @@ func (p *partitionSM) apply(b *pebble.Batch, index, term uint64, payload []byte)
 			return o
 		}
 	}
+	return p.appendBatch(b, term, c)
+}
+
+// appendBatch appends a checked produce command's batch at the next offset
+// and records its sequence range for the producer.
+func (p *partitionSM) appendBatch(b *pebble.Batch, term uint64, c produceCmd) produceOutcome {
 	base := p.st.Next
 	raw := append([]byte(nil), c.raw...)
 	// Neither field is covered by the CRC (it starts at attributes).
@@ -240,9 +258,14 @@ func (p *partitionSM) apply(b *pebble.Batch, index, term uint64, payload []byte)
 	p.st.Next = bi.last + 1
 	if c.pid >= 0 {
 		ps := p.st.Producers[c.pid]
-		if ps == nil || ps.Epoch != c.epoch {
+		if ps == nil {
 			ps = &producerState{Epoch: c.epoch}
 			p.st.Producers[c.pid] = ps
+		}
+		if ps.Epoch != c.epoch {
+			// A new epoch starts a new sequence space; a transactional
+			// producer's transaction state stays.
+			ps.Epoch, ps.Batches = c.epoch, nil
 		}
 		ps.Batches = append(ps.Batches, seqRange{First: c.seq, Last: c.seq + c.records - 1, Offset: base})
 		if len(ps.Batches) > producerWindow {
@@ -324,6 +347,7 @@ func (p *partitionSM) restore(b *pebble.Batch, index uint64, data []byte) error 
 		return err
 	}
 	p.index = nil
+	p.txn = txnIndex{}
 	for _, raw := range s.Batches {
 		if len(raw) < recordbatch.HeaderLen {
 			return fmt.Errorf("partition snapshot: short batch")
@@ -337,8 +361,10 @@ func (p *partitionSM) restore(b *pebble.Batch, index uint64, data []byte) error 
 			return err
 		}
 		p.push(bi)
+		p.txn.observe(base, raw)
 	}
 	p.st = s.State
+	p.txn.loaded(p.st.Producers)
 	return p.setApplied(b, index)
 }
 
@@ -359,7 +385,7 @@ func (p *partitionSM) read(offset int64, maxBytes int32, hw int64) (FetchResult,
 	if hw < 0 || hw > p.st.Next {
 		hw = p.st.Next
 	}
-	res := FetchResult{HighWatermark: hw, LastStable: hw, LogStartOffset: p.st.LogStart}
+	res := FetchResult{HighWatermark: hw, LastStable: min(hw, p.lastStableLocked()), LogStartOffset: p.st.LogStart}
 	if offset < p.st.LogStart || offset > hw {
 		return res, ErrOffsetOutOfRange
 	}
@@ -383,6 +409,10 @@ func (p *partitionSM) read(offset int64, maxBytes int32, hw int64) (FetchResult,
 		}
 		res.Batches = append(res.Batches, append([]byte(nil), v...))
 		total += len(v)
+	}
+	if n := len(res.Batches); n > 0 {
+		last := res.Batches[n-1]
+		res.Aborted = p.txn.abortedIn(offset, indexEntry(last, int64(binary.BigEndian.Uint64(last))).last+1)
 	}
 	return res, it.Error()
 }

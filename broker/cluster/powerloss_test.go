@@ -28,7 +28,7 @@ type produceLoad struct {
 	wg    sync.WaitGroup
 }
 
-func startLoad(tc *testCluster, tps []cluster.TopicPartition, workers int) *produceLoad {
+func startProduceLoad(tc *testCluster, tps []cluster.TopicPartition, workers int) *produceLoad {
 	l := &produceLoad{tc: tc, acked: map[cluster.TopicPartition]map[int64]int64{}, stopc: make(chan struct{})}
 	for _, tp := range tps {
 		l.acked[tp] = map[int64]int64{}
@@ -154,7 +154,7 @@ func TestPowerLossKeepsAcknowledged(t *testing.T) {
 			tc.startAll()
 			tc.waitReady(20 * time.Second)
 			tc.createTopic(1, "t", 3)
-			load := startLoad(tc, tps, 6)
+			load := startProduceLoad(tc, tps, 6)
 			load.waitAcks(t, 300, 30*time.Second)
 			waitFor(t, 10*time.Second, "a leader of t/0", func() bool { return tc.leaderOf(tps[0]) != nil })
 			targets := c.targets(tc)
@@ -402,7 +402,7 @@ func TestDurabilityBugsUnderPowerLoss(t *testing.T) {
 			for round := range int64(8) {
 				// One partition: fewer records per pebble write, so the
 				// tear falls between a group's two more often.
-				load := startLoad(tc, tps[:1], 6)
+				load := startProduceLoad(tc, tps[:1], 6)
 				load.waitAcks(t, 50, 30*time.Second)
 				victims := []uint64{tc.ids[round%3], tc.ids[(round+1)%3]}
 				for i, id := range victims {

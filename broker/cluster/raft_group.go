@@ -57,15 +57,23 @@ type raftGroup struct {
 	log  *slog.Logger
 	rlog *storage.RaftLog
 	sm   stateMachine
-	cs   *pb.ConfState
+	// conf is the group's configuration history since the last compaction
+	// (confchange.go); confVersion counts applied configuration changes.
+	conf        confHistory
+	confVersion atomic.Uint64
 
 	mu sync.Mutex // guards rn and the fields below it
 	rn *raft.RawNode
 	// ticks counts Tick calls (for read retries and transfer rate limits).
 	ticks        int
 	lastTransfer int
-	lead         uint64
-	term         uint64
+	// reconf is the membership reconciler's state (member_reconcile.go).
+	reconf reconfState
+	lead   uint64
+	term   uint64
+
+	// events is used by the group's goroutine only (see raft_events.go).
+	events raftEvents
 
 	recvc  chan *pb.Message
 	wakec  chan struct{}
@@ -100,20 +108,27 @@ type raftGroup struct {
 	campaignAtStart bool
 }
 
-// newRaftGroup opens (bootstrapping if new) the log of group id and builds
-// its RawNode; the group does not tick until start.
-func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPartition) (*raftGroup, error) {
+// newRaftGroup opens the log of group id and builds its RawNode; the group
+// does not tick until start. A new group is bootstrapped with the
+// configuration boot; with boot nil (the __meta group of a node started
+// with --join) it starts empty, without any voter, and waits for a leader
+// to send it a snapshot: it must never form a group of its own.
+func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPartition, boot *pb.ConfState) (*raftGroup, error) {
 	rlog, err := storage.OpenRaftLog(n.db, id)
 	if err != nil {
 		return nil, fmt.Errorf("open raft group %s: %w", name, err)
 	}
 	isNew := rlog.IsNew()
-	if isNew && sm.applied() == 0 {
-		if err := rlog.Bootstrap(n.voters); err != nil {
+	if isNew && sm.applied() == 0 && boot != nil {
+		if err := bootstrapConf(rlog, boot); err != nil {
 			return nil, fmt.Errorf("bootstrap group %d: %w", id, err)
 		}
 	}
 	if err := checkApplied(name, id, rlog, sm.applied()); err != nil {
+		return nil, err
+	}
+	conf, err := loadConf(n.db, id, rlog)
+	if err != nil {
 		return nil, err
 	}
 	g := &raftGroup{
@@ -125,8 +140,7 @@ func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPart
 		pending: make(map[uint64]chan applyResult),
 		rinfl:   make(map[uint64]*readBatch),
 	}
-	_, cs, _ := rlog.InitialState()
-	g.cs = cs
+	g.conf.reset(conf)
 	if n.cfg.Unsafe.ForgetHardState {
 		// Seeded bug: only the commit index survives a restart; term and
 		// vote restart from the last log term, so this node may vote twice
@@ -152,18 +166,23 @@ func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPart
 		MaxUncommittedEntriesSize: 64 << 20,
 		CheckQuorum:               true,
 		PreVote:                   true,
-		ReadOnlyOption:            raft.ReadOnlySafe,
-		Logger:                    raftLogger{log: g.log},
+		// A leader removed from the group steps down at once (the
+		// reconciler transfers leadership first; this covers the rest).
+		StepDownOnRemoval: true,
+		ReadOnlyOption:    raft.ReadOnlySafe,
+		Logger:            raftLogger{log: g.log},
 	}
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
 		return nil, fmt.Errorf("start raft group %d: %w", id, err)
 	}
 	g.rn = rn
-	g.campaignAtStart = len(n.voters) == 1 || (isNew && g.preferredLeader() == n.cfg.NodeID)
+	voters := conf.cs.GetVoters()
+	g.campaignAtStart = (len(voters) == 1 && voters[0] == n.cfg.NodeID) || (isNew && boot != nil && g.preferredLeader() == n.cfg.NodeID)
 	g.pubApplied.Store(sm.applied())
 	// Leader epochs (terms) reported before a restart are never undercut.
 	g.pubTerm.Store(rlog.HardState().GetTerm())
+	g.events.loaded(g.log, rlog.HardState())
 	return g, nil
 }
 
@@ -262,11 +281,16 @@ func (g *raftGroup) step(m *pb.Message) {
 	}
 }
 
-// onTick runs housekeeping with g.mu held: re-issue lost ReadIndex rounds and
-// transfer leadership to the preferred replica.
+// onTick runs housekeeping with g.mu held: re-issue lost ReadIndex rounds,
+// transfer leadership to the preferred replica, and follow membership
+// changes (member_reconcile.go).
 func (g *raftGroup) onTick() {
 	g.issueReads()
 	g.maybeTransfer()
+	g.maybeReconfigure()
+	if g.id == MetaGroupID {
+		g.node.notifyRemoved()
+	}
 }
 
 // isLeader reports whether this node leads the group (as last observed).

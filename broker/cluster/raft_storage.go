@@ -38,6 +38,17 @@ func (s raftStorage) Snapshot() (*pb.Snapshot, error) {
 		return nil, raft.ErrSnapshotTemporarilyUnavailable
 	}
 	return &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{
-		Index: new(idx), Term: new(term), ConfState: proto.Clone(g.cs).(*pb.ConfState),
+		Index: new(idx), Term: new(term), ConfState: proto.Clone(g.conf.at(idx)).(*pb.ConfState),
 	}}, nil
+}
+
+// InitialState implements raft.Storage with the ConfState as of the
+// applied index (confchange.go): raft does not re-apply configuration
+// changes at or below Config.Applied.
+func (s raftStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	hs, _, err := s.RaftLog.InitialState()
+	if err != nil {
+		return nil, nil, err
+	}
+	return hs, proto.Clone(s.g.confState()).(*pb.ConfState), nil
 }

@@ -78,6 +78,7 @@ func (g *raftGroup) handleReady() error {
 }
 
 func (g *raftGroup) persist(rd raft.Ready) error {
+	var saved bool
 	var snapMeta *pb.SnapshotMetadata
 	var extra func(*pebble.Batch) error
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
@@ -85,13 +86,25 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 		snapMeta = snap.GetMetadata()
 		g.sm.lock()
 		defer func() { g.sm.unlock(); g.sm.committed() }()
+		rec := confRecord{index: snapMeta.GetIndex(), cs: pb.EnsureConfState(snapMeta.GetConfState())}
 		extra = func(b *pebble.Batch) error {
+			if err := g.stageConfRecord(b, rec); err != nil {
+				return err
+			}
 			if err := g.sm.restore(b, snap.GetMetadata().GetIndex(), snap.GetData()); err != nil {
 				return err
 			}
 			g.node.crash.reach(CrashSnapshotWhileWriting)
 			return nil
 		}
+		defer func() {
+			// raft switched to the snapshot's configuration when it
+			// handed it out; the record follows once it is durable.
+			if saved {
+				g.conf.reset(rec)
+				g.confVersion.Add(1)
+			}
+		}()
 		g.node.metrics.snapshots.Inc()
 		g.log.Info("applying snapshot", "index", snapMeta.GetIndex(), "term", snapMeta.GetTerm(), "bytes", len(snap.GetData()))
 	}
@@ -103,6 +116,8 @@ func (g *raftGroup) persist(rd raft.Ready) error {
 	if err := g.rlog.Save(hs, rd.Entries, snapMeta, extra, rd.MustSync || snapMeta != nil); err != nil {
 		return fmt.Errorf("persist ready: %w", err)
 	}
+	g.events.persisted(g.log, hs)
+	saved = true
 	g.node.crash.reach(CrashRaftAfterSave)
 	if snapMeta != nil {
 		g.pubApplied.Store(snapMeta.GetIndex())
@@ -156,6 +171,7 @@ func (g *raftGroup) apply(ents []*pb.Entry) error {
 	}
 	var out []delivery
 	g.node.crash.reach(CrashRaftBeforeApply)
+	var confSteps []*pb.ConfChangeV2
 	b := g.node.db.NewBatch()
 	defer b.Close()
 	g.sm.lock()
@@ -165,10 +181,14 @@ func (g *raftGroup) apply(ents []*pb.Entry) error {
 			continue
 		}
 		last = e.GetIndex()
+		if t := e.GetType(); t == pb.EntryType_EntryConfChange || t == pb.EntryType_EntryConfChangeV2 {
+			// Membership changes (confchange.go): persisted in this
+			// batch, handed to raft after it commits.
+			confSteps = append(confSteps, g.applyConfEntry(b, e)...)
+			continue
+		}
 		if e.GetType() != pb.EntryType_EntryNormal || len(e.GetData()) < 8 {
-			// Conf changes never happen (groups bootstrap from a
-			// snapshot) and never reach a state machine; empty entries
-			// are the leaders' no-ops.
+			// Empty entries are the leaders' no-ops.
 			continue
 		}
 		id := binary.BigEndian.Uint64(e.GetData()[:8])
@@ -186,6 +206,7 @@ func (g *raftGroup) apply(ents []*pb.Entry) error {
 		return fmt.Errorf("commit applied state at %d: %w", last, err)
 	}
 	g.sm.unlock()
+	g.handConfToRaft(confSteps)
 	// After the unlock: __meta's hook creates groups and reads its state.
 	g.sm.committed()
 	g.pubApplied.Store(last)
@@ -219,7 +240,7 @@ func (g *raftGroup) observe(rd raft.Ready) {
 		}
 		if lead == g.node.cfg.NodeID && g.lead != lead {
 			g.node.metrics.elections.Inc()
-			g.log.Info("became leader", "term", term)
+			g.events.becameLeader(g.log, term)
 		}
 		g.lead, g.term = lead, term
 	}
@@ -243,9 +264,10 @@ func (g *raftGroup) maybeCompact() error {
 		return nil
 	}
 	g.node.crash.reach(CrashLogCompaction)
-	if err := g.rlog.Compact(applied, g.cs); err != nil {
+	if err := g.rlog.Compact(applied, g.conf.at(applied)); err != nil {
 		return err
 	}
+	g.conf.compacted(applied)
 	g.log.Debug("compacted raft log", "index", applied)
 	return nil
 }

@@ -19,8 +19,18 @@ func (n *Node) registerLoop(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		n.metrics.regs.Inc()
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := n.proposeMeta(actx, metaCommand{Op: opRegister, Broker: &self})
+		if n.removedSelf.Load() {
+			cancel()
+			return
+		}
+		// The addresses a member reports for itself (membership.go).
+		addrs := &Member{ID: n.cfg.NodeID, RaftAddr: n.advertisedRaftAddr(), AdminAddr: n.cfg.AdminAddr}
+		_, err := n.proposeMeta(actx, metaCommand{Op: opRegister, Broker: &self, Member: addrs})
 		cancel()
+		if errors.Is(err, ErrRemoved) {
+			n.markRemoved("registration refused: __meta records this node as removed")
+			return
+		}
 		if err == nil {
 			if b, ok := n.meta.broker(self.ID); ok && b == self {
 				n.registered.Store(true)
@@ -37,7 +47,12 @@ func (n *Node) registerLoop(ctx context.Context) {
 			n.fail(fmt.Errorf("register broker %d: gave up after %d attempts: %w", self.ID, attempt, err))
 			return
 		}
-		n.log.Warn("registration attempt failed; retrying (no quorum yet?)", "attempt", attempt, "retry_in", backoff, "err", err)
+		if n.cfg.Join || errors.Is(err, ErrNotMember) {
+			// A joining node has no __meta leader until a member adds it.
+			n.log.Warn("not a member yet: waiting to be added (POST /admin/members on any member)", "attempt", attempt, "retry_in", backoff, "err", err)
+		} else {
+			n.log.Warn("registration attempt failed; retrying (no quorum yet?)", "attempt", attempt, "retry_in", backoff, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -36,7 +36,7 @@ func TestStandaloneProduceFetchRestart(t *testing.T) {
 	if err != nil || hw != 20 || len(got) != 20 || got[7] != 7 {
 		t.Fatalf("after restart: %v hw %d n %d", err, hw, len(got))
 	}
-	if off, _, _, err := n.ListOffset(ctx, tp, -1); err != nil || off != 20 {
+	if off, _, _, err := n.ListOffset(ctx, tp, -1, false); err != nil || off != 20 {
 		t.Fatalf("list offset latest %d %v", off, err)
 	}
 }

@@ -1,13 +1,18 @@
 package kafka
 
-// Produce: v3-11
+// Produce: v0-11
 //
 // Behavior:
-// * Only RecordBatch v2 (magic 2) is accepted: v3 is the first version that
-//   carries it, and every client we target sends it. Each partition's
-//   records may hold several batches; every batch's CRC-32C is checked and
-//   a bad one fails its partition with CORRUPT_MESSAGE before anything of
-//   that partition is appended.
+// * v3+ carry RecordBatch v2 (magic 2) only; any other magic is
+//   CORRUPT_MESSAGE. Each partition's records may hold several batches;
+//   every batch's CRC-32C is checked and a bad one fails its partition with
+//   CORRUPT_MESSAGE before anything of that partition is appended.
+// * v0-2 carry message sets (magic 0 or 1), which are up-converted to one
+//   RecordBatch v2 per partition before they are appended, as Kafka 3.x
+//   does (see message_set.go); a bad message CRC, a truncated set or zstd
+//   is CORRUPT_MESSAGE. Like Kafka, which does not check the magic of
+//   these versions, a v0-2 request carrying RecordBatch v2 is served as
+//   v3+. Those versions have no producer id: no idempotence.
 // * Each batch is one Backend.Produce call, in order within a partition;
 //   partitions of one request, and pipelined requests of one connection,
 //   are produced concurrently so they share Raft commits and fsyncs (group
@@ -25,8 +30,20 @@ package kafka
 //   one of the last five batches with the original offset and no error).
 //   When the original offset is unknown we answer DUPLICATE_SEQUENCE_NUMBER,
 //   which franz-go and the Java client treat as success.
-// * Transactional and control batches are INVALID_RECORD: transactions are
-//   not implemented (and InitProducerId refuses transactional ids).
+// * Transactional batches are appended only within an ongoing transaction
+//   of their producer at its current epoch that includes the partition
+//   (KIP-890 verification, against the coordinator's replicated state;
+//   Backend.Produce checks it and the partition's apply re-checks that the
+//   transaction has not ended meanwhile): otherwise INVALID_TXN_STATE, or
+//   INVALID_PRODUCER_EPOCH for an older epoch; NOT_ENOUGH_REPLICAS (as
+//   Kafka translates it) when the coordinator's state cannot be read.
+//   Control batches, and transactional ones without a producer id, are
+//   INVALID_RECORD: only the coordinator writes markers.
+// * A batch Raft dropped for want of a leader (this node handing leadership
+//   over, or an election: nothing was appended) is produced again for up
+//   to leaderChangeWait while this node may lead; once another node leads,
+//   the answer is NOT_LEADER_OR_FOLLOWER naming it rather than
+//   LEADER_NOT_AVAILABLE (see produceUntilLeader).
 // * Unknown topics are auto-created when the server allows it; a partition
 //   outside the topic is UNKNOWN_TOPIC_OR_PARTITION.
 // * ThrottleMillis is always 0.
@@ -35,6 +52,8 @@ package kafka
 //   (NodeEndpoints), KIP-951, so clients skip a metadata round trip.
 //
 // Version notes:
+// * v1: ThrottleMillis
+// * v2: LogAppendTime in the response; message format v1 (timestamps)
 // * v3: RecordBatch, TransactionalID
 // * v5: LogStartOffset (KIP-107)
 // * v8: ErrorRecords, ErrorMessage (KIP-467)
@@ -49,15 +68,14 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/chronik-chaos/chronik/broker/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(0, 3, 11, handleProduce) }
+func init() { regKey(0, 0, 11, typed(handleProduce)) }
 
-func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.ProduceRequest)
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+func handleProduce(ctx context.Context, s *Server, _ *clientConn, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) error {
 
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
 	if timeout <= 0 {
@@ -105,7 +123,7 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 			wg.Add(1)
 			go func(records []byte) {
 				defer wg.Done()
-				produceParition(ctx, s, tp, records, req.Acks, req.Version, sp)
+				producePartition(ctx, s, tp, records, req.Acks, req.Version, sp)
 			}(rp.Records)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -118,16 +136,55 @@ func handleProduce(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Requ
 		for _, st := range resp.Topics {
 			for _, sp := range st.Partitions {
 				if sp.ErrorCode != 0 {
-					return nil, fmt.Errorf("acks=0 produce to %s/%d failed with code %d", st.Topic, sp.Partition, sp.ErrorCode)
+					return fmt.Errorf("acks=0 produce to %s/%d failed with code %d", st.Topic, sp.Partition, sp.ErrorCode)
 				}
 			}
 		}
-		return nil, nil
+		return errNoResponse
 	}
 	if req.Version >= 10 {
 		addProduceLeaders(s, resp)
 	}
-	return resp, nil
+	return nil
+}
+
+// leaderChangeWait bounds how long a produce whose batch was dropped for
+// want of a leader waits for one (see produceUntilLeader): an election or
+// a leadership transfer takes a few round trips.
+const leaderChangeWait = time.Second
+
+// produceUntilLeader handles a batch Raft dropped because no leader could
+// take it (ErrNotReady: nothing was appended), which happens while this
+// node hands leadership over and while a partition elects a leader.
+// Answering LEADER_NOT_AVAILABLE at once sends the client to its metadata,
+// which it may refresh only seconds later (franz-go waits up to its 5 s
+// metadata min age), so instead, for up to leaderChangeWait, the batch is
+// produced again while this node may still become the leader, and as soon
+// as another node leads, the answer is NOT_LEADER_OR_FOLLOWER naming it
+// (KIP-951), on which the client moves at once.
+func produceUntilLeader(ctx context.Context, s *Server, link *chainLink, tp cluster.TopicPartition, b cluster.Batch, acks int16, err error) (cluster.ProduceResult, error) {
+	// The wait is bounded, not the produce: a batch taken at last gets the
+	// request's whole timeout to commit.
+	wait, cancel := context.WithTimeout(ctx, leaderChangeWait)
+	defer cancel()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var res cluster.ProduceResult
+	for errors.Is(err, cluster.ErrNotReady) {
+		select {
+		case <-wait.Done():
+			return res, err
+		case <-t.C:
+		}
+		topic, _ := s.backend.Topic(tp.Topic)
+		if p, ok := findPartition(topic, tp.Partition); ok {
+			if _, elsewhere := s.otherLeader(p); elsewhere {
+				return res, fmt.Errorf("produce to %s/%d: leader is node %d: %w", tp.Topic, tp.Partition, p.Leader, cluster.ErrNotLeader)
+			}
+		}
+		res, err = produceChained(ctx, s, link, tp, b, acks)
+	}
+	return res, err
 }
 
 // addProduceLeaders fills KIP-951's CurrentLeader of every partition that
@@ -138,38 +195,36 @@ func addProduceLeaders(s *Server, resp *kmsg.ProduceResponse) {
 	need := map[int32]bool{}
 	for ti := range resp.Topics {
 		st := &resp.Topics[ti]
-		topic, ok := s.backend.Topic(st.Topic)
-		if !ok {
-			continue
-		}
+		topic, _ := s.backend.Topic(st.Topic)
 		for pi := range st.Partitions {
 			sp := &st.Partitions[pi]
-			if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
-				continue
-			}
-			if p, ok := findPartition(topic, sp.Partition); ok && p.Leader >= 0 && p.Leader != s.backend.NodeID() {
-				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = p.Leader, p.LeaderEpoch
-				need[p.Leader] = true
+			p, found := findPartition(topic, sp.Partition)
+			if l, ok := s.otherLeader(p); ok && found && sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = l.Leader, l.LeaderEpoch
+				need[l.Leader] = true
 			}
 		}
 	}
-	for _, b := range s.backend.Brokers() {
-		if need[b.ID] {
-			rb := kmsg.NewProduceResponseBroker()
-			rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
-			resp.Brokers = append(resp.Brokers, rb)
-		}
-	}
+	resp.Brokers = s.leaderEndpoints(need)
 }
 
-// produceParition appends the batches of one partition and fills sp.
-func produceParition(ctx context.Context, s *Server, tp cluster.TopicPartition, records []byte, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
+// producePartition appends the batches of one partition and fills sp.
+func producePartition(ctx context.Context, s *Server, tp cluster.TopicPartition, records []byte, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
 	fail := func(code int16, err error) {
 		sp.ErrorCode = code
 		if version >= 8 {
 			msg := err.Error()
 			sp.ErrorMessage = &msg
 		}
+	}
+	if version < 3 && (len(records) <= recordbatch.Magic || records[recordbatch.Magic] != 2) {
+		converted, err := upConvert(records)
+		if err != nil {
+			s.log.Warn("produce refused", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			fail(kerr.CorruptMessage.Code, err)
+			return
+		}
+		records = converted
 	}
 	batches, err := splitBatches(records)
 	if err != nil {
@@ -188,6 +243,9 @@ func produceParition(ctx context.Context, s *Server, tp cluster.TopicPartition, 
 	}
 	for i, b := range batches {
 		res, err := produceChained(ctx, s, link, tp, b, acks)
+		if errors.Is(err, cluster.ErrNotReady) {
+			res, err = produceUntilLeader(ctx, s, link, tp, b, acks, err)
+		}
 		if errors.Is(err, cluster.ErrDuplicateSequence) && res.BaseOffset >= 0 {
 			err = nil
 		}

@@ -1,6 +1,6 @@
 package kafka
 
-// ListOffsets: v1-6
+// ListOffsets: v0-9
 //
 // Behavior:
 // * Timestamp -2 is the log start offset, -1 the high watermark (committed
@@ -8,38 +8,65 @@ package kafka
 //   record at or after it: Backend.ListOffset finds the first batch whose
 //   max timestamp is at or after it (offset -1 when there is none) and we
 //   read that batch to find the record (the Java consumer's offsetsForTimes
-//   returns that record's offset). A compressed batch, or one stamped with
-//   LogAppendTime, answers the batch's base offset and max timestamp.
+//   returns that record's offset). In a batch stamped with LogAppendTime
+//   every record has the batch's time, so that is its first record.
 //   Backend.ListOffset proves leadership first, like Fetch, so "latest" is
 //   linearizable.
-// * Isolation level is ignored (no transactions: LSO = high watermark).
+// * -3 (v7+, KIP-734) is the first record with the largest timestamp, found
+//   by reading the partition from its log start to its high watermark (no
+//   time index is kept); -1 and -1 for an empty partition.
+// * -4 (v8+, earliest local) is the log start, and -5 (v9+, latest tiered)
+//   offset -1 with leader epoch -1, as in Kafka without tiered storage.
+//   A negative timestamp the request's version does not define is
+//   UNSUPPORTED_VERSION.
+// * v0 answers OldStyleOffsets, at most MaxNumOffsets in descending order
+//   as in Kafka's legacy lookup with the log as one segment: -1 gives the
+//   high watermark and the log start, -2 the log start; any other time the
+//   offset v1+ would answer (Kafka answered segment base offsets there,
+//   which this log does not have).
+// * Isolation level (v2+): read_committed's latest offset is the last
+//   stable offset, and a timestamp lookup finds nothing at or above it
+//   (offset -1), as in Kafka.
 // * CurrentLeaderEpoch (v4+) is checked as in Fetch (FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH).
-// * Max timestamp (-3, v7) and tiered-storage specs (-4/-5, v8-9) are not
-//   served: those versions are not advertised.
 //
 // Version notes:
 // * v1: single offset per partition (no MaxNumOffsets)
 // * v2: isolation level
 // * v4: CurrentLeaderEpoch, LeaderEpoch (KIP-320)
 // * v6: flexible versions
+// * v7: max timestamp (KIP-734)
+// * v8: earliest local offset (KIP-405)
+// * v9: latest tiered offset (KIP-1005)
 
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/recordbatch"
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(2, 1, 6, handleListOffsets) }
+func init() { regKey(2, 0, 9, typed(handleListOffsets)) }
 
-func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.ListOffsetsRequest)
-	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+// The timestamps with a meaning of their own.
+const (
+	listLatest        = -1
+	listEarliest      = -2
+	listMaxTimestamp  = -3
+	listEarliestLocal = -4
+	listLatestTiered  = -5
+)
+
+// specVersion is the first version that defines each special timestamp
+// below -2.
+var specVersion = map[int64]int16{listMaxTimestamp: 7, listEarliestLocal: 8, listLatestTiered: 9}
+
+func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, req *kmsg.ListOffsetsRequest, resp *kmsg.ListOffsetsResponse) error {
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
@@ -48,72 +75,139 @@ func handleListOffsets(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, -1
-			pi, ok := findPartition(topic, rp.Partition)
-			switch {
-			case !known || !ok:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < pi.LeaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.CurrentLeaderEpoch > pi.LeaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case rp.Timestamp < -2:
-				sp.ErrorCode = kerr.UnsupportedVersion.Code
-			default:
+			_, sp.ErrorCode = readablePartition(topic, known, rp.Partition, rp.CurrentLeaderEpoch)
+			if sp.ErrorCode == 0 {
 				tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
-				off, ts, epoch, err := s.backend.ListOffset(ctx, tp, rp.Timestamp)
-				if err != nil {
-					sp.ErrorCode = errCode(err)
+				committed := req.Version >= 2 && req.IsolationLevel == 1
+				if req.Version == 0 {
+					sp.OldStyleOffsets, sp.ErrorCode = oldStyleOffsets(ctx, s.backend, tp, rp.Timestamp, rp.MaxNumOffsets)
 				} else {
-					if rp.Timestamp >= 0 && off >= 0 {
-						if o, t, ok := recordAtTime(ctx, s.backend, tp, off, rp.Timestamp); ok {
-							off, ts = o, t
-						}
-					}
-					sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, ts, epoch
+					sp.Offset, sp.Timestamp, sp.LeaderEpoch, sp.ErrorCode = listOffset(ctx, s.backend, tp, rp.Timestamp, req.Version, committed)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, nil
+	return nil
 }
 
-// recordAtTime reads the batch at base (the one Backend.ListOffset chose
-// for target) and returns the offset and timestamp of its first record
-// stamped at or after target. ok is false when the batch cannot be read
-// record by record (compressed, LogAppendTime, unreadable): the caller
-// keeps the batch's answer.
-func recordAtTime(ctx context.Context, b Backend, tp cluster.TopicPartition, base, target int64) (off, ts int64, ok bool) {
+// listOffset answers one partition of a v1+ request (read_committed:
+// committed).
+func listOffset(ctx context.Context, b Backend, tp cluster.TopicPartition, ts int64, version int16, committed bool) (off, outTS int64, epoch int32, code int16) {
+	spec := ts
+	if ts < listEarliest {
+		if v, ok := specVersion[ts]; !ok || version < v {
+			return -1, -1, -1, kerr.UnsupportedVersion.Code
+		}
+		// -4 is the log start; -3 and -5 need the leadership proof
+		// and, -3, the log start too.
+		spec = listEarliest
+	}
+	off, outTS, epoch, err := b.ListOffset(ctx, tp, spec, committed)
+	if err != nil {
+		return -1, -1, -1, errCode(err)
+	}
+	switch {
+	case ts == listLatestTiered:
+		return -1, -1, -1, 0
+	case ts == listMaxTimestamp:
+		o, t, err := maxTimestampRecord(ctx, b, tp, off)
+		if err != nil {
+			return -1, -1, -1, errCode(err)
+		}
+		return o, t, epoch, 0
+	case ts >= 0 && off >= 0:
+		if r, ok := firstRecordFrom(ctx, b, tp, off, func(rts int64) bool { return rts >= ts }); ok {
+			off, outTS = r.offset, r.timestamp
+		}
+	}
+	return off, outTS, epoch, 0
+}
+
+// oldStyleOffsets answers one partition of a v0 request.
+func oldStyleOffsets(ctx context.Context, b Backend, tp cluster.TopicPartition, ts int64, maxN int32) ([]int64, int16) {
+	if ts < listEarliest {
+		return nil, kerr.UnsupportedVersion.Code
+	}
+	start, _, _, err := b.ListOffset(ctx, tp, listEarliest, false)
+	if err != nil {
+		return nil, errCode(err)
+	}
+	var offs []int64
+	switch ts {
+	case listEarliest:
+		offs = []int64{start}
+	case listLatest:
+		hw, _, _, err := b.ListOffset(ctx, tp, listLatest, false)
+		if err != nil {
+			return nil, errCode(err)
+		}
+		offs = []int64{hw}
+		if start != hw {
+			offs = append(offs, start)
+		}
+	default:
+		if off, _, _, code := listOffset(ctx, b, tp, ts, 1, false); code != 0 {
+			return nil, code
+		} else if off >= 0 {
+			offs = []int64{off}
+		}
+	}
+	return offs[:min(len(offs), int(max(maxN, 0)))], 0
+}
+
+// maxTimestampRecord finds the first record with the largest timestamp
+// between the log start and the high watermark. Batch headers carry each
+// batch's max timestamp, so only the winning batch is decoded.
+func maxTimestampRecord(ctx context.Context, b Backend, tp cluster.TopicPartition, start int64) (off, ts int64, err error) {
+	best, bestTS := int64(-1), int64(-1)
+	for next := start; ; {
+		res, err := b.Fetch(ctx, tp, next, 1<<20)
+		if err != nil {
+			return -1, -1, err
+		}
+		if len(res.Batches) == 0 {
+			break
+		}
+		for _, raw := range res.Batches {
+			base := int64(binary.BigEndian.Uint64(raw))
+			if mts := int64(binary.BigEndian.Uint64(raw[recordbatch.MaxTimestamp:])); best < 0 || mts > bestTS {
+				best, bestTS = base, mts
+			}
+			next = base + int64(int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:]))) + 1
+		}
+		if next >= res.HighWatermark {
+			break
+		}
+	}
+	if best < 0 {
+		return -1, -1, nil
+	}
+	if r, ok := firstRecordFrom(ctx, b, tp, best, func(rts int64) bool { return rts == bestTS }); ok {
+		return r.offset, r.timestamp, nil
+	}
+	return best, bestTS, nil
+}
+
+// foundRecord is a record located by firstRecordFrom.
+type foundRecord struct{ offset, timestamp int64 }
+
+// firstRecordFrom decodes the batch holding offset base and returns its
+// first record whose timestamp matches. ok is false when the batch cannot
+// be read or no record matches: the caller keeps the batch-level answer.
+func firstRecordFrom(ctx context.Context, b Backend, tp cluster.TopicPartition, base int64, match func(ts int64) bool) (foundRecord, bool) {
 	res, err := b.Fetch(ctx, tp, base, 1)
 	if err != nil || len(res.Batches) == 0 {
-		return 0, 0, false
+		return foundRecord{}, false
 	}
-	raw := res.Batches[0]
-	if len(raw) < recordbatch.HeaderLen || int64(binary.BigEndian.Uint64(raw)) != base {
-		return 0, 0, false
+	recs, err := storedRecords(tp, res.Batches[:1], base)
+	if err != nil {
+		return foundRecord{}, false
 	}
-	if attrs := binary.BigEndian.Uint16(raw[recordbatch.Attributes:]); attrs&(recordbatch.AttrCompressionMask|recordbatch.AttrLogAppendTime) != 0 {
-		return 0, 0, false
+	i := slices.IndexFunc(recs, func(r *kgo.Record) bool { return match(r.Timestamp.UnixMilli()) })
+	if i < 0 {
+		return foundRecord{}, false
 	}
-	first := int64(binary.BigEndian.Uint64(raw[recordbatch.FirstTimestamp:]))
-	count := int32(binary.BigEndian.Uint32(raw[recordbatch.RecordCount:]))
-	rd := kbin.Reader{Src: raw[recordbatch.HeaderLen:]}
-	for range count {
-		n := rd.Varint()
-		if !rd.Ok() || n < 0 || int(n) > len(rd.Src) {
-			return 0, 0, false
-		}
-		rec := kbin.Reader{Src: rd.Src[:n]}
-		rd.Src = rd.Src[n:]
-		rec.Int8() // attributes
-		tsDelta, offDelta := rec.Varlong(), rec.Varint()
-		if !rec.Ok() {
-			return 0, 0, false
-		}
-		if first+tsDelta >= target {
-			return base + int64(offDelta), first + tsDelta, true
-		}
-	}
-	return 0, 0, false
+	return foundRecord{recs[i].Offset, recs[i].Timestamp.UnixMilli()}, true
 }

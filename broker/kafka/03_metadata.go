@@ -1,18 +1,21 @@
 package kafka
 
-// Metadata: v1-12
+// Metadata: v0-12
 //
 // Behavior:
 // * Brokers are the brokers registered in __meta; the controller is the
 //   __meta leader (-1 while unknown).
-// * A null topic list returns every topic, an empty one none; topics may
+// * A null topic list returns every topic, an empty one none, except in
+//   v0, which has no null list and where an empty one means every topic
+//   (Kafka's MetadataRequest.isAllTopics; kafka-python's version probe
+//   sends exactly that right after ApiVersions). Topics may
 //   be named by name or, v10+, by topic id (stable, random, non-zero,
 //   assigned at creation). An unknown id is UNKNOWN_TOPIC_ID with a null
 //   name, as in Kafka (the Java admin client's describeTopics by id maps it
 //   to UnknownTopicIdException).
 // * Unknown topics are auto-created (with the default partition count)
 //   when the server allows it and the request does (v4+
-//   AllowAutoTopicCreation; always for v1-3); a topic just created but not
+//   AllowAutoTopicCreation; always for v0-3); a topic just created but not
 //   yet visible is LEADER_NOT_AVAILABLE so the client retries.
 // * A partition without a known leader is LEADER_NOT_AVAILABLE with
 //   leader -1; the leader epoch is the Raft term.
@@ -20,7 +23,8 @@ package kafka
 //   ("not requested") as Kafka does when there is no authorizer.
 //
 // Version notes:
-// * v1: IsInternal, ControllerID, Rack
+// * v0: brokers, topics, partitions with leader, replicas and ISR
+// * v1: IsInternal, ControllerID, Rack; null topic list = all topics
 // * v2: ClusterID
 // * v4: AllowAutoTopicCreation
 // * v5: OfflineReplicas
@@ -41,11 +45,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(3, 1, 12, handleMetadata) }
+func init() { regKey(3, 0, 12, typed(handleMetadata)) }
 
-func handleMetadata(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.MetadataRequest)
-	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+func handleMetadata(ctx context.Context, s *Server, _ *clientConn, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) error {
 	b := s.backend
 
 	for _, bi := range b.Brokers() {
@@ -58,11 +60,11 @@ func handleMetadata(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Req
 	resp.ControllerID = b.ControllerID()
 	resp.AuthorizedOperations = -2147483648
 
-	if req.Topics == nil {
+	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		for _, t := range b.Topics() {
 			resp.Topics = append(resp.Topics, metadataTopic(t))
 		}
-		return resp, nil
+		return nil
 	}
 
 	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -113,7 +115,7 @@ func handleMetadata(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Req
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
-	return resp, nil
+	return nil
 }
 
 // autoCreate creates the named topics with the default partition count and

@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetCommit: v0-8
+// OffsetCommit: v0-9
 //
 // Behavior:
 // * Coordinator only (NOT_COORDINATOR elsewhere). Offsets are committed
@@ -14,8 +14,9 @@ package kafka
 //   CompletingRebalance REBALANCE_IN_PROGRESS. During PreparingRebalance a
 //   member of the current generation may still commit (so it can commit
 //   before rejoining, as Kafka allows).
-// * A partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION; the
-//   other partitions are committed.
+// * A partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, checked
+//   before the group as Kafka's KafkaApis does; the other partitions are
+//   committed.
 // * RetentionTimeMillis (v2-4) is ignored: offsets are kept until the group
 //   is deleted. The v1 per-partition timestamp is ignored; CommitTime is
 //   the coordinator's clock.
@@ -27,6 +28,8 @@ package kafka
 // * v6: LeaderEpoch (KIP-320)
 // * v7: InstanceID (KIP-345)
 // * v8: flexible versions
+// * v9: no change for classic groups (the first version KIP-848 consumer
+//   groups may use; those are not served, see ListGroups)
 
 import (
 	"context"
@@ -37,12 +40,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(8, 0, 8, handleOffsetCommit) }
+func init() { regKey(8, 0, 9, typed(handleOffsetCommit)) }
 
-func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.OffsetCommitRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-
+func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse) error {
 	generation, memberID := req.Generation, req.MemberID
 	if req.Version == 0 {
 		generation, memberID = -1, ""
@@ -54,18 +54,12 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 	code := s.groups.validateCommit(req.Group, generation, memberID, instanceID)
 
 	offsets := map[cluster.TopicPartition]cluster.OffsetCommit{}
-	codes := make([][]int16, len(req.Topics))
+	var pc partitionCodes
 	now := time.Now().UnixMilli()
-	for i, rt := range req.Topics {
-		topic, known := s.backend.Topic(rt.Topic)
-		codes[i] = make([]int16, len(rt.Partitions))
-		for j, rp := range rt.Partitions {
-			if code != 0 {
-				codes[i][j] = code
-				continue
-			}
-			if _, ok := findPartition(topic, rp.Partition); !known || !ok {
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+	for _, rt := range req.Topics {
+		pc.topic(s.backend, rt.Topic)
+		for _, rp := range rt.Partitions {
+			if !pc.add(rp.Partition, code) {
 				continue
 			}
 			oc := cluster.OffsetCommit{Offset: rp.Offset, LeaderEpoch: -1, CommitTime: now}
@@ -78,29 +72,15 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 			offsets[cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}] = oc
 		}
 	}
-	if code == 0 && len(offsets) > 0 {
-		if err := s.backend.CommitOffsets(ctx, req.Group, offsets); err != nil {
-			ec := groupErrCode(err)
-			for i, rt := range req.Topics {
-				for j, rp := range rt.Partitions {
-					if _, ok := offsets[cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}]; ok {
-						codes[i][j] = ec
-					}
-				}
-			}
-		}
-	}
-	for i, rt := range req.Topics {
-		st := kmsg.NewOffsetCommitResponseTopic()
-		st.Topic = rt.Topic
-		for j, rp := range rt.Partitions {
-			sp := kmsg.NewOffsetCommitResponseTopicPartition()
-			sp.Partition, sp.ErrorCode = rp.Partition, codes[i][j]
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp, nil
+	pc.propose(func() error { return s.backend.CommitOffsets(ctx, req.Group, offsets) })
+	resp.Topics = answerTopics(&pc,
+		func(t string, ps []kmsg.OffsetCommitResponseTopicPartition) kmsg.OffsetCommitResponseTopic {
+			return kmsg.OffsetCommitResponseTopic{Topic: t, Partitions: ps}
+		},
+		func(p int32, code int16) kmsg.OffsetCommitResponseTopicPartition {
+			return kmsg.OffsetCommitResponseTopicPartition{Partition: p, ErrorCode: code}
+		})
+	return nil
 }
 
 // validateCommit checks a commit against the group's membership and

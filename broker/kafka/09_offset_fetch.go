@@ -1,159 +1,140 @@
 package kafka
 
-// OffsetFetch: v1-8
+// OffsetFetch: v0-9
 //
 // Behavior:
 // * Coordinator only; offsets are read through Backend.FetchOffsets
 //   (linearizable), so a new coordinator after failover sees every
 //   committed offset.
+// * v0 reads the same group offsets as v1+ (in Kafka, v0 read offsets
+//   committed to ZooKeeper; this broker has one offset store, which
+//   OffsetCommit v0 writes too).
 // * A null topic list (v2+) returns every committed offset of the group;
-//   a partition without a commit is offset -1 with no error.
-// * v8 batches several groups (KIP-709); each group has its own error.
-// * RequireStable (v7, KIP-447) needs nothing: there are no pending
+//   a partition without a commit is offset -1 with no error. v0-1 carry a
+//   group-level error on every partition, v2+ also at the top.
+// * v8+ batches several groups (KIP-709); each group has its own error.
+//   Earlier versions are served as a batch of one.
+// * RequireStable (v7, KIP-447): a partition whose offset sits in a
+//   transaction that has not decided yet (TxnOffsetCommit before EndTxn)
+//   is UNSTABLE_OFFSET_COMMIT, which clients retry, so that a consumer
+//   taking over the partition starts after what the transaction will
+//   commit, not before it. Without it the last committed offset is
+//   answered.
 //   transactional offsets.
+// * MemberID and MemberEpoch (v9) are ignored: they are checked only for
+//   KIP-848 consumer groups, which are not served.
 //
 // Version notes:
+// * v1: offsets from Kafka instead of ZooKeeper
 // * v2: group-level ErrorCode, null topics = all
 // * v3: ThrottleMillis
 // * v5: LeaderEpoch (KIP-320)
 // * v6: flexible versions
 // * v7: RequireStable
 // * v8: Groups batch (KIP-709)
-// (v0 read offsets from ZooKeeper and is not served.)
+// * v9: MemberID, MemberEpoch (KIP-848)
 
 import (
 	"context"
 	"sort"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(9, 1, 8, handleOffsetFetch) }
+func init() { regKey(9, 0, 9, typed(handleOffsetFetch)) }
 
-// fetchedPartition is one partition's answer, before it is put in the
-// version's response shape.
-type fetchedPartition struct {
-	partition int32
-	offset    int64
-	epoch     int32
-	metadata  string
-	code      int16
-}
-
-type fetchedTopic struct {
-	topic      string
-	partitions []fetchedPartition
-}
-
-func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.OffsetFetchRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-
+func handleOffsetFetch(ctx context.Context, s *Server, _ *clientConn, req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) error {
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			var wanted map[string][]int32
-			if rg.Topics != nil {
-				wanted = map[string][]int32{}
-				for _, t := range rg.Topics {
-					wanted[t.Topic] = t.Partitions
-				}
-			}
-			topics, code := s.offsetFetch(ctx, rg.Group, wanted, topicOrder(rg.Topics))
-			g := kmsg.NewOffsetFetchResponseGroup()
-			g.Group, g.ErrorCode = rg.Group, code
-			for _, t := range topics {
-				gt := kmsg.NewOffsetFetchResponseGroupTopic()
-				gt.Topic = t.topic
-				for _, p := range t.partitions {
-					gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-					md := p.metadata
-					gp.Partition, gp.Offset, gp.LeaderEpoch, gp.Metadata, gp.ErrorCode = p.partition, p.offset, p.epoch, &md, p.code
-					gt.Partitions = append(gt.Partitions, gp)
-				}
-				g.Topics = append(g.Topics, gt)
-			}
-			resp.Groups = append(resp.Groups, g)
+			resp.Groups = append(resp.Groups, s.offsetFetch(ctx, rg.Group, rg.Topics, req.RequireStable))
 		}
-		return resp, nil
+		return nil
 	}
-
-	var wanted map[string][]int32
-	var order []string
+	// Before v8 the request names one group; its topics have the same
+	// fields as a v8 group's, and so have the answer's partitions.
+	var topics []kmsg.OffsetFetchRequestGroupTopic
 	if req.Topics != nil {
-		wanted = map[string][]int32{}
-		for _, t := range req.Topics {
-			wanted[t.Topic] = t.Partitions
-			order = append(order, t.Topic)
+		topics = make([]kmsg.OffsetFetchRequestGroupTopic, len(req.Topics))
+		for i, t := range req.Topics {
+			topics[i] = kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions}
 		}
 	}
-	topics, code := s.offsetFetch(ctx, req.Group, wanted, order)
+	g := s.offsetFetch(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable)
 	if req.Version >= 2 {
-		resp.ErrorCode = code
+		resp.ErrorCode = g.ErrorCode
 	}
-	for _, t := range topics {
-		rt := kmsg.NewOffsetFetchResponseTopic()
-		rt.Topic = t.topic
-		for _, p := range t.partitions {
-			rp := kmsg.NewOffsetFetchResponseTopicPartition()
-			md := p.metadata
-			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.partition, p.offset, p.epoch, &md, p.code
-			rt.Partitions = append(rt.Partitions, rp)
+	for _, gt := range g.Topics {
+		rt := kmsg.OffsetFetchResponseTopic{Topic: gt.Topic, Partitions: make([]kmsg.OffsetFetchResponseTopicPartition, len(gt.Partitions))}
+		for i, p := range gt.Partitions {
+			rt.Partitions[i] = kmsg.OffsetFetchResponseTopicPartition(p)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return resp, nil
+	return nil
 }
 
-func topicOrder(ts []kmsg.OffsetFetchRequestGroupTopic) []string {
-	out := make([]string, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, t.Topic)
-	}
-	return out
-}
-
-// offsetFetch reads a group's offsets: the wanted partitions in request
-// order (all committed ones when wanted is nil). code is the group-level
-// error; v1 carries it on every partition instead.
-func (s *Server) offsetFetch(ctx context.Context, group string, wanted map[string][]int32, order []string) ([]fetchedTopic, int16) {
+// offsetFetch answers one group: the requested partitions in request order,
+// or, for a nil topic list, every committed one sorted by topic and
+// partition. The group-level error is also every partition's. With
+// requireStable, offsets of undecided transactions are
+// UNSTABLE_OFFSET_COMMIT.
+func (s *Server) offsetFetch(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	c := s.groups
 	c.mu.Lock()
 	coordinator := c.isCoordinatorLocked()
 	c.mu.Unlock()
-	var code int16
+	out := kmsg.NewOffsetFetchResponseGroup()
+	out.Group = group
 	var committed map[cluster.TopicPartition]cluster.OffsetCommit
 	if !coordinator {
-		code = groupErrCode(cluster.ErrNotLeader)
+		out.ErrorCode = groupErrCode(cluster.ErrNotLeader)
 	} else if got, err := s.backend.FetchOffsets(ctx, group); err != nil {
-		code = groupErrCode(err)
+		out.ErrorCode = groupErrCode(err)
 	} else {
 		committed = got
 	}
-	if wanted == nil {
-		byTopic := map[string][]int32{}
-		for tp := range committed {
-			byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
-		}
-		wanted = byTopic
-		order = order[:0]
-		for t, ps := range byTopic {
-			order = append(order, t)
-			sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
-		}
-		sort.Strings(order)
+	var unstable map[cluster.TopicPartition]bool
+	if requireStable && out.ErrorCode == 0 {
+		unstable = s.backend.PendingTxnOffsets(group)
 	}
-	out := make([]fetchedTopic, 0, len(order))
-	for _, t := range order {
-		ft := fetchedTopic{topic: t}
-		for _, p := range wanted[t] {
-			fp := fetchedPartition{partition: p, offset: -1, epoch: -1, code: code}
-			if oc, ok := committed[cluster.TopicPartition{Topic: t, Partition: p}]; ok {
-				fp.offset, fp.epoch, fp.metadata = oc.Offset, oc.LeaderEpoch, oc.Metadata
+	if topics == nil {
+		topics = committedTopics(committed)
+	}
+	for _, t := range topics {
+		gt := kmsg.OffsetFetchResponseGroupTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			gp.Partition, gp.Offset, gp.LeaderEpoch, gp.ErrorCode = p, -1, -1, out.ErrorCode
+			md := ""
+			tp := cluster.TopicPartition{Topic: t.Topic, Partition: p}
+			if oc, ok := committed[tp]; ok {
+				gp.Offset, gp.LeaderEpoch, md = oc.Offset, oc.LeaderEpoch, oc.Metadata
 			}
-			ft.partitions = append(ft.partitions, fp)
+			if unstable[tp] {
+				gp.Offset, gp.LeaderEpoch, md, gp.ErrorCode = -1, -1, "", kerr.UnstableOffsetCommit.Code
+			}
+			gp.Metadata = &md
+			gt.Partitions = append(gt.Partitions, gp)
 		}
-		out = append(out, ft)
+		out.Topics = append(out.Topics, gt)
 	}
-	return out, code
+	return out
+}
+
+// committedTopics lists the partitions of committed as a request for all of
+// them, sorted by topic and partition.
+func committedTopics(committed map[cluster.TopicPartition]cluster.OffsetCommit) []kmsg.OffsetFetchRequestGroupTopic {
+	byTopic := map[string][]int32{}
+	for tp := range committed {
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
+	}
+	out := make([]kmsg.OffsetFetchRequestGroupTopic, 0, len(byTopic))
+	for t, ps := range byTopic {
+		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+		out = append(out, kmsg.OffsetFetchRequestGroupTopic{Topic: t, Partitions: ps})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+	return out
 }

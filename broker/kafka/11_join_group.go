@@ -50,20 +50,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(11, 0, 9, handleJoinGroup) }
+func init() { regKey(11, 0, 9, typed(handleJoinGroup)) }
 
-func handleJoinGroup(ctx context.Context, s *Server, cc *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.JoinGroupRequest)
-	ch, resp := s.groups.join(req, cc)
-	if resp != nil {
-		return resp, nil
+func handleJoinGroup(ctx context.Context, s *Server, cc *clientConn, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGroupResponse) error {
+	ch, r := s.groups.join(req, cc)
+	if r == nil {
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	*resp = *r
+	return nil
 }
 
 func (c *groupCoordinator) join(req *kmsg.JoinGroupRequest, cc *clientConn) (chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {

@@ -24,13 +24,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(12, 0, 4, handleHeartbeat) }
+func init() { regKey(12, 0, 4, typed(handleHeartbeat)) }
 
-func handleHeartbeat(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.HeartbeatRequest)
-	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+func handleHeartbeat(_ context.Context, s *Server, _ *clientConn, req *kmsg.HeartbeatRequest, resp *kmsg.HeartbeatResponse) error {
 	resp.ErrorCode = s.groups.heartbeat(req)
-	return resp, nil
+	return nil
 }
 
 func (c *groupCoordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {

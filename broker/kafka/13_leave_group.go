@@ -24,11 +24,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(13, 0, 5, handleLeaveGroup) }
+func init() { regKey(13, 0, 5, typed(handleLeaveGroup)) }
 
-func handleLeaveGroup(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.LeaveGroupRequest)
-	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+func handleLeaveGroup(_ context.Context, s *Server, _ *clientConn, req *kmsg.LeaveGroupRequest, resp *kmsg.LeaveGroupResponse) error {
 	leaving := req.Members
 	if req.Version < 3 {
 		m := kmsg.NewLeaveGroupRequestMember()
@@ -46,7 +44,7 @@ func handleLeaveGroup(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Req
 	} else if req.Version < 3 && code == 0 {
 		resp.ErrorCode = codes[0]
 	}
-	return resp, nil
+	return nil
 }
 
 func (c *groupCoordinator) leave(name string, leaving []kmsg.LeaveGroupRequestMember) (int16, []int16) {

@@ -27,17 +27,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(14, 0, 5, handleSyncGroup) }
+func init() { regKey(14, 0, 5, typed(handleSyncGroup)) }
 
-func handleSyncGroup(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.SyncGroupRequest)
-	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+func handleSyncGroup(ctx context.Context, s *Server, _ *clientConn, req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupResponse) error {
 	ch, res, pt, pn := s.groups.sync(req)
 	if ch != nil {
 		select {
 		case res = <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	resp.ErrorCode = res.code
@@ -48,7 +46,7 @@ func handleSyncGroup(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Re
 		}
 		resp.ProtocolType, resp.Protocol = &pt, &pn
 	}
-	return resp, nil
+	return nil
 }
 
 func (c *groupCoordinator) sync(req *kmsg.SyncGroupRequest) (ch chan syncResult, res syncResult, protocolType, protocol string) {

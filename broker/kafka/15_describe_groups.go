@@ -26,17 +26,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(15, 0, 5, handleDescribeGroups) }
+func init() { regKey(15, 0, 5, typed(handleDescribeGroups)) }
 
-func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.DescribeGroupsRequest)
-	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
-	committed := s.backend.Groups()
-	c := s.groups
+func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, req *kmsg.DescribeGroupsRequest, resp *kmsg.DescribeGroupsResponse) error {
+	resp.Groups = s.groups.describe(req.Groups, s.backend.Groups())
+	return nil
+}
+
+// describe reports each named group, from one view of the coordinator:
+// its members when it has any in memory, Empty when only committed offsets
+// (committed lists the groups that have some) know it, Dead when nothing
+// does.
+func (c *groupCoordinator) describe(names, committed []string) []kmsg.DescribeGroupsResponseGroup {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	coordinator := c.isCoordinatorLocked()
-	for _, name := range req.Groups {
+	out := make([]kmsg.DescribeGroupsResponseGroup, 0, len(names))
+	for _, name := range names {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = name
 		rg.AuthorizedOperations = -2147483648
@@ -46,31 +52,39 @@ func handleDescribeGroups(_ context.Context, s *Server, _ *clientConn, kreq kmsg
 			rg.ErrorCode = kerr.NotCoordinator.Code
 		case g != nil:
 			rg.State, rg.ProtocolType, rg.Protocol = g.state.String(), g.protocolType, g.protocol
-			ids := make([]string, 0, len(g.members))
-			for id := range g.members {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			for _, id := range ids {
-				m := g.members[id]
-				rm := kmsg.NewDescribeGroupsResponseGroupMember()
-				rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
-				for _, p := range m.protocols {
-					if p.Name == g.protocol {
-						rm.ProtocolMetadata = p.Metadata
-					}
-				}
-				if g.state == stateStable {
-					rm.MemberAssignment = m.assignment
-				}
-				rg.Members = append(rg.Members, rm)
-			}
+			rg.Members = g.describeMembers()
 		case slices.Contains(committed, name):
 			rg.State, rg.ProtocolType = stateEmpty.String(), "consumer"
 		default:
 			rg.State = "Dead"
 		}
-		resp.Groups = append(resp.Groups, rg)
+		out = append(out, rg)
 	}
-	return resp, nil
+	return out
+}
+
+// describeMembers lists g's members by id, with the chosen protocol's
+// metadata and, once Stable, their assignments.
+func (g *group) describeMembers() []kmsg.DescribeGroupsResponseGroupMember {
+	ids := make([]string, 0, len(g.members))
+	for id := range g.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]kmsg.DescribeGroupsResponseGroupMember, 0, len(ids))
+	for _, id := range ids {
+		m := g.members[id]
+		rm := kmsg.NewDescribeGroupsResponseGroupMember()
+		rm.MemberID, rm.InstanceID, rm.ClientID, rm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+		for _, p := range m.protocols {
+			if p.Name == g.protocol {
+				rm.ProtocolMetadata = p.Metadata
+			}
+		}
+		if g.state == stateStable {
+			rm.MemberAssignment = m.assignment
+		}
+		out = append(out, rm)
+	}
+	return out
 }

@@ -15,7 +15,8 @@ package kafka
 // Version notes:
 // * v1: ThrottleMillis
 // * v3: flexible versions, client software name/version (KIP-511)
-// * v4: no change (KIP-848 era bump)
+// * v4: no change for us (KAFKA-17011: SupportedFeatures.MinVersion may be 0;
+//   no features are advertised)
 
 import (
 	"context"
@@ -23,11 +24,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(18, 0, 4, handleApiVersions) }
+func init() { regKey(18, 0, 4, typed(handleApiVersions)) }
 
-func handleApiVersions(_ context.Context, _ *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.ApiVersionsRequest)
-	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+func handleApiVersions(_ context.Context, _ *Server, _ *clientConn, req *kmsg.ApiVersionsRequest, resp *kmsg.ApiVersionsResponse) error {
 	resp.ApiKeys = SupportedVersions()
-	return resp, nil
+	return nil
 }

@@ -35,23 +35,15 @@ package kafka
 
 import (
 	"context"
-	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(19, 0, 7, handleCreateTopics) }
+func init() { regKey(19, 0, 7, typed(handleCreateTopics)) }
 
-func handleCreateTopics(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.CreateTopicsRequest)
-	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+func handleCreateTopics(ctx context.Context, s *Server, _ *clientConn, req *kmsg.CreateTopicsRequest, resp *kmsg.CreateTopicsResponse) error {
 
 	count := map[string]int{}
 	for _, rt := range req.Topics {
@@ -127,7 +119,7 @@ func handleCreateTopics(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 			}
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 func setCreateErr(st *kmsg.CreateTopicsResponseTopic, code int16, msg string) {

@@ -36,7 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(32, 0, 4, handleDescribeConfigs) }
+func init() { regKey(32, 0, 4, typed(handleDescribeConfigs)) }
 
 // configEntry is one config as DescribeConfigs reports it.
 type configEntry struct {
@@ -47,9 +47,7 @@ type configEntry struct {
 	doc    string
 }
 
-func handleDescribeConfigs(_ context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.DescribeConfigsRequest)
-	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+func handleDescribeConfigs(_ context.Context, s *Server, _ *clientConn, req *kmsg.DescribeConfigsRequest, resp *kmsg.DescribeConfigsResponse) error {
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
@@ -78,7 +76,7 @@ func handleDescribeConfigs(_ context.Context, s *Server, _ *clientConn, kreq kms
 		}
 		resp.Resources = append(resp.Resources, res)
 	}
-	return resp, nil
+	return nil
 }
 
 // topicConfigs returns a topic's configs, or false if it does not exist.

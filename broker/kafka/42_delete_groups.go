@@ -23,11 +23,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(42, 0, 2, handleDeleteGroups) }
+func init() { regKey(42, 0, 2, typed(handleDeleteGroups)) }
 
-func handleDeleteGroups(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.DeleteGroupsRequest)
-	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+func handleDeleteGroups(ctx context.Context, s *Server, _ *clientConn, req *kmsg.DeleteGroupsRequest, resp *kmsg.DeleteGroupsResponse) error {
 	committed := s.backend.Groups()
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
@@ -42,7 +40,7 @@ func handleDeleteGroups(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 		}
 		resp.Groups = append(resp.Groups, rg)
 	}
-	return resp, nil
+	return nil
 }
 
 // deletable checks that a group may be deleted now.

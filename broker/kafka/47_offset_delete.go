@@ -25,52 +25,37 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { regKey(47, 0, 0, handleOffsetDelete) }
+func init() { regKey(47, 0, 0, typed(handleOffsetDelete)) }
 
-func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
-	req := kreq.(*kmsg.OffsetDeleteRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+func handleOffsetDelete(ctx context.Context, s *Server, _ *clientConn, req *kmsg.OffsetDeleteRequest, resp *kmsg.OffsetDeleteResponse) error {
 	code, subscribed := s.groups.offsetDeletable(req.Group, slices.Contains(s.backend.Groups(), req.Group))
 	if code != 0 {
 		resp.ErrorCode = code
-		return resp, nil
+		return nil
 	}
-	codes := make([][]int16, len(req.Topics))
 	var tps []cluster.TopicPartition
-	var carried [][2]int // (topic, partition) indices of tps in the request
-	for i, rt := range req.Topics {
-		topic, known := s.backend.Topic(rt.Topic)
-		codes[i] = make([]int16, len(rt.Partitions))
-		for j, rp := range rt.Partitions {
-			switch _, ok := findPartition(topic, rp.Partition); {
-			case !known || !ok:
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-			case subscribed(rt.Topic):
-				codes[i][j] = kerr.GroupSubscribedToTopic.Code
-			default:
+	var pc partitionCodes
+	for _, rt := range req.Topics {
+		pc.topic(s.backend, rt.Topic)
+		var code int16
+		if subscribed(rt.Topic) {
+			code = kerr.GroupSubscribedToTopic.Code
+		}
+		for _, rp := range rt.Partitions {
+			if pc.add(rp.Partition, code) {
 				tps = append(tps, cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
-				carried = append(carried, [2]int{i, j})
 			}
 		}
 	}
-	if len(tps) > 0 {
-		if err := s.backend.DeleteOffsets(ctx, req.Group, tps); err != nil {
-			for _, ij := range carried {
-				codes[ij[0]][ij[1]] = groupErrCode(err)
-			}
-		}
-	}
-	for i, rt := range req.Topics {
-		st := kmsg.NewOffsetDeleteResponseTopic()
-		st.Topic = rt.Topic
-		for j, rp := range rt.Partitions {
-			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
-			sp.Partition, sp.ErrorCode = rp.Partition, codes[i][j]
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp, nil
+	pc.propose(func() error { return s.backend.DeleteOffsets(ctx, req.Group, tps) })
+	resp.Topics = answerTopics(&pc,
+		func(t string, ps []kmsg.OffsetDeleteResponseTopicPartition) kmsg.OffsetDeleteResponseTopic {
+			return kmsg.OffsetDeleteResponseTopic{Topic: t, Partitions: ps}
+		},
+		func(p int32, code int16) kmsg.OffsetDeleteResponseTopicPartition {
+			return kmsg.OffsetDeleteResponseTopicPartition{Partition: p, ErrorCode: code}
+		})
+	return nil
 }
 
 // offsetDeletable checks the group as a whole and returns which topics

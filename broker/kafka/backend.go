@@ -42,14 +42,16 @@ type Backend interface {
 	// equivalent); it returns cluster.ErrNotLeader when leadership cannot be
 	// confirmed.
 	Fetch(ctx context.Context, tp cluster.TopicPartition, offset int64, maxBytes int32) (cluster.FetchResult, error)
-	// WaitForData blocks until the partition's high watermark exceeds
-	// offset, ctx is done, or maxWait passes; used for Fetch's max wait.
-	WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration)
+	// WaitForData blocks until the partition's high watermark (with
+	// readCommitted its last stable offset) exceeds offset, ctx is done,
+	// or maxWait passes; used for Fetch's max wait.
+	WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration, readCommitted bool)
 	// ListOffset answers ListOffsets for one partition: timestamp -1 is the
-	// latest (high watermark), -2 the earliest (log start), otherwise the
-	// first offset whose batch max timestamp >= timestamp (-1, -1 if none).
-	// Linearizable like Fetch.
-	ListOffset(ctx context.Context, tp cluster.TopicPartition, timestamp int64) (offset, ts int64, leaderEpoch int32, err error)
+	// latest (high watermark; with readCommitted the last stable offset),
+	// -2 the earliest (log start), otherwise the first offset whose batch
+	// max timestamp >= timestamp (-1, -1 if none, or if readCommitted and
+	// it is not below the last stable offset). Linearizable like Fetch.
+	ListOffset(ctx context.Context, tp cluster.TopicPartition, timestamp int64, readCommitted bool) (offset, ts int64, leaderEpoch int32, err error)
 
 	// InitProducerID allocates a producer id through __meta.
 	InitProducerID(ctx context.Context) (id int64, epoch int16, err error)
@@ -66,6 +68,9 @@ type Backend interface {
 	FetchOffsets(ctx context.Context, group string) (map[cluster.TopicPartition]cluster.OffsetCommit, error)
 	// Groups lists groups that have committed offsets.
 	Groups() []string
+
+	// Transactions is the transaction coordinator (backend_txn.go).
+	Transactions
 
 	// Ready is true once the node is registered and knows a __meta leader.
 	Ready() bool

@@ -18,9 +18,10 @@ var (
 
 // splitBatches parses the records bytes of one partition of a Produce
 // request into RecordBatch v2 batches. Each batch's Raw aliases records.
-// It checks the magic byte, the length and the CRC-32C of every batch;
-// transactional and control batches are refused because this broker does not
-// implement transactions.
+// It checks the magic byte, the length and the CRC-32C of every batch.
+// Control batches are refused: only the transaction coordinator writes
+// them (as Kafka refuses them from clients), and so is a transactional
+// batch without a producer id.
 func splitBatches(records []byte) ([]cluster.Batch, error) {
 	var out []cluster.Batch
 	for len(records) > 0 {
@@ -42,8 +43,13 @@ func splitBatches(records []byte) ([]cluster.Batch, error) {
 			return nil, fmt.Errorf("%w: crc %08x, header says %08x", errCorruptBatch, got, want)
 		}
 		attrs := binary.BigEndian.Uint16(raw[recordbatch.Attributes:])
-		if attrs&(recordbatch.AttrTransactional|recordbatch.AttrControl) != 0 {
-			return nil, fmt.Errorf("%w: transactional or control batch (transactions are not supported)", errUnsupportedBatch)
+		pid := int64(binary.BigEndian.Uint64(raw[recordbatch.ProducerID:]))
+		txn := attrs&recordbatch.AttrTransactional != 0
+		switch {
+		case attrs&recordbatch.AttrControl != 0:
+			return nil, fmt.Errorf("%w: a control batch from a client", errUnsupportedBatch)
+		case txn && pid < 0:
+			return nil, fmt.Errorf("%w: a transactional batch without a producer id", errUnsupportedBatch)
 		}
 		lastDelta := int32(binary.BigEndian.Uint32(raw[recordbatch.LastOffsetDelta:]))
 		count := int32(binary.BigEndian.Uint32(raw[recordbatch.RecordCount:]))
@@ -52,12 +58,13 @@ func splitBatches(records []byte) ([]cluster.Batch, error) {
 		}
 		out = append(out, cluster.Batch{
 			Raw:            raw,
-			ProducerID:     int64(binary.BigEndian.Uint64(raw[recordbatch.ProducerID:])),
+			ProducerID:     pid,
 			ProducerEpoch:  int16(binary.BigEndian.Uint16(raw[recordbatch.ProducerEpoch:])),
 			BaseSequence:   int32(binary.BigEndian.Uint32(raw[recordbatch.BaseSequence:])),
 			Records:        lastDelta + 1,
 			FirstTimestamp: int64(binary.BigEndian.Uint64(raw[recordbatch.FirstTimestamp:])),
 			MaxTimestamp:   int64(binary.BigEndian.Uint64(raw[recordbatch.MaxTimestamp:])),
+			Transactional:  txn,
 		})
 	}
 	if len(out) == 0 {

@@ -85,16 +85,41 @@ func (cc *clientConn) serve() {
 		cc.write()
 	}()
 	err := cc.read()
+	var perr *protocolError
+	if errors.As(err, &perr) {
+		// Kafka reads a connection's next request only after it has sent
+		// the answer to the previous one (the processor mutes the channel
+		// per request), so a request it cannot parse, an unsupported
+		// version included, closes the connection after every earlier
+		// request was answered. Pipelining clients rely on that:
+		// kafka-python's version probe sends Metadata v0 right behind
+		// ApiVersions and needs the ApiVersions answer either way.
+		cc.s.log.Warn("closing kafka connection after answering earlier requests", "remote", cc.remote, "err", err)
+		close(cc.queue)
+		<-writerDone
+		cc.cancel()
+		cc.conn.Close()
+		return
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && cc.ctx.Err() == nil {
 		cc.s.log.Warn("closing kafka connection", "remote", cc.remote, "err", err)
 	}
-	// Requests already queued are still answered if the handlers finish
-	// quickly; cancelling makes long waits (Fetch max wait, JoinGroup) end.
+	// The client is gone: requests already queued are still answered if
+	// the handlers finish quickly; cancelling makes long waits (Fetch max
+	// wait, JoinGroup) end.
 	cc.cancel()
 	close(cc.queue)
 	<-writerDone
 	cc.conn.Close()
 }
+
+// protocolError is a request the connection cannot serve (a frame above
+// the limit, an unknown key, an unsupported version, a malformed body), as
+// opposed to the transport failing. See serve.
+type protocolError struct{ err error }
+
+func (e *protocolError) Error() string { return e.err.Error() }
+func (e *protocolError) Unwrap() error { return e.err }
 
 // read reads frames until an error; each decoded request is queued for the
 // writer and handed to a handler goroutine.
@@ -106,7 +131,7 @@ func (cc *clientConn) read() error {
 		}
 		n := int32(binary.BigEndian.Uint32(size[:]))
 		if n < 0 || n > cc.s.cfg.MaxFrameBytes {
-			return fmt.Errorf("read frame: size %d outside 0..%d", n, cc.s.cfg.MaxFrameBytes)
+			return &protocolError{fmt.Errorf("read frame: size %d outside 0..%d", n, cc.s.cfg.MaxFrameBytes)}
 		}
 		body, err := readBody(cc.conn, int(n))
 		if err != nil {
@@ -114,7 +139,7 @@ func (cc *clientConn) read() error {
 		}
 		p, err := decodeRequest(body)
 		if err != nil {
-			return err
+			return &protocolError{err}
 		}
 		if p.clientID != "" {
 			id := p.clientID

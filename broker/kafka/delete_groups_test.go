@@ -126,7 +126,7 @@ func TestDeleteGroupsAndOffsets(t *testing.T) {
 	fb.mu.Unlock()
 	dreq := kmsg.NewPtrDeleteGroupsRequest()
 	dreq.Groups = []string{"busy"}
-	dresp, err := handleDeleteGroups(ctx, srv, nil, dreq)
+	dresp, err := callHandler(ctx, srv, dreq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestDeleteGroupsAndOffsets(t *testing.T) {
 	}
 	oreq := kmsg.NewPtrOffsetDeleteRequest()
 	oreq.Group = "busy"
-	oresp, err := handleOffsetDelete(ctx, srv, nil, oreq)
+	oresp, err := callHandler(ctx, srv, oreq)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestDescribeConfigsVersions(t *testing.T) {
 			req.Version = tc.version
 			req.IncludeSynonyms, req.IncludeDocumentation = true, true
 			req.Resources = []kmsg.DescribeConfigsRequestResource{tc.resource}
-			kresp, err := handleDescribeConfigs(ctx, s, nil, req)
+			kresp, err := callHandler(ctx, s, req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,9 +9,19 @@
 // (00_produce.go, 01_fetch.go, ...). Each file opens with the API's served
 // version range, a Behavior list (what is implemented and what is ignored)
 // and version notes with KIP references, and registers its key, range and
-// handler with regKey in init. ApiVersions answers from that registry, so
-// the advertised versions cannot drift from the handlers; keys without a
-// handler are not advertised and a request for one closes the connection.
+// handler with regKey in init (typed adapts a handler written for one
+// request type). ApiVersions answers from that registry, so the advertised
+// versions cannot drift from the handlers. The served ranges are those of
+// Apache Kafka 3.9 for every key served, v0 included; message sets (the
+// record format of Produce v0-2 and Fetch v0-3) are converted to and from
+// RecordBatch v2 at the edge (message_set.go).
+//
+// A request of a key or version that is not served closes the connection,
+// as in Kafka, but only after every earlier request on the connection was
+// answered: Kafka reads a connection's next request only once it answered
+// the previous one, and pipelining clients (kafka-python's version probe)
+// depend on it. An ApiVersions request of a newer version is answered
+// instead (KIP-511, see 18_api_versions.go).
 //
 // # Connections
 //
@@ -39,4 +49,18 @@
 // Group membership (the classic JoinGroup/SyncGroup protocol) is kept in
 // memory by the coordinator, the __meta leader; committed offsets go
 // through the Backend and are replicated. See groups.go.
+//
+// # Transactions
+//
+// The __meta leader is also every transactional id's coordinator
+// (FindCoordinator key type 1). InitProducerId, AddPartitionsToTxn,
+// AddOffsetsToTxn, TxnOffsetCommit, EndTxn, DescribeTransactions and
+// ListTransactions call the Backend's Transactions part (backend_txn.go),
+// which keeps their state in __meta; txn.go maps its answers to Kafka
+// codes, PRODUCER_FENCED becoming INVALID_PRODUCER_EPOCH for the versions
+// before KIP-588. Produce passes transactional batches on (the Backend
+// verifies them, KIP-890), Fetch and ListOffsets honour read_committed
+// (the last stable offset, AbortedTransactions), and OffsetFetch's
+// RequireStable answers UNSTABLE_OFFSET_COMMIT while a transaction holds a
+// partition's offset. The design is in broker/cluster's doc.go.
 package kafka

@@ -37,6 +37,14 @@ func errCode(err error) int16 {
 		return kerr.UnknownProducerID.Code
 	case errors.Is(err, cluster.ErrNotReady):
 		return kerr.LeaderNotAvailable.Code
+	case errors.Is(err, cluster.ErrInvalidTxnState):
+		// A transactional batch outside its producer's ongoing
+		// transaction (KIP-890 verification), as Kafka answers it.
+		return kerr.InvalidTxnState.Code
+	case errors.Is(err, cluster.ErrTxnUnverified):
+		// Kafka's translation of an unreachable coordinator during
+		// verification: retriable, and no metadata refresh.
+		return kerr.NotEnoughReplicas.Code
 	case errors.Is(err, cluster.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, cluster.ErrStopped):

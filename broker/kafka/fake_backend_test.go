@@ -28,7 +28,11 @@ type fakeBackend struct {
 	coord    int32 // coordinator id; 1 = us
 	second   bool  // a second (unreachable) broker is registered
 	jitter   bool  // Produce sleeps a random moment first, to reorder concurrent calls
-	changed  chan struct{}
+	// drops > 0: Produce drops that many more batches with ErrNotReady
+	// (Raft dropped the proposal), then calls afterDrops once.
+	drops      int
+	afterDrops func()
+	changed    chan struct{}
 }
 
 type fakeTopic struct {
@@ -173,6 +177,12 @@ func (f *fakeBackend) Produce(_ context.Context, tp cluster.TopicPartition, b cl
 	if err != nil {
 		return cluster.ProduceResult{}, err
 	}
+	if f.drops > 0 {
+		if f.drops--; f.drops == 0 && f.afterDrops != nil {
+			f.afterDrops()
+		}
+		return cluster.ProduceResult{}, cluster.ErrNotReady
+	}
 	if !f.leads(tp) {
 		return cluster.ProduceResult{}, cluster.ErrNotLeader
 	}
@@ -244,7 +254,7 @@ func (f *fakeBackend) Fetch(_ context.Context, tp cluster.TopicPartition, offset
 	return res, nil
 }
 
-func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration) {
+func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition, offset int64, maxWait time.Duration, _ bool) {
 	t := time.NewTimer(maxWait)
 	defer t.Stop()
 	for {
@@ -266,7 +276,7 @@ func (f *fakeBackend) WaitForData(ctx context.Context, tp cluster.TopicPartition
 	}
 }
 
-func (f *fakeBackend) ListOffset(_ context.Context, tp cluster.TopicPartition, ts int64) (int64, int64, int32, error) {
+func (f *fakeBackend) ListOffset(_ context.Context, tp cluster.TopicPartition, ts int64, _ bool) (int64, int64, int32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, err := f.partition(tp)

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -43,11 +45,14 @@ func FuzzDecodeRequest(f *testing.F) {
 }
 
 // seedFrames returns one valid frame body per served key and version
-// extreme, plus a few malformed ones.
+// (each version has its own layout: flexible encodings, fields added or
+// removed), requests in the old record formats (message sets of magic 0
+// and 1, plain and compressed, for Produce v0-2), and a few malformed
+// frames.
 func seedFrames() [][]byte {
 	var out [][]byte
 	for _, k := range SupportedVersions() {
-		for _, v := range []int16{k.MinVersion, k.MaxVersion} {
+		for v := k.MinVersion; v <= k.MaxVersion; v++ {
 			req := kmsg.RequestForKey(k.ApiKey)
 			req.SetVersion(v)
 			if k.ApiKey == 11 { // JoinGroup needs a valid body to get anywhere
@@ -65,6 +70,24 @@ func seedFrames() [][]byte {
 			out = append(out, fr[4:])
 		}
 	}
+	v0, v1 := message(0, 0, 0, []byte("k"), []byte("v")), message(1, 0, 1234, nil, []byte("w"))
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(append(bytes.Clone(v1), v1...))
+	w.Close()
+	for v, set := range [][]byte{v0, v1, message(1, 1, 1234, nil, gz.Bytes())} {
+		pr := kmsg.NewPtrProduceRequest()
+		pr.Version, pr.Acks = int16(v), 1
+		pr.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: set}}}}
+		out = append(out, frame(pr, 2)[4:])
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.Version = 0
+	lo.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: "t", Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Timestamp: -1, MaxNumOffsets: 3}}}}
+	out = append(out, frame(lo, 3)[4:])
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version, md.Topics = 0, []kmsg.MetadataRequestTopic{}
+	out = append(out, frame(md, 4)[4:])
 	out = append(out, []byte{}, []byte{0, 18}, binary.BigEndian.AppendUint32([]byte{0, 3, 0, 12}, 1))
 	return out
 }

@@ -139,20 +139,26 @@ func (c *groupCoordinator) resetLocked(code int16) {
 			g.timer.Stop()
 		}
 		for _, m := range g.members {
-			if m.timer != nil {
-				m.timer.Stop()
-			}
-			if m.join != nil {
-				m.join <- joinError(m.joinVersion, code, m.id)
-				m.join = nil
-			}
-			if m.sync != nil {
-				m.sync <- syncResult{code: code}
-				m.sync = nil
-			}
+			m.release(code)
 		}
 	}
 	c.groups = map[string]*group{}
+}
+
+// release stops m's session timer and answers its waiting JoinGroup or
+// SyncGroup with code: m is leaving the group (or the group is going).
+func (m *member) release(code int16) {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	if m.join != nil {
+		m.join <- joinError(m.joinVersion, code, m.id)
+		m.join = nil
+	}
+	if m.sync != nil {
+		m.sync <- syncResult{code: code}
+		m.sync = nil
+	}
 }
 
 func joinError(version int16, code int16, memberID string) *kmsg.JoinGroupResponse {
@@ -245,17 +251,7 @@ func (c *groupCoordinator) expire(name, id string) {
 }
 
 func (c *groupCoordinator) removeMemberLocked(g *group, m *member, code int16) {
-	if m.timer != nil {
-		m.timer.Stop()
-	}
-	if m.join != nil {
-		m.join <- joinError(m.joinVersion, code, m.id)
-		m.join = nil
-	}
-	if m.sync != nil {
-		m.sync <- syncResult{code: code}
-		m.sync = nil
-	}
+	m.release(code)
 	delete(g.members, m.id)
 	if i := slices.Index(g.joinOrder, m.id); i >= 0 {
 		g.joinOrder = slices.Delete(g.joinOrder, i, i+1)
@@ -294,16 +290,24 @@ func (c *groupCoordinator) prepareRebalanceLocked(g *group) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	if d := c.s.cfg.Groups.InitialRebalanceDelay; wasEmpty && d > 0 {
+		name := g.name
+		g.delaying = true
+		g.timer = time.AfterFunc(d, func() { c.delayEnded(name) })
+		return
+	}
+	c.awaitJoinsLocked(g)
+}
+
+// awaitJoinsLocked arms the join phase's deadline, the largest rebalance
+// timeout among the members, and completes the phase if every member has
+// already rejoined.
+func (c *groupCoordinator) awaitJoinsLocked(g *group) {
 	timeout := time.Duration(0)
 	for _, m := range g.members {
 		timeout = max(timeout, m.rebalance)
 	}
 	name := g.name
-	if d := c.s.cfg.Groups.InitialRebalanceDelay; wasEmpty && d > 0 {
-		g.delaying = true
-		g.timer = time.AfterFunc(d, func() { c.delayEnded(name) })
-		return
-	}
 	g.timer = time.AfterFunc(max(timeout, time.Millisecond), func() { c.rebalanceTimedOut(name) })
 	c.tryCompleteJoinLocked(g)
 }
@@ -316,12 +320,7 @@ func (c *groupCoordinator) delayEnded(name string) {
 		return
 	}
 	g.delaying = false
-	timeout := time.Duration(0)
-	for _, m := range g.members {
-		timeout = max(timeout, m.rebalance)
-	}
-	g.timer = time.AfterFunc(max(timeout, time.Millisecond), func() { c.rebalanceTimedOut(name) })
-	c.tryCompleteJoinLocked(g)
+	c.awaitJoinsLocked(g)
 }
 
 func (c *groupCoordinator) rebalanceTimedOut(name string) {

@@ -287,8 +287,14 @@ func TestFindCoordinator(t *testing.T) {
 	txn := kmsg.NewPtrFindCoordinatorRequest()
 	txn.Version = 2
 	txn.CoordinatorKey, txn.CoordinatorType = "tx", 1
-	if c := rc.roundTrip(txn).(*kmsg.FindCoordinatorResponse).ErrorCode; c != kerr.InvalidRequest.Code {
-		t.Fatalf("transaction coordinator: %d, want INVALID_REQUEST", c)
+	if r := rc.roundTrip(txn).(*kmsg.FindCoordinatorResponse); r.ErrorCode != 0 || r.NodeID != 1 {
+		t.Fatalf("transaction coordinator: code %d node %d, want this node", r.ErrorCode, r.NodeID)
+	}
+	share := kmsg.NewPtrFindCoordinatorRequest()
+	share.Version = 2
+	share.CoordinatorKey, share.CoordinatorType = "sh", 2
+	if c := rc.roundTrip(share).(*kmsg.FindCoordinatorResponse).ErrorCode; c != kerr.InvalidRequest.Code {
+		t.Fatalf("share coordinator: %d, want INVALID_REQUEST", c)
 	}
 	fb.mu.Lock()
 	fb.coord = -1

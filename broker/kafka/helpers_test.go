@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -130,4 +131,14 @@ func contextWithShortTimeout() (context.Context, context.CancelFunc) {
 // fixCRC recomputes a batch's CRC-32C after a test edited it.
 func fixCRC(b []byte) {
 	binary.BigEndian.PutUint32(b[recordbatch.CRC:], recordbatch.Checksum(b))
+}
+
+// callHandler runs the registered handler of req's key directly, without a
+// connection (handlers that need one are not called this way).
+func callHandler(ctx context.Context, s *Server, req kmsg.Request) (kmsg.Response, error) {
+	entry, ok := lookupKey(req.Key())
+	if !ok {
+		return nil, fmt.Errorf("key %d not registered", req.Key())
+	}
+	return entry.handler(ctx, s, nil, req)
 }

@@ -144,7 +144,10 @@ func TestCreateTopicsJavaAdmin(t *testing.T) {
 // everywhere (Java raises FencedInstanceIdException and stops) rather than
 // UNKNOWN_MEMBER_ID (Java would rejoin and fence the new instance in turn).
 func TestStaticMembershipReplacesAndFences(t *testing.T) {
-	_, _, addr := startServer(t, nil)
+	_, fb, addr := startServer(t, nil)
+	// The commit below must reach the group check: as in Kafka, a commit
+	// to an unknown topic is UNKNOWN_TOPIC_OR_PARTITION before that.
+	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "t", Partitions: 1}}, false)
 	rc := dialRaw(t, addr)
 	const group = "static"
 	inst := strPtr("instance-1")

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -14,6 +15,34 @@ import (
 // nothing (acks=0 produce); a non-nil error closes the connection, which is
 // how Kafka answers a request it cannot answer with an error code.
 type handlerFunc func(ctx context.Context, s *Server, cc *clientConn, req kmsg.Request) (kmsg.Response, error)
+
+// typed adapts a handler written for one request type to handlerFunc: it
+// asserts the request's type and hands the handler the empty response of
+// the request's version, which the handler fills. A request with its own
+// TimeoutMillis (Produce, CreateTopics, DeleteTopics) is bounded by it. A
+// nil error answers with the response, errNoResponse answers nothing
+// (acks=0 produce), any other error closes the connection.
+func typed[Req kmsg.Request, Resp kmsg.Response](h func(ctx context.Context, s *Server, cc *clientConn, req Req, resp Resp) error) handlerFunc {
+	return func(ctx context.Context, s *Server, cc *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+		if tr, ok := kreq.(kmsg.TimeoutRequest); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = withTimeoutMillis(ctx, tr.Timeout())
+			defer cancel()
+		}
+		req := kreq.(Req)
+		resp := req.ResponseKind().(Resp)
+		switch err := h(ctx, s, cc, req, resp); {
+		case errors.Is(err, errNoResponse):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		return resp, nil
+	}
+}
+
+// errNoResponse tells typed to write no response.
+var errNoResponse = errors.New("no response")
 
 // apiEntry is one registered API key: the versions we serve and the handler.
 type apiEntry struct {

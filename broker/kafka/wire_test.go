@@ -58,12 +58,12 @@ func TestApiVersions(t *testing.T) {
 			for _, k := range resp.ApiKeys {
 				keys[k.ApiKey] = k
 			}
-			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 42, 47} {
+			for _, want := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 24, 25, 26, 28, 32, 42, 47, 65, 66} {
 				if _, ok := keys[want]; !ok {
 					t.Errorf("key %d (%s) not advertised", want, kmsg.NameForKey(want))
 				}
 			}
-			for _, absent := range []int16{24, 25, 26, 33, 68} { // transactions, AlterConfigs, KIP-848
+			for _, absent := range []int16{27, 33, 68} { // WriteTxnMarkers (broker-to-broker), AlterConfigs, KIP-848
 				if _, ok := keys[absent]; ok {
 					t.Errorf("key %d (%s) advertised without a handler", absent, kmsg.NameForKey(absent))
 				}
@@ -81,9 +81,9 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 	negFrame := binary.BigEndian.AppendUint32(nil, 0xffffffff)
 	garbage := append(binary.BigEndian.AppendUint32(nil, 12), 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0x7f)
 	unknownKey := append(binary.BigEndian.AppendUint32(nil, 10), 0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff)
-	oldProduce := func() []byte {
+	newProduce := func() []byte {
 		r := kmsg.NewPtrProduceRequest()
-		r.Version = 2 // below our range: message sets are not served
+		r.Version = 12 // above our range (Kafka 4.0's newest)
 		return frame(r, 1)
 	}()
 	truncated := func() []byte {
@@ -103,7 +103,7 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 		{"negative frame size", negFrame},
 		{"garbage metadata body", garbage},
 		{"unknown api key", unknownKey},
-		{"unsupported produce version", oldProduce},
+		{"unsupported produce version", newProduce},
 		{"truncated flexible request", truncated},
 	}
 	for _, tc := range tests {
@@ -237,9 +237,12 @@ func TestProduceRaw(t *testing.T) {
 	badCRC[len(badCRC)-1] ^= 0xff
 	badMagic := append([]byte(nil), good...)
 	badMagic[recordbatch.Magic] = 1
-	txn := makeBatch(1, 5, 0)
-	binary.BigEndian.PutUint16(txn[recordbatch.Attributes:], recordbatch.AttrTransactional)
-	binary.BigEndian.PutUint32(txn[recordbatch.CRC:], recordbatch.Checksum(txn))
+	control := makeBatch(1, 5, 0)
+	binary.BigEndian.PutUint16(control[recordbatch.Attributes:], recordbatch.AttrTransactional|recordbatch.AttrControl)
+	binary.BigEndian.PutUint32(control[recordbatch.CRC:], recordbatch.Checksum(control))
+	txnNoPID := makeBatch(1, -1, -1)
+	binary.BigEndian.PutUint16(txnNoPID[recordbatch.Attributes:], recordbatch.AttrTransactional)
+	binary.BigEndian.PutUint32(txnNoPID[recordbatch.CRC:], recordbatch.Checksum(txnNoPID))
 	tests := []struct {
 		name       string
 		records    []byte
@@ -250,9 +253,10 @@ func TestProduceRaw(t *testing.T) {
 		{"one batch", good, -1, 0, 0},
 		{"two batches in one partition", append(append([]byte(nil), good...), good...), 1, 0, 3},
 		{"bad crc", badCRC, -1, kerr.CorruptMessage.Code, -1},
-		{"magic 1", badMagic, -1, kerr.CorruptMessage.Code, -1},
+		{"magic 1 in v9", badMagic, -1, kerr.CorruptMessage.Code, -1},
 		{"truncated", good[:40], -1, kerr.CorruptMessage.Code, -1},
-		{"transactional", txn, -1, kerr.InvalidRecord.Code, -1},
+		{"control batch from a client", control, -1, kerr.InvalidRecord.Code, -1},
+		{"transactional without producer id", txnNoPID, -1, kerr.InvalidRecord.Code, -1},
 		{"bad acks", good, 2, kerr.InvalidRequiredAcks.Code, -1},
 	}
 	for i, tc := range tests {

@@ -129,8 +129,8 @@ func walWarnings(t *testing.T, logs *bytes.Buffer) []map[string]any {
 	return out
 }
 
-// TestWALDamageAtOpen damages the WALs of a store in every way the issue
-// of silently lost acknowledged writes lists, and checks what Open does: a
+// TestWALDamageAtOpen damages the WALs of a store in every way that could
+// silently lose acknowledged writes, and checks what Open does: a
 // torn tail of the newest WAL is cut and logged at WARN; corruption with
 // complete records after it, in any WAL, is refused with an error naming
 // the file and offset; damage no file check can see (a truncation at a

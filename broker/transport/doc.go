@@ -22,6 +22,9 @@ message) pairs (frame.go).
   - SetDelay delays every outbound message by d (the chaos delay nemesis;
     the test machines have no netem). Order is preserved.
   - Handler is called on connection reader goroutines and must not block.
+  - AddPeer grows the peer set at run time (a member added through the
+    admin API) or moves a peer to a new address; a connection from an id
+    that is neither in Peers nor added is refused.
   - An idle writer sends an empty keepalive frame every 500 ms and a reader
     that hears nothing for 3 s drops the connection: under a black-holing
     partition the old connection would look alive and, after the heal,

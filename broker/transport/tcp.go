@@ -27,13 +27,17 @@ type TCPConfig struct {
 // TCP is the peer transport: one connection per peer pair, dialled by the
 // lower node id and used in both directions, carrying every group.
 type TCP struct {
-	cfg   TCPConfig
-	log   *slog.Logger
-	ln    net.Listener
-	h     Handler
-	peers map[uint64]*peer
-	delay atomic.Int64
-	unrch atomic.Pointer[func(uint64)]
+	cfg TCPConfig
+	log *slog.Logger
+	ln  net.Listener
+	h   Handler
+	// peersMu guards peers, which AddPeer grows at run time; started
+	// tells AddPeer to start the new peer's goroutines at once.
+	peersMu sync.RWMutex
+	peers   map[uint64]*peer
+	started bool
+	delay   atomic.Int64
+	unrch   atomic.Pointer[func(uint64)]
 
 	stopc chan struct{}
 	wg    sync.WaitGroup
@@ -48,7 +52,7 @@ type queued struct {
 type peer struct {
 	t    *TCP
 	id   uint64
-	addr string
+	addr atomic.Pointer[string]
 	q    chan queued
 
 	mu         sync.Mutex
@@ -69,9 +73,57 @@ func NewTCP(cfg TCPConfig) *TCP {
 	}
 	t := &TCP{cfg: cfg, log: cfg.Logger.With("component", "transport"), peers: map[uint64]*peer{}, stopc: make(chan struct{})}
 	for id, addr := range cfg.Peers {
-		t.peers[id] = &peer{t: t, id: id, addr: addr, q: make(chan queued, cfg.QueueLen), connCh: make(chan struct{})}
+		t.peers[id] = t.newPeer(id, addr)
 	}
 	return t
+}
+
+func (t *TCP) newPeer(id uint64, addr string) *peer {
+	p := &peer{t: t, id: id, q: make(chan queued, t.cfg.QueueLen), connCh: make(chan struct{})}
+	p.addr.Store(&addr)
+	return p
+}
+
+// peer returns the peer with id, or nil.
+func (t *TCP) peer(id uint64) *peer {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	return t.peers[id]
+}
+
+// AddPeer makes id reachable at addr from now on (a member added at run
+// time), or moves a known peer to a new address; its next connection
+// attempt uses it. It is safe at any time, before or after Start.
+func (t *TCP) AddPeer(id uint64, addr string) {
+	if id == t.cfg.NodeID || addr == "" {
+		return
+	}
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	if p := t.peers[id]; p != nil {
+		if old := *p.addr.Load(); old != addr {
+			p.addr.Store(&addr)
+			t.log.Info("peer address changed", "peer", id, "addr", addr, "was", old)
+		}
+		return
+	}
+	p := t.newPeer(id, addr)
+	t.peers[id] = p
+	t.log.Info("peer added", "peer", id, "addr", addr)
+	if t.started && !t.stopped() {
+		t.startPeer(p)
+	}
+}
+
+// startPeer starts p's writer, and its dialer when this node dials (the
+// lower id dials). t.peersMu is held.
+func (t *TCP) startPeer(p *peer) {
+	t.wg.Add(1)
+	go p.writer()
+	if t.cfg.NodeID < p.id {
+		t.wg.Add(1)
+		go p.dialer()
+	}
 }
 
 // Addr is the listener's address (useful with port 0).
@@ -94,7 +146,7 @@ func (t *TCP) Delay() time.Duration { return time.Duration(t.delay.Load()) }
 // unreachable reports peer id to the node at most every 100 ms: the
 // report locks every Raft group, and a dead peer fails every send.
 func (t *TCP) unreachable(id uint64) {
-	p := t.peers[id]
+	p := t.peer(id)
 	if p == nil {
 		return
 	}
@@ -122,21 +174,19 @@ func (t *TCP) Start(_ context.Context, h Handler) error {
 		t.wg.Add(1)
 		go t.accept()
 	}
+	t.peersMu.Lock()
+	t.started = true
 	for _, p := range t.peers {
-		t.wg.Add(1)
-		go p.writer()
-		if t.cfg.NodeID < p.id {
-			t.wg.Add(1)
-			go p.dialer()
-		}
+		t.startPeer(p)
 	}
+	t.peersMu.Unlock()
 	return nil
 }
 
 // Send queues msgs for peer to without blocking; it drops them when the
 // queue is full (raft retransmits).
 func (t *TCP) Send(to uint64, msgs []GroupMessage) {
-	p := t.peers[to]
+	p := t.peer(to)
 	if p == nil {
 		return
 	}
@@ -154,9 +204,11 @@ func (t *TCP) Stop() {
 		if t.ln != nil {
 			t.ln.Close()
 		}
+		t.peersMu.RLock()
 		for _, p := range t.peers {
 			p.setConn(nil)
 		}
+		t.peersMu.RUnlock()
 		t.wg.Wait()
 	})
 }
@@ -203,7 +255,7 @@ func (t *TCP) accept() {
 			}
 			c.SetReadDeadline(time.Time{})
 			id := binary.BigEndian.Uint64(hs[4:])
-			p := t.peers[id]
+			p := t.peer(id)
 			if p == nil {
 				t.log.Warn("connection from unknown peer", "peer", id, "remote", c.RemoteAddr().String())
 				c.Close()
@@ -260,7 +312,8 @@ func (p *peer) dialer() {
 			continue
 		}
 		d := net.Dialer{Timeout: time.Second}
-		nc, err := d.Dial("tcp", p.addr)
+		addr := *p.addr.Load()
+		nc, err := d.Dial("tcp", addr)
 		if err == nil {
 			var hs [12]byte
 			copy(hs[:], magic[:])
@@ -274,7 +327,7 @@ func (p *peer) dialer() {
 		}
 		if err != nil {
 			if !p.loggedDown {
-				p.t.log.Info("peer unreachable; retrying with backoff", "peer", p.id, "addr", p.addr, "err", err)
+				p.t.log.Info("peer unreachable; retrying with backoff", "peer", p.id, "addr", addr, "err", err)
 				p.loggedDown = true
 			}
 			p.t.unreachable(p.id)
@@ -288,7 +341,7 @@ func (p *peer) dialer() {
 		}
 		p.loggedDown = false
 		backoff = 50 * time.Millisecond
-		p.t.log.Info("connected to peer", "peer", p.id, "addr", p.addr)
+		p.t.log.Info("connected to peer", "peer", p.id, "addr", addr)
 		p.setConn(nc)
 		p.t.wg.Add(1)
 		go func() { defer p.t.wg.Done(); p.read(nc) }()

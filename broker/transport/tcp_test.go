@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -147,5 +148,52 @@ func TestTCPExchangeReconnectDelay(t *testing.T) {
 	waitCount(t, in2b, n+1, 2*time.Second)
 	if time.Since(sent) < 300*time.Millisecond {
 		t.Fatal("delay not applied")
+	}
+}
+
+// A peer added at run time (a member added through the admin API) becomes
+// reachable in both directions, whichever side dials; a connection from
+// a peer nobody added is refused until it is added.
+func TestTCPAddPeer(t *testing.T) {
+	for _, joinerID := range []uint64{2, 1} { // the joiner dials, or is dialled
+		t.Run(fmt.Sprintf("joiner-%d", joinerID), func(t *testing.T) {
+			addrs := freeAddrs(t, 2)
+			member := 3 - joinerID
+			// The member knows nobody; the joiner knows the member
+			// (its --peers).
+			tm := transport.NewTCP(transport.TCPConfig{NodeID: member, ListenAddr: addrs[member-1]})
+			inM := &inbox{}
+			if err := tm.Start(context.Background(), inM.handle); err != nil {
+				t.Fatal(err)
+			}
+			defer tm.Stop()
+			tj := transport.NewTCP(transport.TCPConfig{NodeID: joinerID, ListenAddr: addrs[joinerID-1], Peers: map[uint64]string{member: addrs[member-1]}})
+			inJ := &inbox{}
+			if err := tj.Start(context.Background(), inJ.handle); err != nil {
+				t.Fatal(err)
+			}
+			defer tj.Stop()
+			send := func(tr *transport.TCP, to uint64) {
+				tr.Send(to, []transport.GroupMessage{{Group: 3, Msg: msg(to, 0, 1)}})
+			}
+			for range 10 {
+				send(tj, member)
+				time.Sleep(20 * time.Millisecond)
+			}
+			if inM.count() != 0 {
+				t.Fatal("messages from a peer nobody added were accepted")
+			}
+			tm.AddPeer(joinerID, addrs[joinerID-1])
+			tm.AddPeer(joinerID, addrs[joinerID-1]) // idempotent
+			deadline := time.Now().Add(5 * time.Second)
+			for (inM.count() == 0 || inJ.count() == 0) && time.Now().Before(deadline) {
+				send(tj, member)
+				send(tm, joinerID)
+				time.Sleep(20 * time.Millisecond)
+			}
+			if inM.count() == 0 || inJ.count() == 0 {
+				t.Fatalf("after AddPeer: member got %d, joiner got %d messages", inM.count(), inJ.count())
+			}
+		})
 	}
 }

@@ -38,7 +38,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 
 // Mop is one micro-operation inside a send, poll, txn or read operation.
 //
-// The JSON forms (contract, DESIGN.md):
+// The JSON forms (the history contract):
 //
 //	["send", key, v]                      invoke
 //	["send", key, [offset|null, v]]       completion (Done)
@@ -154,23 +154,28 @@ func (m *Mop) UnmarshalJSON(b []byte) error {
 	}
 	*m = Mop{F: f}
 	switch f {
-	case FSend:
+	case FSend, FRead:
 		if len(parts) != 3 {
-			return fmt.Errorf("mop: send wants 3 elements, got %d", len(parts))
+			return fmt.Errorf("mop: %s wants 3 elements, got %d", f, len(parts))
 		}
 		if err := json.Unmarshal(parts[1], &m.Key); err != nil {
-			return fmt.Errorf("mop: send key must be a string: %w", err)
+			return fmt.Errorf("mop: %s key must be a string: %w", f, err)
 		}
-		if bytes.HasPrefix(bytes.TrimSpace(parts[2]), []byte("[")) {
-			var pair []*int64
-			if err := json.Unmarshal(parts[2], &pair); err != nil || len(pair) != 2 || pair[1] == nil {
-				return fmt.Errorf("mop: send completion wants [offset|null, value], got %s", parts[2])
+		m.Done = bytes.HasPrefix(bytes.TrimSpace(parts[2]), []byte("["))
+		switch {
+		case !m.Done:
+			// The invoke form: the value sent or the offset to read from.
+			arg, what := &m.Value, "send value"
+			if f == FRead {
+				arg, what = &m.From, "read from"
 			}
-			m.Done, m.Offset, m.Value = true, pair[0], *pair[1]
-			return nil
-		}
-		if err := json.Unmarshal(parts[2], &m.Value); err != nil {
-			return fmt.Errorf("mop: send value must be an integer: %w", err)
+			if err := json.Unmarshal(parts[2], arg); err != nil {
+				return fmt.Errorf("mop: %s must be an integer: %w", what, err)
+			}
+		case f == FSend:
+			return m.unmarshalSendResult(parts[2])
+		default:
+			return m.unmarshalReadResult(parts[2])
 		}
 	case FPoll:
 		switch len(parts) {
@@ -186,35 +191,36 @@ func (m *Mop) UnmarshalJSON(b []byte) error {
 		default:
 			return fmt.Errorf("mop: poll wants 1 or 2 elements, got %d", len(parts))
 		}
-	case FRead:
-		if len(parts) != 3 {
-			return fmt.Errorf("mop: read wants 3 elements, got %d", len(parts))
-		}
-		if err := json.Unmarshal(parts[1], &m.Key); err != nil {
-			return fmt.Errorf("mop: read key must be a string: %w", err)
-		}
-		if bytes.HasPrefix(bytes.TrimSpace(parts[2]), []byte("[")) {
-			var res []json.RawMessage
-			if err := json.Unmarshal(parts[2], &res); err != nil || len(res) != 3 {
-				return fmt.Errorf("mop: read completion wants [from, records, hw], got %s", parts[2])
-			}
-			m.Done = true
-			if err := json.Unmarshal(res[0], &m.From); err != nil {
-				return fmt.Errorf("mop: read from: %w", err)
-			}
-			if err := json.Unmarshal(res[1], &m.Records); err != nil {
-				return fmt.Errorf("mop: read records: %w", err)
-			}
-			if err := json.Unmarshal(res[2], &m.HW); err != nil {
-				return fmt.Errorf("mop: read hw: %w", err)
-			}
-			return nil
-		}
-		if err := json.Unmarshal(parts[2], &m.From); err != nil {
-			return fmt.Errorf("mop: read from must be an integer: %w", err)
-		}
 	default:
 		return fmt.Errorf("mop: unknown function %q", f)
+	}
+	return nil
+}
+
+// unmarshalSendResult reads a send's completion form, [offset|null, value].
+func (m *Mop) unmarshalSendResult(b json.RawMessage) error {
+	var pair []*int64
+	if err := json.Unmarshal(b, &pair); err != nil || len(pair) != 2 || pair[1] == nil {
+		return fmt.Errorf("mop: send completion wants [offset|null, value], got %s", b)
+	}
+	m.Offset, m.Value = pair[0], *pair[1]
+	return nil
+}
+
+// unmarshalReadResult reads a read's completion form, [from, records, hw].
+func (m *Mop) unmarshalReadResult(b json.RawMessage) error {
+	var res []json.RawMessage
+	if err := json.Unmarshal(b, &res); err != nil || len(res) != 3 {
+		return fmt.Errorf("mop: read completion wants [from, records, hw], got %s", b)
+	}
+	if err := json.Unmarshal(res[0], &m.From); err != nil {
+		return fmt.Errorf("mop: read from: %w", err)
+	}
+	if err := json.Unmarshal(res[1], &m.Records); err != nil {
+		return fmt.Errorf("mop: read records: %w", err)
+	}
+	if err := json.Unmarshal(res[2], &m.HW); err != nil {
+		return fmt.Errorf("mop: read hw: %w", err)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 // possible completions. The names are the contract of history.jsonl.
 type Type string
 
-// The event types of DESIGN.md. Ok means the operation happened, Fail that it
+// The event types of the history contract. Ok means the operation happened, Fail that it
 // definitely did not, Info that it may or may not have happened at any time up
 // to the end of the test.
 const (
@@ -48,4 +48,12 @@ type Op struct {
 	F       string          `json:"f"`
 	Value   json.RawMessage `json:"value"`
 	Error   string          `json:"error,omitempty"`
+	// Node is the node that answered a client operation, "n2" for the
+	// broker with id 2 (optional; on completions). A poll whose records
+	// came from several nodes leaves it empty and sets Nodes.
+	Node string `json:"node,omitempty"`
+	// Nodes maps each key of a poll served by several nodes to the nodes
+	// that served its records, in the order their records came
+	// (optional; on poll completions only).
+	Nodes map[string][]string `json:"nodes,omitempty"`
 }

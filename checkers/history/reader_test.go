@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,12 +39,20 @@ const (
 
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
+// TestReaderRejects runs malformed histories through Reader and Scan,
+// which must reject each at the same line with the same message.
 func TestReaderRejects(t *testing.T) {
+	readers := map[string]func(*testing.T, string) ([]Entry, error){
+		"Reader": readAll,
+		"Scan": func(t *testing.T, s string) ([]Entry, error) {
+			es, _, err := scanAll(t, s)
+			return es, err
+		},
+	}
 	tests := []struct {
-		name    string
-		history string
-		line    int64
-		msg     string
+		name, history string
+		line          int64
+		msg           string
 	}{
 		{"not json", lines(`{"index":0,`), 1, "not a JSON operation"},
 		{"empty line", lines(fmt.Sprintf(invSend, 0, 1, 0, 1), ``), 2, "empty line"},
@@ -75,19 +85,21 @@ func TestReaderRejects(t *testing.T) {
 		{"too long", `{"index":0,"time":1,"process":0,"type":"invoke","f":"x","value":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n", 1, "longer than"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := readAll(t, tt.history)
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v, want a FormatError", err)
-			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Errorf("err does not wrap ErrMalformed")
-			}
-			if fe.Line != tt.line || !strings.Contains(fe.Msg, tt.msg) {
-				t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
-			}
-		})
+		for rname, read := range readers {
+			t.Run(rname+"/"+tt.name, func(t *testing.T) {
+				_, err := read(t, tt.history)
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					t.Fatalf("err = %v, want a FormatError", err)
+				}
+				if !errors.Is(err, ErrMalformed) {
+					t.Errorf("err does not wrap ErrMalformed")
+				}
+				if fe.Line != tt.line || !strings.Contains(fe.Msg, tt.msg) {
+					t.Errorf("got %q, want line %d containing %q", err, tt.line, tt.msg)
+				}
+			})
+		}
 	}
 }
 
@@ -172,6 +184,41 @@ func TestReaderPairs(t *testing.T) {
 	}
 }
 
+// TestReaderPairsNemesisOldestFirst pins how overlapping nemesis actions
+// of one f pair up: as in Jepsen, an invocation is answered by the next
+// completion after it, so the oldest open invoke takes the first info.
+// (The report once paired with the newest and lost the older invoke.)
+func TestReaderPairsNemesisOldestFirst(t *testing.T) {
+	h := lines(
+		`{"index":0,"time":1,"process":"nemesis","type":"invoke","f":"kill","value":{"nodes":["n1"]}}`,
+		`{"index":1,"time":2,"process":"nemesis","type":"invoke","f":"kill","value":{"nodes":["n2"]}}`,
+		`{"index":2,"time":3,"process":"nemesis","type":"invoke","f":"pause","value":{"nodes":["n3"]}}`,
+		`{"index":3,"time":4,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n1"]}}`,
+		`{"index":4,"time":5,"process":"nemesis","type":"info","f":"pause","value":{"nodes":["n3"]}}`,
+		`{"index":5,"time":6,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n2"]}}`,
+		`{"index":6,"time":7,"process":"nemesis","type":"info","f":"kill","value":{"nodes":["n3"]}}`,
+	)
+	es, err := readAll(t, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		index, invokeIndex int64
+	}{
+		{3, 0}, // first kill info: the oldest open kill
+		{4, 2}, // pause pairs by f, across the open kills
+		{5, 1},
+		{6, 6}, // nothing open any more: a lone info
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("info ", tt.index), func(t *testing.T) {
+			if got := es[tt.index].InvokeIndex; got != tt.invokeIndex {
+				t.Errorf("info %d pairs invoke %d, want %d", tt.index, got, tt.invokeIndex)
+			}
+		})
+	}
+}
+
 // TestFastParserMatchesSlow checks that the fast path decodes exactly what
 // encoding/json decodes, for every shape the Writer produces, and declines
 // (rather than mis-reads) anything unusual.
@@ -203,14 +250,12 @@ func TestFastParserMatchesSlow(t *testing.T) {
 			}
 			line := bytes.TrimSpace(buf.Bytes())
 			var fast Entry
-			if !parseFast(line, &fast, map[string]string{}) {
+			if !newDecoder().parseFast(line, &fast) {
 				t.Fatalf("fast parser declined %s", line)
 			}
 			var slow Entry
-			r := NewReader(nil)
-			r.line = 1
-			if err := r.parseSlow(line, &slow); err != nil {
-				t.Fatal(err)
+			if msg := parseSlow(line, &slow); msg != "" {
+				t.Fatal(msg)
 			}
 			if !reflect.DeepEqual(fast.Mops, slow.Mops) || fast.Op.Index != slow.Op.Index || fast.Time != slow.Time ||
 				fast.Process != slow.Process || fast.Type != slow.Type || fast.F != slow.F || fast.Error != slow.Error ||
@@ -231,8 +276,45 @@ func TestFastParserMatchesSlow(t *testing.T) {
 	for i, l := range declined {
 		t.Run(fmt.Sprint("declines ", i), func(t *testing.T) {
 			var e Entry
-			if parseFast([]byte(l), &e, nil) {
+			if newDecoder().parseFast([]byte(l), &e) {
 				t.Errorf("fast parser accepted %s", l)
+			}
+		})
+	}
+}
+
+// TestFastParserAgreesOnSavedHistories runs every line of the saved
+// histories through both decoders: the fast path must take every client
+// line the harness writes (or rendering and checking slow down twentyfold)
+// and decode it exactly as encoding/json does.
+func TestFastParserAgreesOnSavedHistories(t *testing.T) {
+	files, _ := filepath.Glob("../../reports/testdata/*/history.jsonl")
+	more, _ := filepath.Glob("../testdata/*.jsonl")
+	if len(files) == 0 || len(more) == 0 {
+		t.Fatal("no saved histories in reports/testdata or checkers/testdata")
+	}
+	for _, f := range append(files, more...) {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			harness := strings.HasPrefix(f, "../../reports/")
+			for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+				var fast, slow Entry
+				ok := newDecoder().parseFast(line, &fast)
+				if msg := parseSlow(line, &slow); msg != "" {
+					t.Fatalf("line %d: %s", i+1, msg)
+				}
+				if !ok {
+					if harness && !slow.Process.Nemesis {
+						t.Errorf("line %d: the fast path declined a client line the harness wrote: %s", i+1, line)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(fast, slow) {
+					t.Fatalf("line %d: fast %+v\nslow %+v", i+1, fast, slow)
+				}
 			}
 		})
 	}

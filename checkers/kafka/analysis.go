@@ -12,7 +12,7 @@ import (
 // analysis is the state shared by the individual anomaly searches.
 type analysis struct {
 	c        *Checker
-	col      *collector
+	col      *verdict.Collector
 	orders   []*order
 	okRead   map[kv]int32 // message -> first ok op (position in c.ops) that read it
 	writerOf map[kv]int32 // message -> last op (position in c.ops) that sent it
@@ -36,7 +36,7 @@ func (a *analysis) writer(k int32, v int64, idx int32, ok bool) (int32, bool) {
 // the result is Unknown (never valid) with what was found so far: proven
 // anomalies still make it invalid.
 func (c *Checker) Result(ctx context.Context) *Result {
-	a := &analysis{c: c, col: newCollector(c.opts.MaxExamples), okRead: make(map[kv]int32, len(c.writes)), writerOf: make(map[kv]int32, len(c.writes))}
+	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: make(map[kv]int32, len(c.writes)), writerOf: make(map[kv]int32, len(c.writes))}
 	for i := range c.ops {
 		o := &c.ops[i]
 		if o.typ == tOk {
@@ -76,7 +76,7 @@ func (c *Checker) Result(ctx context.Context) *Result {
 	}
 	for _, step := range steps {
 		if ctx.Err() != nil {
-			r := a.col.result()
+			r := result(a.col)
 			r.Keys = len(c.keys)
 			r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
 			r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
@@ -84,7 +84,7 @@ func (c *Checker) Result(ctx context.Context) *Result {
 		}
 		step()
 	}
-	r := a.col.result()
+	r := result(a.col)
 	r.Keys = len(c.keys)
 	return r
 }
@@ -172,20 +172,21 @@ func (a *analysis) inconsistentAndDuplicate() {
 		for _, s := range badOffsets[x] {
 			ops = append(ops, s.op)
 		}
-		a.col.add(InconsistentOffsets, Case{
-			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals[i]), Fatal: true,
+		a.col.Add(InconsistentOffsets, Case{
+			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals[i]), Offsets: []int64{x.offset}, Fatal: true,
 			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals[i]), o.vals[i]),
 		})
 	}
 	for _, x := range dupCases {
-		var ops []int64
+		var ops, offsets []int64
 		var offs []string
 		for _, s := range dupValues[x] {
 			ops = append(ops, s.op)
+			offsets = append(offsets, s.value)
 			offs = append(offs, fmt.Sprint(s.value))
 		}
-		a.col.add(Duplicate, Case{
-			Key: c.keys[x.key], Ops: ops, Values: []int64{x.v}, Fatal: true,
+		a.col.Add(Duplicate, Case{
+			Key: c.keys[x.key], Ops: ops, Values: []int64{x.v}, Offsets: offsets, Fatal: true,
 			Explanation: fmt.Sprintf("value %d of %s appears at %d offsets (%s)", x.v, c.keys[x.key], len(offs), strings.Join(offs, ", ")),
 		})
 	}
@@ -219,12 +220,12 @@ func (a *analysis) readChecks() {
 				w, ok := a.writer(r.key, x.value, xi, xok)
 				switch {
 				case !ok:
-					a.col.add(UnknownValue, Case{
-						Key: key, Ops: []int64{o.index}, Values: []int64{x.value}, Fatal: true,
+					a.col.Add(UnknownValue, Case{
+						Key: key, Ops: []int64{o.index}, Values: []int64{x.value}, Offsets: []int64{x.offset}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read value %d of %s at offset %d, which no operation sent", o.index, x.value, key, x.offset),
 					})
 				case c.ops[w].typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
-					a.col.add(G1a, Case{
+					a.col.Add(G1a, Case{
 						Key: key, Ops: []int64{a.idx(w), o.index}, Values: []int64{x.value}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d failed to send %d to %s, yet op %d read it (aborted read)", a.idx(w), x.value, key, o.index),
 					})
@@ -238,12 +239,12 @@ func (a *analysis) readChecks() {
 				v1, v2 := vs[j-1].value, x.value
 				switch d := i2 - i1; {
 				case d > 1:
-					a.col.add(IntPollSkip, Case{
+					a.col.Add(IntPollSkip, Case{
 						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read %d then %d from %s, skipping %d value(s) %s between them", o.index, v1, v2, key, d-1, fmtSkipped(ord, i1, i2)),
 					})
 				case d < 1:
-					a.col.add(IntNonmonotonicPoll, Case{
+					a.col.Add(IntNonmonotonicPoll, Case{
 						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read %d then %d from %s, but the log has %d at or before %d (index delta %d, want 1)", o.index, v1, v2, key, v2, v1, d),
 					})
@@ -285,12 +286,12 @@ func (a *analysis) readChecks() {
 			case d > 1:
 				// Allowed, as in Jepsen: sends of concurrent producers
 				// interleave in the log.
-				a.col.add(IntSendSkip, Case{
+				a.col.Add(IntSendSkip, Case{
 					Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: false,
 					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, and %d other value(s) landed between them", o.index, v1, v2, key, d-1),
 				})
 			case d < 1:
-				a.col.add(IntNonmonotonicSend, Case{
+				a.col.Add(IntNonmonotonicSend, Case{
 					Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
 					Explanation: fmt.Sprintf("op %d sent %d then %d to %s, but the log has %d at or before %d (index delta %d, want >= 1)", o.index, v1, v2, key, v2, v1, d),
 				})
@@ -329,7 +330,7 @@ func (a *analysis) precommitted(o *kop, reads []kread, writes []kwrite) {
 			continue
 		}
 		key := c.keys[w.key]
-		a.col.add(PrecommittedRead, Case{
+		a.col.Add(PrecommittedRead, Case{
 			Key: key, Ops: []int64{o.index}, Values: bad, Fatal: true,
 			Explanation: fmt.Sprintf("op %d read its own uncommitted send(s) %v to %s", o.index, bad, key),
 		})
@@ -406,8 +407,9 @@ func (a *analysis) lostWrites() {
 				if !ok || !c.mustHaveCommitted(&c.ops[w], a.okRead) {
 					continue
 				}
-				a.col.add(LostWrite, Case{
-					Key: key, Ops: []int64{a.idx(w), a.idx(maxReader)}, Values: []int64{v, boundVal[k]}, Fatal: true,
+				a.col.Add(LostWrite, Case{
+					Key: key, Ops: []int64{a.idx(w), a.idx(maxReader)}, Values: []int64{v, boundVal[k]},
+					Offsets: []int64{o.offsets[li], o.offsets[bound[k]]}, Fatal: true,
 					Explanation: fmt.Sprintf("op %d sent %d to %s at offset %d; op %d read %d at offset %d, later in the log, but no ok read ever saw %d",
 						a.idx(w), v, key, o.offsets[li], a.idx(maxReader), boundVal[k], o.offsets[bound[k]], v),
 				})
@@ -432,8 +434,12 @@ func (a *analysis) unseen() {
 				continue
 			}
 			key := c.keys[w.key]
-			a.col.add(Unseen, Case{
-				Key: key, Ops: []int64{o.index}, Values: []int64{w.value}, Fatal: !c.opts.AllowUnseen,
+			var offsets []int64
+			if w.offset >= 0 {
+				offsets = []int64{w.offset}
+			}
+			a.col.Add(Unseen, Case{
+				Key: key, Ops: []int64{o.index}, Values: []int64{w.value}, Offsets: offsets, Fatal: !c.opts.AllowUnseen,
 				Explanation: fmt.Sprintf("op %d's send of %d to %s was acknowledged (offset %s) but no ok read ever saw it", o.index, w.value, key, fmtOffset(w.offset)),
 			})
 		}

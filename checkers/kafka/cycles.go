@@ -220,7 +220,7 @@ func (a *analysis) cycles() {
 	}
 	for _, comp := range g.sccs(depWW) {
 		cyc := g.cycleThrough(comp, depWW, nil)
-		a.col.add(G0, a.cycleCase(cyc, false))
+		a.col.Add(G0, a.cycleCase(cyc, false))
 	}
 	wrOnly := map[int32][]int32{} // node -> its wr-only component
 	for _, comp := range g.sccs(depWR) {
@@ -230,7 +230,7 @@ func (a *analysis) cycles() {
 	}
 	for _, comp := range g.sccs(depWW | depWR) {
 		if comp := firstWROnly(comp, wrOnly); comp != nil {
-			a.col.add(G1c, a.cycleCase(g.cycleThrough(comp, depWR, nil), true))
+			a.col.Add(G1c, a.cycleCase(g.cycleThrough(comp, depWR, nil), true))
 			continue
 		}
 		in := make(map[int32]bool, len(comp))
@@ -251,7 +251,7 @@ func (a *analysis) cycles() {
 		if wr == nil {
 			continue // a pure ww component: already reported as G0
 		}
-		a.col.add(G1c, a.cycleCase(g.cycleThrough(comp, depWW|depWR, wr), false))
+		a.col.Add(G1c, a.cycleCase(g.cycleThrough(comp, depWW|depWR, wr), false))
 	}
 }
 

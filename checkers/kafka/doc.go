@@ -8,10 +8,10 @@
 //
 // Caller contract: create a Checker with New, feed it every Entry of a
 // history in file order with Observe (entries must come from
-// history.Reader, which has already validated and paired them), then call
-// Result once. Observe keeps a compact summary of each client completion
-// (about 32 bytes plus 16 bytes per record read or written), so a history of
-// a million operations needs on the order of 100 MB.
+// history.Reader or history.Scan, which have validated and paired them),
+// then call Result once. Observe keeps a compact summary of each client
+// completion (about 32 bytes plus 16 bytes per record read or written), so
+// a history of a million operations needs on the order of 100 MB.
 //
 // Invariants: every reported case names the history indices of the
 // operations that prove it and carries a one-line explanation; Count is the

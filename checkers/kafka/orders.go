@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -101,9 +102,9 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 	for k, ps := range pairs {
 		slices.SortFunc(ps, func(a, b pair) int {
 			if a.offset != b.offset {
-				return cmpInt(a.offset, b.offset)
+				return cmp.Compare(a.offset, b.offset)
 			}
-			return cmpInt(a.value, b.value)
+			return cmp.Compare(a.value, b.value)
 		})
 		ps = slices.Compact(ps)
 		o := &order{pos: make(map[int64]valuePos, len(ps))}
@@ -138,16 +139,6 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 		pairs[k] = nil
 	}
 	return orders
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // mustHaveCommitted is Jepsen's must-have-committed?: the operation is ok,

@@ -107,13 +107,13 @@ func (a *analysis) pollStep(s *procState, i int32) {
 				}
 				switch d := i2 - i1; {
 				case d > 1:
-					a.col.add(PollSkip, Case{
+					a.col.Add(PollSkip, Case{
 						Key: key, Ops: []int64{a.idx(prev), o.index}, Values: []int64{v, v2}, Fatal: !s.subscribed,
 						Explanation: fmt.Sprintf("%s process %d read %d from %s in op %d, then started at %d in op %d, skipping %d value(s) %s",
 							mode, o.process, v, key, a.idx(prev), v2, o.index, d-1, fmtSkipped(ord, i1, i2)),
 					})
 				case d < 1:
-					a.col.add(NonmonotonicPoll, Case{
+					a.col.Add(NonmonotonicPoll, Case{
 						Key: key, Ops: []int64{a.idx(prev), o.index}, Values: []int64{v, v2}, Fatal: !s.subscribed,
 						Explanation: fmt.Sprintf("%s process %d read up to %d from %s in op %d, then started at %d in op %d, at or before where it left off (index delta %d, want 1)",
 							mode, o.process, v, key, a.idx(prev), v2, o.index, d),
@@ -158,7 +158,7 @@ func (a *analysis) sendStep(s *procState, i int32) {
 			i2, ok2 := ord.index(w.value)
 			if ok1 && ok2 && i2-i1 < 1 {
 				key := c.keys[w.key]
-				a.col.add(NonmonotonicSend, Case{
+				a.col.Add(NonmonotonicSend, Case{
 					Key: key, Ops: []int64{a.idx(prev), o.index}, Values: []int64{v, w.value}, Fatal: true,
 					Explanation: fmt.Sprintf("process %d sent %d to %s in op %d, then %d in op %d, which the log puts at or before %d (index delta %d, want >= 1)",
 						o.process, v, key, a.idx(prev), w.value, o.index, v, i2-i1),

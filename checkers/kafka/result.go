@@ -53,6 +53,10 @@ type Result struct {
 // CheckerValid returns the verdict, so Result can be merged into results.
 func (r *Result) CheckerValid() verdict.Validity { return r.Valid }
 
+// CheckerErrors returns the anomalies by name (the shape every checker
+// shares, verdict.Findings).
+func (r *Result) CheckerErrors() map[string]*Anomaly { return r.Errors }
+
 // Counts returns the number of cases per anomaly name.
 func (r *Result) Counts() map[string]int {
 	out := map[string]int{}
@@ -62,47 +66,11 @@ func (r *Result) Counts() map[string]int {
 	return out
 }
 
-// collector accumulates cases under a cap.
-type collector struct {
-	max    int
-	errors map[string]*Anomaly
-	// fatal and allowed examples are kept apart while collecting so that
-	// fatal ones can be shown first.
-	allowed map[string][]Case
-}
-
-func newCollector(max int) *collector {
-	return &collector{max: max, errors: map[string]*Anomaly{}, allowed: map[string][]Case{}}
-}
-
-func (c *collector) add(name string, cs Case) {
-	a := c.errors[name]
-	if a == nil {
-		a = &Anomaly{Examples: []Case{}}
-		c.errors[name] = a
-	}
-	a.Count++
-	if cs.Fatal {
-		a.FatalCount++
-		if len(a.Examples) < c.max {
-			a.Examples = append(a.Examples, cs)
-		}
-		return
-	}
-	if len(c.allowed[name]) < c.max {
-		c.allowed[name] = append(c.allowed[name], cs)
-	}
-}
-
-func (c *collector) result() *Result {
-	r := &Result{Errors: c.errors}
-	for name, a := range c.errors {
-		for _, cs := range c.allowed[name] {
-			if len(a.Examples) >= c.max {
-				break
-			}
-			a.Examples = append(a.Examples, cs)
-		}
+// result turns the collected cases into the section; Valid is false when
+// any case is fatal.
+func result(col *verdict.Collector) *Result {
+	r := &Result{Errors: col.Errors()}
+	for name, a := range r.Errors {
 		if a.FatalCount > 0 {
 			r.BadErrorTypes = append(r.BadErrorTypes, name)
 		}

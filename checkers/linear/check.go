@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -66,6 +67,10 @@ type Result struct {
 
 // CheckerValid returns the verdict, so Result can be merged into results.
 func (r *Result) CheckerValid() verdict.Validity { return r.Valid }
+
+// CheckerErrors returns the anomalies by name (the shape every checker
+// shares, verdict.Findings).
+func (r *Result) CheckerErrors() map[string]*verdict.Anomaly { return r.Errors }
 
 // infoSend is an indefinite send waiting to be resolved after the drain.
 type infoSend struct {
@@ -447,7 +452,7 @@ func explain(p partResult) verdict.Case {
 		}
 	}
 	ops := slices.Clone(p.ops)
-	slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp64(a.Call, b.Call) })
+	slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	cs := verdict.Case{Key: p.key, Fatal: true, Ops: []int64{}}
 	for _, op := range ops {
 		idx := op.Metadata.(int64)
@@ -461,14 +466,4 @@ func explain(p partResult) verdict.Case {
 	}
 	cs.Explanation = fmt.Sprintf("no linearization of %s's %d operations exists; see %s", p.key, len(p.ops), VisualizationFile)
 	return cs
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -51,7 +52,7 @@ func split(ops []porcupine.Operation) ([]segment, map[int64]int64) {
 			reg = append(reg, op)
 		}
 	}
-	byCall := func(a, b porcupine.Operation) int { return cmp64(a.Call, b.Call) }
+	byCall := func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) }
 	slices.SortStableFunc(reg, byCall)
 	slices.SortStableFunc(infos, byCall)
 	// Suffix minima of the offsets claimed by operations from i on.
@@ -189,12 +190,12 @@ func splitByPosition(ops []porcupine.Operation) (segs []segment, values map[int6
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		if pins[a].pos != pins[b].pos {
-			return cmp64(pins[a].pos, pins[b].pos)
+			return cmp.Compare(pins[a].pos, pins[b].pos)
 		}
 		if pins[a].kind != pins[b].kind {
 			return pins[a].kind - pins[b].kind
 		}
-		return cmp64(ops[a].Call, ops[b].Call)
+		return cmp.Compare(ops[a].Call, ops[b].Call)
 	})
 	sorted := make([]porcupine.Operation, len(ops))
 	for i, j := range order {

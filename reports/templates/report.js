@@ -5,6 +5,10 @@
   "use strict";
   var meta = window.chronikMeta || {pageSize: 1000, pages: 0, fs: [], pageFiles: false};
   var fs = meta.fs || [];
+  var nodes = meta.nodes || [];
+  var first = meta.first;
+  var firstOps = {};
+  if (first && first.ops) for (var fi = 0; fi < first.ops.length; fi++) firstOps[first.ops[fi]] = true;
   var TYPES = ["invoke", "ok", "fail", "info"];
   var state = {page: -1, waiting: {}, hideInvokes: false};
   var root = document.documentElement;
@@ -59,16 +63,25 @@
       var pair = r[7] >= 0 ? '<a href="#op-' + r[7] + '">#' + r[7] + "</a>" : "";
       out.push('<tr id="op-' + r[0] + '" class="t-' + TYPES[r[3]] + '"><td><a href="#op-' + r[0] + '">' + r[0] +
         "</a></td><td>" + secs(r[1]) + "</td><td>" + proc(r[2]) + "</td><td>" + TYPES[r[3]] + "</td><td>" +
-        esc(fs[r[4]] || "?") + "</td><td>" + esc(r[5]) + "</td><td>" + esc(r[6]) + "</td><td>" + pair + "</td></tr>");
+        esc(fs[r[4]] || "?") + "</td><td>" + esc(r[5]) + "</td><td>" + esc(r[6]) + "</td><td>" + pair + "</td>" +
+        (nodes.length ? "<td>" + (r[10] >= 0 ? esc(nodes[r[10]]) : "") + "</td>" : "") + "</tr>");
     }
     body.innerHTML = out.join("");
   }
 
   // renderTimeline draws the page's operations as boxes, one column per
   // process, like Jepsen's timeline.html.
+  // The timeline is drawn when it is on screen (or about to be): a page of
+  // boxes costs layout time nobody needs until they scroll there.
+  var timeline = {rows: null, visible: !window.IntersectionObserver, drawn: null};
   function renderTimeline(rows) {
+    timeline.rows = rows;
+    if (timeline.visible && timeline.drawn !== rows) drawTimeline(rows);
+  }
+  function drawTimeline(rows) {
     var view = document.getElementById("timeline-view");
     if (!view || rows.length === 0) return;
+    timeline.drawn = rows;
     var t0 = rows[0][1], t1 = rows[rows.length - 1][1];
     if (t1 <= t0) t1 = t0 + 1;
     var procs = {}, list = [];
@@ -101,15 +114,19 @@
         start = r[7] >= 0 ? r[8] : r[1]; end = r[1]; typ = r[3]; idx = r[0];
       } else continue;
       var top = y(start), h = Math.max(2, y(end) - top);
-      var cls = "op t" + typ + (r[2] < 0 ? " nem" : "");
+      var cls = "op t" + typ + (r[2] < 0 ? " nem" : "") + (firstOps[idx] || firstOps[r[7]] ? " first" : "");
       var label = (fs[r[4]] || "?") + " " + r[5];
       var title = "#" + r[0] + " process " + proc(r[2]) + " " + (fs[r[4]] || "?") + " " + TYPES[typ] +
         " " + secs(start) + "s–" + secs(end) + "s\n" + r[5] + (r[6] ? "\nerror: " + r[6] : "");
       html.push('<a class="' + cls + '" href="#op-' + idx + '" title="' + esc(title) + '" style="left:' + (left + col[r[2]] * cw + 1) +
         "px;width:" + (cw - 3) + "px;top:" + top.toFixed(1) + "px;height:" + h.toFixed(1) + 'px">' + (h >= 12 ? esc(label) : "") + "</a>");
     }
+    if (first && first.t >= t0 && first.t <= t1) {
+      html.push('<div class="tl-first" style="top:' + y(first.t).toFixed(1) + 'px">first anomaly: ' + esc(first.name) + " at " + secs(first.t) + "s</div>");
+    }
     html.push("</div>");
     view.innerHTML = html.join("");
+    root.dataset.timelineDrawn = String(rows[0][0]);
   }
 
   function show(n, target) {
@@ -134,6 +151,31 @@
     });
   }
 
+  // Parts of the page written to report-parts/ (see parts.go) load with a
+  // script tag when they come near the screen or a link points into them.
+  var parts = {waiting: {}};
+  function loadPart(name, cb) {
+    var holder = document.getElementById("part-" + name);
+    if (!holder) { if (cb) cb(); return; }
+    if (parts.waiting[name]) { if (cb) parts.waiting[name].push(cb); return; }
+    parts.waiting[name] = cb ? [cb] : [];
+    var s = document.createElement("script");
+    s.src = holder.getAttribute("data-src");
+    s.onerror = function () {
+      delete parts.waiting[name];
+      holder.insertAdjacentHTML("beforeend", '<p class="bad small">could not load ' + esc(s.src) + "; keep report-parts/ next to index.html</p>");
+    };
+    document.body.appendChild(s);
+  }
+  window.chronikPartLoaded = function (name) {
+    var holder = document.getElementById("part-" + name);
+    if (holder) holder.outerHTML = window.chronikParts[name];
+    var cbs = parts.waiting[name] || [];
+    delete parts.waiting[name];
+    root.dataset.partsLoaded = (root.dataset.partsLoaded ? root.dataset.partsLoaded + " " : "") + name;
+    for (var i = 0; i < cbs.length; i++) cbs[i]();
+  };
+
   function route() {
     var m = /^#op-(\d+)$/.exec(location.hash);
     if (m) {
@@ -141,12 +183,31 @@
       show(Math.floor(idx / meta.pageSize), idx);
       return true;
     }
+    if (location.hash === "#timeline-first" && first && first.ops && first.ops.length) {
+      var last = Math.max.apply(null, first.ops);
+      timeline.visible = true;
+      show(Math.floor(last / meta.pageSize));
+      var tl = document.getElementById("timeline");
+      if (tl) tl.scrollIntoView();
+      return true;
+    }
+    var id = decodeURIComponent(location.hash.slice(1));
+    var part = meta.partAnchors && meta.partAnchors[id];
+    if (part && !document.getElementById(id)) {
+      loadPart(part, function () {
+        var el = document.getElementById(id);
+        if (el) el.scrollIntoView();
+      });
+      return false;
+    }
     return false;
   }
 
   document.addEventListener("click", function (e) {
-    var a = e.target.closest ? e.target.closest('a[href^="#op-"]') : null;
+    var a = e.target.closest ? e.target.closest('a[href^="#op-"], a[href="#timeline-first"]') : null;
     if (a && a.getAttribute("href") === location.hash) { e.preventDefault(); route(); }
+    var lp = e.target.closest ? e.target.closest("button[data-load-part]") : null;
+    if (lp) loadPart(lp.getAttribute("data-load-part"));
     var b = e.target.closest ? e.target.closest("button[data-go]") : null;
     if (b) {
       var go = b.getAttribute("data-go");
@@ -161,6 +222,30 @@
   if (hide) hide.addEventListener("change", function () { state.hideInvokes = hide.checked; show(state.page); });
   window.addEventListener("hashchange", route);
 
+  if (window.IntersectionObserver) {
+    var tlView = document.getElementById("timeline-view");
+    if (tlView) {
+      new IntersectionObserver(function (es) {
+        for (var i = 0; i < es.length; i++) {
+          if (!es[i].isIntersecting) continue;
+          timeline.visible = true;
+          if (timeline.rows && timeline.drawn !== timeline.rows) drawTimeline(timeline.rows);
+        }
+      }, {rootMargin: "400px"}).observe(tlView);
+    }
+    var holders = document.querySelectorAll(".part[data-part]");
+    if (holders.length) {
+      var io = new IntersectionObserver(function (es) {
+        for (var i = 0; i < es.length; i++) {
+          if (es[i].isIntersecting) { io.unobserve(es[i].target); loadPart(es[i].target.getAttribute("data-part")); }
+        }
+      }, {rootMargin: "600px"});
+      for (var h = 0; h < holders.length; h++) io.observe(holders[h]);
+    }
+  } else {
+    var all = document.querySelectorAll(".part[data-part]");
+    for (var k = 0; k < all.length; k++) loadPart(all[k].getAttribute("data-part"));
+  }
   if (!route()) show(0);
   root.dataset.reportReady = "1";
   if (window.performance && performance.now) {

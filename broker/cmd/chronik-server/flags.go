@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
@@ -29,9 +30,15 @@ type options struct {
 	defaultPartitions int
 	autoCreateTopics  bool
 	maxFrameBytes     int
+	// Moving leadership back to a returned node (see broker/cluster's
+	// leadership.go); an interval of 0 never moves it back.
+	imbalanceInterval time.Duration
+	imbalancePercent  int
 
 	raftAddr string
 	peers    map[uint64]string
+	// join: raft-cluster --join, an empty node waiting to be added.
+	join bool
 
 	unsafe cluster.Unsafe
 	// faultFS runs the store on the fault-injection file system (a
@@ -55,6 +62,7 @@ const usageHead = `chronik-server: a Kafka-compatible broker whose partitions ar
 Usage:
   chronik-server [global options] standalone
   chronik-server [global options] raft-cluster --raft-addr ADDR --peers "ID@HOST:PORT,..."
+  chronik-server [global options] raft-cluster --join --raft-addr ADDR --peers "ID@HOST:PORT,..."
 
 Global options must come before the subcommand.
 
@@ -68,6 +76,10 @@ Subcommands:
     --raft-addr ADDR   listen address of the peer transport (default 0.0.0.0:9192)
     --peers LIST       the OTHER nodes as "ID@HOST:PORT,..." (e.g. "2@host2:9292,3@host3:9392");
                        the node's own id comes from --node-id and must not be listed
+    --join             start empty and wait to be added to a running cluster (POST
+                       /admin/members on any member); --peers lists existing members.
+                       Never bootstraps a group of its own. Node ids are never reused:
+                       a replaced node joins under a fresh --node-id with an empty --data-dir
 
 Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 usage error,
 3 refused to start: the store is corrupt (one log line names the damage),
@@ -87,6 +99,10 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics asking for -1")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
 	fs.IntVar(&o.maxFrameBytes, "max-frame-bytes", kafka.DefaultMaxFrameBytes, "largest Kafka request frame; a larger one closes the connection")
+	fs.DurationVar(&o.imbalanceInterval, "leader-imbalance-check-interval", cluster.DefaultLeaderImbalanceCheckInterval,
+		"how often to check whether a returned node leads too few of its preferred partitions; they move back one at a time (0: never)")
+	fs.IntVar(&o.imbalancePercent, "leader-imbalance-per-broker-percentage", cluster.DefaultLeaderImbalancePercentage,
+		"move back once more than this share of a node's preferred partitions is led elsewhere")
 	fs.BoolVar(&o.unsafe.AckBeforeCommit, "unsafe-ack-before-commit", false, "SEEDED BUG: answer acks=all before the entry commits")
 	fs.BoolVar(&o.unsafe.StaleReads, "unsafe-stale-reads", false, "SEEDED BUG: serve Fetch/ListOffsets without proof of leadership")
 	fs.BoolVar(&o.unsafe.UncommittedReads, "unsafe-uncommitted-reads", false, "SEEDED BUG: Fetch exposes entries above the commit index")
@@ -96,6 +112,11 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.NoFsync, "unsafe-no-fsync", false, "SEEDED BUG: never fsync the Raft log and hard state")
 	fs.BoolVar(&o.unsafe.ApplyBeforeSave, "unsafe-apply-before-save", false, "SEEDED BUG: apply committed entries before their Ready is saved")
 	fs.BoolVar(&o.faultFS, "fault-fs", false, "run the store on the fault-injection file system, for POST /admin/power-loss (chaos harness; not a bug)")
+	fs.BoolVar(&o.unsafe.DirectConfChange, "unsafe-direct-conf-change", false, "SEEDED BUG: change several voters at once (a replace) without joint consensus")
+	fs.BoolVar(&o.unsafe.PromoteEarly, "unsafe-promote-early", false, "SEEDED BUG: make a new member a voter before it caught up")
+	fs.BoolVar(&o.unsafe.LSOIsHW, "unsafe-lso-is-hw", false, "SEEDED BUG: serve read_committed up to the high watermark (records of open transactions)")
+	fs.BoolVar(&o.unsafe.CommitBeforeMarkers, "unsafe-commit-before-markers", false, "SEEDED BUG: answer EndTxn before the transaction markers are replicated")
+	fs.BoolVar(&o.unsafe.NoTxnVerification, "unsafe-no-txn-verification", false, "SEEDED BUG: append transactional batches without checking their transaction is ongoing")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -160,6 +181,7 @@ func parseArgs(args []string) (*options, error) {
 	sub.SetOutput(io.Discard)
 	raftAddr := sub.String("raft-addr", "0.0.0.0:9192", "peer transport listen address")
 	peers := sub.String("peers", "", "the other nodes: ID@HOST:PORT,...")
+	join := sub.Bool("join", false, "start empty and wait to be added to a running cluster")
 	switch o.mode {
 	case "standalone", "raft-cluster":
 	default:
@@ -180,8 +202,8 @@ func parseArgs(args []string) (*options, error) {
 	set := map[string]bool{}
 	sub.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.mode == "standalone" {
-		if set["peers"] || set["raft-addr"] {
-			return nil, usageErr("standalone runs a single node and takes no --peers or --raft-addr; for a multi-node cluster use: chronik-server [global options] raft-cluster --raft-addr ADDR --peers \"ID@HOST:PORT,...\"")
+		if set["peers"] || set["raft-addr"] || set["join"] {
+			return nil, usageErr("standalone runs a single node and takes no --peers, --raft-addr or --join; for a multi-node cluster use: chronik-server [global options] raft-cluster --raft-addr ADDR --peers \"ID@HOST:PORT,...\"")
 		}
 		return o, nil
 	}
@@ -193,6 +215,10 @@ func parseArgs(args []string) (*options, error) {
 	o.peers, err = parsePeers(*peers, o.nodeID)
 	if err != nil {
 		return nil, err
+	}
+	o.join = *join
+	if o.join && len(o.peers) == 0 {
+		return nil, usageErr("raft-cluster --join needs --peers: the addresses of existing members to reach")
 	}
 	return o, nil
 }
@@ -211,6 +237,10 @@ func (o *options) checkGlobal() error {
 		return usageErr("--default-partitions %d outside 1..10000", o.defaultPartitions)
 	case o.maxFrameBytes < 1024 || o.maxFrameBytes > 1<<30:
 		return usageErr("--max-frame-bytes %d outside 1024..%d", o.maxFrameBytes, 1<<30)
+	case o.imbalanceInterval < 0:
+		return usageErr("--leader-imbalance-check-interval must be >= 0")
+	case o.imbalancePercent < 0 || o.imbalancePercent > 100:
+		return usageErr("--leader-imbalance-per-broker-percentage %d outside 0..100", o.imbalancePercent)
 	case o.unsafe.RegistrationAttempts < 0:
 		return usageErr("--unsafe-registration-attempts must be >= 0")
 	}
@@ -271,6 +301,22 @@ func (o *options) unsafeFlags() []string {
 	add(u.ForgetHardState, "--unsafe-forget-hardstate")
 	add(u.NoFsync, "--unsafe-no-fsync")
 	add(u.ApplyBeforeSave, "--unsafe-apply-before-save")
+	add(u.DirectConfChange, "--unsafe-direct-conf-change")
+	add(u.PromoteEarly, "--unsafe-promote-early")
+	add(u.LSOIsHW, "--unsafe-lso-is-hw")
+	add(u.CommitBeforeMarkers, "--unsafe-commit-before-markers")
+	add(u.NoTxnVerification, "--unsafe-no-txn-verification")
 	sort.Strings(out)
 	return out
+}
+
+// leaderImbalanceInterval is cluster.Config's value for
+// --leader-imbalance-check-interval: 0 on the command line never moves
+// leadership back, which Config spells as a negative interval (its 0 is the
+// default).
+func (o *options) leaderImbalanceInterval() time.Duration {
+	if o.imbalanceInterval == 0 {
+		return -1
+	}
+	return o.imbalanceInterval
 }

@@ -27,6 +27,20 @@ func TestParseArgs(t *testing.T) {
 				}
 			}},
 		{name: "raft-cluster without peers", args: "--data-dir /d raft-cluster --raft-addr 127.0.0.1:1"},
+		{name: "join", args: "--data-dir /d --node-id 4 raft-cluster --join --peers 1@h1:9192,2@h2:9192",
+			check: func(t *testing.T, o *options) {
+				if !o.join || len(o.peers) != 2 {
+					t.Fatalf("parsed wrong: %+v", o)
+				}
+			}},
+		{name: "join without peers", args: "--data-dir /d --node-id 4 raft-cluster --join", wantErr: "--join needs --peers"},
+		{name: "standalone with join", args: "--data-dir /d standalone --join", wantErr: "takes no --peers"},
+		{name: "membership seeded bugs", args: "--data-dir /d --unsafe-promote-early --unsafe-direct-conf-change raft-cluster",
+			check: func(t *testing.T, o *options) {
+				if got := strings.Join(o.unsafeFlags(), " "); got != "--unsafe-direct-conf-change --unsafe-promote-early" {
+					t.Fatalf("unsafe flags %q", got)
+				}
+			}},
 		{name: "unsafe flags", args: "--data-dir /d --unsafe-ack-before-commit --unsafe-registration-attempts=30 --unsafe-forget-hardstate standalone",
 			check: func(t *testing.T, o *options) {
 				got := strings.Join(o.unsafeFlags(), " ")
@@ -39,6 +53,16 @@ func TestParseArgs(t *testing.T) {
 				got := strings.Join(o.unsafeFlags(), " ")
 				if !o.faultFS || got != "--unsafe-apply-before-save --unsafe-no-fsync" {
 					t.Fatalf("fault fs %v, unsafe flags %q", o.faultFS, got)
+				}
+			}},
+		{name: "transaction unsafe flags", args: "--data-dir /d --unsafe-lso-is-hw --unsafe-commit-before-markers --unsafe-no-txn-verification standalone",
+			check: func(t *testing.T, o *options) {
+				got := strings.Join(o.unsafeFlags(), " ")
+				if got != "--unsafe-commit-before-markers --unsafe-lso-is-hw --unsafe-no-txn-verification" {
+					t.Fatalf("unsafe flags %q", got)
+				}
+				if u := o.unsafe; !u.LSOIsHW || !u.CommitBeforeMarkers || !u.NoTxnVerification {
+					t.Fatalf("parsed %+v", u)
 				}
 			}},
 		{name: "missing subcommand", args: "--data-dir /d", wantErr: "missing subcommand"},

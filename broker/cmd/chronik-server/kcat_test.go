@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestKcatLibrdkafka drives the broker with kcat (librdkafka), which
@@ -57,5 +59,55 @@ func TestKcatLibrdkafka(t *testing.T) {
 	out := run("", "-G", "kcg", "kc", "-e", "-q", "-X", "auto.offset.reset=earliest", "-f", "%s\n")
 	if strings.Count(out, "\n") < 3 || !strings.Contains(out, "a\nb\nc\n") {
 		t.Fatalf("group consume: %q", out)
+	}
+	kcatTransactions(t, b, run)
+}
+
+// kcatTransactions: librdkafka's transactional producer (kcat -P with a
+// transactional.id runs the whole input in one transaction and commits
+// it), then its read_committed consumer against transactions franz-go
+// aborted and left open: it must skip the aborted records (the fetch's
+// AbortedTransactions) and stop at the open one (the last stable offset),
+// while read_uncommitted reads everything.
+func kcatTransactions(t *testing.T, b *broker, run func(stdin string, args ...string) string) {
+	t.Helper()
+	run("t1\nt2\nt3\n", "-P", "-t", "ktx", "-X", "transactional.id=kcat-tx", "-X", "acks=all")
+	committed := "0=t1\n1=t2\n2=t3\n" // the commit marker is offset 3
+	if out := run("", "-C", "-t", "ktx", "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%o=%s\n"); out != committed {
+		t.Fatalf("read_committed after kcat's transaction: %q, want %q", out, committed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prod := client(t, b.kafka, kgo.TransactionalID("kcat-franz"), kgo.DefaultProduceTopic("ktx"))
+	txn := func(v string, commit bool) {
+		t.Helper()
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn("aborted", false) // offsets 4 and the abort marker 5
+	txn("c1", true)       // 6, marker 7
+	if err := prod.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.ProduceSync(ctx, kgo.StringRecord("open")).FirstErr(); err != nil { // 8
+		t.Fatal(err)
+	}
+	committed += "6=c1\n"
+	if out := run("", "-C", "-t", "ktx", "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%o=%s\n"); out != committed {
+		t.Fatalf("read_committed: %q, want %q", out, committed)
+	}
+	all := "0=t1\n1=t2\n2=t3\n4=aborted\n6=c1\n8=open\n"
+	if out := run("", "-C", "-t", "ktx", "-e", "-q", "-X", "isolation.level=read_uncommitted", "-f", "%o=%s\n"); out != all {
+		t.Fatalf("read_uncommitted: %q, want %q", out, all)
+	}
+	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,7 +8,12 @@
 //	chronik-server --kafka-port 9092 --advertised-addr HOST --node-id 1 --data-dir DIR \
 //	    [--admin-port 9644] [--log-level info] \
 //	    raft-cluster --raft-addr 0.0.0.0:9192 --peers "2@host2:9292,3@host3:9392"
+//	chronik-server ... --node-id 4 --data-dir EMPTY \
+//	    raft-cluster --join --raft-addr 0.0.0.0:9192 --peers "1@host1:9192,2@host2:9292"
 //	chronik-server --kafka-port 9092 --data-dir DIR standalone
+//
+// A node started with --join waits until a member adds it (POST
+// /admin/members on any node); see broker/admin for the membership API.
 //
 // Exit codes: 0 after SIGTERM/SIGINT (graceful stop), 1 when the node fails
 // at run time (its Fatal channel fires, a listener cannot open, the store

@@ -105,18 +105,22 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		}
 	}
 	cfg := cluster.Config{
-		NodeID:            o.nodeID,
-		DataDir:           o.dataDir,
-		Standalone:        o.mode == "standalone",
-		RaftAddr:          o.raftAddr,
-		Peers:             o.peers,
-		AdvertisedHost:    advertised,
-		KafkaPort:         int32(kln.Addr().(*net.TCPAddr).Port),
-		DefaultPartitions: int32(o.defaultPartitions),
-		AutoCreateTopics:  o.autoCreateTopics,
-		Unsafe:            o.unsafe,
-		FaultFS:           o.faultFS,
-		Logger:            log.With("component", "cluster"),
+		NodeID:                       o.nodeID,
+		DataDir:                      o.dataDir,
+		Standalone:                   o.mode == "standalone",
+		RaftAddr:                     o.raftAddr,
+		Peers:                        o.peers,
+		Join:                         o.join,
+		AdminAddr:                    net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
+		AdvertisedHost:               advertised,
+		KafkaPort:                    int32(kln.Addr().(*net.TCPAddr).Port),
+		DefaultPartitions:            int32(o.defaultPartitions),
+		AutoCreateTopics:             o.autoCreateTopics,
+		Unsafe:                       o.unsafe,
+		FaultFS:                      o.faultFS,
+		LeaderImbalanceCheckInterval: o.leaderImbalanceInterval(),
+		LeaderImbalancePercentage:    o.imbalancePercent,
+		Logger:                       log.With("component", "cluster"),
 	}
 	node, err := cluster.New(cfg)
 	if err != nil {
@@ -164,6 +168,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		err := admin.Serve(sctx, aln, admin.Config{
 			Source:     node,
 			Delayer:    node,
+			Members:    node,
 			Gatherer:   prometheus.Gatherers{node.Metrics(), reg},
 			Logger:     log.With("component", "admin"),
 			Durability: node,
@@ -183,7 +188,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 	}
 	log.Info("chronik-server serving", "mode", o.mode, "node", o.nodeID, "kafka", kln.Addr().String(),
 		"admin", aln.Addr().String(), "advertised", net.JoinHostPort(advertised, strconv.Itoa(int(cfg.KafkaPort))),
-		"raft", o.raftAddr, "peers", len(o.peers), "data_dir", o.dataDir)
+		"raft", o.raftAddr, "peers", len(o.peers), "join", o.join, "data_dir", o.dataDir)
 	if ready != nil {
 		ready <- listeners{kafka: kln.Addr(), admin: aln.Addr()}
 	}

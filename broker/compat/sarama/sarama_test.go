@@ -36,8 +36,9 @@ import (
 // record back in order; a consumer group that commits part of the log,
 // leaves, and resumes in a second session exactly after its commits; and
 // GetOffset, ListConsumerGroups, DescribeConsumerGroups and
-// ListConsumerGroupOffsets. The broker's log must show no closed connection
-// or failed request.
+// ListConsumerGroupOffsets; and Sarama's transactional producer (commit,
+// abort, offsets in a transaction) read back by a read_committed consumer.
+// The broker's log must show no closed connection or failed request.
 func TestSarama(t *testing.T) {
 	bin := serverBinary(t)
 	b := startBroker(t, bin)
@@ -63,7 +64,8 @@ func TestSarama(t *testing.T) {
 			after := b.requestCounts(t)
 			for _, api := range []string{"ApiVersions", "Metadata", "CreateTopics", "InitProducerID",
 				"Produce", "Fetch", "ListOffsets", "FindCoordinator", "JoinGroup", "SyncGroup",
-				"Heartbeat", "OffsetCommit", "OffsetFetch", "LeaveGroup", "DescribeGroups", "ListGroups"} {
+				"Heartbeat", "OffsetCommit", "OffsetFetch", "LeaveGroup", "DescribeGroups", "ListGroups",
+				"AddPartitionsToTxn", "AddOffsetsToTxn", "TxnOffsetCommit", "EndTxn"} {
 				if after[api] <= before[api] {
 					t.Errorf("the broker answered no %s request during this subtest (metrics before %v, after %v)", api, before[api], after[api])
 				}
@@ -228,6 +230,91 @@ func exercise(t *testing.T, b *broker, version sarama.KafkaVersion, name string)
 		b.waitHeartbeats(t, 10*time.Second)
 	})
 	checkCommitted(t, admin, group, topic, end)
+	exerciseTxn(t, addrs, admin, version, name)
+}
+
+// exerciseTxn runs Sarama's transactional producer: a committed
+// transaction, an aborted one, and one that also commits a consumer
+// group's offset (AddOffsetsToTxn, TxnOffsetCommit). A read_committed
+// partition consumer must read exactly the committed records, and the
+// group's offset must be the one committed in the transaction.
+func exerciseTxn(t *testing.T, addrs []string, admin sarama.ClusterAdmin, version sarama.KafkaVersion, name string) {
+	topic := "sarama-txn-" + name
+	group := "sarama-txn-group-" + name
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); err != nil {
+		t.Fatalf("CreateTopics %q: %v", topic, err)
+	}
+	cfg := newConfig(version)
+	cfg.Producer.Transaction.ID = "sarama-tx-" + name
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	prod, err := sarama.NewSyncProducer(addrs, cfg)
+	if err != nil {
+		t.Fatalf("NewSyncProducer (transactional id %q): %v", cfg.Producer.Transaction.ID, err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	txn := func(commit bool, values ...string) {
+		t.Helper()
+		if err := prod.BeginTxn(); err != nil {
+			t.Fatalf("BeginTxn: %v", err)
+		}
+		for _, v := range values {
+			if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(v)}); err != nil {
+				t.Fatalf("SendMessage %q in a transaction: %v", v, err)
+			}
+		}
+		if !commit {
+			if err := prod.AbortTxn(); err != nil {
+				t.Fatalf("AbortTxn: %v", err)
+			}
+			return
+		}
+		if values[0] == "c3" {
+			offsets := map[string][]*sarama.PartitionOffsetMetadata{topic: {{Partition: 0, Offset: 3, LeaderEpoch: -1}}}
+			if err := prod.AddOffsetsToTxn(offsets, group); err != nil {
+				t.Fatalf("AddOffsetsToTxn: %v", err)
+			}
+		}
+		if err := prod.CommitTxn(); err != nil {
+			t.Fatalf("CommitTxn: %v", err)
+		}
+	}
+	txn(true, "c1", "c2")
+	txn(false, "a1")
+	txn(true, "c3")
+
+	ccfg := newConfig(version)
+	ccfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	cons, err := sarama.NewConsumer(addrs, ccfg)
+	if err != nil {
+		t.Fatalf("NewConsumer (read_committed): %v", err)
+	}
+	t.Cleanup(func() { cons.Close() })
+	pc, err := cons.ConsumePartition(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatalf("ConsumePartition(%s/0, read_committed): %v", topic, err)
+	}
+	defer pc.Close()
+	var got []string
+	deadline := time.After(15 * time.Second)
+	for len(got) < 3 {
+		select {
+		case m := <-pc.Messages():
+			got = append(got, string(m.Value))
+		case err := <-pc.Errors():
+			t.Fatalf("read_committed consumer of %s/0: %v", topic, err)
+		case <-deadline:
+			t.Fatalf("read_committed consumer of %s/0 read %q in 15 s, want c1 c2 c3", topic, got)
+		}
+	}
+	select {
+	case m := <-pc.Messages():
+		got = append(got, string(m.Value))
+	case <-time.After(500 * time.Millisecond):
+	}
+	if !slices.Equal(got, []string{"c1", "c2", "c3"}) {
+		t.Fatalf("read_committed consumer of %s/0 read %q, want [c1 c2 c3]: the aborted record must not be delivered", topic, got)
+	}
+	checkCommitted(t, admin, group, topic, map[int32]int64{0: 3})
 }
 
 // newConfig is the Sarama configuration of every client in the test:

@@ -16,7 +16,7 @@ func init() {
 	register("validate", "run the seeded-bug catalogue and the correct broker; print the detection power table", runValidate)
 }
 
-// runValidate is `chaos validate` (issue 8): every seeded bug of the
+// runValidate is `chaos validate`: every seeded broker bug of the
 // catalogue under the nemeses that should expose it, and the correct
 // broker under every fault family. Exit 0 when every bug run was caught and
 // no correct-broker run raised an alarm, 1 otherwise, 2 on usage errors, 4

@@ -10,8 +10,8 @@ import (
 	"github.com/chronik-chaos/chronik/reports"
 )
 
-// TestValidateShortCatchesEveryBug is the shortened `make validate` of
-// issue 8 (it needs a Docker engine, as make test does): one run of every
+// TestValidateShortCatchesEveryBug is the shortened `make validate` (it
+// needs a Docker engine, as make test does): one run of every
 // seeded bug with the nemeses that expose it, and one run of the correct
 // broker with every fault family. Each bug must be caught (verdict
 // invalid) and the correct broker must pass; the table must land in the

@@ -1,0 +1,86 @@
+package kafka
+
+// AddRaftVoter: v0-1 (KIP-853)
+//
+// Behavior:
+// * Adds member VoterID, as POST /admin/members does: it joins every Raft
+//   group as a learner and becomes a voter group by group once caught up.
+//   Only the __meta leader accepts it (NOT_LEADER_OR_FOLLOWER elsewhere,
+//   as in KRaft; DescribeQuorum names the leader).
+// * The listener named "RAFT" or "CONTROLLER" (else the first) is the
+//   member's peer-transport address; one named "PLAINTEXT", "BROKER" or
+//   "KAFKA" its Kafka address. VoterDirectoryID is ignored.
+// * A ClusterID other than ours is INCONSISTENT_CLUSTER_ID. An id that is
+//   or was a member is DUPLICATE_VOTER (ids are never reused); another
+//   change under way REQUEST_TIMED_OUT, as Kafka answers an uncommitted
+//   voter change; a malformed request INVALID_REQUEST.
+// * With AckWhenCommitted (always before v1) the answer waits until the
+//   member is a voter in every group, at most TimeoutMillis, then
+//   REQUEST_TIMED_OUT (the change goes on); without it, the answer comes
+//   once the addition is committed in __meta.
+//
+// Version notes:
+// * v1: AckWhenCommitted (KIP-1186)
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-chaos/chronik/broker/cluster"
+)
+
+func init() { regKey(80, 0, 1, handleAddRaftVoter) }
+
+func handleAddRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.AddRaftVoterRequest)
+	resp := req.ResponseKind().(*kmsg.AddRaftVoterResponse)
+	fail := func(code int16, msg string) (kmsg.Response, error) {
+		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
+		return resp, nil
+	}
+	qb, ok := s.backend.(QuorumBackend)
+	if !ok {
+		return fail(kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum")
+	}
+	if req.ClusterID != nil && *req.ClusterID != s.backend.ClusterID() {
+		return fail(kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *req.ClusterID, s.backend.ClusterID()))
+	}
+	if req.VoterID <= 0 {
+		return fail(kerr.InvalidRequest.Code, "voter id must be >= 1")
+	}
+	spec := cluster.MemberSpec{ID: uint64(req.VoterID)}
+	for _, l := range req.Listeners {
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+		switch l.Name {
+		case "RAFT", "CONTROLLER":
+			spec.RaftAddr = addr
+		case "PLAINTEXT", "BROKER", "KAFKA":
+			spec.KafkaAddr = addr
+		}
+	}
+	if spec.RaftAddr == "" && len(req.Listeners) > 0 {
+		l := req.Listeners[0]
+		spec.RaftAddr = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	mb, err := qb.AddMember(ctx, spec)
+	if err == nil && (req.Version < 1 || req.AckWhenCommitted) {
+		_, err = qb.WaitMember(ctx, mb.ID, cluster.MemberVoter)
+	}
+	if err != nil {
+		code, msg := voterErrCode(err)
+		return fail(code, msg)
+	}
+	return resp, nil
+}

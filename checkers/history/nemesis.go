@@ -1,0 +1,128 @@
+package history
+
+import "slices"
+
+// NemesisFamily is one row of the table of nemesis functions: a fault family
+// as --nemesis names it, the functions (f) its actions write into the
+// history, and what the readers of the table need to know of it. Package
+// nemesis records these functions, checkers/windows pairs them into fault
+// windows (which the stats checker measures and the report shades), and the
+// harness checks --nemesis against the names. Adding a family is one row
+// here plus the fault itself in package nemesis.
+type NemesisFamily struct {
+	// Name is the family in --nemesis and in test.json.
+	Name string
+	// Start is the f of the action that injects the fault and Stop the f
+	// of the action that undoes it. Stop is empty for a family whose
+	// actions are instants: staggered-start records one "start" per node
+	// and nothing ends it.
+	Start, Stop string
+	// Label names the family in the report (band colours, the nemesis
+	// table).
+	Label string
+	// Scheduled says the nemesis scheduler starts and stops the family on
+	// its seeded timetable. A family that is not scheduled is a phase of
+	// the run's setup (staggered-start).
+	Scheduled bool
+	// Targets says the family's actions aim at some nodes (the target specs
+	// one, leader, minority, majority, all) and list them in the value's
+	// "nodes": a stop then ends only the windows of the nodes it names.
+	// The other families act on the whole cluster, and their stop ends the
+	// family's window whatever nodes it lists.
+	Targets bool
+	// Network says the family installs rules in the nodes' network
+	// namespaces (nftables), which a run proves possible before it starts.
+	Network bool
+	// Foreign marks a family this harness has no fault for: it exists in
+	// histories other tools recorded, and the row only lets their windows
+	// be drawn. --nemesis does not accept it.
+	Foreign bool
+	// StartAliases and StopAliases are the names other tools give the same
+	// actions (Jepsen's "start-partition" and "stop-partition"), so that
+	// histories recorded elsewhere get their fault windows too. The
+	// nemesis never records them.
+	StartAliases, StopAliases []string
+}
+
+// The rows of the table, one per family, by name for the code that
+// records or configures one family.
+var (
+	NemesisStaggeredStart = NemesisFamily{Name: "staggered-start", Start: "start", Label: "start"}
+	NemesisKill           = NemesisFamily{
+		Name: "kill", Start: "kill", Stop: "restart", Label: "kill", Scheduled: true, Targets: true,
+		StartAliases: []string{"stop", "crash"}, StopAliases: []string{"start", "start-node"},
+	}
+	NemesisPause = NemesisFamily{
+		Name: "pause", Start: "pause", Stop: "resume", Label: "pause", Scheduled: true, Targets: true,
+		StopAliases: []string{"unpause"},
+	}
+	NemesisPartition = NemesisFamily{
+		Name: "partition", Start: "partition", Stop: "heal", Label: "partition", Scheduled: true, Network: true,
+		StartAliases: []string{"start-partition"}, StopAliases: []string{"heal-partition", "stop-partition"},
+	}
+	NemesisLoss = NemesisFamily{
+		Name: "loss", Start: "loss-start", Stop: "loss-stop", Label: "loss", Scheduled: true, Network: true,
+		StartAliases: []string{"loss", "start-loss"}, StopAliases: []string{"heal-loss", "stop-loss"},
+	}
+	NemesisDelay = NemesisFamily{
+		Name: "delay", Start: "delay-start", Stop: "delay-stop", Label: "delay", Scheduled: true,
+		StartAliases: []string{"delay", "start-delay"}, StopAliases: []string{"heal-delay", "stop-delay"},
+	}
+	// NemesisClock is Jepsen's clock nemesis. The harness has none: the
+	// real-time clock is not namespaced, so skewing it in one container
+	// would skew every other (see package nemesis).
+	NemesisClock = NemesisFamily{
+		Name: "clock", Start: "bump-clock", Stop: "reset-clock", Label: "clock", Foreign: true,
+		StartAliases: []string{"clock"}, StopAliases: []string{"clock-reset"},
+	}
+)
+
+// NemesisFamilies is the table, in canonical order: the order --nemesis
+// lists the families in, the scheduler derives each family's random stream
+// in, and the report assigns band colours in.
+var NemesisFamilies = []NemesisFamily{
+	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClock,
+}
+
+// NemesisHealAll are the functions other tools record for one action that
+// heals every fault at once; each ends every open window. The harness's
+// final heal records each family's own stop instead.
+var NemesisHealAll = []string{"heal-all", "final-heal", "stop-all"}
+
+// NemesisFamilyNamed returns the family called name in --nemesis.
+func NemesisFamilyNamed(name string) (NemesisFamily, bool) {
+	for _, fam := range NemesisFamilies {
+		if fam.Name == name {
+			return fam, true
+		}
+	}
+	return NemesisFamily{}, false
+}
+
+// NemesisNames lists the families --nemesis accepts (every row but the
+// foreign ones), in canonical order.
+func NemesisNames() []string {
+	var out []string
+	for _, fam := range NemesisFamilies {
+		if !fam.Foreign {
+			out = append(out, fam.Name)
+		}
+	}
+	return out
+}
+
+// StartedBy reports whether f injects the family's fault: its Start or one
+// of its StartAliases.
+func (fam NemesisFamily) StartedBy(f string) bool {
+	return f != "" && (f == fam.Start || slices.Contains(fam.StartAliases, f))
+}
+
+// StoppedBy reports whether f undoes the family's fault: its Stop or one of
+// its StopAliases.
+func (fam NemesisFamily) StoppedBy(f string) bool {
+	return f != "" && (f == fam.Stop || slices.Contains(fam.StopAliases, f))
+}
+
+// Instant reports whether the family's actions are instants (nothing stops
+// them), rather than faults that stay in effect until their stop.
+func (fam NemesisFamily) Instant() bool { return fam.Stop == "" }
