@@ -33,8 +33,16 @@ type Config struct {
 	ElectionTicks  int
 	HeartbeatTicks int
 	// SnapshotEntries: after this many applied entries beyond the last
-	// snapshot a group snapshots and compacts its Raft log.
+	// compaction point (plus SnapshotCatchUpEntries) a group compacts its
+	// Raft log; a follower that needs a compacted entry is sent a
+	// snapshot. Zero means 10,000.
 	SnapshotEntries uint64
+	// SnapshotCatchUpEntries are the applied entries a compaction keeps
+	// below the applied index, so that a follower lagging by fewer than
+	// that catches up from the log instead of a snapshot (etcd's
+	// SnapshotCatchUpEntries). Zero keeps none: the log is compacted up
+	// to the applied index.
+	SnapshotCatchUpEntries uint64
 	// Join starts a node that is not a member yet (raft-cluster --join): it
 	// never bootstraps __meta and waits until a member adds it (POST
 	// /admin/members). Peers then lists existing members to talk to. A
@@ -72,4 +80,10 @@ type Unsafe struct {
 	// it caught up: an empty node counts in the quorum while it is still
 	// receiving its snapshot.
 	PromoteEarly bool
+	// SnapshotStaleState keeps the partition state captured when a group
+	// compacts its log and sends it in every later snapshot under the
+	// index the leader has applied by then: an install skips the entries
+	// applied in between, so the follower's copy of the partition
+	// diverges from the others (snapshot_stale.go).
+	SnapshotStaleState bool
 }

@@ -37,8 +37,12 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
   - backend_topics.go, backend_partitions.go, backend_offsets.go: the
     Backend methods broker/kafka calls; node_status.go: readiness and
     /status.
-  - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
-    broker registration, the seeded bugs' speculative view.
+  - leadership.go, registration.go, unsafe_spec.go, snapshot_stale.go:
+    preferred leaders, broker registration, the seeded bugs' speculative
+    view and stale partition snapshots.
+  - metrics.go: /metrics, including the counters a chaos run reads to
+    say what it exercised (snapshots sent and applied, compactions,
+    refused duplicates, rejected produces, follower reads, commits).
   - raft_events.go: the Raft events (state loaded at start, a new term or
     vote persisted, an election won) logged at info level with attributes
     of their own, which the harness's raft-safety checker reads.
@@ -157,12 +161,18 @@ fails with storage.ErrCorrupt instead.
 # Snapshots and compaction
 
 After Config.SnapshotEntries applied entries beyond the last compaction
-point, a group compacts its log up to the applied index. raft's
-Storage.Snapshot is served on the group goroutine from the live state
-machine at the applied index (state and index agree because applies run on
-that goroutine). A partition snapshot is its producer state plus all its
-batches: fine at test scale, too big for production logs (those would ship
-segment files).
+point plus Config.SnapshotCatchUpEntries, a group compacts its log up to
+SnapshotCatchUpEntries below the applied index (CLI --snapshot-entries,
+default 10,000, and --snapshot-catchup-entries, default 0: up to the
+applied index). A follower whose next entry was compacted away is sent a
+snapshot; one lagging by less catches up from the log. raft's
+Storage.Snapshot is built from the live state machine at its applied
+index, under the state machine's read lock, so state and index agree even
+while an apply batch runs. A partition snapshot is its producer state plus
+all its batches: fine at test scale, too big for production logs (those
+would ship segment files). Chaos runs set both thresholds low so that
+restarted and partitioned nodes really catch up by snapshot; /metrics
+counts compactions and snapshots sent and applied.
 
 # Leadership
 
@@ -233,7 +243,8 @@ old data, whose stale configurations may still count it, reaches nobody.
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
 forgotten hard state, a replacement applied in one step without joint
-consensus, a learner promoted before it caught up) with which the chaos harness shows it catches what
+consensus, a learner promoted before it caught up, partition snapshots
+holding the state of the last compaction under a later index) with which the chaos harness shows it catches what
 it should (the README's "Detection power"; the CLI's --unsafe-* flags). All
 are off by default, logged loudly at start, and listed in Status().Unsafe.
 */

@@ -29,6 +29,10 @@ type options struct {
 	defaultPartitions int
 	autoCreateTopics  bool
 	maxFrameBytes     int
+	// snapshotEntries and snapshotCatchUp are the compaction thresholds
+	// (cluster.Config.SnapshotEntries, SnapshotCatchUpEntries).
+	snapshotEntries uint64
+	snapshotCatchUp uint64
 
 	raftAddr string
 	peers    map[uint64]string
@@ -89,6 +93,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics asking for -1")
 	fs.BoolVar(&o.autoCreateTopics, "auto-create-topics", true, "create unknown topics on Metadata and Produce")
 	fs.IntVar(&o.maxFrameBytes, "max-frame-bytes", kafka.DefaultMaxFrameBytes, "largest Kafka request frame; a larger one closes the connection")
+	fs.Uint64Var(&o.snapshotEntries, "snapshot-entries", cluster.DefaultSnapshotEntries, "compact a Raft group's log after this many applied entries beyond the last compaction point; followers missing compacted entries get a snapshot")
+	fs.Uint64Var(&o.snapshotCatchUp, "snapshot-catchup-entries", 0, "applied entries a compaction keeps for slow followers, which then catch up from the log instead of a snapshot")
 	fs.BoolVar(&o.unsafe.AckBeforeCommit, "unsafe-ack-before-commit", false, "SEEDED BUG: answer acks=all before the entry commits")
 	fs.BoolVar(&o.unsafe.StaleReads, "unsafe-stale-reads", false, "SEEDED BUG: serve Fetch/ListOffsets without proof of leadership")
 	fs.BoolVar(&o.unsafe.UncommittedReads, "unsafe-uncommitted-reads", false, "SEEDED BUG: Fetch exposes entries above the commit index")
@@ -97,6 +103,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.ForgetHardState, "unsafe-forget-hardstate", false, "SEEDED BUG: do not persist the Raft term and vote")
 	fs.BoolVar(&o.unsafe.DirectConfChange, "unsafe-direct-conf-change", false, "SEEDED BUG: change several voters at once (a replace) without joint consensus")
 	fs.BoolVar(&o.unsafe.PromoteEarly, "unsafe-promote-early", false, "SEEDED BUG: make a new member a voter before it caught up")
+	fs.BoolVar(&o.unsafe.SnapshotStaleState, "unsafe-snapshot-stale-state", false, "SEEDED BUG: send partition snapshots holding the state of the last compaction under the current applied index")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -115,7 +122,7 @@ func printUsage(w io.Writer) {
 			head += " " + name
 		}
 		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" || f.Name == "unsafe-registration-attempts" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" || f.Name == "unsafe-registration-attempts" || f.Name == "snapshot-catchup-entries" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "%-36s %s%s\n", head, usage, def)
@@ -219,6 +226,10 @@ func (o *options) checkGlobal() error {
 		return usageErr("--max-frame-bytes %d outside 1024..%d", o.maxFrameBytes, 1<<30)
 	case o.unsafe.RegistrationAttempts < 0:
 		return usageErr("--unsafe-registration-attempts must be >= 0")
+	case o.snapshotEntries < 1 || o.snapshotEntries > 1<<40:
+		return usageErr("--snapshot-entries %d outside 1..%d", o.snapshotEntries, uint64(1<<40))
+	case o.snapshotCatchUp > 1<<40:
+		return usageErr("--snapshot-catchup-entries %d above %d", o.snapshotCatchUp, uint64(1<<40))
 	}
 	return nil
 }
@@ -277,6 +288,7 @@ func (o *options) unsafeFlags() []string {
 	add(u.ForgetHardState, "--unsafe-forget-hardstate")
 	add(u.DirectConfChange, "--unsafe-direct-conf-change")
 	add(u.PromoteEarly, "--unsafe-promote-early")
+	add(u.SnapshotStaleState, "--unsafe-snapshot-stale-state")
 	sort.Strings(out)
 	return out
 }

@@ -100,19 +100,21 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		}
 	}
 	cfg := cluster.Config{
-		NodeID:            o.nodeID,
-		DataDir:           o.dataDir,
-		Standalone:        o.mode == "standalone",
-		RaftAddr:          o.raftAddr,
-		Peers:             o.peers,
-		Join:              o.join,
-		AdminAddr:         net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
-		AdvertisedHost:    advertised,
-		KafkaPort:         int32(kln.Addr().(*net.TCPAddr).Port),
-		DefaultPartitions: int32(o.defaultPartitions),
-		AutoCreateTopics:  o.autoCreateTopics,
-		Unsafe:            o.unsafe,
-		Logger:            log.With("component", "cluster"),
+		NodeID:                 o.nodeID,
+		DataDir:                o.dataDir,
+		Standalone:             o.mode == "standalone",
+		RaftAddr:               o.raftAddr,
+		Peers:                  o.peers,
+		Join:                   o.join,
+		AdminAddr:              net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
+		AdvertisedHost:         advertised,
+		KafkaPort:              int32(kln.Addr().(*net.TCPAddr).Port),
+		DefaultPartitions:      int32(o.defaultPartitions),
+		AutoCreateTopics:       o.autoCreateTopics,
+		SnapshotEntries:        o.snapshotEntries,
+		SnapshotCatchUpEntries: o.snapshotCatchUp,
+		Unsafe:                 o.unsafe,
+		Logger:                 log.With("component", "cluster"),
 	}
 	node, err := cluster.New(cfg)
 	if err != nil {
