@@ -32,7 +32,9 @@ type runPage struct {
 	OpStats        []opStat
 
 	Anomalies []anomalyView
-	Windows   []NemesisWindow
+	// Coverage is the harness's coverage section, shown on its own.
+	Coverage *coverageView
+	Windows  []NemesisWindow
 
 	LatencySVG    template.HTML
 	LatencyDrawn  int
@@ -144,6 +146,7 @@ func readRunPage(runDir string) (*runPage, error) {
 		pg.Title = filepath.Base(filepath.Dir(runDir))
 	}
 	pg.Verdict, pg.VerdictNote = verdictOf(res)
+	pg.Coverage = coverageOf(res)
 	return pg, nil
 }
 
@@ -351,4 +354,10 @@ var anomalyExplanations = map[string]string{
 	"G0":                    "Write cycle: transactions' writes are ordered inconsistently across keys.",
 	"G1c":                   "Circular information flow: a cycle of write-write and write-read dependencies between transactions.",
 	"nonlinearizable":       "No order of the operations consistent with real time explains what clients saw (Porcupine found no linearization).",
+	// The replicas checker compares every node's copy of every partition,
+	// read after the final heal.
+	"replica-divergence": "Two nodes' copies of a partition hold different values at the same offset: the replicas' state machines diverged, though they apply one Raft log.",
+	"replica-hole":       "A node's copy of a partition has no record at an offset below its high watermark where another copy has one.",
+	"replica-lost-write": "A value acknowledged at an offset is not at that offset on a node's copy of the partition (missing, replaced, or above the copy's high watermark).",
+	"replica-stale":      "A node answered a lower high watermark than another node had answered before it: a linearizable read of the partition went back.",
 }
