@@ -158,10 +158,10 @@ func TestSnapshotThresholdArgs(t *testing.T) {
 		wantArgs       string
 		entries, catch uint64
 	}{
-		{name: "defaults", wantArgs: "--snapshot-entries 100 --snapshot-catchup-entries 20", entries: 100, catch: 20},
+		{name: "defaults", wantArgs: "--snapshot-entries 32 --snapshot-catchup-entries 8", entries: 32, catch: 8},
 		{name: "broker defaults", flags: []string{"--snapshot-entries", "0", "--snapshot-catchup-entries", "0"}, wantArgs: "", entries: 0, catch: 0},
 		{name: "overridden by broker args", flags: []string{"--broker-args", "--snapshot-entries=10000 --unsafe-no-dedup"},
-			wantArgs: "--snapshot-entries 100 --snapshot-catchup-entries 20 --snapshot-entries=10000 --unsafe-no-dedup", entries: 10000, catch: 20},
+			wantArgs: "--snapshot-entries 32 --snapshot-catchup-entries 8 --snapshot-entries=10000 --unsafe-no-dedup", entries: 10000, catch: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

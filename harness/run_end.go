@@ -30,10 +30,20 @@ func (r *runner) startScraper(ctx context.Context) {
 	}
 }
 
-// finishEvidence reads the replicas (unless the cluster died during
-// setup), scrapes every node a last time and saves both files. The
-// cluster is still up.
+// finishEvidence scrapes every node a last time, then reads the replicas
+// (unless the cluster died during setup), and saves both files. The
+// cluster is still up. The last scrape comes first so that the replicas
+// phase's own reads (follower reads on every node) are not counted as the
+// workload's.
 func (r *runner) finishEvidence(ctx context.Context) error {
+	if r.stopScraper != nil {
+		r.stopScraper()
+		r.stopScraper = nil
+	}
+	r.scraper.scrapeAll(ctx)
+	if err := writeMetrics(r.runDir, r.scraper.result()); err != nil {
+		return infra("%w", err)
+	}
 	if !r.dead {
 		bound := r.cfg.ReplicasTimeout.D()
 		if bound <= 0 {
@@ -51,14 +61,6 @@ func (r *runner) finishEvidence(ctx context.Context) error {
 		}
 		r.pr.printf("replicas: %d keys x %d nodes: %d copies read, %d not, %d records in %d fetches, %s",
 			st.Keys, st.Nodes, st.Copies, st.Unread, st.Records, st.Fetches, st.Took.Round(100*1e6))
-	}
-	if r.stopScraper != nil {
-		r.stopScraper()
-		r.stopScraper = nil
-	}
-	r.scraper.scrapeAll(ctx)
-	if err := writeMetrics(r.runDir, r.scraper.result()); err != nil {
-		return infra("%w", err)
 	}
 	if ctx.Err() != nil {
 		return infra("interrupted: %w", ctx.Err())
