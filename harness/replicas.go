@@ -163,11 +163,30 @@ func readNode(ctx context.Context, c replicaNodes, node string, keys []Key, base
 	}
 	br := seeds[0]
 	out := make([]replicas.Copy, 0, len(keys))
+	failed := 0
 	for _, k := range keys {
-		out = append(out, readCopy(ctx, br, node, k, base))
+		if failed >= replicaGiveUpCopies {
+			// A node that answered no read of several keys in a row (a
+			// member removed from the cluster answers NOT_LEADER for
+			// every partition) would spend the phase's whole budget.
+			out = append(out, replicas.Copy{Node: node, Key: k.String(),
+				Error: fmt.Sprintf("not read: the node answered no read of the %d keys before", failed)})
+			continue
+		}
+		cp := readCopy(ctx, br, node, k, base)
+		if cp.Error != "" {
+			failed++
+		} else {
+			failed = 0
+		}
+		out = append(out, cp)
 	}
 	return out
 }
+
+// replicaGiveUpCopies is how many copies in a row a node may fail to
+// answer before its remaining keys are not tried.
+const replicaGiveUpCopies = 3
 
 // readCopy pages through one key on one broker connection.
 func readCopy(ctx context.Context, br *kgo.Broker, node string, k Key, base time.Time) replicas.Copy {
