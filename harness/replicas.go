@@ -41,6 +41,11 @@ const (
 	replicaCopyPatience = 15 * time.Second
 	// replicaRequestTimeout bounds one Fetch.
 	replicaRequestTimeout = 5 * time.Second
+	// replicaAbsentPatience is how long a node may answer
+	// UNKNOWN_TOPIC_OR_PARTITION before its copy is taken as absent (the
+	// node answers it from its own __meta view, which a node that just
+	// recovered may still be catching up).
+	replicaAbsentPatience = 5 * time.Second
 )
 
 // replicaPageBytes bounds one Fetch response; long logs take several (a
@@ -194,6 +199,7 @@ func readCopy(ctx context.Context, br *kgo.Broker, node string, k Key, base time
 	since := func() int64 { return int64(time.Since(base)) }
 	giveUp := time.Now().Add(replicaCopyPatience)
 	var lastErr error
+	var unknownSince time.Time
 	from := int64(0)
 	started := false
 	for {
@@ -216,6 +222,14 @@ func readCopy(ctx context.Context, br *kgo.Broker, node string, k Key, base time
 		cp.Fetches++
 		if err != nil {
 			lastErr = err
+			if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+				unknownSince = time.Time{}
+			} else if unknownSince.IsZero() {
+				unknownSince = time.Now()
+			} else if !started && time.Since(unknownSince) >= replicaAbsentPatience {
+				return replicas.Copy{Node: node, Key: k.String(), Records: []history.Record{}, Absent: true,
+					InvokedAt: invoked, AnsweredAt: since(), Fetches: cp.Fetches}
+			}
 			sleepCtx(ctx, 200*time.Millisecond)
 			continue
 		}

@@ -80,8 +80,19 @@ func TestReadReplicas(t *testing.T) {
 	if res.Valid != verdict.Unknown || len(res.Errors) != 0 || res.Acked != 2*2*n/2 {
 		t.Fatalf("check: valid %v (want unknown: n3 is down), errors %v, acked checks %d", res.Valid, res.Errors, res.Acked)
 	}
+	// A key the workload used whose topic no node has (its creation
+	// failed) is read as absent everywhere, which is no anomaly.
 	nodes.names = nodes.names[:2]
-	copies, _ = ReadReplicas(ctx, nodes, nil, time.Now(), discard())
+	copies, _ = ReadReplicas(ctx, nodes, []Key{{Topic: "never-created", Partition: 0}}, time.Now(), discard())
+	absent := 0
+	for _, cp := range copies {
+		if cp.Absent {
+			absent++
+		}
+	}
+	if absent != 2 {
+		t.Fatalf("%d absent copies of the topic nobody created, want 2: %+v", absent, copies)
+	}
 	if res := replicas.Check(copies, acked, 0); res.Valid != verdict.True {
 		t.Fatalf("check without the down node: %v %s %v", res.Valid, res.Error, res.Errors)
 	}

@@ -359,5 +359,6 @@ var anomalyExplanations = map[string]string{
 	"replica-divergence": "Two nodes' copies of a partition hold different values at the same offset: the replicas' state machines diverged, though they apply one Raft log.",
 	"replica-hole":       "A node's copy of a partition has no record at an offset below its high watermark where another copy has one.",
 	"replica-lost-write": "A value acknowledged at an offset is not at that offset on a node's copy of the partition (missing, replaced, or above the copy's high watermark).",
+	"replica-missing":    "A node answered that it does not host a partition of which another node's copy holds records.",
 	"replica-stale":      "A node answered a lower high watermark than another node had answered before it: a linearizable read of the partition went back.",
 }

@@ -23,6 +23,7 @@ const (
 	AnomalyHole       = "replica-hole"
 	AnomalyLostWrite  = "replica-lost-write"
 	AnomalyStale      = "replica-stale"
+	AnomalyMissing    = "replica-missing"
 )
 
 // Result is the replicas section of results.json.
@@ -139,6 +140,7 @@ func Check(copies []Copy, acked map[string][]Ack, maxExamples int) *Result {
 		slices.SortFunc(cs, func(a, b *Copy) int { return cmp.Compare(a.Node, b.Node) })
 		kc := newKeyCheck(k, cs)
 		kc.stale(col)
+		kc.missing(col)
 		kc.agreement(col)
 		res.Acked += kc.acked(col, acked[k])
 		if kc.hwDiffers {
@@ -209,6 +211,29 @@ func (kc *keyCheck) stale(col *verdict.Collector) {
 			})
 			break
 		}
+	}
+}
+
+// missing reports a copy that is absent (the node does not host the
+// partition) while another copy holds records.
+func (kc *keyCheck) missing(col *verdict.Collector) {
+	var holder *Copy
+	for _, c := range kc.copies {
+		if !c.Absent && c.HW > c.LogStart && (holder == nil || c.HW > holder.HW) {
+			holder = c
+		}
+	}
+	if holder == nil {
+		return
+	}
+	for _, c := range kc.copies {
+		if !c.Absent {
+			continue
+		}
+		col.Add(AnomalyMissing, verdict.Case{
+			Key: kc.key, Ops: []int64{}, Offsets: []int64{holder.LogStart, holder.HW}, Fatal: true, Node: c.Node,
+			Explanation: fmt.Sprintf("%s does not host %s, which %s holds up to its high watermark %d", c.Node, kc.key, holder.Node, holder.HW),
+		})
 	}
 }
 
@@ -327,6 +352,8 @@ func (kc *keyCheck) acked(col *verdict.Collector, acks []Ack) int {
 			if first == nil {
 				first = a
 				switch {
+				case c.Absent:
+					found = "it does not host the partition"
 				case a.Offset >= c.HW:
 					found = fmt.Sprintf("its high watermark is %d", c.HW)
 				case ok:

@@ -71,6 +71,11 @@ func TestCheck(t *testing.T) {
 		{name: "acknowledged key nobody could read", want: verdict.Unknown, acked: map[string][]Ack{"t/9": {{Offset: 0, Value: 1}}}, copies: []Copy{
 			cp("n1", "t/0", -1, 10)}},
 		{name: "nothing read", want: verdict.Unknown, acked: acks},
+		{name: "a partition no node hosts", want: verdict.True, copies: []Copy{
+			{Node: "n1", Key: "t/5", Absent: true}, {Node: "n2", Key: "t/5", Absent: true}, cp("n1", "t/0", -1, 10), cp("n2", "t/0", -1, 10)}},
+		{name: "a node missing a partition others hold", want: verdict.False, acked: acks, copies: []Copy{
+			cp("n1", "t/0", -1, 10, 11, 12), cp("n2", "t/0", -1, 10, 11, 12), {Node: "n3", Key: "t/0", Absent: true}},
+			anomalies: map[string][]string{AnomalyMissing: {"n3"}, AnomalyLostWrite: {"n3"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

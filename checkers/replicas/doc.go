@@ -34,7 +34,11 @@
 //     or above the copy's high watermark. Every replica holds every
 //     committed entry once it has applied the leader's commit index, which
 //     the ReadIndex round before the read guarantees.
-//  4. replica-stale: a copy answered with a lower high watermark than
+//  4. replica-missing: a node answered, for as long as the harness
+//     asked, that it does not host a partition that another copy holds
+//     records of (an absent copy). A partition no node hosts (a topic
+//     whose creation failed) is no anomaly: its copies agree.
+//  5. replica-stale: a copy answered with a lower high watermark than
 //     another copy that had answered before it: a linearizable read
 //     returned less than an earlier one. Copies read in the other order
 //     may differ in their tails (writes still in flight); they are

@@ -43,6 +43,10 @@ type Copy struct {
 	// Truncated: the read stopped at a size or time bound before HW; HW
 	// is then the offset the read reached.
 	Truncated bool `json:"truncated,omitempty"`
+	// Absent: the node answered, for as long as the harness asked, that
+	// it does not host the partition (UNKNOWN_TOPIC_OR_PARTITION); the
+	// copy is then empty, with HW 0.
+	Absent bool `json:"absent,omitempty"`
 	// Error says why the copy could not be read; Records are then empty.
 	Error string `json:"error,omitempty"`
 }
