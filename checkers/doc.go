@@ -114,7 +114,10 @@
 // Check returns Results, which marshal to results.json (contract):
 // {"valid": true|false|"unknown", "checkers": {"kafka": ..., "linearizable":
 // ..., "stats": ...}}. The harness adds checkers of its own with
-// Results.Add ("liveness", "raft-safety"). A checker that runs out of its
+// Results.Add ("liveness", "raft-safety", "coverage"), and the replicas
+// checker of package replicas, which compares every node's copy of every
+// partition (replicas.jsonl beside the history) with the others and with
+// the history's acknowledged sends. A checker that runs out of its
 // time budget, or lacks its input, reports "unknown", never true; the
 // overall verdict is false if any checker found a fatal anomaly, else
 // unknown if any checker is unknown.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,12 @@ type Tuning struct {
 	ActiveKeys   int      `json:"active_keys"`
 	WritesPerKey int      `json:"writes_per_key"`
 	OpTimeout    Duration `json:"op_timeout"`
+	// SnapshotEntries and SnapshotCatchUp become every node's
+	// --snapshot-entries and --snapshot-catchup-entries (0: the broker's
+	// defaults, 10,000 and 0), placed before --broker-args, which may
+	// override them.
+	SnapshotEntries uint64 `json:"snapshot_entries"`
+	SnapshotCatchUp uint64 `json:"snapshot_catchup_entries"`
 }
 
 // PhaseBounds bound the phases of a run (flags too, rarely changed).
@@ -71,6 +78,9 @@ type PhaseBounds struct {
 	RecoverTimeout Duration `json:"recover_timeout"`
 	DrainTimeout   Duration `json:"drain_timeout"`
 	CheckTimeout   Duration `json:"check_timeout"`
+	// ReplicasTimeout bounds reading every node's copy of every
+	// partition after the drain.
+	ReplicasTimeout Duration `json:"replicas_timeout"`
 }
 
 // RunFacts are filled in by the run and recorded for replay and reports.
@@ -129,10 +139,12 @@ func DefaultConfig() Config {
 		Store:           "store",
 		TestCount:       1,
 		Tuning: Tuning{
-			Partitions:   2,
-			ActiveKeys:   4,
-			WritesPerKey: 400,
-			OpTimeout:    Duration(8 * time.Second),
+			Partitions:      2,
+			ActiveKeys:      4,
+			WritesPerKey:    400,
+			OpTimeout:       Duration(8 * time.Second),
+			SnapshotEntries: DefaultSnapshotEntries,
+			SnapshotCatchUp: DefaultSnapshotCatchUp,
 		},
 		PhaseBounds: PhaseBounds{
 			StartGap:       Duration(4 * time.Second),
@@ -140,9 +152,25 @@ func DefaultConfig() Config {
 			RecoverTimeout: Duration(60 * time.Second),
 			DrainTimeout:   Duration(45 * time.Second),
 			CheckTimeout:   Duration(5 * time.Minute),
+			// Measured: a 90 s run's 50-odd partitions read from three
+			// nodes in about a second.
+			ReplicasTimeout: Duration(60 * time.Second),
 		},
 	}
 }
+
+// Snapshot thresholds of chaos runs. The broker's own defaults (10,000 and
+// 0) never compact in a run of minutes. These are low enough that a node
+// killed or paused for one fault window must catch up by snapshot: a key
+// takes about 25 acknowledged sends per second between faults at the
+// default rate, but only 4-6 per second while a node is down (clients wait
+// out requests in flight to it), and a kill lasts 5-15 s at the default
+// interval; a node that missed more than about 40 entries of a group
+// (compactions every 32 entries keep the last 8) needs a snapshot.
+const (
+	DefaultSnapshotEntries = 32
+	DefaultSnapshotCatchUp = 8
+)
 
 // ErrUsage marks configuration errors (exit code 2).
 var ErrUsage = errors.New("usage")
@@ -156,7 +184,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.SetOutput(stderr)
 	var nemesis, brokerArgs, targets, grudges string
 	var delay time.Duration
-	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO time.Duration
+	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
 	fs.DurationVar(&timeLimit, "time-limit", cfg.TimeLimit.D(), "how long the workload and nemesis run")
@@ -180,11 +208,14 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
 	fs.DurationVar(&opTimeout, "op-timeout", cfg.OpTimeout.D(), "deadline of one client operation")
+	fs.Uint64Var(&cfg.SnapshotEntries, "snapshot-entries", cfg.SnapshotEntries, "every node's --snapshot-entries: compact a Raft log after this many applied entries (0: the broker's default, 10000)")
+	fs.Uint64Var(&cfg.SnapshotCatchUp, "snapshot-catchup-entries", cfg.SnapshotCatchUp, "every node's --snapshot-catchup-entries: entries a compaction keeps for slow followers")
 	fs.DurationVar(&startGap, "start-gap", cfg.StartGap.D(), "gap between node starts of staggered-start")
 	fs.DurationVar(&readyTO, "ready-timeout", cfg.ReadyTimeout.D(), "bound on waiting for every node's /readyz at setup")
 	fs.DurationVar(&recoverTO, "recover-timeout", cfg.RecoverTimeout.D(), "bound on the recovery wait after the final heal")
 	fs.DurationVar(&drainTO, "drain-timeout", cfg.DrainTimeout.D(), "bound on the final reads")
 	fs.DurationVar(&checkTO, "check-timeout", cfg.CheckTimeout.D(), "bound on the checkers")
+	fs.DurationVar(&replicasTO, "replicas-timeout", cfg.ReplicasTimeout.D(), "bound on reading every node's copy of every partition after the drain")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -196,7 +227,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	cfg.TimeLimit, cfg.NemesisInterval, cfg.OpTimeout = Duration(timeLimit), Duration(interval), Duration(opTimeout)
 	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
-	cfg.DrainTimeout, cfg.CheckTimeout = Duration(drainTO), Duration(checkTO)
+	cfg.DrainTimeout, cfg.CheckTimeout, cfg.ReplicasTimeout = Duration(drainTO), Duration(checkTO), Duration(replicasTO)
 	cfg.Delay = Duration(delay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
@@ -284,6 +315,43 @@ func (c *Config) Faults() []string {
 		}
 	}
 	return out
+}
+
+// NodeBrokerArgs are the extra flags of every node: the snapshot thresholds,
+// then --broker-args (a later flag wins, so those may override them).
+func (c *Config) NodeBrokerArgs() []string {
+	var out []string
+	if c.SnapshotEntries > 0 {
+		out = append(out, "--snapshot-entries", strconv.FormatUint(c.SnapshotEntries, 10))
+	}
+	if c.SnapshotEntries > 0 || c.SnapshotCatchUp > 0 {
+		out = append(out, "--snapshot-catchup-entries", strconv.FormatUint(c.SnapshotCatchUp, 10))
+	}
+	return append(out, c.BrokerArgs...)
+}
+
+// snapshotThresholds are the thresholds the nodes run with: the last
+// --snapshot-entries and --snapshot-catchup-entries of their flags (0:
+// the broker's defaults).
+func (c *Config) snapshotThresholds() (entries, catchUp uint64) {
+	args := c.NodeBrokerArgs()
+	for i, a := range args {
+		name, val, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !inline && i+1 < len(args) {
+			val = args[i+1]
+		}
+		v, err := strconv.ParseUint(val, 10, 64)
+		if err != nil || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		switch name {
+		case "snapshot-entries":
+			entries = v
+		case "snapshot-catchup-entries":
+			catchUp = v
+		}
+	}
+	return entries, catchUp
 }
 
 // Staggered reports whether the nodes start one by one.

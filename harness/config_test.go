@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,3 +148,33 @@ func TestStoreLayout(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// The snapshot thresholds go to every node before --broker-args, which
+// may override them; coverage reads the values the nodes ran with.
+func TestSnapshotThresholdArgs(t *testing.T) {
+	tests := []struct {
+		name           string
+		flags          []string
+		wantArgs       string
+		entries, catch uint64
+	}{
+		{name: "defaults", wantArgs: "--snapshot-entries 32 --snapshot-catchup-entries 8", entries: 32, catch: 8},
+		{name: "broker defaults", flags: []string{"--snapshot-entries", "0", "--snapshot-catchup-entries", "0"}, wantArgs: "", entries: 0, catch: 0},
+		{name: "overridden by broker args", flags: []string{"--broker-args", "--snapshot-entries=10000 --unsafe-no-dedup"},
+			wantArgs: "--snapshot-entries 32 --snapshot-catchup-entries 8 --snapshot-entries=10000 --unsafe-no-dedup", entries: 10000, catch: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseRunFlags(tt.flags, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(cfg.NodeBrokerArgs(), " "); got != tt.wantArgs {
+				t.Fatalf("node args %q, want %q", got, tt.wantArgs)
+			}
+			if e, c := cfg.snapshotThresholds(); e != tt.entries || c != tt.catch {
+				t.Fatalf("thresholds %d/%d, want %d/%d", e, c, tt.entries, tt.catch)
+			}
+		})
+	}
+}

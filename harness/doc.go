@@ -17,15 +17,23 @@
 //     --time-limit.
 //  4. Final heal (Scheduler.HealAll), recovery wait (/readyz everywhere;
 //     a node that does not come back is a liveness error), drain (every key
-//     read from offset 0 to its highest acknowledged offset).
+//     read from offset 0 to its highest acknowledged offset), a last scrape
+//     of every node's /metrics (scraped every second since the history
+//     began, metrics_scrape.go; metrics.json), and the replicas phase
+//     (replicas.go): every partition read from every node on a connection
+//     to that node alone, saved as replicas.jsonl.
 //  5. Teardown (containers and network removed; also on error and Ctrl-C),
 //     check (the checkers package plus two checkers of this package:
 //     liveness, a node that exited on its own is an error; and raft-safety,
 //     which reads the broker's Raft events in the nodes' logs for two
 //     leaders of one group in one term and for a node whose term or vote
 //     went backwards across a restart, and is unknown when a started
-//     node's log is missing), store, reports. Both report their examples in
-//     the one shape of every checker (verdict.Case).
+//     node's log is missing; the replicas checker of package
+//     checkers/replicas over replicas.jsonl; and the coverage section,
+//     coverage.go, which counts what the run exercised and warns about
+//     faults that exercised nothing, without changing the verdict), store,
+//     reports. All report their examples in the one shape of every checker
+//     (verdict.Case).
 //
 // Detection power (Validate, `chaos validate`): a catalogue of
 // rows, each a seeded broker bug (--unsafe-* flags) with the workload and

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/replicas"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/docker"
 	"github.com/chronik-chaos/chronik/nemesis"
@@ -197,7 +199,7 @@ func TestShortRunValid(t *testing.T) {
 	if o.Ops < 500 {
 		t.Errorf("only %d operations recorded", o.Ops)
 	}
-	for _, f := range []string{TestFile, HistoryFile, "results.json", "index.html", LogFile, "n1/chronik-server.log"} {
+	for _, f := range []string{TestFile, HistoryFile, "results.json", "index.html", LogFile, "n1/chronik-server.log", replicas.File, MetricsFile} {
 		if st, err := os.Stat(filepath.Join(o.RunDir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("store file %s missing or empty: %v", f, err)
 		}
@@ -207,6 +209,14 @@ func TestShortRunValid(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "nemesis kill") {
 		t.Errorf("no kill happened in 20 s with a 6 s interval:\n%s", out.String())
+	}
+	// Every node's copy of every partition was read and agrees; the
+	// coverage section counted what the run did.
+	if rs, ok := o.Results.Checkers[replicas.Name].(*replicas.Result); !ok || rs.Valid != verdict.True || rs.Copies < 3 {
+		t.Errorf("replicas section %+v", o.Results.Checkers[replicas.Name])
+	}
+	if cov, ok := o.Results.Checkers[CoverageName].(*checkers.Extra); !ok || len(cov.Fields["rows"].([]CoverageRow)) == 0 {
+		t.Errorf("coverage section %+v", o.Results.Checkers[CoverageName])
 	}
 	assertRunGone(t, eng, o.RunID)
 }

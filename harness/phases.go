@@ -324,6 +324,7 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
 	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
+	r.addEvidenceSections(ctx, res)
 	if err := checkers.WriteResults(r.runDir, res); err != nil {
 		return infra("%w", err)
 	}

@@ -129,6 +129,10 @@ type runner struct {
 	// startDone delivers the staggered start's outcome while it runs
 	// concurrently with the first clients.
 	startDone chan error
+	// scraper reads every node's /metrics during the run (run_end.go);
+	// stopScraper ends its loop.
+	scraper     *metricsScraper
+	stopScraper func()
 }
 
 func (r *runner) run(ctx context.Context) (err error) {
@@ -150,7 +154,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	}
 	r.cfg.Image = image
 	c, err := docker.NewCluster(ctx, eng, docker.ClusterConfig{
-		RunID: r.cfg.RunID, Image: image, Nodes: r.cfg.Nodes, LogDir: r.runDir, BrokerArgs: r.cfg.BrokerArgs,
+		RunID: r.cfg.RunID, Image: image, Nodes: r.cfg.Nodes, LogDir: r.runDir, BrokerArgs: r.cfg.NodeBrokerArgs(),
 	}, r.log)
 	if err != nil {
 		return infra("%w", err)
@@ -186,6 +190,12 @@ func (r *runner) run(ctx context.Context) (err error) {
 			r.closeHistory()
 		}
 	}()
+	r.startScraper(ctx)
+	defer func() {
+		if r.stopScraper != nil {
+			r.stopScraper()
+		}
+	}()
 
 	sched, err := nemesis.NewScheduler(nemesis.Options{
 		Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D(),
@@ -208,6 +218,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 		if err := r.healAndDrain(ctx); err != nil {
 			return err
 		}
+	}
+	if err := r.finishEvidence(ctx); err != nil {
+		return err
 	}
 	r.closeHistory()
 	histClosed = true

@@ -33,6 +33,13 @@ var anomalyExplanations = map[string]string{
 	"election-safety":       "Two different nodes became leader of the same Raft group in the same term.",
 	"term-regression":       "A node restarted a Raft group with a lower term than one it had persisted before.",
 	"lost-vote":             "A node restarted a Raft group in a term it had voted in, without that vote.",
+	// The replicas checker compares every node's copy of every partition,
+	// read after the final heal.
+	"replica-divergence": "Two nodes' copies of a partition hold different values at the same offset: the replicas' state machines diverged, though they apply one Raft log.",
+	"replica-hole":       "A node's copy of a partition has no record at an offset below its high watermark where another copy has one.",
+	"replica-lost-write": "A value acknowledged at an offset is not at that offset on a node's copy of the partition (missing, replaced, or above the copy's high watermark).",
+	"replica-missing":    "A node answered that it does not host a partition of which another node's copy holds records.",
+	"replica-stale":      "A node answered a lower high watermark than another node had answered before it: a linearizable read of the partition went back.",
 }
 
 // anomalyGuarantees says, in plain words, which guarantee a case of each
@@ -60,6 +67,11 @@ var anomalyGuarantees = map[string]string{
 	"election-safety":       "Raft's election safety: a Raft group has at most one leader per term.",
 	"term-regression":       "A Raft node's current term never decreases, restarts included: it is persisted before anything depends on it.",
 	"lost-vote":             "A Raft node votes at most once per term, restarts included: its vote is persisted before it is sent.",
+	"replica-divergence":    "Every replica applies the same Raft log, so every node's copy of a partition holds the same record at each offset.",
+	"replica-hole":          "A replica's copy of a partition is the whole log up to its high watermark: no offset another copy holds is missing from it.",
+	"replica-lost-write":    "An acknowledged write is on every replica of its partition, at the offset it was acknowledged at.",
+	"replica-missing":       "Every node hosts a replica of every partition: none answers that it does not know a partition others hold records of.",
+	"replica-stale":         "A linearizable read never goes back: no node answers a high watermark below one already answered.",
 }
 
 // guaranteeFor returns the sentence on which guarantee a case of anomaly

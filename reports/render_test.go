@@ -194,3 +194,38 @@ func TestRenderLogCase(t *testing.T) {
 		}
 	}
 }
+
+// The coverage section is a section of its own: its warnings first, then
+// one row per path exercised, with "n/a" for a count whose source was
+// missing; it is left out of the checkers' details. A replicas case names
+// its node and offset.
+func TestRenderCoverageAndReplicas(t *testing.T) {
+	dir := copyRun(t, "valid", t.TempDir(), "queue", "20261127T100000")
+	results := `{"valid":false,"checkers":{
+	  "coverage":{"valid":true,"rows":[{"path":"snapshots installed","count":7,"source":"metrics: chronik_raft_snapshots_applied_total","detail":"received from a leader and applied"},
+	                                  {"path":"follower reads served","count":null,"source":"metrics: chronik_follower_reads_total"}],
+	              "warnings":["kill: no Raft group changed its leader after the first kill"],"fault_windows":{"kill":3}},
+	  "replicas":{"valid":false,"keys":2,"errors":{"replica-divergence":{"count":1,"fatal_count":1,"examples":[
+	    {"key":"t0/1","ops":[],"values":[52,77],"offsets":[199],"explanation":"n3 holds 52 at offset 199 of t0/1 where n1, n2 hold 77 (52 offsets of this copy differ)","fatal":true,"node":"n3"}]}}}}}`
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), []byte(results), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderRun(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, w := range []string{`<section id="coverage">`, `href="#coverage"`, "kill: no Raft group changed its leader after the first kill",
+		"<td>snapshots installed</td><td class=\"num\">7</td>", "n/a", "fault_windows",
+		`id="anomaly-replica-divergence"`, "n3 holds 52 at offset 199 of t0/1", "node n3"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if strings.Contains(page, `id="checker-coverage"`) {
+		t.Error("coverage is shown among the checkers' details too")
+	}
+}

@@ -40,7 +40,9 @@ type runPage struct {
 	First     *firstAnomaly
 	FirstTime string
 	FirstOp   int64
-	Windows   []NemesisWindow
+	// Coverage is the harness's coverage section, shown on its own.
+	Coverage *coverageView
+	Windows  []NemesisWindow
 
 	// Statistics computed from the history.
 	Availability []availRow
@@ -190,6 +192,7 @@ func readRunPage(runDir string) (*runPage, error) {
 		pg.Title = filepath.Base(filepath.Dir(runDir))
 	}
 	pg.Verdict, pg.VerdictNote = verdictOf(res)
+	pg.Coverage = coverageOf(res)
 	return pg, nil
 }
 

@@ -170,6 +170,10 @@ type Status struct {
 	// FaultFS is set when the store runs on the fault-injection file
 	// system (--fault-fs): a harness mode, not a bug.
 	FaultFS bool `json:"fault_fs,omitempty"`
+	// SnapshotEntries and SnapshotCatchUpEntries are the compaction
+	// thresholds this node runs with (Config).
+	SnapshotEntries        uint64 `json:"snapshot_entries"`
+	SnapshotCatchUpEntries uint64 `json:"snapshot_catchup_entries"`
 	// MemberState is this node's own state in __meta ("joining",
 	// "voter", "leaving", "removed"; empty while unknown, e.g. a node
 	// started with --join that was not added yet) and Members this

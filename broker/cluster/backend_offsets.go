@@ -30,6 +30,9 @@ func (n *Node) CommitOffsets(ctx context.Context, group string, offsets map[Topi
 		offsetsOf(byTopic, tp.Topic)[tp.Partition] = oc
 	}
 	_, err := n.proposeMeta(ctx, metaCommand{Op: opCommit, Group: group, Offsets: byTopic})
+	if err == nil {
+		n.metrics.offsetCommits.Inc()
+	}
 	return err
 }
 

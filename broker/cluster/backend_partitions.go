@@ -31,6 +31,12 @@ func (n *Node) partitionReplica(tp TopicPartition) (*raftGroup, *partitionSM, er
 // leader accepts it; acks=-1 and 1 wait for commit and apply; acks=0
 // returns once proposed.
 func (n *Node) Produce(ctx context.Context, tp TopicPartition, b Batch, acks int16) (ProduceResult, error) {
+	res, err := n.produce(ctx, tp, b, acks)
+	n.metrics.produced(err)
+	return res, err
+}
+
+func (n *Node) produce(ctx context.Context, tp TopicPartition, b Batch, acks int16) (ProduceResult, error) {
 	g, _, err := n.partitionReplica(tp)
 	if err != nil {
 		return ProduceResult{}, err
@@ -86,6 +92,14 @@ func (n *Node) readBarrier(ctx context.Context, g *raftGroup) error {
 	return g.linearizable(ctx)
 }
 
+// countFollowerRead counts a read this node served for a partition it does
+// not lead (from its own copy, once it applied the leader's read index).
+func (n *Node) countFollowerRead(g *raftGroup) {
+	if !g.isLeader() {
+		n.metrics.followerReads.Inc()
+	}
+}
+
 // Fetch reads batches from offset (linearizable via ReadIndex).
 func (n *Node) Fetch(ctx context.Context, tp TopicPartition, offset int64, maxBytes int32) (FetchResult, error) {
 	g, sm, err := n.partitionReplica(tp)
@@ -95,6 +109,7 @@ func (n *Node) Fetch(ctx context.Context, tp TopicPartition, offset int64, maxBy
 	if err := n.readBarrier(ctx, g); err != nil {
 		return FetchResult{}, err
 	}
+	n.countFollowerRead(g)
 	if g.spec != nil && n.cfg.Unsafe.UncommittedReads && g.isLeader() {
 		return g.spec.read(sm, offset, maxBytes)
 	}
@@ -128,6 +143,7 @@ func (n *Node) ListOffset(ctx context.Context, tp TopicPartition, timestamp int6
 	if err := n.readBarrier(ctx, g); err != nil {
 		return 0, 0, 0, err
 	}
+	n.countFollowerRead(g)
 	epoch := int32(g.pubTerm.Load())
 	switch {
 	case timestamp == -1 && readCommitted:

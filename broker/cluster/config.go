@@ -43,8 +43,16 @@ type Config struct {
 	// are led elsewhere (Kafka's leader.imbalance.per.broker.percentage).
 	LeaderImbalancePercentage int
 	// SnapshotEntries: after this many applied entries beyond the last
-	// snapshot a group snapshots and compacts its Raft log.
+	// compaction point (plus SnapshotCatchUpEntries) a group compacts its
+	// Raft log; a follower that needs a compacted entry is sent a
+	// snapshot. Zero means 10,000.
 	SnapshotEntries uint64
+	// SnapshotCatchUpEntries are the applied entries a compaction keeps
+	// below the applied index, so that a follower lagging by fewer than
+	// that catches up from the log instead of a snapshot (etcd's
+	// SnapshotCatchUpEntries). Zero keeps none: the log is compacted up
+	// to the applied index.
+	SnapshotCatchUpEntries uint64
 	// Join starts a node that is not a member yet (raft-cluster --join): it
 	// never bootstraps __meta and waits until a member adds it (POST
 	// /admin/members). Peers then lists existing members to talk to. A
@@ -96,4 +104,10 @@ type Unsafe struct {
 	LSOIsHW             bool // read_committed is served up to the high watermark
 	CommitBeforeMarkers bool // EndTxn answers before the markers are replicated
 	NoTxnVerification   bool // transactional batches are appended without KIP-890 verification
+	// SnapshotStaleState keeps the partition state captured when a group
+	// compacts its log and sends it in every later snapshot under the
+	// index the leader has applied by then: an install skips the entries
+	// applied in between, so the follower's copy of the partition
+	// diverges from the others (snapshot_stale.go).
+	SnapshotStaleState bool
 }

@@ -29,21 +29,33 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
 
   - node.go: Node, New/Start/Stop, peer message dispatch, group creation
     and removal (reconcileGroups).
+
   - raft_group.go: one Raft group's lifecycle and event loop; ready.go:
     the Ready steps below; propose.go: proposals and their waiters;
     read_only.go: ReadIndex reads; raft_storage.go: the raft.Storage
     adapter that serves snapshots from the live state machine.
+
   - meta_sm.go, partition_sm.go: the two state machines.
+
   - backend_topics.go, backend_partitions.go, backend_offsets.go: the
     Backend methods broker/kafka calls; node_status.go: readiness and
     /status.
-  - leadership.go, registration.go, unsafe_spec.go: preferred leaders,
-    broker registration, the seeded bugs' speculative view.
+
+  - leadership.go, registration.go, unsafe_spec.go, snapshot_stale.go:
+    preferred leaders, broker registration, the seeded bugs' speculative
+    view and stale partition snapshots.
+
+  - metrics.go: /metrics, including the counters a chaos run reads to
+    say what it exercised (snapshots sent and applied, compactions,
+    refused duplicates, rejected produces, follower reads, commits).
+
   - crashpoints.go, powerloss.go: the crash points and the power loss of
     the chaos harness's crash and power-loss faults (below).
+
   - raft_events.go: the Raft events (state loaded at start, a new term or
     vote persisted, an election won) logged at info level with attributes
     of their own, which the harness's raft-safety checker reads.
+
   - Membership (below): membership.go (the records in __meta),
     confchange.go (a group's ConfState and the apply path of
     configuration changes), member_reconcile.go (the reconciler that
@@ -51,6 +63,7 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
     members_node.go (the operations the admin and Kafka APIs call, the
     node's side of the records), removed_node.go (refusing removed
     members, and refusing itself once removed).
+
   - The RecordBatch header layout shared with broker/kafka is
     broker/recordbatch.
 
@@ -231,12 +244,18 @@ index), and the open transactions come from the stored producer state.
 # Snapshots and compaction
 
 After Config.SnapshotEntries applied entries beyond the last compaction
-point, a group compacts its log up to the applied index. raft's
-Storage.Snapshot is served on the group goroutine from the live state
-machine at the applied index (state and index agree because applies run on
-that goroutine). A partition snapshot is its producer state plus all its
-batches: fine at test scale, too big for production logs (those would ship
-segment files).
+point plus Config.SnapshotCatchUpEntries, a group compacts its log up to
+SnapshotCatchUpEntries below the applied index (CLI --snapshot-entries,
+default 10,000, and --snapshot-catchup-entries, default 0: up to the
+applied index). A follower whose next entry was compacted away is sent a
+snapshot; one lagging by less catches up from the log. raft's
+Storage.Snapshot is built from the live state machine at its applied
+index, under the state machine's read lock, so state and index agree even
+while an apply batch runs. A partition snapshot is its producer state plus
+all its batches: fine at test scale, too big for production logs (those
+would ship segment files). Chaos runs set both thresholds low so that
+restarted and partitioned nodes really catch up by snapshot; /metrics
+counts compactions and snapshots sent and applied.
 
 # Leadership
 
@@ -313,7 +332,8 @@ old data, whose stale configurations may still count it, reaches nobody.
 Config.Unsafe switches on deliberate, realistic mistakes (ack before
 commit, stale reads, uncommitted reads, no dedup, registration give-up,
 forgotten hard state, a replacement applied in one step without joint
-consensus, a learner promoted before it caught up; and for transactions:
+consensus, a learner promoted before it caught up, partition snapshots
+holding the state of the last compaction under a later index; and for transactions:
 the last stable offset taken to be the high watermark, EndTxn answered
 once the markers are merely proposed and the transaction completed
 without confirming them, batches appended without verification; and for

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,7 +9,11 @@ import (
 )
 
 // nodeMetrics are the Prometheus series of /metrics: per-group Raft
-// progress, elections won, and proposal latency.
+// progress, elections won, and proposal latency; and the counters a chaos
+// run reads to say which paths it exercised (snapshots, compactions,
+// refused duplicates, follower reads, offset commits). Counters restart
+// from zero with the process (the CLI also serves the standard
+// process_start_time_seconds, which tells one incarnation from the next).
 type nodeMetrics struct {
 	reg       *prometheus.Registry
 	term      *prometheus.GaugeVec
@@ -22,6 +27,15 @@ type nodeMetrics struct {
 	// refused counts peer messages dropped because their sender is a
 	// removed member (removed_node.go).
 	refused prometheus.Counter
+
+	snapshotsSent prometheus.Counter
+	compactions   prometheus.Counter
+	// produceDups counts idempotent batches answered as duplicates;
+	// produceRejected produce requests answered with an error, by reason.
+	produceDups     prometheus.Counter
+	produceRejected *prometheus.CounterVec
+	followerReads   prometheus.Counter
+	offsetCommits   prometheus.Counter
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -38,9 +52,50 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_proposal_seconds", Help: "Time from proposal to apply on the proposer.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_removed_peer_messages_refused_total", Help: "Peer messages dropped because the sender was removed from the cluster."}),
+
+		snapshotsSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_snapshots_sent_total",
+			Help: "Snapshots this node sent as a leader to followers that needed compacted entries, every group."}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_raft_log_compactions_total",
+			Help: "Raft log compactions (--snapshot-entries reached), every group."}),
+		produceDups: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_produce_duplicates_refused_total",
+			Help: "Idempotent produce batches not appended because the partition already held them (a retry), answered with the original offset."}),
+		produceRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_produce_rejected_total",
+			Help: "Produce requests of one partition answered with an error, by reason: not_leader, not_ready, timeout (outcome unknown), out_of_order_sequence, invalid_producer_epoch, unknown_producer_id, other."}, []string{"reason"}),
+		followerReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_follower_reads_total",
+			Help: "Fetch and ListOffsets reads of a partition this node does not lead, served from its own copy after a ReadIndex round."}),
+		offsetCommits: prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_offset_commits_total",
+			Help: "Consumer-group offset commits applied through __meta on this node's request."}),
 	}
-	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.regs, m.proposal, m.refused)
+	m.reg.MustRegister(m.term, m.commit, m.appliedG, m.leader, m.elections, m.snapshots, m.regs, m.proposal, m.refused,
+		m.snapshotsSent, m.compactions, m.produceDups, m.produceRejected, m.followerReads, m.offsetCommits)
 	return m
+}
+
+// produced counts the outcome of one produce request of one partition.
+func (m *nodeMetrics) produced(err error) {
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, ErrDuplicateSequence):
+		m.produceDups.Inc()
+		return
+	}
+	reason := "other"
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		reason = "not_leader"
+	case errors.Is(err, ErrNotReady):
+		reason = "not_ready"
+	case errors.Is(err, ErrTimeout), errors.Is(err, ErrStopped):
+		reason = "timeout"
+	case errors.Is(err, ErrOutOfOrderSequence):
+		reason = "out_of_order_sequence"
+	case errors.Is(err, ErrInvalidProducerEpoch):
+		reason = "invalid_producer_epoch"
+	case errors.Is(err, ErrUnknownProducerID):
+		reason = "unknown_producer_id"
+	}
+	m.produceRejected.WithLabelValues(reason).Inc()
 }
 
 func (m *nodeMetrics) observe(g *raftGroup, st raft.BasicStatus) {

@@ -25,10 +25,12 @@ const MetaGroupID uint64 = 1
 // Limits of the buffer for messages addressed to groups this node has not
 // created yet (their topic's creation has not applied here yet).
 const (
-	maxBufferedGroups  = 1024
-	maxBufferedPerGrp  = 256
-	defaultSnapEntries = 10000
+	maxBufferedGroups = 1024
+	maxBufferedPerGrp = 256
 )
+
+// DefaultSnapshotEntries is Config.SnapshotEntries when zero.
+const DefaultSnapshotEntries = 10000
 
 // Node is one broker's replicated core: the __meta group, one group per
 // topic-partition, the pebble store and the peer transport. It implements
@@ -182,7 +184,7 @@ func (c *Config) validate() error {
 		return err
 	}
 	if c.SnapshotEntries == 0 {
-		c.SnapshotEntries = defaultSnapEntries
+		c.SnapshotEntries = DefaultSnapshotEntries
 	}
 	if c.DefaultPartitions <= 0 {
 		c.DefaultPartitions = 1
@@ -246,6 +248,9 @@ func (n *Node) unsafeNames() []string {
 	}
 	if u.NoTxnVerification {
 		out = append(out, "no-txn-verification")
+	}
+	if u.SnapshotStaleState {
+		out = append(out, "snapshot-stale-state")
 	}
 	return out
 }

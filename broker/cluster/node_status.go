@@ -41,7 +41,8 @@ func (g *raftGroup) isr() []int32 {
 
 // Status is the /status document.
 func (n *Node) Status() Status {
-	s := Status{NodeID: n.cfg.NodeID, Mode: "raft-cluster", Registered: n.registered.Load(), Ready: n.Ready(), Unsafe: n.unsafeNames(), FaultFS: n.FaultFS()}
+	s := Status{NodeID: n.cfg.NodeID, Mode: "raft-cluster", Registered: n.registered.Load(), Ready: n.Ready(), Unsafe: n.unsafeNames(), FaultFS: n.FaultFS(),
+		SnapshotEntries: n.cfg.SnapshotEntries, SnapshotCatchUpEntries: n.cfg.SnapshotCatchUpEntries}
 	if n.cfg.Standalone {
 		s.Mode = "standalone"
 	}

@@ -101,6 +101,9 @@ type raftGroup struct {
 	// spec is the leader's view of appended but not yet applied produce
 	// entries (only maintained with the unsafe ack/uncommitted flags).
 	spec *specView
+	// stale is the partition state of the last compaction, set only with
+	// the seeded bug Unsafe.SnapshotStaleState (snapshot_stale.go).
+	stale *staleSnapshot
 
 	// partition is the topic-partition of a partition group.
 	partition TopicPartition
@@ -154,6 +157,9 @@ func newRaftGroup(n *Node, id uint64, name string, sm stateMachine, tp TopicPart
 	}
 	if n.cfg.Unsafe.AckBeforeCommit || n.cfg.Unsafe.UncommittedReads {
 		g.spec = &specView{}
+	}
+	if _, ok := sm.(*partitionSM); ok && n.cfg.Unsafe.SnapshotStaleState {
+		g.stale = &staleSnapshot{}
 	}
 	rc := &raft.Config{
 		ID:                        n.cfg.NodeID,

@@ -22,6 +22,11 @@ type raftStorage struct {
 // Snapshot implements raft.Storage with the live state machine's data.
 func (s raftStorage) Snapshot() (*pb.Snapshot, error) {
 	g := s.g
+	if g.stale != nil {
+		if snap, ok := g.stale.snapshot(g, s); ok {
+			return snap, nil
+		}
+	}
 	// data and idx come from one read-locked view of the state machine,
 	// so they agree even if an apply batch runs concurrently.
 	data, idx, err := g.sm.snapshot()

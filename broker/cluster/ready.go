@@ -151,6 +151,8 @@ func (g *raftGroup) send(msgs []*pb.Message) (snapTo []uint64) {
 		byPeer[m.GetTo()] = append(byPeer[m.GetTo()], GroupMessage{Group: g.id, Msg: m})
 		if m.GetType() == pb.MessageType_MsgSnap {
 			snapTo = append(snapTo, m.GetTo())
+			g.node.metrics.snapshotsSent.Inc()
+			g.log.Info("sending snapshot", "to", m.GetTo(), "index", m.GetSnapshot().GetMetadata().GetIndex(), "bytes", len(m.GetSnapshot().GetData()))
 		}
 	}
 	for to, gm := range byPeer {
@@ -254,20 +256,29 @@ func (g *raftGroup) observe(rd raft.Ready) {
 }
 
 // maybeCompact compacts the log once SnapshotEntries entries were applied
-// after the last compaction point. The state machine's data of every
+// beyond the last compaction point plus the SnapshotCatchUpEntries it
+// keeps: the new compaction point is that many entries below the applied
+// index, so a follower lagging by less catches up from the log, and one
+// lagging by more gets a snapshot. The state machine's data of every
 // compacted entry is durable because Compact's synced commit also syncs
 // the earlier unsynced apply batches (pebble's WAL is sequential).
 func (g *raftGroup) maybeCompact() error {
 	applied := g.sm.applied()
 	meta := g.rlog.SnapshotMetadata()
-	if applied < meta.GetIndex()+g.node.cfg.SnapshotEntries {
+	keep := g.node.cfg.SnapshotCatchUpEntries
+	if applied < meta.GetIndex()+g.node.cfg.SnapshotEntries+keep {
 		return nil
 	}
 	g.node.crash.reach(CrashLogCompaction)
-	if err := g.rlog.Compact(applied, g.conf.at(applied)); err != nil {
+	at := applied - keep
+	if err := g.rlog.Compact(at, g.conf.at(at)); err != nil {
 		return err
 	}
-	g.conf.compacted(applied)
-	g.log.Debug("compacted raft log", "index", applied)
+	g.conf.compacted(at)
+	g.node.metrics.compactions.Inc()
+	g.log.Debug("compacted raft log", "index", at, "applied", applied)
+	if g.stale != nil {
+		g.stale.capture(g)
+	}
 	return nil
 }

@@ -370,6 +370,7 @@ func (c *groupCoordinator) completeJoinLocked(g *group) {
 		}
 	}
 	g.generation++
+	c.s.cfg.Metrics.rebalanced()
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = stateEmpty, "", ""
 		return

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -308,5 +310,33 @@ func TestFindCoordinator(t *testing.T) {
 	hb.Group, hb.MemberID = "a", "m"
 	if c := rc.roundTrip(hb).(*kmsg.HeartbeatResponse).ErrorCode; c != kerr.NotCoordinator.Code {
 		t.Fatalf("heartbeat on a non-coordinator: %d, want NOT_COORDINATOR", c)
+	}
+}
+
+// Every completed join phase counts as a rebalance (a chaos run's coverage
+// reads chronik_group_rebalances_total).
+func TestGroupRebalanceCounter(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, addr := startServer(t, func(c *Config) { c.Metrics = m })
+	a := dialRaw(t, addr)
+	if _, join := joinMember(t, a, "g"); join.Generation != 1 {
+		t.Fatalf("generation %d, want 1", join.Generation)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "chronik_group_rebalances_total" {
+			got = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if got != 1 {
+		t.Fatalf("chronik_group_rebalances_total %v after one join, want 1", got)
 	}
 }

@@ -13,6 +13,8 @@ type Metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	overtaken prometheus.Counter
+	// rebalances counts completed join phases of consumer groups.
+	rebalances prometheus.Counter
 }
 
 // NewMetrics creates the request metrics and registers them with reg.
@@ -31,8 +33,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "chronik_kafka_produce_overtaken_total",
 			Help: "Idempotent batches that overtook their predecessor of the same connection and partition on the way into Raft, were rejected, and were produced again after it.",
 		}),
+		rebalances: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chronik_group_rebalances_total",
+			Help: "Consumer-group rebalances this coordinator completed (a join phase ended and the generation was bumped).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.overtaken} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.overtaken, m.rebalances} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,5 +65,11 @@ func (m *Metrics) observe(key int16, resp kmsg.Response, err error, d time.Durat
 func (m *Metrics) overtook() {
 	if m != nil {
 		m.overtaken.Inc()
+	}
+}
+
+func (m *Metrics) rebalanced() {
+	if m != nil {
+		m.rebalances.Inc()
 	}
 }

@@ -34,6 +34,10 @@ type options struct {
 	// leadership.go); an interval of 0 never moves it back.
 	imbalanceInterval time.Duration
 	imbalancePercent  int
+	// snapshotEntries and snapshotCatchUp are the compaction thresholds
+	// (cluster.Config.SnapshotEntries, SnapshotCatchUpEntries).
+	snapshotEntries uint64
+	snapshotCatchUp uint64
 
 	raftAddr string
 	peers    map[uint64]string
@@ -103,6 +107,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 		"how often to check whether a returned node leads too few of its preferred partitions; they move back one at a time (0: never)")
 	fs.IntVar(&o.imbalancePercent, "leader-imbalance-per-broker-percentage", cluster.DefaultLeaderImbalancePercentage,
 		"move back once more than this share of a node's preferred partitions is led elsewhere")
+	fs.Uint64Var(&o.snapshotEntries, "snapshot-entries", cluster.DefaultSnapshotEntries, "compact a Raft group's log after this many applied entries beyond the last compaction point; followers missing compacted entries get a snapshot")
+	fs.Uint64Var(&o.snapshotCatchUp, "snapshot-catchup-entries", 0, "applied entries a compaction keeps for slow followers, which then catch up from the log instead of a snapshot")
 	fs.BoolVar(&o.unsafe.AckBeforeCommit, "unsafe-ack-before-commit", false, "SEEDED BUG: answer acks=all before the entry commits")
 	fs.BoolVar(&o.unsafe.StaleReads, "unsafe-stale-reads", false, "SEEDED BUG: serve Fetch/ListOffsets without proof of leadership")
 	fs.BoolVar(&o.unsafe.UncommittedReads, "unsafe-uncommitted-reads", false, "SEEDED BUG: Fetch exposes entries above the commit index")
@@ -117,6 +123,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.LSOIsHW, "unsafe-lso-is-hw", false, "SEEDED BUG: serve read_committed up to the high watermark (records of open transactions)")
 	fs.BoolVar(&o.unsafe.CommitBeforeMarkers, "unsafe-commit-before-markers", false, "SEEDED BUG: answer EndTxn before the transaction markers are replicated")
 	fs.BoolVar(&o.unsafe.NoTxnVerification, "unsafe-no-txn-verification", false, "SEEDED BUG: append transactional batches without checking their transaction is ongoing")
+	fs.BoolVar(&o.unsafe.SnapshotStaleState, "unsafe-snapshot-stale-state", false, "SEEDED BUG: send partition snapshots holding the state of the last compaction under the current applied index")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -135,7 +142,7 @@ func printUsage(w io.Writer) {
 			head += " " + name
 		}
 		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" || f.Name == "unsafe-registration-attempts" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" || f.Name == "unsafe-registration-attempts" || f.Name == "snapshot-catchup-entries" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "%-36s %s%s\n", head, usage, def)
@@ -243,6 +250,10 @@ func (o *options) checkGlobal() error {
 		return usageErr("--leader-imbalance-per-broker-percentage %d outside 0..100", o.imbalancePercent)
 	case o.unsafe.RegistrationAttempts < 0:
 		return usageErr("--unsafe-registration-attempts must be >= 0")
+	case o.snapshotEntries < 1 || o.snapshotEntries > 1<<40:
+		return usageErr("--snapshot-entries %d outside 1..%d", o.snapshotEntries, uint64(1<<40))
+	case o.snapshotCatchUp > 1<<40:
+		return usageErr("--snapshot-catchup-entries %d above %d", o.snapshotCatchUp, uint64(1<<40))
 	}
 	return nil
 }
@@ -306,6 +317,7 @@ func (o *options) unsafeFlags() []string {
 	add(u.LSOIsHW, "--unsafe-lso-is-hw")
 	add(u.CommitBeforeMarkers, "--unsafe-commit-before-markers")
 	add(u.NoTxnVerification, "--unsafe-no-txn-verification")
+	add(u.SnapshotStaleState, "--unsafe-snapshot-stale-state")
 	sort.Strings(out)
 	return out
 }

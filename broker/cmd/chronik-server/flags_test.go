@@ -65,6 +65,22 @@ func TestParseArgs(t *testing.T) {
 					t.Fatalf("parsed %+v", u)
 				}
 			}},
+		{name: "snapshot thresholds", args: "--data-dir /d --snapshot-entries 100 --snapshot-catchup-entries 40 --unsafe-snapshot-stale-state raft-cluster",
+			check: func(t *testing.T, o *options) {
+				if o.snapshotEntries != 100 || o.snapshotCatchUp != 40 {
+					t.Fatalf("thresholds %d/%d", o.snapshotEntries, o.snapshotCatchUp)
+				}
+				if got := strings.Join(o.unsafeFlags(), " "); got != "--unsafe-snapshot-stale-state" {
+					t.Fatalf("unsafe flags %q", got)
+				}
+			}},
+		{name: "snapshot thresholds default", args: "--data-dir /d standalone",
+			check: func(t *testing.T, o *options) {
+				if o.snapshotEntries != 10000 || o.snapshotCatchUp != 0 {
+					t.Fatalf("thresholds %d/%d, want the defaults 10000/0", o.snapshotEntries, o.snapshotCatchUp)
+				}
+			}},
+		{name: "snapshot entries zero", args: "--data-dir /d --snapshot-entries 0 standalone", wantErr: "--snapshot-entries 0 outside"},
 		{name: "missing subcommand", args: "--data-dir /d", wantErr: "missing subcommand"},
 		{name: "unknown subcommand", args: "--data-dir /d cluster", wantErr: "unknown subcommand"},
 		{name: "missing data dir", args: "standalone", wantErr: "--data-dir is required"},

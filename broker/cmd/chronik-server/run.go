@@ -118,6 +118,8 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		AutoCreateTopics:             o.autoCreateTopics,
 		Unsafe:                       o.unsafe,
 		FaultFS:                      o.faultFS,
+		SnapshotEntries:              o.snapshotEntries,
+		SnapshotCatchUpEntries:       o.snapshotCatchUp,
 		LeaderImbalanceCheckInterval: o.leaderImbalanceInterval(),
 		LeaderImbalancePercentage:    o.imbalancePercent,
 		Logger:                       log.With("component", "cluster"),

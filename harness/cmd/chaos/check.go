@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/kafka"
+	"github.com/chronik-chaos/chronik/checkers/replicas"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 
@@ -24,7 +25,9 @@ func init() {
 }
 
 // runCheck is `chaos check HISTORY.jsonl [--out DIR] [--time-limit D]`.
-// It writes results.json (and linearizability.html when a partition is not
+// When the history's directory holds replicas.jsonl (every node's copy of
+// every partition, read at the end of the run), the replicas checker runs
+// too. It writes results.json (and linearizability.html when a partition is not
 // linearizable) into DIR, which defaults to the history's directory, and
 // prints a short verdict.
 //
@@ -97,6 +100,16 @@ func checkMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "chaos check: %v\n", err)
 		return exitUsage
+	}
+	// The copies of every partition a run read from every node
+	// (replicas.jsonl beside the history) are compared again too.
+	rr, err := replicas.CheckDir(ctx, path, *examples)
+	if err != nil {
+		fmt.Fprintf(stderr, "chaos check: %v\n", err)
+		return exitUsage
+	}
+	if rr != nil {
+		res.Add(replicas.Name, rr)
 	}
 	if err := checkers.WriteResults(dir, res); err != nil {
 		fmt.Fprintf(stderr, "chaos check: %v\n", err)

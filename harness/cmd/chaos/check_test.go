@@ -17,6 +17,23 @@ func TestCheckExitCodes(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("{\"index\":0}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A run directory with the copies every node held: n2's differs.
+	run := t.TempDir()
+	hist := `{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","t/0",10]]}
+{"index":1,"time":2,"process":0,"type":"ok","f":"send","value":[["send","t/0",[0,10]]]}
+{"index":2,"time":3,"process":0,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":3,"time":4,"process":0,"type":"ok","f":"poll","value":[["poll",{"t/0":[[0,10]]}]]}
+`
+	copies := `{"node":"n1","key":"t/0","records":[[0,10]],"hw":1,"first_hw":1}
+{"node":"n2","key":"t/0","records":[[0,11]],"hw":1,"first_hw":1}
+{"node":"n3","key":"t/0","records":[[0,10]],"hw":1,"first_hw":1}
+`
+	if err := os.WriteFile(filepath.Join(run, "history.jsonl"), []byte(hist), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, "replicas.jsonl"), []byte(copies), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		args   []string
@@ -30,6 +47,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"nonlinearizable writes visualization", []string{filepath.Join(td, "nonlinearizable.jsonl")}, exitInvalid, "nonlinearizable=1", "", []string{"results.json", "linearizability.html"}},
 		{"flags after path", []string{filepath.Join(td, "unseen.jsonl"), "--allow-unseen"}, exitValid, "unseen=1", "", nil},
 		{"out of time is unknown", []string{"--time-limit", "1ns", filepath.Join(td, "lost-write-ok.jsonl")}, exitUnknown, "UNKNOWN", "", []string{"results.json"}},
+		{"replicas beside the history are compared", []string{filepath.Join(run, "history.jsonl")}, exitInvalid, "replica-divergence=1 replica-lost-write=1", "", []string{"results.json"}},
 		{"no path", nil, exitUsage, "", "want exactly one history", nil},
 		{"two paths", []string{"a", "b"}, exitUsage, "", "want exactly one history", nil},
 		{"bad flag", []string{"--nope", "x"}, exitUsage, "", "flag provided but not defined", nil},
