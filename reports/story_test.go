@@ -48,7 +48,7 @@ func storyRun(t *testing.T, dir string) (lost synthSend, reader synthSend) {
 					}}},
 				}},
 				"replicas": map[string]any{"valid": false, "keys": 4, "compared_bytes": 81920, "lag_ms": map[string]any{"n1": 1.5, "n2": 3.25},
-					"errors": map[string]any{"replica-divergence": map[string]any{"count": 1, "fatal_count": 1, "examples": []any{map[string]any{
+					"errors": map[string]any{"future-anomaly": map[string]any{"count": 1, "fatal_count": 1, "examples": []any{map[string]any{
 						"key": "t0/1", "ops": []int64{}, "values": []int64{52, 77}, "offsets": []int64{19}, "node": "n3", "fatal": true,
 						"explanation": "n3 holds 52 at offset 19 of t0/1 where n1, n2 hold 77",
 					}}}}},
@@ -103,10 +103,10 @@ func TestStory(t *testing.T) {
 		t.Error("story says nothing about faults")
 	}
 	// The anomaly name without a table entry is told from its case.
-	other := between(page, `<div class="story" id="story-replica-divergence">`, `<details class="examples">`)
-	for _, w := range []string{"The checker reports replica-divergence: n3 holds 52 at offset 19 of t0/1 where n1, n2 hold 77.", "On node <b>n3</b>"} {
+	other := between(page, `<div class="story" id="story-future-anomaly">`, `<details class="examples">`)
+	for _, w := range []string{"The checker reports future-anomaly: n3 holds 52 at offset 19 of t0/1 where n1, n2 hold 77.", "On node <b>n3</b>"} {
 		if !strings.Contains(other, w) {
-			t.Errorf("replica-divergence story lacks %q", w)
+			t.Errorf("future-anomaly story lacks %q", w)
 		}
 	}
 	// The first anomaly is marked in the header and on every plot.
