@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,20 @@ func TestUnsafeTxnFlagsChangeBehaviour(t *testing.T) {
 			err := coord.EndTxn(ctx, c.producer(), true)
 			cancel()
 			t.Logf("EndTxn with a marker unwritable: %v", err)
+			// Heal only once the coordinator has stopped driving the
+			// markers (the transaction left its prepare state): a
+			// driver still retrying when the link comes back would
+			// write the marker and hide the seeded bug by luck.
+			settle := time.Now().Add(5 * time.Second)
+			for time.Now().Before(settle) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				d, derr := coord.DescribeTxns(ctx, []string{"tx"})
+				cancel()
+				if derr == nil && !strings.HasPrefix(d["tx"].State, "Prepare") {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			tc.net.Heal()
 			// The producer goes on: its next transaction on the
 			// partition aborts.
