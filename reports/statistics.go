@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/chronik-chaos/chronik/checkers/windows"
 )
 
 // The Statistics section is computed from the history and the fault
@@ -55,20 +57,15 @@ func availability(h *loadedHistory, wins []NemesisWindow) []availRow {
 	}
 	// Outside every window: the complement of their union.
 	type iv struct{ lo, hi int64 }
-	var cover []iv
+	var cover []windows.Span
 	for _, w := range wins {
 		if !w.Instant {
-			cover = append(cover, iv{int64(w.Start), int64(w.End)})
+			cover = append(cover, windows.Span{Start: w.Start, End: w.End})
 		}
 	}
-	sort.Slice(cover, func(i, j int) bool { return cover[i].lo < cover[j].lo })
 	var merged []iv
-	for _, c := range cover {
-		if n := len(merged); n > 0 && c.lo <= merged[n-1].hi {
-			merged[n-1].hi = max(merged[n-1].hi, c.hi)
-			continue
-		}
-		merged = append(merged, c)
+	for _, u := range windows.Union(cover) {
+		merged = append(merged, iv{int64(u.Start), int64(u.End)})
 	}
 	if len(merged) > 0 {
 		outside := availRow{Label: "no fault in effect", Summary: true}

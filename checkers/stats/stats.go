@@ -226,7 +226,7 @@ func (c *Checker) Result(ws []windows.Window) *Result {
 		}
 		r.Faults = append(r.Faults, Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops})
 	}
-	cover := merge(ws)
+	cover := union(ws)
 	for kind, ts := range c.okTimes {
 		r.Availability[kind] = availability(ts, int64(c.last), cover)
 	}
@@ -246,32 +246,6 @@ func (c *Checker) Result(ws []windows.Window) *Result {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
-type span struct{ start, end int64 }
-
-// merge returns the union of the non-instant windows as sorted disjoint
-// spans.
-func merge(ws []windows.Window) []span {
-	var ss []span
-	for _, w := range ws {
-		if !w.Instant && w.End > w.Start {
-			ss = append(ss, span{int64(w.Start), int64(w.End)})
-		}
-	}
-	slices.SortFunc(ss, func(a, b span) int { return int(min(max(a.start-b.start, -1), 1)) })
-	var out []span
-	for _, s := range ss {
-		if n := len(out); n > 0 && s.start <= out[n-1].end {
-			out[n-1].end = max(out[n-1].end, s.end)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// availability finds the longest gaps between successive successes
-// (including from the start of the test to the first success and from the
-// last success to the end).
 func availability(ts []int64, end int64, cover []span) Availability {
 	var a Availability
 	prev := int64(0)
@@ -314,4 +288,22 @@ func availability(ts []int64, end int64, cover []span) Availability {
 
 func gap(s, e int64) Gap {
 	return Gap{StartS: float64(s) / 1e9, EndS: float64(e) / 1e9, Seconds: float64(e-s) / 1e9}
+}
+
+type span struct{ start, end int64 }
+
+// union returns the time some non-instant window covered, as sorted
+// disjoint spans in history nanoseconds.
+func union(ws []windows.Window) []span {
+	var in []windows.Span
+	for _, w := range ws {
+		if !w.Instant {
+			in = append(in, windows.Span{Start: w.Start, End: w.End})
+		}
+	}
+	var out []span
+	for _, u := range windows.Union(in) {
+		out = append(out, span{int64(u.Start), int64(u.End)})
+	}
+	return out
 }

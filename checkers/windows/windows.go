@@ -240,3 +240,28 @@ func readValue(raw json.RawMessage) (nodes []string, skipped bool) {
 	}
 	return nil, skipped
 }
+
+// Span is a stretch of history time, from Start to End.
+type Span struct{ Start, End time.Duration }
+
+// Union returns the union of spans as sorted, disjoint spans: the time
+// some fault was in effect, for the statistics of what happened outside
+// every fault. Empty spans cover nothing.
+func Union(spans []Span) []Span {
+	var ss []Span
+	for _, s := range spans {
+		if s.End > s.Start {
+			ss = append(ss, s)
+		}
+	}
+	slices.SortFunc(ss, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
+	var out []Span
+	for _, s := range ss {
+		if n := len(out); n > 0 && s.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, s.End)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
