@@ -24,7 +24,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -44,12 +43,9 @@ func handleAddRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
 		return resp, nil
 	}
-	qb, ok := s.backend.(QuorumBackend)
-	if !ok {
-		return fail(kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum")
-	}
-	if req.ClusterID != nil && *req.ClusterID != s.backend.ClusterID() {
-		return fail(kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *req.ClusterID, s.backend.ClusterID()))
+	qb, code, msg := voterChangeQuorum(s, req.ClusterID)
+	if qb == nil {
+		return fail(code, msg)
 	}
 	if req.VoterID <= 0 {
 		return fail(kerr.InvalidRequest.Code, "voter id must be >= 1")

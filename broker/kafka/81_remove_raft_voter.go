@@ -16,7 +16,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -33,12 +32,9 @@ func handleRemoveRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq k
 		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
 		return resp, nil
 	}
-	qb, ok := s.backend.(QuorumBackend)
-	if !ok {
-		return fail(kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum")
-	}
-	if req.ClusterID != nil && *req.ClusterID != s.backend.ClusterID() {
-		return fail(kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *req.ClusterID, s.backend.ClusterID()))
+	qb, code, msg := voterChangeQuorum(s, req.ClusterID)
+	if qb == nil {
+		return fail(code, msg)
 	}
 	if req.VoterID <= 0 {
 		return fail(kerr.VoterNotFound.Code, "voter id must be >= 1")

@@ -8,6 +8,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 
@@ -64,4 +65,19 @@ func splitHostPort(addr string) (string, uint16, bool) {
 		return "", 0, false
 	}
 	return h, uint16(port), true
+}
+
+// voterChangeQuorum returns the quorum a KIP-853 voter change
+// (AddRaftVoter, RemoveRaftVoter) acts on, or nil with the code and message
+// to answer: this broker has no Raft quorum, or the request names another
+// cluster.
+func voterChangeQuorum(s *Server, clusterID *string) (QuorumBackend, int16, string) {
+	qb, ok := s.backend.(QuorumBackend)
+	if !ok {
+		return nil, kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum"
+	}
+	if clusterID != nil && *clusterID != s.backend.ClusterID() {
+		return nil, kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *clusterID, s.backend.ClusterID())
+	}
+	return qb, 0, ""
 }
