@@ -69,37 +69,36 @@ type apiError struct {
 	Leader uint64 `json:"leader,omitempty"`
 }
 
-// memberError maps a membership error to its HTTP status and code.
+// memberErrors maps each membership error to its HTTP status and code.
+var memberErrors = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{cluster.ErrInvalidMember, http.StatusBadRequest, "invalid_member"},
+	{cluster.ErrUnknownMember, http.StatusNotFound, "unknown_member"},
+	{cluster.ErrMemberExists, http.StatusConflict, "id_in_use"},
+	{cluster.ErrChangeInProgress, http.StatusConflict, "change_in_progress"},
+	{cluster.ErrWouldLoseQuorum, http.StatusConflict, "would_lose_quorum"},
+	{cluster.ErrChangeAborted, http.StatusConflict, "aborted"},
+	{cluster.ErrRemoved, http.StatusGone, "node_removed"},
+}
+
+// memberError maps a membership error to its HTTP status and code; one
+// this table does not know is "unavailable" (503), with the __meta leader
+// when the error names it.
 func memberError(err error) (int, apiError) {
-	e := apiError{Message: err.Error()}
-	var nl *cluster.NotMetaLeaderError
-	switch {
-	case errors.Is(err, cluster.ErrInvalidMember):
-		e.Error = "invalid_member"
-		return http.StatusBadRequest, e
-	case errors.Is(err, cluster.ErrUnknownMember):
-		e.Error = "unknown_member"
-		return http.StatusNotFound, e
-	case errors.Is(err, cluster.ErrMemberExists):
-		e.Error = "id_in_use"
-		return http.StatusConflict, e
-	case errors.Is(err, cluster.ErrChangeInProgress):
-		e.Error = "change_in_progress"
-		return http.StatusConflict, e
-	case errors.Is(err, cluster.ErrWouldLoseQuorum):
-		e.Error = "would_lose_quorum"
-		return http.StatusConflict, e
-	case errors.Is(err, cluster.ErrChangeAborted):
-		e.Error = "aborted"
-		return http.StatusConflict, e
-	case errors.Is(err, cluster.ErrRemoved):
-		e.Error = "node_removed"
-		return http.StatusGone, e
-	case errors.As(err, &nl):
-		e.Error, e.Leader = "unavailable", nl.Leader
-		return http.StatusServiceUnavailable, e
+	e := apiError{Error: "unavailable", Message: err.Error()}
+	for _, m := range memberErrors {
+		if errors.Is(err, m.err) {
+			e.Error = m.code
+			return m.status, e
+		}
 	}
-	e.Error = "unavailable"
+	var nl *cluster.NotMetaLeaderError
+	if errors.As(err, &nl) {
+		e.Leader = nl.Leader
+	}
 	return http.StatusServiceUnavailable, e
 }
 
