@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 	// never does short.
 	stateWait = 200 * time.Millisecond
 	adminWait = 200 * time.Millisecond
+	clientSettle = 200 * time.Millisecond
 	pollEvery = 5 * time.Millisecond
 	pauseTimeout = 20 * time.Millisecond
 	os.Exit(m.Run())
