@@ -196,7 +196,8 @@ func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
 		cfg.TimeLimit = Duration(opts.TimeLimit)
 	}
 	if r.StartGap > 0 {
-		cfg.StartGap = Duration(r.StartGap)
+		// The row's gap is every gap: it is tuned to the bug's patience.
+		cfg.StartGap, cfg.LongStartGap = Duration(r.StartGap), Duration(r.StartGap)
 	}
 	if opts.Short {
 		// Shorter waits at the end keep make test bounded; a healthy

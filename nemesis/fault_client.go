@@ -72,7 +72,8 @@ func (cf *clientFault) start(ctx context.Context, s *Scheduler, rec Recorder) er
 	v["nodes"] = nonNil(nodes)
 	cut := ClientCut{Mode: mode}
 	if mode == ClientLoss {
-		cut.Percent = s.opts.LossPercent
+		// Above 90% a lossy link cannot be told from a cut one.
+		cut.Percent = min(s.opts.LossPercent, 90)
 		v["percent"] = cut.Percent
 	}
 	if len(nodes) == 0 {
