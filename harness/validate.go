@@ -186,6 +186,7 @@ func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
 	cfg.Nemesis = slices.Clone(r.Nemesis)
 	cfg.Targets, cfg.Grudges, cfg.LeaderGroup = slices.Clone(r.Targets), slices.Clone(r.Grudges), r.LeaderGroup
 	cfg.LossPercent = r.LossPercent
+	cfg.ClientModes, cfg.Producers = slices.Clone(r.ClientModes), slices.Clone(r.Producers)
 	if r.Interval > 0 {
 		cfg.NemesisInterval = Duration(r.Interval)
 	}
