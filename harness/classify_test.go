@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,58 +66,68 @@ func TestClassifySendAgainstBroker(t *testing.T) {
 		{name: "connection closed", closeIt: true, want: history.Info},
 		{name: "no answer", silent: true, want: history.Info},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t0"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			switch {
-			case tc.code != 0:
-				c.ControlKey(int16(kmsg.Produce), produceAnswer(c, tc.code))
-			case tc.closeIt:
-				c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-					c.KeepControl()
-					return nil, errors.New("drop the connection"), true
-				})
-			case tc.silent:
-				c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-					c.KeepControl()
-					return nil, nil, true
-				})
-			}
-			var buf bytes.Buffer
-			w := history.NewWriter(&buf, time.Now())
-			rec := NewRecorder(w, time.Now())
-			ks := NewKeyspace(nil, 1, 1, 1, 1000, discard())
-			if tc.topic != "" {
-				ks.prefix = tc.topic
-			}
-			p := &procBase{n: 1, rec: rec, rng: SubRand(1, "t"), cfg: WorkloadConfig{
-				Seeds: c.ListenAddrs(), OpTimeout: 2 * time.Second, Keys: ks, Log: discard(),
-			}}
-			defer func() {
-				if p.producer != nil {
-					p.producer.Close()
+	for _, kind := range history.ProducerKinds {
+		for _, tc := range cases {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t0"))
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			got := p.send(context.Background())
-			if got != tc.want {
-				t.Errorf("send classified %s, want %s", got, tc.want)
-			}
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			ops := decodeOps(t, buf.Bytes())
-			if len(ops) != 2 || ops[0].Type != history.Invoke || ops[1].Type != tc.want {
-				t.Fatalf("history = %s", buf.String())
-			}
-			if tc.want != history.Ok && ops[1].Error == "" {
-				t.Errorf("%s completion carries no error: %s", tc.want, buf.String())
-			}
-		})
+				defer c.Close()
+				var produces atomic.Int64
+				c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+					c.KeepControl()
+					produces.Add(1)
+					switch {
+					case tc.code != 0:
+						return produceAnswer(c, tc.code)(req)
+					case tc.closeIt:
+						return nil, errors.New("drop the connection"), true
+					case tc.silent:
+						return nil, nil, true
+					}
+					return nil, nil, false
+				})
+				var buf bytes.Buffer
+				w := history.NewWriter(&buf, time.Now())
+				rec := NewRecorder(w, time.Now())
+				ks := NewKeyspace(nil, 1, 1, 1, 1000, discard())
+				if tc.topic != "" {
+					ks.prefix = tc.topic
+				}
+				p := &procBase{n: 1, rec: rec, rng: SubRand(1, "t"), cfg: WorkloadConfig{
+					Seeds: c.ListenAddrs(), OpTimeout: 2 * time.Second, Keys: ks, Log: discard(), Producers: []string{kind},
+				}}
+				defer func() {
+					if p.producer != nil {
+						p.producer.Close()
+					}
+				}()
+				got := p.send(context.Background())
+				if got != tc.want {
+					t.Errorf("send classified %s, want %s", got, tc.want)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				ops := decodeOps(t, buf.Bytes())
+				if len(ops) != 2 || ops[0].Type != history.Invoke || ops[1].Type != tc.want {
+					t.Fatalf("history = %s", buf.String())
+				}
+				if tc.want != history.Ok && ops[1].Error == "" {
+					t.Errorf("%s completion carries no error: %s", tc.want, buf.String())
+				}
+				if ops[0].Producer != kind || ops[1].Producer != kind {
+					t.Errorf("producer kind not recorded as %s: %s", kind, buf.String())
+				}
+				// Retries disabled means one request per record, whatever
+				// the broker answered.
+				if n := produces.Load(); kind == history.ProducerPlain && n > 1 {
+					t.Errorf("plain-no-retry producer sent %d produce requests for one record", n)
+				}
+			})
+		}
 	}
 }
 

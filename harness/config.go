@@ -54,6 +54,9 @@ type FaultKnobs struct {
 	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
 	Delay       Duration `json:"delay,omitempty"`
+	// ClientModes are the client fault modes client draws from (both,
+	// responses, loss; empty: all).
+	ClientModes []string `json:"client_modes,omitempty"`
 }
 
 // Tuning sizes the workload: flags too, rarely changed.
@@ -62,6 +65,9 @@ type Tuning struct {
 	ActiveKeys   int      `json:"active_keys"`
 	WritesPerKey int      `json:"writes_per_key"`
 	OpTimeout    Duration `json:"op_timeout"`
+	// Producers are the producer kinds client processes draw from
+	// (history.ProducerKinds; empty: all of them).
+	Producers []string `json:"producers,omitempty"`
 	// SnapshotEntries and SnapshotCatchUp become every node's
 	// --snapshot-entries and --snapshot-catchup-entries (0: the broker's
 	// defaults, 10,000 and 0), placed before --broker-args, which may
@@ -72,8 +78,12 @@ type Tuning struct {
 
 // PhaseBounds bound the phases of a run (flags too, rarely changed).
 type PhaseBounds struct {
-	// StartGap separates node starts under staggered-start.
+	// StartGap separates node starts under staggered-start, but for one
+	// wait before a majority has started, LongStartGap (0: none), which
+	// leaves the nodes already up without quorum for longer than the
+	// broker's registration patience.
 	StartGap       Duration `json:"start_gap"`
+	LongStartGap   Duration `json:"long_start_gap"`
 	ReadyTimeout   Duration `json:"ready_timeout"`
 	RecoverTimeout Duration `json:"recover_timeout"`
 	DrainTimeout   Duration `json:"drain_timeout"`
@@ -130,7 +140,7 @@ var KnownNemeses = history.NemesisNames()
 func DefaultConfig() Config {
 	return Config{
 		Nodes:           3,
-		Nemesis:         []string{nemesis.FamilyStaggeredStart, nemesis.FamilyKill},
+		Nemesis:         []string{nemesis.FamilyStaggeredStart, nemesis.FamilyKill, nemesis.FamilyClient},
 		Workload:        WorkloadQueue,
 		TimeLimit:       Duration(60 * time.Second),
 		Rate:            200,
@@ -148,6 +158,7 @@ func DefaultConfig() Config {
 		},
 		PhaseBounds: PhaseBounds{
 			StartGap:       Duration(4 * time.Second),
+			LongStartGap:   Duration(nemesis.DefaultLongStartGap),
 			ReadyTimeout:   Duration(60 * time.Second),
 			RecoverTimeout: Duration(60 * time.Second),
 			DrainTimeout:   Duration(45 * time.Second),
@@ -184,7 +195,8 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.SetOutput(stderr)
 	var nemesis, brokerArgs, targets, grudges string
 	var delay time.Duration
-	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
+	var clientModes, producers string
+	var timeLimit, interval, opTimeout, startGap, longGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
 	fs.DurationVar(&timeLimit, "time-limit", cfg.TimeLimit.D(), "how long the workload and nemesis run")
@@ -211,6 +223,9 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Uint64Var(&cfg.SnapshotEntries, "snapshot-entries", cfg.SnapshotEntries, "every node's --snapshot-entries: compact a Raft log after this many applied entries (0: the broker's default, 10000)")
 	fs.Uint64Var(&cfg.SnapshotCatchUp, "snapshot-catchup-entries", cfg.SnapshotCatchUp, "every node's --snapshot-catchup-entries: entries a compaction keeps for slow followers")
 	fs.DurationVar(&startGap, "start-gap", cfg.StartGap.D(), "gap between node starts of staggered-start")
+	fs.DurationVar(&longGap, "long-start-gap", cfg.LongStartGap.D(), "one wait of staggered-start before a majority has started (0: none), longer than the broker's registration patience")
+	fs.StringVar(&producers, "producers", "", "producer kinds client processes draw from: "+strings.Join(history.ProducerKinds, ",")+" (default all)")
+	fs.StringVar(&clientModes, "client-modes", "", "client fault modes: both,responses,loss (default all)")
 	fs.DurationVar(&readyTO, "ready-timeout", cfg.ReadyTimeout.D(), "bound on waiting for every node's /readyz at setup")
 	fs.DurationVar(&recoverTO, "recover-timeout", cfg.RecoverTimeout.D(), "bound on the recovery wait after the final heal")
 	fs.DurationVar(&drainTO, "drain-timeout", cfg.DrainTimeout.D(), "bound on the final reads")
@@ -227,6 +242,9 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	cfg.TimeLimit, cfg.NemesisInterval, cfg.OpTimeout = Duration(timeLimit), Duration(interval), Duration(opTimeout)
 	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
+	cfg.LongStartGap = Duration(longGap)
+	cfg.ClientModes = splitList(clientModes)
+	cfg.Producers = splitList(producers)
 	cfg.DrainTimeout, cfg.CheckTimeout, cfg.ReplicasTimeout = Duration(drainTO), Duration(checkTO), Duration(replicasTO)
 	cfg.Delay = Duration(delay)
 	cfg.Nemesis = splitList(nemesis)
@@ -285,6 +303,8 @@ func (c *Config) Validate() error {
 		{"nemesis", c.Nemesis, KnownNemeses},
 		{"target", c.Targets, nemesis.TargetNames},
 		{"grudge", c.Grudges, nemesis.GrudgeNames},
+		{"client mode", c.ClientModes, nemesis.ClientModes},
+		{"producer", c.Producers, history.ProducerKinds},
 	} {
 		for _, v := range list.given {
 			if !slices.Contains(list.want, v) {

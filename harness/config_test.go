@@ -23,13 +23,24 @@ func TestParseRunFlags(t *testing.T) {
 			if c.Nodes != 3 || c.TimeLimit.D() != 60*time.Second || c.Rate != 200 || c.Concurrency != 6 {
 				t.Errorf("defaults = %+v", c)
 			}
-			if !reflect.DeepEqual(c.Nemesis, []string{"staggered-start", "kill"}) || !c.Staggered() {
+			if !reflect.DeepEqual(c.Nemesis, []string{"staggered-start", "kill", "client"}) || !c.Staggered() {
 				t.Errorf("default nemesis = %v", c.Nemesis)
 			}
-			if c.Name != "chronik-queue-staggered-start+kill" {
+			if c.Name != "chronik-queue-staggered-start+kill+client" {
 				t.Errorf("name = %q", c.Name)
 			}
+			if c.LongStartGap.D() <= time.Minute {
+				t.Errorf("long start gap %v, want over a minute", c.LongStartGap.D())
+			}
 		}},
+		{name: "client modes and producers", args: []string{"--client-modes", "responses,loss", "--producers", "plain-no-retry", "--long-start-gap", "0s"},
+			check: func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c.ClientModes, []string{"responses", "loss"}) || !reflect.DeepEqual(c.Producers, []string{"plain-no-retry"}) || c.LongStartGap != 0 {
+					t.Errorf("parsed modes %v producers %v long gap %v", c.ClientModes, c.Producers, c.LongStartGap)
+				}
+			}},
+		{name: "unknown client mode", args: []string{"--client-modes", "sideways"}, wantErr: true},
+		{name: "unknown producer", args: []string{"--producers", "transactional"}, wantErr: true},
 		{name: "all flags", args: []string{"--nodes", "5", "--time-limit", "2m", "--rate", "50", "--concurrency", "3",
 			"--workload", "log", "--nemesis", "kill,partition", "--nemesis-interval", "5s", "--seed", "42",
 			"--store", "/tmp/x", "--image", "img:1", "--test-count", "2", "--broker-args", "--unsafe-no-dedup --log-level debug"},

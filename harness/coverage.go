@@ -34,7 +34,7 @@ const CoverageName = "coverage"
 
 // ClientFaultFamily is the nemesis family of faults on the harness's own
 // client traffic (DESIGN.md: "client"); its windows are counted apart.
-const ClientFaultFamily = "client"
+var ClientFaultFamily = history.NemesisClient.Name
 
 // CoverageRow is one line of the coverage table.
 type CoverageRow struct {
@@ -68,13 +68,19 @@ type historyFacts struct {
 	okByF   map[string]int
 	// sends are the ok sends per key: invocation and completion times.
 	sends map[string][]span
+	// byProducer counts completed send operations per producer kind
+	// ("" read as idempotent) and completion type.
+	byProducer map[string]map[history.Type]int
+	// infoSends are the send operations left indefinite: invocation and
+	// completion times.
+	infoSends []span
 }
 
 type span struct{ from, to time.Duration }
 
 // readHistoryFacts scans the history once for coverage.
 func readHistoryFacts(ctx context.Context, path string) (historyFacts, error) {
-	hf := historyFacts{okByF: map[string]int{}, sends: map[string][]span{}}
+	hf := historyFacts{okByF: map[string]int{}, sends: map[string][]span{}, byProducer: map[string]map[history.Type]int{}}
 	f, err := os.Open(path)
 	if err != nil {
 		return hf, fmt.Errorf("open history: %w", err)
@@ -85,6 +91,16 @@ func readHistoryFacts(ctx context.Context, path string) (historyFacts, error) {
 		for i := range batch {
 			e := &batch[i]
 			tr.Observe(e)
+			if e.IsClient() && e.F == history.FSend && e.Type != history.Invoke {
+				kind := cmp.Or(e.Producer, history.ProducerIdempotent)
+				if hf.byProducer[kind] == nil {
+					hf.byProducer[kind] = map[history.Type]int{}
+				}
+				hf.byProducer[kind][e.Type]++
+				if e.Type == history.Info {
+					hf.infoSends = append(hf.infoSends, span{e.InvokeTime, e.Time})
+				}
+			}
 			if !e.IsClient() || e.Type != history.Ok {
 				continue
 			}
@@ -328,15 +344,39 @@ func (c *coverage) produce() {
 		"produce requests answered with an error the client retries: "+strings.Join(parts, ", "))
 	dups := c.metric("chronik_produce_duplicates_refused_total")
 	c.add("duplicates refused", dups, "metrics: chronik_produce_duplicates_refused_total", "idempotent retries of a batch the partition already held, answered with its offset")
-	clientWindows := 0
+	clientWindows, cut := 0, 0
 	for _, w := range c.in.hist.windows {
 		if w.Family == ClientFaultFamily && !w.Instant {
 			clientWindows++
 		}
 	}
-	if clientWindows > 0 && n != nil && dups != nil && *n == 0 && *dups == 0 {
-		c.warn("client faults: %d windows, but no produce was retried or refused as a duplicate", clientWindows)
+	for _, sp := range c.in.hist.infoSends {
+		for _, w := range c.in.hist.windows {
+			if w.Family == ClientFaultFamily && !w.Instant && sp.from < w.End && sp.to > w.Start {
+				cut++
+				break
+			}
+		}
 	}
+	c.add("sends cut off by client faults", count(int64(cut)), "history: info sends overlapping a client-fault window",
+		"sends whose outcome the client never learned (its producer retried until the deadline) while its traffic to some node was faulted")
+	c.add("sends by producer kind", count(int64(len(c.in.hist.byProducer))), "history: send completions by \"producer\"", c.producerDetail())
+	if clientWindows > 0 && n != nil && dups != nil && *n == 0 && *dups == 0 && cut == 0 {
+		c.warn("client faults: %d windows, but no produce was retried or refused as a duplicate, and no send was cut off", clientWindows)
+	}
+}
+
+// producerDetail lists the send completions per producer kind.
+func (c *coverage) producerDetail() string {
+	var parts []string
+	for _, kind := range history.ProducerKinds {
+		n := c.in.hist.byProducer[kind]
+		if n == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: ok %d, fail %d, info %d", kind, n[history.Ok], n[history.Fail], n[history.Info]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // faultWindows counts the fault windows of the history per family.

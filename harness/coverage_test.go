@@ -49,7 +49,13 @@ func TestCoverageWarnings(t *testing.T) {
 			in: coverageInput{hist: historyFacts{}}},
 		{name: "client faults without retries", want: []string{"client faults: 1 windows"},
 			in: coverageInput{faults: []string{"client"}, metrics: metrics(0),
-				hist: historyFacts{windows: []windows.Window{{Family: ClientFaultFamily, F: "client-start", Start: time.Second, End: 5 * time.Second}}}}},
+				hist: historyFacts{windows: []windows.Window{{Family: ClientFaultFamily, F: "client-start", Start: time.Second, End: 5 * time.Second}},
+					// Indefinite, but not during the window.
+					infoSends: []span{{6 * time.Second, 7 * time.Second}}}}},
+		{name: "client faults cut a send off",
+			in: coverageInput{faults: []string{"client"}, metrics: metrics(0),
+				hist: historyFacts{windows: []windows.Window{{Family: ClientFaultFamily, F: "client-start", Start: time.Second, End: 5 * time.Second}},
+					infoSends: []span{{4 * time.Second, 9 * time.Second}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -185,6 +185,9 @@ func TestShortRunValid(t *testing.T) {
 	cfg.TimeLimit = Duration(20 * time.Second)
 	cfg.NemesisInterval = Duration(6 * time.Second)
 	cfg.StartGap = Duration(3 * time.Second)
+	// The long wait before a majority (65 s by default) is what make
+	// chaos measures; here it would only lengthen make test.
+	cfg.LongStartGap = 0
 	cfg.Store = t.TempDir()
 	cfg.Seed = 20261127
 	var out strings.Builder
@@ -274,6 +277,9 @@ func BenchmarkTimeToFirstOp(b *testing.B) {
 	for b.Loop() {
 		cfg := DefaultConfig()
 		cfg.Nemesis = []string{"staggered-start"}
+		// Without the long wait before a majority, which adds 65 s by
+		// design.
+		cfg.LongStartGap = 0
 		cfg.TimeLimit = Duration(10 * time.Second)
 		cfg.Store = b.TempDir()
 		o, err := Run(context.Background(), cfg, io.Discard)

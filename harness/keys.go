@@ -146,14 +146,24 @@ func (ks *Keyspace) create(ctx context.Context, topics ...string) error {
 // When a key retires, the topic that keys after the new one will need is
 // created in the background, so that writers rarely meet a missing topic.
 func (ks *Keyspace) NextWrite(ctx context.Context, rng *rand.Rand) (Key, int64) {
+	k, vs := ks.NextWrites(ctx, rng, 1)
+	return k, vs[0]
+}
+
+// NextWrites is NextWrite for n values (n >= 1) to one key, as a producer
+// with several records in flight sends them.
+func (ks *Keyspace) NextWrites(ctx context.Context, rng *rand.Rand, n int) (Key, []int64) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	i := rng.IntN(len(ks.active))
-	n := ks.active[i]
-	ks.values++
-	v := ks.values
-	ks.writes[n]++
-	if ks.writes[n] >= ks.perKey {
+	kn := ks.active[i]
+	vs := make([]int64, max(n, 1))
+	for j := range vs {
+		ks.values++
+		vs[j] = ks.values
+	}
+	ks.writes[kn] += len(vs)
+	if ks.writes[kn] >= ks.perKey {
 		ks.active[i] = ks.next
 		ks.used = append(ks.used, ks.keyOf(ks.next))
 		ks.next++
@@ -168,7 +178,7 @@ func (ks *Keyspace) NextWrite(ctx context.Context, rng *rand.Rand) (Key, int64) 
 			}()
 		}
 	}
-	return ks.keyOf(n), v
+	return ks.keyOf(kn), vs
 }
 
 // Partitions is the number of partitions per topic.

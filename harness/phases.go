@@ -58,14 +58,14 @@ func (r *runner) setup(ctx context.Context) error {
 		// fault it happens under load: clients start as soon as a
 		// majority is ready, the remaining nodes join under load, and the
 		// scheduled faults begin once every node has been started.
-		r.pr.printf("setup: staggered start, %s between nodes; clients start with a majority", r.cfg.StartGap.D())
+		r.pr.printf("setup: staggered start, %s between nodes, one wait of %s before a majority; clients start with a majority", r.cfg.StartGap.D(), r.cfg.LongStartGap.D())
 		done := make(chan error, 1)
 		r.startDone = done
 		go func() {
-			done <- nemesis.StaggeredStart(ctx, c, r.cfg.StartGap.D(), SubRand(r.cfg.Seed, nemesis.FamilyStaggeredStart), r.rec)
+			done <- nemesis.StaggeredStartLong(ctx, c, r.cfg.StartGap.D(), r.cfg.LongStartGap.D(), SubRand(r.cfg.Seed, nemesis.FamilyStaggeredStart), r.rec)
 		}()
 		need = len(c.Nodes())/2 + 1
-		bound += time.Duration(len(c.Nodes())) * r.cfg.StartGap.D()
+		bound += time.Duration(len(c.Nodes()))*r.cfg.StartGap.D() + r.cfg.LongStartGap.D()
 	} else {
 		var wg sync.WaitGroup
 		errs := make([]error, len(c.Nodes()))
@@ -273,6 +273,7 @@ func (r *runner) workloadConfig() WorkloadConfig {
 	return WorkloadConfig{
 		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
 		Seed: r.cfg.Seed, OpTimeout: r.cfg.OpTimeout.D(), Keys: r.keys, Log: r.log.With("component", "client"),
+		Producers: r.cfg.Producers,
 	}
 }
 

@@ -64,9 +64,25 @@ func (r *Recorder) Invoke(p int, f string, value any) {
 	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: f, Value: mustJSON(value)})
 }
 
+// InvokeSend records the invocation of a send by process p, a producer of
+// the given kind.
+func (r *Recorder) InvokeSend(p int, producer string, mops []history.Mop) {
+	r.firstOp.CompareAndSwap(0, int64(time.Since(r.base)))
+	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: history.FSend, Value: mustJSON(mops), Producer: producer})
+}
+
+// CompleteSend records the completion of p's send, with its producer kind.
+func (r *Recorder) CompleteSend(p int, producer string, typ history.Type, mops []history.Mop, err error) {
+	r.complete(history.Op{Process: history.Client(p), Type: typ, F: history.FSend, Value: mustJSON(mops), Producer: producer}, err)
+}
+
 // Complete records the completion of p's operation f.
 func (r *Recorder) Complete(p int, typ history.Type, f string, value any, err error) {
-	op := history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value)}
+	r.complete(history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value)}, err)
+}
+
+func (r *Recorder) complete(op history.Op, err error) {
+	typ := op.Type
 	if err != nil && typ != history.Ok {
 		op.Error = err.Error()
 	}

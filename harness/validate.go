@@ -186,6 +186,7 @@ func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
 	cfg.Nemesis = slices.Clone(r.Nemesis)
 	cfg.Targets, cfg.Grudges, cfg.LeaderGroup = slices.Clone(r.Targets), slices.Clone(r.Grudges), r.LeaderGroup
 	cfg.LossPercent = r.LossPercent
+	cfg.ClientModes, cfg.Producers = slices.Clone(r.ClientModes), slices.Clone(r.Producers)
 	if r.Interval > 0 {
 		cfg.NemesisInterval = Duration(r.Interval)
 	}
@@ -196,7 +197,8 @@ func rowConfig(r ValidateRow, opts ValidateOptions, seed int64) Config {
 		cfg.TimeLimit = Duration(opts.TimeLimit)
 	}
 	if r.StartGap > 0 {
-		cfg.StartGap = Duration(r.StartGap)
+		// The row's gap is every gap: it is tuned to the bug's patience.
+		cfg.StartGap, cfg.LongStartGap = Duration(r.StartGap), Duration(r.StartGap)
 	}
 	if opts.Short {
 		// Shorter waits at the end keep make test bounded; a healthy

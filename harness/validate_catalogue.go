@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/nemesis"
 )
 
@@ -29,6 +30,10 @@ type ValidateRow struct {
 	TimeLimit   time.Duration
 	StartGap    time.Duration
 	LossPercent int
+	// ClientModes are the client fault modes drawn (empty: all), and
+	// Producers the producer kinds (empty: all).
+	ClientModes []string
+	Producers   []string
 	// Control marks the correct broker: any verdict but valid is a false
 	// alarm.
 	Control bool
@@ -121,6 +126,18 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Expect: "duplicate",
 		},
 		{
+			Name: "dedup-last-batch", Bug: "--unsafe-dedup-last-batch", BrokerArgs: []string{"--unsafe-dedup-last-batch"},
+			// Only a producer with several batches in flight whose
+			// responses are lost retries a batch older than its last:
+			// responses-only client cuts of partition leaders, and
+			// producers that keep up to five requests in flight.
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyClient},
+			Targets: []string{nemesis.TargetLeader}, LeaderGroup: nemesis.AnyGroup,
+			ClientModes: []string{nemesis.ClientResponses}, Producers: []string{history.ProducerIdempotentInflight},
+			Interval: 4 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
+			Expect: "duplicate",
+		},
+		{
 			Name: "registration-attempts", Bug: regFlag, BrokerArgs: []string{regFlag},
 			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyStaggeredStart},
 			StartGap: registrationGap(regAttempts), TimeLimit: 30 * time.Second,
@@ -171,8 +188,8 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 	}
 	families := [][]string{
 		{nemesis.FamilyKill}, {nemesis.FamilyPause}, {nemesis.FamilyPartition},
-		{nemesis.FamilyLoss}, {nemesis.FamilyDelay},
-		{nemesis.FamilyKill, nemesis.FamilyPause, nemesis.FamilyPartition, nemesis.FamilyLoss, nemesis.FamilyDelay},
+		{nemesis.FamilyLoss}, {nemesis.FamilyDelay}, {nemesis.FamilyClient},
+		{nemesis.FamilyKill, nemesis.FamilyPause, nemesis.FamilyPartition, nemesis.FamilyLoss, nemesis.FamilyDelay, nemesis.FamilyClient},
 	}
 	if short {
 		// One run of the correct broker with every family together.

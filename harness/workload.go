@@ -32,6 +32,9 @@ type WorkloadConfig struct {
 	Seed int64
 	// OpTimeout bounds one operation.
 	OpTimeout time.Duration
+	// Producers are the producer kinds client processes draw from
+	// (history.ProducerKinds; empty: all of them).
+	Producers []string
 	// Keys hands out keys and values and remembers acknowledged offsets.
 	Keys *Keyspace
 	// Log receives client-side diagnostics.
@@ -88,6 +91,11 @@ type procBase struct {
 	rec           *Recorder
 	rng           *rand.Rand
 	producer      *kgo.Client
+	// kind is the current process's producer kind (producerKindOf),
+	// drawn when its producer is first needed.
+	kind string
+	// leaders caches partition leaders for plain-no-retry sends.
+	leaders map[Key]partMeta
 }
 
 // opContext detaches an operation from the phase's context and bounds it.
@@ -106,14 +114,22 @@ func (p *procBase) newProcess(closers ...*kgo.Client) {
 			go c.Close()
 		}
 	}
-	p.producer = nil
+	p.producer, p.kind, p.leaders = nil, "", nil
 }
 
 func (p *procBase) getProducer() (*kgo.Client, error) {
 	if p.producer != nil {
 		return p.producer, nil
 	}
+	if p.kind == "" {
+		p.kind = producerKindOf(p.cfg.Seed, p.proc, p.cfg.Producers)
+	}
+	kopts, err := producerKindOpts(p.kind)
+	if err != nil {
+		return nil, err
+	}
 	opts := append(clientOpts(p.cfg.Seeds, fmt.Sprintf("chaos-p%d", p.proc), p.cfg.OpTimeout, p.cfg.Log), producerOpts(p.cfg.OpTimeout)...)
+	opts = append(opts, kopts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("new producer: %w", err)

@@ -39,6 +39,21 @@ type Cluster interface {
 	// timeout, or UDP) from from to to and returns the fraction delivered.
 	ProbeLoss(ctx context.Context, from, to string, n int) (float64, error)
 
+	// CutClients installs a client fault at node: the harness's clients
+	// (on the host) lose their Kafka traffic with node as cut says,
+	// replacing any earlier client fault there; the zero ClientCut
+	// removes it. Peer traffic and the admin port are never affected.
+	CutClients(ctx context.Context, node string, cut ClientCut) error
+	// ClientPacketsIn counts the client packets that reached node's Kafka
+	// port since its client fault was installed (an error without one).
+	ClientPacketsIn(ctx context.Context, node string) (uint64, error)
+	// ProbeClient opens a TCP connection from the host to node's Kafka
+	// port, the path client traffic takes, within timeout.
+	ProbeClient(ctx context.Context, node string, timeout time.Duration) error
+	// ProbeClientLoss makes n short such connects and returns the
+	// fraction that connected.
+	ProbeClientLoss(ctx context.Context, node string, n int) (float64, error)
+
 	// Admin performs an HTTP request against the node's admin port from the
 	// host and returns the status code and body.
 	Admin(ctx context.Context, node, method, path string) (int, []byte, error)
@@ -54,3 +69,29 @@ const (
 	Exited  NodeState = "exited"
 	Missing NodeState = "missing"
 )
+
+// ClientCut is a client fault at one node: what happens to the Kafka
+// traffic between the harness's clients and the node.
+type ClientCut struct {
+	// Mode is ClientBoth, ClientResponses or ClientLoss; empty means no
+	// fault.
+	Mode string
+	// Percent is the share of client packets ClientLoss drops, each way.
+	Percent int
+}
+
+// Client fault modes.
+const (
+	// ClientBoth drops client packets both ways: the node is gone for
+	// the clients, while its peers still reach it.
+	ClientBoth = "both"
+	// ClientResponses lets requests arrive and drops what the node
+	// sends back: a produce is applied but its producer never hears of
+	// it, and retries.
+	ClientResponses = "responses"
+	// ClientLoss drops a random share of client packets each way.
+	ClientLoss = "loss"
+)
+
+// ClientModes lists the client fault modes, the order a start draws from.
+var ClientModes = []string{ClientBoth, ClientResponses, ClientLoss}

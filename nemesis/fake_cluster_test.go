@@ -22,9 +22,13 @@ type fakeCluster struct {
 	cuts   map[string][]string
 	loss   map[string]int
 	delay  map[string]int
-	leader string
-	term   uint64
-	calls  []string
+	client map[string]ClientCut
+	// clientIn counts client packets that reached a node with a client
+	// fault (the counting rule).
+	clientIn map[string]uint64
+	leader   string
+	term     uint64
+	calls    []string
 
 	ignoreKill   bool // Kill does nothing
 	ignoreCut    bool // Cut does nothing
@@ -36,17 +40,20 @@ type fakeCluster struct {
 	neverStart   bool // Start does nothing
 	neverUnpause bool // Unpause does nothing
 	stickyDelay  bool // setting the peer delay does nothing
+	ignoreClient bool // CutClients does nothing
 }
 
 var errRefused = errors.New("connect: connection refused")
 
 func newFake(n int, st NodeState) *fakeCluster {
 	f := &fakeCluster{
-		state: map[string]NodeState{},
-		cuts:  map[string][]string{},
-		loss:  map[string]int{},
-		delay: map[string]int{},
-		term:  3,
+		state:    map[string]NodeState{},
+		cuts:     map[string][]string{},
+		loss:     map[string]int{},
+		delay:    map[string]int{},
+		client:   map[string]ClientCut{},
+		clientIn: map[string]uint64{},
+		term:     3,
 	}
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("n%d", i)
@@ -284,4 +291,62 @@ func (r *recorder) infos() []recOp {
 		}
 	}
 	return out
+}
+
+func (f *fakeCluster) CutClients(_ context.Context, n string, cut ClientCut) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("cutclients %s %s", n, cut.Mode)
+	if err := f.netOK(n); err != nil {
+		return err
+	}
+	if f.ignoreClient {
+		return nil
+	}
+	if cut.Mode == "" {
+		delete(f.client, n)
+	} else {
+		f.client[n] = cut
+	}
+	f.clientIn[n] = 0
+	return nil
+}
+
+func (f *fakeCluster) ClientPacketsIn(_ context.Context, n string) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.client[n]; !ok {
+		return 0, fmt.Errorf("no client fault at %s", n)
+	}
+	return f.clientIn[n], nil
+}
+
+func (f *fakeCluster) ProbeClient(_ context.Context, n string, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st := f.state[n]; st != Running && st != Paused {
+		return errRefused
+	}
+	switch f.client[n].Mode {
+	case ClientBoth:
+		return fmt.Errorf("dial %s: %w", n, context.DeadlineExceeded)
+	case ClientResponses:
+		f.clientIn[n]++
+		return fmt.Errorf("dial %s: %w", n, context.DeadlineExceeded)
+	}
+	return nil
+}
+
+func (f *fakeCluster) ProbeClientLoss(_ context.Context, n string, _ int) (float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.client[n]
+	switch c.Mode {
+	case ClientBoth, ClientResponses:
+		return 0, nil
+	case ClientLoss:
+		p := float64(c.Percent) / 100
+		return (1 - p) * (1 - p), nil
+	}
+	return 1, nil
 }

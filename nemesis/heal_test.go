@@ -39,16 +39,17 @@ func TestHealAllUndoesEveryFault(t *testing.T) {
 		{"node never restarts", func(c *fakeCluster) { c.neverStart = true }},
 		{"node never thaws", func(c *fakeCluster) { c.neverUnpause = true }},
 		{"delay sticks", func(c *fakeCluster) { c.stickyDelay = true }},
+		{"clients stay cut", func(c *fakeCluster) { c.ignoreClient = true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			c := newFake(5, Running)
 			c.leader = "n1"
-			s := newSched(t, c, 1, Options{Faults: []string{"kill", "pause", "partition", "loss", "delay"},
+			s := newSched(t, c, 1, Options{Faults: []string{"kill", "pause", "partition", "loss", "delay", "client"},
 				Targets: []string{"leader"}, Grudges: []string{"majority"}})
 			rec := &recorder{}
-			for _, f := range []string{"delay", "loss", "partition", "kill"} {
+			for _, f := range []string{"client", "delay", "loss", "partition", "kill"} {
 				if err := s.fault(f).start(ctx, s, rec); err != nil {
 					t.Fatal(err)
 				}
@@ -84,7 +85,7 @@ func TestHealAllUndoesEveryFault(t *testing.T) {
 					t.Errorf("final %s: %v", o.F, o.Value)
 				}
 			}
-			want := []string{"resume", "restart", "heal", "loss-stop", "delay-stop"}
+			want := []string{"resume", "restart", "heal", "loss-stop", "delay-stop", "client-heal"}
 			if !slices.Equal(fs, want) {
 				t.Errorf("final heal recorded %v, want %v", fs, want)
 			}
@@ -94,8 +95,8 @@ func TestHealAllUndoesEveryFault(t *testing.T) {
 				}
 			}
 			for _, n := range c.nodes {
-				if c.state[n] != Running || len(c.cuts[n]) > 0 || c.loss[n] > 0 || c.delay[n] > 0 {
-					t.Errorf("%s not restored: %s cut %v loss %d delay %d", n, c.state[n], c.cuts[n], c.loss[n], c.delay[n])
+				if c.state[n] != Running || len(c.cuts[n]) > 0 || c.loss[n] > 0 || c.delay[n] > 0 || c.client[n].Mode != "" {
+					t.Errorf("%s not restored: %s cut %v loss %d delay %d client %v", n, c.state[n], c.cuts[n], c.loss[n], c.delay[n], c.client[n])
 				}
 			}
 		})

@@ -17,6 +17,7 @@ var (
 	FamilyPartition = history.NemesisPartition.Name
 	FamilyLoss      = history.NemesisLoss.Name
 	FamilyDelay     = history.NemesisDelay.Name
+	FamilyClient    = history.NemesisClient.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
 	// NewScheduler accepts and ignores it (and any other family that is
 	// not scheduled) so the CLI list can be passed as is.
@@ -53,6 +54,9 @@ type Options struct {
 	// majorities-ring, minority-third, bridge, isolate-leader. Empty means
 	// all of them.
 	Grudges []string
+	// ClientModes are the client fault modes client draws from (both,
+	// responses, loss; see ClientModes). Empty means all of them.
+	ClientModes []string
 	// LeaderGroup is the Raft group whose leader the "leader" target and the
 	// isolate-leader grudge aim at: "__meta", "topic/partition", or AnyGroup
 	// ("*") for a group drawn at random each time.
@@ -135,6 +139,14 @@ func (o Options) withDefaults() (Options, error) {
 	for _, g := range o.Grudges {
 		if !slices.Contains(GrudgeNames, g) {
 			return o, fmt.Errorf("unknown grudge %q (want any of %v)", g, GrudgeNames)
+		}
+	}
+	if len(o.ClientModes) == 0 {
+		o.ClientModes = ClientModes
+	}
+	for _, m := range o.ClientModes {
+		if !slices.Contains(ClientModes, m) {
+			return o, fmt.Errorf("unknown client fault mode %q (want any of %v)", m, ClientModes)
 		}
 	}
 	o.LeaderGroup = cmp.Or(o.LeaderGroup, DefaultLeaderGroup)

@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 	// never does short.
 	stateWait = 200 * time.Millisecond
 	adminWait = 200 * time.Millisecond
+	clientSettle = 200 * time.Millisecond
 	pollEvery = 5 * time.Millisecond
 	pauseTimeout = 20 * time.Millisecond
 	os.Exit(m.Run())
@@ -635,5 +636,53 @@ func TestRotationStopsAndGates(t *testing.T) {
 	}
 	if n := countState(c, Running); n != 3 {
 		t.Errorf("%d nodes running after the rotation stopped kill, want 3", n)
+	}
+}
+
+// TestStartGaps: the long wait falls before a majority has started, so the
+// nodes up then wait without quorum; every other wait is the short gap.
+func TestStartGaps(t *testing.T) {
+	tests := []struct {
+		nodes int
+		long  time.Duration
+		// wantLongAt are the starts the long wait may precede.
+		wantLongAt []int
+	}{
+		{1, time.Minute, nil},
+		{3, time.Minute, []int{1}},
+		{5, time.Minute, []int{1, 2}},
+		{7, time.Minute, []int{1, 2, 3}},
+		{5, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d nodes long %v", tt.nodes, tt.long), func(t *testing.T) {
+			seen := map[int]bool{}
+			for seed := range uint64(40) {
+				gaps := StartGaps(tt.nodes, time.Second, tt.long, rand.New(rand.NewPCG(seed, 0)))
+				if len(gaps) != tt.nodes || gaps[0] != 0 {
+					t.Fatalf("gaps %v", gaps)
+				}
+				longs := 0
+				for i, g := range gaps[1:] {
+					switch g {
+					case tt.long:
+						longs++
+						seen[i+1] = true
+						if !slices.Contains(tt.wantLongAt, i+1) {
+							t.Fatalf("long wait before start %d: %v", i+1, gaps)
+						}
+					case time.Second:
+					default:
+						t.Fatalf("gap %v in %v", g, gaps)
+					}
+				}
+				if want := min(1, len(tt.wantLongAt)); longs != want {
+					t.Fatalf("%d long waits in %v, want %d", longs, gaps, want)
+				}
+			}
+			if len(seen) != len(tt.wantLongAt) {
+				t.Errorf("long wait fell before starts %v, want each of %v", seen, tt.wantLongAt)
+			}
+		})
 	}
 }

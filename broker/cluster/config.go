@@ -82,10 +82,16 @@ type Config struct {
 // Unsafe lists the seeded bugs (the CLI's --unsafe-* flags). Each is a
 // small, realistic mistake that the chaos harness must catch.
 type Unsafe struct {
-	AckBeforeCommit      bool // ack acks=all after the leader's local append
-	StaleReads           bool // Fetch/ListOffsets without proof of leadership
-	UncommittedReads     bool // Fetch exposes entries above the commit index
-	NoDedup              bool // ignore idempotent producer sequence numbers
+	AckBeforeCommit  bool // ack acks=all after the leader's local append
+	StaleReads       bool // Fetch/ListOffsets without proof of leadership
+	UncommittedReads bool // Fetch exposes entries above the commit index
+	NoDedup          bool // ignore idempotent producer sequence numbers
+	// DedupLastBatch remembers only the last batch per producer and
+	// partition instead of Kafka's five, and appends a batch older than
+	// the one it remembers as if it were new: a producer with several
+	// requests in flight whose responses were lost retries them in order,
+	// and every retry but the last is appended a second time.
+	DedupLastBatch       bool
 	RegistrationAttempts int  // >0: exit after this many failed registrations
 	ForgetHardState      bool // do not persist term/vote
 	NoFsync              bool // never fsync the WAL (log, hard state): storage.Options.SkipWALSync

@@ -222,6 +222,9 @@ func (n *Node) unsafeNames() []string {
 	if u.NoDedup {
 		out = append(out, "no-dedup")
 	}
+	if u.DedupLastBatch {
+		out = append(out, "dedup-last-batch")
+	}
 	if u.RegistrationAttempts > 0 {
 		out = append(out, fmt.Sprintf("registration-attempts=%d", u.RegistrationAttempts))
 	}

@@ -268,11 +268,20 @@ func (p *partitionSM) appendBatch(b *pebble.Batch, term uint64, c produceCmd) pr
 			ps.Epoch, ps.Batches = c.epoch, nil
 		}
 		ps.Batches = append(ps.Batches, seqRange{First: c.seq, Last: c.seq + c.records - 1, Offset: base})
-		if len(ps.Batches) > producerWindow {
-			ps.Batches = append([]seqRange(nil), ps.Batches[len(ps.Batches)-producerWindow:]...)
+		if w := p.window(); len(ps.Batches) > w {
+			ps.Batches = append([]seqRange(nil), ps.Batches[len(ps.Batches)-w:]...)
 		}
 	}
 	return produceOutcome{res: ProduceResult{BaseOffset: base, LogAppendTime: -1, LogStartOffset: p.st.LogStart}}
+}
+
+// window is how many batches per producer the partition remembers:
+// producerWindow, or one under the seeded bug DedupLastBatch.
+func (p *partitionSM) window() int {
+	if p.n.cfg.Unsafe.DedupLastBatch {
+		return 1
+	}
+	return producerWindow
 }
 
 // checkSequence applies Kafka's idempotence rules; done means the batch is
@@ -297,6 +306,11 @@ func (p *partitionSM) checkSequence(c produceCmd) (o produceOutcome, done bool) 
 		}
 	}
 	if n := len(ps.Batches); n > 0 {
+		if p.n.cfg.Unsafe.DedupLastBatch && c.seq < ps.Batches[n-1].First {
+			// The seeded bug: a sequence older than the one batch
+			// remembered is taken for a new batch.
+			return o, false
+		}
 		expect := ps.Batches[n-1].Last + 1
 		if ps.Batches[n-1].Last == 1<<31-1 {
 			expect = 0

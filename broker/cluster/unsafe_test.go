@@ -96,6 +96,31 @@ func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 			}
 			return off1 == off2
 		}},
+		{"dedup-last-batch", func(u *cluster.Unsafe) { u.DedupLastBatch = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			// Three batches of one producer, then a retry of the first,
+			// as a producer with several requests in flight sends when
+			// their responses were lost: Kafka remembers five batches,
+			// so the retry is a duplicate answered with its first offset.
+			tc := newTestCluster(t, 1, modUnsafe(unsafe, set, nil))
+			tc.start(1)
+			tc.waitReady(5 * time.Second)
+			tc.createTopic(1, "t", 1)
+			var first int64
+			for seq := int32(0); seq < 3; seq++ {
+				off, err := tc.produce(tp, makeBatch(int64(seq), 7, 0, seq), 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if seq == 0 {
+					first = off
+				}
+			}
+			again, err := tc.produce(tp, makeBatch(0, 7, 0, 0), 5*time.Second) // tolerates duplicate-as-success
+			if err != nil {
+				t.Fatal(err)
+			}
+			return again == first
+		}},
 		{"registration-attempts", func(u *cluster.Unsafe) { u.RegistrationAttempts = 3 }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
 			tc := newTestCluster(t, 3, modUnsafe(unsafe, set, nil))
 			n := tc.start(1) // alone: no quorum

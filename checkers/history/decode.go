@@ -110,6 +110,8 @@ type rawOp struct {
 	Error   *string             `json:"error"`
 	Node    *string             `json:"node"`
 	Nodes   map[string][]string `json:"nodes"`
+	// Producer is optional; absent, a send's producer is idempotent.
+	Producer *string `json:"producer"`
 }
 
 // parseSlow decodes a line with encoding/json, for every shape the fast
@@ -146,6 +148,9 @@ func parseSlow(line []byte, e *Entry) (msg string) {
 		e.Node = *raw.Node
 	}
 	e.Nodes = raw.Nodes
+	if raw.Producer != nil {
+		e.Producer = *raw.Producer
+	}
 	if e.Process.Nemesis || isNull(e.Value) {
 		return ""
 	}

@@ -332,9 +332,15 @@ func (d *decoder) parseFast(line []byte, e *Entry) (ok bool) {
 		return false
 	}
 	e.Value = json.RawMessage(line[vstart:p.i])
-	if p.peek() == ',' {
+	// The optional fields the recorder writes on sends, in Op's field
+	// order; any other (node, nodes) takes the slow path.
+	if p.peek() == ',' && p.i+2 < len(p.b) && p.b[p.i+2] == 'e' {
 		p.lit(`,"error":`)
 		e.Error = string(p.str())
+	}
+	if p.peek() == ',' {
+		p.lit(`,"producer":`)
+		e.Producer = p.istr()
 	}
 	p.expect('}')
 	p.ws()

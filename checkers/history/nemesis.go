@@ -68,6 +68,12 @@ var (
 		Name: "delay", Start: "delay-start", Stop: "delay-stop", Label: "delay", Scheduled: true,
 		StartAliases: []string{"delay", "start-delay"}, StopAliases: []string{"heal-delay", "stop-delay"},
 	}
+	// NemesisClient cuts or degrades the harness's clients' traffic to
+	// target nodes (both ways, responses only, or random loss), leaving
+	// the brokers' own links alone.
+	NemesisClient = NemesisFamily{
+		Name: "client", Start: "client-cut", Stop: "client-heal", Label: "client", Scheduled: true, Targets: true, Network: true,
+	}
 	// NemesisClock is Jepsen's clock nemesis. The harness has none: the
 	// real-time clock is not namespaced, so skewing it in one container
 	// would skew every other (see package nemesis).
@@ -81,7 +87,7 @@ var (
 // lists the families in, the scheduler derives each family's random stream
 // in, and the report assigns band colours in.
 var NemesisFamilies = []NemesisFamily{
-	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClock,
+	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClient, NemesisClock,
 }
 
 // NemesisHealAll are the functions other tools record for one action that

@@ -33,3 +33,37 @@ func TestReaderNodes(t *testing.T) {
 		t.Error("an invocation got a node")
 	}
 }
+
+// The optional "producer" of a send reaches the entry on both paths of the
+// reader: the fast one (error and producer only) and the slow one (with a
+// node too).
+func TestReaderProducer(t *testing.T) {
+	tests := []struct {
+		name, line, want, wantErr string
+	}{
+		{"invoke", `{"index":0,"time":1,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",1]],"producer":"plain-no-retry"}`, ProducerPlain, ""},
+		{"info with error", `{"index":0,"time":1,"process":0,"type":"info","f":"send","value":[["send","t0/0",1]],"error":"timeout","producer":"idempotent-inflight"}`, ProducerIdempotentInflight, "timeout"},
+		{"with a node", `{"index":0,"time":1,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,1]]],"node":"n1","producer":"idempotent"}`, ProducerIdempotent, ""},
+		{"absent", `{"index":0,"time":1,"process":0,"type":"ok","f":"send","value":[["send","t0/0",[0,1]]]}`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.line + "\n"
+			if !strings.Contains(tt.line, `"invoke"`) {
+				in = `{"index":0,"time":0,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",1]]}` + "\n" +
+					strings.Replace(tt.line, `"index":0,"time":1`, `"index":1,"time":1`, 1) + "\n"
+			}
+			r := NewReader(strings.NewReader(in))
+			e, err := r.Next()
+			if err == nil && !strings.Contains(tt.line, `"invoke"`) {
+				e, err = r.Next()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Producer != tt.want || e.Error != tt.wantErr || len(e.Mops) != 1 {
+				t.Errorf("producer %q error %q mops %v; want %q, %q, one mop", e.Producer, e.Error, e.Mops, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

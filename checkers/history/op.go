@@ -56,4 +56,32 @@ type Op struct {
 	// that served its records, in the order their records came
 	// (optional; on poll completions only).
 	Nodes map[string][]string `json:"nodes,omitempty"`
+	// Producer is the kind of producer that made a send (one of
+	// ProducerKinds), on its invocation and completion (optional: a
+	// history without it was written by idempotent producers with one
+	// request in flight, ProducerIdempotent).
+	Producer string `json:"producer,omitempty"`
 }
+
+// Producer kinds: the producer configurations a client process is drawn
+// with, each with Kafka's guarantees for it.
+const (
+	// ProducerIdempotent is an idempotent producer with one request in
+	// flight per partition: the broker deduplicates its retries, so a
+	// duplicate is a broker bug, and its sends land in order.
+	ProducerIdempotent = "idempotent"
+	// ProducerIdempotentInflight is an idempotent producer with up to
+	// five requests in flight per partition (Kafka's limit for
+	// idempotence) and short request timeouts, so that retries of several
+	// batches overlap; Kafka still guarantees no duplicates and order
+	// (KIP-98: the broker remembers the last five batches per producer).
+	ProducerIdempotentInflight = "idempotent-inflight"
+	// ProducerPlain is a producer without idempotence and with retries
+	// disabled: every record is sent once, so a duplicate is a broker
+	// bug, and a send that failed may or may not have been written
+	// (indefinite, never a duplicate from a retry).
+	ProducerPlain = "plain-no-retry"
+)
+
+// ProducerKinds lists the producer kinds, in the order runs draw from.
+var ProducerKinds = []string{ProducerIdempotent, ProducerIdempotentInflight, ProducerPlain}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
 
@@ -187,9 +188,22 @@ func (a *analysis) inconsistentAndDuplicate() {
 		}
 		a.col.Add(Duplicate, Case{
 			Key: c.keys[x.key], Ops: ops, Values: []int64{x.v}, Offsets: offsets, Fatal: true,
-			Explanation: fmt.Sprintf("value %d of %s appears at %d offsets (%s)", x.v, c.keys[x.key], len(offs), strings.Join(offs, ", ")),
+			Explanation: fmt.Sprintf("value %d of %s appears at %d offsets (%s)", x.v, c.keys[x.key], len(offs), strings.Join(offs, ", ")) +
+				duplicateWhy(c.producers[x]),
 		})
 	}
+}
+
+// duplicateWhy says why a duplicate of a value sent by a producer of kind
+// (history.ProducerKinds; "" is idempotent) is the broker's doing.
+func duplicateWhy(kind string) string {
+	switch kind {
+	case history.ProducerPlain:
+		return "; its producer (plain-no-retry) sent it in exactly one request, so the broker wrote it twice"
+	case history.ProducerIdempotentInflight:
+		return "; its idempotent producer had several batches in flight, whose retries the broker must deduplicate (it remembers the last five batches, KIP-98)"
+	}
+	return "; its idempotent producer's retries must be deduplicated by the broker"
 }
 
 // appendSeen keeps the first operation that observed each distinct thing.

@@ -89,6 +89,9 @@ type Checker struct {
 	recs    []rec
 	subKeys []int32
 	scratch map[int32]int // key -> position in the current op's reads
+	// producers names the producer kind of each value sent by a producer
+	// that recorded one (history.Op.Producer), for the explanations.
+	producers map[kv]string
 }
 
 // New returns an empty Checker.
@@ -162,6 +165,12 @@ func (c *Checker) Observe(e *history.Entry) {
 			w := kwrite{key: c.key(m.Key), value: m.Value, offset: -1}
 			if m.Done && m.Offset != nil {
 				w.offset = *m.Offset
+			}
+			if e.Producer != "" && e.Producer != history.ProducerIdempotent {
+				if c.producers == nil {
+					c.producers = map[kv]string{}
+				}
+				c.producers[kv{w.key, w.value}] = e.Producer
 			}
 			c.writes = append(c.writes, w)
 		case history.FPoll:

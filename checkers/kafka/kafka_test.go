@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
@@ -44,5 +45,37 @@ func TestCancelledIsUnknown(t *testing.T) {
 	cancel()
 	if r := c.Result(ctx); r.Valid == verdict.True {
 		t.Errorf("valid = %v after cancel", r.Valid)
+	}
+}
+
+// TestDuplicateNamesProducerKind: a duplicate is fatal whatever the kind
+// of producer that sent the value, and its explanation says why the
+// broker is to blame for that kind.
+func TestDuplicateNamesProducerKind(t *testing.T) {
+	tests := []struct {
+		producer, want string
+	}{
+		{"", "retries must be deduplicated"},
+		{history.ProducerIdempotentInflight, "several batches in flight"},
+		{history.ProducerPlain, "exactly one request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.producer, func(t *testing.T) {
+			c := New(Options{})
+			send := sendOk(0, 0, "t0/0", 0, 1)
+			send.Producer = tt.producer
+			c.Observe(send)
+			poll := &history.Entry{Op: history.Op{Index: 1, Process: history.Client(1), Type: history.Ok, F: history.FPoll},
+				Mops: []history.Mop{{F: history.FPoll, Done: true, Polls: map[string][]history.Record{"t0/0": {{Offset: 0, Value: 1}, {Offset: 1, Value: 1}}}}}}
+			c.Observe(poll)
+			r := c.Result(context.Background())
+			d := r.Errors[Duplicate]
+			if d == nil || d.FatalCount != 1 || r.Valid != verdict.False {
+				t.Fatalf("duplicate = %+v, valid %v", d, r.Valid)
+			}
+			if got := d.Examples[0].Explanation; !strings.Contains(got, tt.want) {
+				t.Errorf("explanation %q, want it to mention %q", got, tt.want)
+			}
+		})
 	}
 }
