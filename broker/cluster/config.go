@@ -110,4 +110,14 @@ type Unsafe struct {
 	// applied in between, so the follower's copy of the partition
 	// diverges from the others (snapshot_stale.go).
 	SnapshotStaleState bool
+	// FollowerLocalReads lets a node that does not lead a partition serve
+	// Fetch and ListOffsets from its own copy without a ReadIndex round:
+	// a lagging or cut-off follower answers with an old high watermark
+	// (stale reads). Leaders still prove leadership, so only reads sent to
+	// followers see it.
+	FollowerLocalReads bool
+	// OffsetAckBeforeCommit answers OffsetCommit once the __meta entry is
+	// proposed, before it commits: a coordinator that loses leadership or
+	// its quorum acknowledges commits that are then lost.
+	OffsetAckBeforeCommit bool
 }

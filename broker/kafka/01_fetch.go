@@ -5,7 +5,8 @@ package kafka
 // Behavior:
 // * Reads through Backend.Fetch, which never returns data above the high
 //   watermark and proves leadership (ReadIndex) before answering; a node
-//   that is not the partition's leader answers NOT_LEADER_OR_FOLLOWER.
+//   that is not the partition's leader serves the read from its own copy
+//   once it applied the leader's read index (linearizable follower reads).
 // * v0-3 clients read message sets, not RecordBatch v2: their answers are
 //   down-converted to uncompressed messages of magic 0 (v0-1) or 1 (v2-3),
 //   records before the fetch offset left out and headers dropped, as Kafka

@@ -124,6 +124,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.CommitBeforeMarkers, "unsafe-commit-before-markers", false, "SEEDED BUG: answer EndTxn before the transaction markers are replicated")
 	fs.BoolVar(&o.unsafe.NoTxnVerification, "unsafe-no-txn-verification", false, "SEEDED BUG: append transactional batches without checking their transaction is ongoing")
 	fs.BoolVar(&o.unsafe.SnapshotStaleState, "unsafe-snapshot-stale-state", false, "SEEDED BUG: send partition snapshots holding the state of the last compaction under the current applied index")
+	fs.BoolVar(&o.unsafe.FollowerLocalReads, "unsafe-follower-local-reads", false, "SEEDED BUG: a follower serves Fetch/ListOffsets from its local log without ReadIndex")
+	fs.BoolVar(&o.unsafe.OffsetAckBeforeCommit, "unsafe-offset-ack-before-commit", false, "SEEDED BUG: answer OffsetCommit before the __meta entry commits")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -318,6 +320,8 @@ func (o *options) unsafeFlags() []string {
 	add(u.CommitBeforeMarkers, "--unsafe-commit-before-markers")
 	add(u.NoTxnVerification, "--unsafe-no-txn-verification")
 	add(u.SnapshotStaleState, "--unsafe-snapshot-stale-state")
+	add(u.FollowerLocalReads, "--unsafe-follower-local-reads")
+	add(u.OffsetAckBeforeCommit, "--unsafe-offset-ack-before-commit")
 	sort.Strings(out)
 	return out
 }
