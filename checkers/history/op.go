@@ -56,4 +56,7 @@ type Op struct {
 	// that served its records, in the order their records came
 	// (optional; on poll completions only).
 	Nodes map[string][]string `json:"nodes,omitempty"`
+	// Group is the consumer group of a commit or offsets operation
+	// (optional elsewhere).
+	Group string `json:"group,omitempty"`
 }
