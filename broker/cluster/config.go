@@ -22,6 +22,11 @@ type Config struct {
 	// AdvertisedHost and KafkaPort are what Metadata tells clients.
 	AdvertisedHost string
 	KafkaPort      int32
+	// Rack is this broker's rack (Kafka's broker.rack), registered in
+	// __meta and reported by Metadata; a partition leader points a
+	// consumer that names the same rack at this broker as its preferred
+	// read replica (KIP-392). Empty: no rack.
+	Rack string
 	// DefaultPartitions is the partition count of auto-created topics and of
 	// CreateTopics requests asking for -1.
 	DefaultPartitions int32

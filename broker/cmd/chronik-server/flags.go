@@ -23,6 +23,7 @@ type options struct {
 	kafkaPort         int
 	listenHost        string
 	advertisedAddr    string
+	rack              string
 	nodeID            uint64
 	dataDir           string
 	adminPort         int
@@ -96,6 +97,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka listener port (0 picks a free port)")
 	fs.StringVar(&o.listenHost, "listen-host", "0.0.0.0", "address the Kafka and admin listeners bind to")
 	fs.StringVar(&o.advertisedAddr, "advertised-addr", "", "host name clients are told to connect to (default: the host name)")
+	fs.StringVar(&o.rack, "rack", "", "this broker's rack (Kafka's broker.rack): consumers naming it (client.rack) are sent here to read the partitions it replicates (KIP-392)")
 	fs.Uint64Var(nodeID, "node-id", 1, "this node's id (>= 1), its Raft id in every group")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the node's store (required)")
 	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/... (0 picks a free port)")
