@@ -57,16 +57,34 @@ func (r *Recorder) Err() error {
 	return r.err
 }
 
+// OpMeta are the optional fields of a client operation's line: the node
+// that answered (completions), the nodes per key of a poll served by
+// several, and the consumer group of group operations.
+type OpMeta struct {
+	Node  string
+	Nodes map[string][]string
+	Group string
+}
+
 // Invoke records the invocation of f by process p with the given
 // micro-operations (or any JSON value).
-func (r *Recorder) Invoke(p int, f string, value any) {
+func (r *Recorder) Invoke(p int, f string, value any) { r.InvokeMeta(p, f, value, OpMeta{}) }
+
+// InvokeMeta is Invoke with optional fields (a group; never a node, which
+// only a completion knows).
+func (r *Recorder) InvokeMeta(p int, f string, value any, m OpMeta) {
 	r.firstOp.CompareAndSwap(0, int64(time.Since(r.base)))
-	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: f, Value: mustJSON(value)})
+	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: f, Value: mustJSON(value), Group: m.Group})
 }
 
 // Complete records the completion of p's operation f.
 func (r *Recorder) Complete(p int, typ history.Type, f string, value any, err error) {
-	op := history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value)}
+	r.CompleteMeta(p, typ, f, value, err, OpMeta{})
+}
+
+// CompleteMeta is Complete with optional fields.
+func (r *Recorder) CompleteMeta(p int, typ history.Type, f string, value any, err error, m OpMeta) {
+	op := history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value), Node: m.Node, Nodes: m.Nodes, Group: m.Group}
 	if err != nil && typ != history.Ok {
 		op.Error = err.Error()
 	}

@@ -28,7 +28,7 @@ func (p *procBase) send(ctx context.Context) history.Type {
 	case history.Ok:
 		m := history.Send(ks, v)
 		m.Done, m.Offset = true, &off
-		p.rec.Complete(p.proc, typ, history.FSend, []history.Mop{m}, nil)
+		p.rec.CompleteMeta(p.proc, typ, history.FSend, []history.Mop{m}, nil, OpMeta{Node: p.served.api(apiProduce)})
 		p.cfg.Keys.Acked(k, off)
 	default:
 		p.rec.Complete(p.proc, typ, history.FSend, []history.Mop{history.Send(ks, v)}, err)

@@ -180,10 +180,16 @@ func (c *Checker) observeCommit(e *history.Entry) {
 	}
 	c.commitN++
 	cm := commit{inv: inv.Time, invIdx: inv.Index, retIdx: e.Index, ret: math.MaxInt64}
+	offs := inv.Offsets
 	if e.Type == history.Ok && !e.Pending {
 		cm.ret, cm.ok = e.Time, true
+		// An ok completion names what was committed: partitions the
+		// coordinator refused are left out.
+		if e.Offsets != nil {
+			offs = e.Offsets
+		}
 	}
-	for k, v := range inv.Offsets {
+	for k, v := range offs {
 		x := cm
 		x.value = v
 		r := reg{inv.Group, k}

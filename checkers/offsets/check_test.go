@@ -97,6 +97,10 @@ func TestChecker(t *testing.T) {
 			`0 invoke commit g {"t/0":5}`, `0 fail commit g`,
 			`1 invoke offsets g`, `1 ok offsets g {"t/0":5}`,
 		}, AnomalyLostCommit},
+		{"a partition the coordinator refused was not committed", []string{
+			`0 invoke commit g {"t/0":5,"t/1":5}`, `0 ok commit g {"t/1":5}`,
+			`1 invoke offsets g`, `1 ok offsets g {"t/1":5}`,
+		}, ""},
 		{"other groups are other registers", []string{
 			`0 invoke commit g {"t/0":5}`, `0 ok commit g {"t/0":5}`,
 			`1 invoke offsets h`, `1 ok offsets h {}`,

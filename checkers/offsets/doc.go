@@ -7,7 +7,9 @@
 //
 //  1. An acknowledged commit is never lost. Each (group, key) pair is a
 //     register: a commit writes the offset, an OffsetFetch reads it (a key
-//     absent from the answer reads "none"). Porcupine searches for a
+//     absent from the answer reads "none"). An ok commit's completion
+//     value lists the keys committed (the invocation's, less those the
+//     coordinator refused). Porcupine searches for a
 //     linearization of every register. A commit that failed definitely is
 //     left out; one whose outcome is unknown (info, or never completed)
 //     may take effect at any time after its invocation. Commits of several
