@@ -171,7 +171,7 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Workload: WorkloadLog, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
 			Targets: []string{nemesis.TargetOne}, Grudges: []string{nemesis.GrudgeOne},
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
-			Expect:   "nonlinearizable", Extended: true,
+			Expect: "nonlinearizable", Extended: true,
 		},
 		ValidateRow{
 			Name: "offset-ack-before-commit", Bug: "--unsafe-offset-ack-before-commit", BrokerArgs: []string{"--unsafe-offset-ack-before-commit"},
@@ -182,7 +182,7 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
 			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader},
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
-			Expect:   "lost-commit, join-reread (offsets)", Extended: true,
+			Expect: "lost-commit, join-reread (offsets)", Extended: true,
 		},
 	)
 	if short {
