@@ -12,6 +12,7 @@ import (
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/kafka"
 	"github.com/chronik-chaos/chronik/checkers/linear"
+	"github.com/chronik-chaos/chronik/checkers/offsets"
 	"github.com/chronik-chaos/chronik/checkers/stats"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/checkers/windows"
@@ -84,6 +85,7 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		kc = kafka.New(opts.Kafka)
 		lc = linear.New()
 		sc = stats.New()
+		oc = offsets.New(offsets.Options{MaxExamples: opts.MaxExamples})
 		ft = windows.NewTracker()
 	)
 	// Decoding is half the work: history.Scan decodes lines on every core
@@ -96,6 +98,7 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 			kc.Observe(e)
 			lc.Observe(e)
 			sc.Observe(e)
+			oc.Observe(e)
 			ft.Observe(e)
 		}
 		n += int64(len(batch))
@@ -120,6 +123,7 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		msg := fmt.Sprintf("time limit %v reached after %d lines", opts.TimeLimit, n)
 		res.Add(NameKafka, &kafka.Result{Valid: verdict.Unknown, Errors: map[string]*kafka.Anomaly{}, Error: msg})
 		res.Add(NameLinearizable, &linear.Result{Valid: verdict.Unknown, Partitions: map[string]string{}, Error: msg})
+		res.Add(NameOffsets, &offsets.Result{Findings: verdict.Findings{Valid: verdict.Unknown, Error: msg}})
 		res.Add(NameStats, sc.Result(ws))
 		res.ElapsedS = time.Since(start).Seconds()
 		return res, nil
@@ -132,6 +136,9 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: ws, MaxExamples: opts.MaxExamples}))
 	log.Info("linearizability done", "elapsed", time.Since(start))
 	res.Add(NameKafka, <-kres)
+	// Group offsets are few registers: cheap after the rest.
+	res.Add(NameOffsets, oc.Result(ctx))
+	log.Info("offsets check done", "elapsed", time.Since(start))
 	log.Info("kafka analysis done", "elapsed", time.Since(start))
 	res.ElapsedS = time.Since(start).Seconds()
 	return res, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chronik-chaos/chronik/checkers/kafka"
 	"github.com/chronik-chaos/chronik/checkers/linear"
+	"github.com/chronik-chaos/chronik/checkers/offsets"
 	"github.com/chronik-chaos/chronik/checkers/stats"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
@@ -19,6 +20,8 @@ const (
 	NameKafka        = "kafka"
 	NameLinearizable = "linearizable"
 	NameStats        = "stats"
+	// NameOffsets is the consumer-group offsets checker (package offsets).
+	NameOffsets = offsets.Name
 )
 
 // ResultsFile is the file name WriteResults writes (contract: store
@@ -184,6 +187,8 @@ func (r *Results) UnmarshalJSON(b []byte) error {
 			c = &linear.Result{}
 		case NameStats:
 			c = &stats.Result{}
+		case NameOffsets:
+			c = &offsets.Result{}
 		default:
 			c = &Extra{}
 		}

@@ -168,6 +168,9 @@ func (c *Cluster) CommandLine(name string) []string {
 		"--kafka-port", strconv.Itoa(c.cfg.KafkaPort),
 		"--advertised-addr", n.addr.String(),
 		"--node-id", strconv.Itoa(n.id),
+		// Each node is its own rack, so that a consumer naming a node's
+		// name as its rack reads from that node (KIP-392).
+		"--rack", name,
 		"--data-dir", "/data",
 		"--admin-port", strconv.Itoa(c.cfg.AdminPort),
 	}

@@ -75,7 +75,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatalf("Nodes() = %v", got)
 	}
 	cmd := strings.Join(c.CommandLine("n1"), " ")
-	for _, want := range []string{"--node-id 1", "--advertised-addr " + c.Addr("n1").String(), "raft-cluster", "2@" + c.Addr("n2").String() + ":9192"} {
+	for _, want := range []string{"--node-id 1", "--rack n1", "--advertised-addr " + c.Addr("n1").String(), "raft-cluster", "2@" + c.Addr("n2").String() + ":9192"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("command line %q lacks %q", cmd, want)
 		}

@@ -95,6 +95,17 @@ func drainQueue(ctx context.Context, cfg WorkloadConfig, rec *Recorder) (DrainSt
 		}
 	}
 	st.CaughtUp = caughtUp(seen, acked)
+	// Final offset reads: every group's acknowledged commits must have
+	// survived the faults (checkers/offsets).
+	for slot := range cfg.Concurrency {
+		c.slot = slot
+		for try := 0; try < 5 && ctx.Err() == nil; try++ {
+			if c.readOffsets(ctx) {
+				break
+			}
+			sleepCtx(ctx, 500*time.Millisecond)
+		}
+	}
 	return st, nil
 }
 

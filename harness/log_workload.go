@@ -22,6 +22,16 @@ import (
 // consumer's prefetching would make a poll's window meaningless.
 const pLogRead = 0.5
 
+// Where reads go. The broker promises linearizable reads from any replica
+// (ReadIndex), so half the reads bypass the leader: a random other node
+// (a follower, perhaps one that just restarted and is catching up) or the
+// partition's previous leader (perhaps deposed without knowing it yet).
+const (
+	pReadLeader     = 0.5
+	pReadPrevLeader = 0.2
+	// the rest: a random node other than the leader
+)
+
 // readMaxBytes bounds one read's response.
 const readMaxBytes = 1 << 20
 
@@ -29,6 +39,12 @@ type logClient struct {
 	procBase
 	meta map[Key]partMeta
 	hw   map[Key]int64 // last high watermark seen per key
+	// brokers are the node ids metadata listed; leaders the last leader
+	// seen per key and prevLeader the one before it (kept across metadata
+	// resets, to send reads to deposed leaders).
+	brokers    []int32
+	leaders    map[Key]int32
+	prevLeader map[Key]int32
 }
 
 // partMeta is what a direct fetch needs to know about a partition.
@@ -63,10 +79,14 @@ func (c *logClient) step(ctx context.Context) {
 // Reads change nothing, so any error is a fail.
 func (c *logClient) read(ctx context.Context, k Key, from int64) ([]history.Record, int64, bool) {
 	c.rec.Invoke(c.proc, history.FRead, []history.Mop{history.Read(k.String(), from)})
-	recs, hw, err := c.fetch(ctx, k, from)
+	recs, hw, node, err := c.fetch(ctx, k, from)
+	meta := OpMeta{}
+	if node >= 0 {
+		meta.Node = nodeName(node)
+	}
 	if err != nil {
 		c.meta = nil // the leader may have moved
-		c.rec.Complete(c.proc, ClassifyRead(err), history.FRead, []history.Mop{history.Read(k.String(), from)}, err)
+		c.rec.CompleteMeta(c.proc, ClassifyRead(err), history.FRead, []history.Mop{history.Read(k.String(), from)}, err, meta)
 		return nil, 0, false
 	}
 	if c.hw == nil {
@@ -75,23 +95,50 @@ func (c *logClient) read(ctx context.Context, k Key, from int64) ([]history.Reco
 	c.hw[k] = hw
 	m := history.Read(k.String(), from)
 	m.Done, m.Records, m.HW = true, recs, hw
-	c.rec.Complete(c.proc, history.Ok, history.FRead, []history.Mop{m}, nil)
+	c.rec.CompleteMeta(c.proc, history.Ok, history.FRead, []history.Mop{m}, nil, meta)
 	return recs, hw, true
 }
 
-// fetch sends one Fetch request for k at from to k's leader and decodes the
-// records at or above from.
-func (c *logClient) fetch(ctx context.Context, k Key, from int64) ([]history.Record, int64, error) {
+// readTarget picks the node a read of k goes to (see pReadLeader).
+func (c *logClient) readTarget(k Key, leader int32) int32 {
+	r := c.rng.Float64()
+	if r < pReadLeader || len(c.brokers) < 2 {
+		return leader
+	}
+	if p, ok := c.prevLeader[k]; ok && p != leader && r < pReadLeader+pReadPrevLeader {
+		return p
+	}
+	others := make([]int32, 0, len(c.brokers))
+	for _, b := range c.brokers {
+		if b != leader {
+			others = append(others, b)
+		}
+	}
+	return others[c.rng.IntN(len(others))]
+}
+
+// fetch sends one Fetch request for k at from to a node chosen by
+// readTarget and decodes the records at or above from. node is the node
+// asked, -1 if none was.
+func (c *logClient) fetch(ctx context.Context, k Key, from int64) (recs []history.Record, hw int64, node int32, err error) {
+	node = -1
 	cl, err := c.getProducer()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, node, err
 	}
 	octx, cancel := c.opContext(ctx)
 	defer cancel()
 	pm, err := c.partition(octx, cl, k)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, node, err
 	}
+	node = c.readTarget(k, pm.leader)
+	recs, hw, err = c.fetchFrom(octx, cl, pm, node, k, from)
+	return recs, hw, node, err
+}
+
+// fetchFrom sends the Fetch to node.
+func (c *logClient) fetchFrom(octx context.Context, cl *kgo.Client, pm partMeta, node int32, k Key, from int64) ([]history.Record, int64, error) {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = 0 // answer at once: the read is a point in time
@@ -105,9 +152,9 @@ func (c *logClient) fetch(ctx context.Context, k Key, from int64) ([]history.Rec
 	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := cl.Broker(int(pm.leader)).Request(octx, req)
+	resp, err := cl.Broker(int(node)).Request(octx, req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch %s from broker %d: %w", k, pm.leader, err)
+		return nil, 0, fmt.Errorf("fetch %s from broker %d: %w", k, node, err)
 	}
 	fr := resp.(*kmsg.FetchResponse)
 	if err := kerr.ErrorForCode(fr.ErrorCode); err != nil {
@@ -166,6 +213,17 @@ func (c *logClient) partition(ctx context.Context, cl *kgo.Client, k Key) (partM
 	if c.meta == nil {
 		c.meta = map[Key]partMeta{}
 	}
+	if c.leaders == nil {
+		c.leaders, c.prevLeader = map[Key]int32{}, map[Key]int32{}
+	}
 	c.meta[k] = pm
+	if old, ok := c.leaders[k]; ok && old != pd.Leader {
+		c.prevLeader[k] = old
+	}
+	c.leaders[k] = pd.Leader
+	c.brokers = c.brokers[:0]
+	for _, b := range md.Brokers {
+		c.brokers = append(c.brokers, b.NodeID)
+	}
 	return pm, nil
 }

@@ -23,8 +23,29 @@ const (
 	pAssign    = 0.05
 	pSubscribe = 0.02
 	pSend      = 0.50
+	pOffsets   = 0.03 // read the slot's group offsets (OffsetFetch)
+	pCommit    = 0.10 // commit the positions, when subscribed
 	// the rest polls
 )
+
+// Consumer-group offsets. Each client slot has a group of its own that its
+// successive processes share: a process that subscribes commits its
+// positions now and then, half the time synchronously (CommitOffsetsSync)
+// and half asynchronously (CommitOffsets, recorded under a process number
+// of its own, since the client goes on polling while it is in flight); a
+// process that starts by subscribing has no positions and must resume at
+// the group's last commit (checkers/offsets). A new process subscribes
+// first with probability pJoin, else it assigns.
+const (
+	pJoin        = 0.5
+	pSyncCommit  = 0.5
+	pReadAfter   = 0.5  // read the offsets right after a sync commit
+	pRack        = 0.67 // a consumer names a node as its rack (KIP-392)
+	asyncProcess = 2_000_000
+)
+
+// groupName is the consumer group of client slot slot.
+func groupName(slot int) string { return fmt.Sprintf("chaos-g%d", slot) }
 
 // pollWait bounds one poll. Short, because a poll that finds nothing is a
 // normal outcome and the slot should get back to sending.
@@ -39,6 +60,19 @@ type queueClient struct {
 	// expects the next poll of such a key to continue where the last one
 	// ended); only newly assigned keys start from the beginning.
 	pos *positions
+	// group is the consumer group while the consumer is subscribed, and
+	// subKeys the keys of the subscription.
+	group   string
+	subKeys []Key
+	// consumed learns which nodes the consumer's fetches and commits
+	// went to.
+	consumed *servedBy
+	// async tracks async commits in flight; once closed (under asyncMu)
+	// their completions are no longer recorded, so nothing is written
+	// after the workload ended (the history keeps them pending: unknown).
+	async   sync.WaitGroup
+	asyncMu sync.Mutex
+	closed  bool
 }
 
 // positions is a process's next offset per key. The group consumer's
@@ -77,13 +111,36 @@ func (p *positions) keep(keys []Key) *positions {
 }
 
 func (c *queueClient) close() {
+	waitBounded(&c.async, c.cfg.OpTimeout+2*time.Second)
+	c.asyncMu.Lock()
+	c.closed = true
+	c.asyncMu.Unlock()
 	closeBounded(c.consumer, 2*time.Second)
 	closeBounded(c.producer, 2*time.Second)
 }
 
+// waitBounded waits for wg, at most d.
+func waitBounded(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 func (c *queueClient) step(ctx context.Context) {
 	if c.consumer == nil {
-		c.assign(ctx)
+		if c.rng.Float64() < pJoin {
+			c.subscribe(ctx)
+		} else {
+			c.assign(ctx)
+		}
 		return
 	}
 	r := c.rng.Float64()
@@ -98,6 +155,10 @@ func (c *queueClient) step(ctx context.Context) {
 		if c.send(ctx) == history.Info {
 			c.restart()
 		}
+	case r < pCrash+pAssign+pSubscribe+pSend+pOffsets:
+		c.readOffsets(ctx)
+	case r < pCrash+pAssign+pSubscribe+pSend+pOffsets+pCommit && c.group != "":
+		c.commit(ctx)
 	default:
 		c.poll(ctx)
 	}
@@ -108,6 +169,7 @@ func (c *queueClient) restart() {
 	c.newProcess(c.consumer)
 	c.consumer = nil
 	c.pos = nil
+	c.group, c.subKeys = "", nil
 }
 
 func (c *queueClient) crash() {
@@ -148,16 +210,17 @@ func (c *queueClient) assign(ctx context.Context) {
 	if err == nil {
 		c.pos = pos
 	}
+	c.group, c.subKeys = "", nil
 	c.rec.Complete(c.proc, opType(err), history.FAssign, names, err)
 }
 
-// subscribe joins a consumer group for the topics of chosen keys. Each
-// process uses a group of its own: the broker still assigns the partitions
-// through the group protocol, but no other process's join can take a
-// partition away mid-run and restart it elsewhere. No offsets are
-// committed: a partition the process has not read yet starts at the
-// beginning, one it has read continues where its last poll ended (as an
-// assign does), set when the group hands the partition over.
+// subscribe joins the slot's consumer group for the topics of chosen keys.
+// The group is the slot's (groupName): the broker assigns the partitions
+// through the group protocol, and only the slot's earlier process, still
+// leaving, can hold partitions for a moment. A partition the process has
+// read continues where its last poll ended (as an assign does), one it has
+// not starts at the group's committed offset, or at the beginning without
+// one. The invocation names the group (Op.Group).
 func (c *queueClient) subscribe(ctx context.Context) {
 	var topics []string
 	for _, k := range c.chooseKeys() {
@@ -173,7 +236,8 @@ func (c *queueClient) subscribe(ctx context.Context) {
 			names = append(names, Key{Topic: t, Partition: int32(p)}.String())
 		}
 	}
-	c.rec.Invoke(c.proc, history.FSubscribe, names)
+	group := groupName(c.slot)
+	c.rec.InvokeMeta(c.proc, history.FSubscribe, names, OpMeta{Group: group})
 	var subKeys []Key
 	for _, n := range names {
 		if k, err := ParseKey(n); err == nil {
@@ -182,7 +246,7 @@ func (c *queueClient) subscribe(ctx context.Context) {
 	}
 	pos := c.pos.keep(subKeys)
 	err := c.newConsumer(
-		kgo.ConsumerGroup(fmt.Sprintf("chaos-p%d", c.proc)),
+		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
@@ -197,10 +261,12 @@ func (c *queueClient) subscribe(ctx context.Context) {
 			return offs, nil
 		}),
 	)
+	c.group, c.subKeys = "", nil
 	if err == nil {
 		c.pos = pos
+		c.group, c.subKeys = group, subKeys
 	}
-	c.rec.Complete(c.proc, opType(err), history.FSubscribe, names, err)
+	c.rec.CompleteMeta(c.proc, opType(err), history.FSubscribe, names, err, OpMeta{Group: group})
 }
 
 func (c *queueClient) newConsumer(opts ...kgo.Opt) error {
@@ -208,8 +274,15 @@ func (c *queueClient) newConsumer(opts ...kgo.Opt) error {
 		go c.consumer.Close()
 		c.consumer = nil
 	}
+	c.consumed = newServedBy()
 	all := append(clientOpts(c.cfg.Seeds, fmt.Sprintf("chaos-c%d", c.proc), c.cfg.OpTimeout, c.cfg.Log),
-		kgo.FetchMaxWait(200*time.Millisecond))
+		kgo.FetchMaxWait(200*time.Millisecond), kgo.WithHooks(c.consumed))
+	if n := len(c.cfg.Seeds); n > 1 && c.rng.Float64() < pRack {
+		// Nodes are racks of their own (docker gives --rack nI): the
+		// partition leader sends this consumer to read from node I when
+		// it is another replica, a follower read.
+		all = append(all, kgo.Rack(nodeName(int32(1+c.rng.IntN(n)))))
+	}
 	cl, err := kgo.NewClient(append(all, opts...)...)
 	if err != nil {
 		return fmt.Errorf("new consumer: %w", err)
@@ -233,7 +306,14 @@ func (c *queueClient) poll(ctx context.Context) {
 	}
 	m := history.Poll()
 	m.Done, m.Polls = true, polls
-	c.rec.Complete(c.proc, history.Ok, history.FPoll, []history.Mop{m}, nil)
+	var keys []Key
+	for ks := range polls {
+		if k, err := ParseKey(ks); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	node, nodes := c.consumed.poll(keys)
+	c.rec.CompleteMeta(c.proc, history.Ok, history.FPoll, []history.Mop{m}, nil, OpMeta{Node: node, Nodes: nodes})
 	if c.pos == nil {
 		c.pos = &positions{m: map[Key]int64{}}
 	}

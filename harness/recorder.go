@@ -57,32 +57,36 @@ func (r *Recorder) Err() error {
 	return r.err
 }
 
+// OpMeta are the optional fields of a client operation's line: the node
+// that answered (completions), the nodes per key of a poll served by
+// several, the consumer group of group operations, and the producer kind
+// of sends (invocation and completion).
+type OpMeta struct {
+	Node     string
+	Nodes    map[string][]string
+	Group    string
+	Producer string
+}
+
 // Invoke records the invocation of f by process p with the given
 // micro-operations (or any JSON value).
-func (r *Recorder) Invoke(p int, f string, value any) {
-	r.firstOp.CompareAndSwap(0, int64(time.Since(r.base)))
-	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: f, Value: mustJSON(value)})
-}
+func (r *Recorder) Invoke(p int, f string, value any) { r.InvokeMeta(p, f, value, OpMeta{}) }
 
-// InvokeSend records the invocation of a send by process p, a producer of
-// the given kind.
-func (r *Recorder) InvokeSend(p int, producer string, mops []history.Mop) {
+// InvokeMeta is Invoke with optional fields (a group, a producer kind;
+// never a node, which only a completion knows).
+func (r *Recorder) InvokeMeta(p int, f string, value any, m OpMeta) {
 	r.firstOp.CompareAndSwap(0, int64(time.Since(r.base)))
-	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: history.FSend, Value: mustJSON(mops), Producer: producer})
-}
-
-// CompleteSend records the completion of p's send, with its producer kind.
-func (r *Recorder) CompleteSend(p int, producer string, typ history.Type, mops []history.Mop, err error) {
-	r.complete(history.Op{Process: history.Client(p), Type: typ, F: history.FSend, Value: mustJSON(mops), Producer: producer}, err)
+	r.write(history.Op{Process: history.Client(p), Type: history.Invoke, F: f, Value: mustJSON(value), Group: m.Group, Producer: m.Producer})
 }
 
 // Complete records the completion of p's operation f.
 func (r *Recorder) Complete(p int, typ history.Type, f string, value any, err error) {
-	r.complete(history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value)}, err)
+	r.CompleteMeta(p, typ, f, value, err, OpMeta{})
 }
 
-func (r *Recorder) complete(op history.Op, err error) {
-	typ := op.Type
+// CompleteMeta is Complete with optional fields.
+func (r *Recorder) CompleteMeta(p int, typ history.Type, f string, value any, err error, m OpMeta) {
+	op := history.Op{Process: history.Client(p), Type: typ, F: f, Value: mustJSON(value), Node: m.Node, Nodes: m.Nodes, Group: m.Group, Producer: m.Producer}
 	if err != nil && typ != history.Ok {
 		op.Error = err.Error()
 	}

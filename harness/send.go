@@ -34,7 +34,7 @@ func (p *procBase) send(ctx context.Context) history.Type {
 	for i, v := range vs {
 		inv[i] = history.Send(ks, v)
 	}
-	p.rec.InvokeSend(p.proc, kind, inv)
+	p.rec.InvokeMeta(p.proc, history.FSend, inv, OpMeta{Producer: kind})
 	var offs []int64
 	if err != nil {
 		err = errors.Join(errNotSent, err)
@@ -50,9 +50,9 @@ func (p *procBase) send(ctx context.Context) history.Type {
 			done[i].Done, done[i].Offset = true, &offs[i]
 			p.cfg.Keys.Acked(k, offs[i])
 		}
-		p.rec.CompleteSend(p.proc, kind, typ, done, nil)
+		p.rec.CompleteMeta(p.proc, typ, history.FSend, done, nil, OpMeta{Producer: kind, Node: p.served.api(apiProduce)})
 	default:
-		p.rec.CompleteSend(p.proc, kind, typ, inv, err)
+		p.rec.CompleteMeta(p.proc, typ, history.FSend, inv, err, OpMeta{Producer: kind})
 	}
 	return typ
 }

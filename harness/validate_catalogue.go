@@ -177,6 +177,31 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Expect: "replica-divergence, replica-lost-write (replicas)",
 		},
 	}
+	rows = append(rows,
+		ValidateRow{
+			Name: "follower-local-reads", Bug: "--unsafe-follower-local-reads", BrokerArgs: []string{"--unsafe-follower-local-reads"},
+			// Only reads sent to a follower see it: the log workload sends
+			// half its reads to other nodes than the leader, and a node
+			// cut off by the partition (or just restarted) serves its old
+			// copy. Even without a fault a follower applies a moment
+			// after the leader acknowledges.
+			Workload: WorkloadLog, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
+			Targets: []string{nemesis.TargetOne}, Grudges: []string{nemesis.GrudgeOne},
+			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
+			Expect: "nonlinearizable", Extended: true,
+		},
+		ValidateRow{
+			Name: "offset-ack-before-commit", Bug: "--unsafe-offset-ack-before-commit", BrokerArgs: []string{"--unsafe-offset-ack-before-commit"},
+			// Commits acknowledged before they commit are lost when the
+			// coordinator (the __meta leader, the leader target's
+			// default group) is cut off or killed, and read back stale by
+			// an OffsetFetch right after the commit even without a fault.
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
+			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader},
+			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
+			Expect: "lost-commit, join-reread (offsets)", Extended: true,
+		},
+	)
 	if short {
 		kept := rows[:0]
 		for _, r := range rows {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -58,11 +59,12 @@ func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
 		return errors.New("run clients: concurrency and rate must be positive")
 	}
 	lim := newLimiter(cfg.Rate)
+	asyncProcs := new(atomic.Int64)
 	var wg sync.WaitGroup
 	for slot := range cfg.Concurrency {
 		var c client
 		base := procBase{slot: slot, proc: slot, n: cfg.Concurrency, cfg: cfg, rec: rec,
-			rng: SubRand(cfg.Seed, fmt.Sprintf("client-%d", slot))}
+			rng: SubRand(cfg.Seed, fmt.Sprintf("client-%d", slot)), asyncProcs: asyncProcs}
 		switch cfg.Kind {
 		case WorkloadQueue:
 			c = &queueClient{procBase: base}
@@ -96,6 +98,11 @@ type procBase struct {
 	kind string
 	// leaders caches partition leaders for plain-no-retry sends.
 	leaders map[Key]partMeta
+	// served learns which node answered the producer's requests.
+	served *servedBy
+	// asyncProcs numbers the async commits of all slots (asyncProcess+n),
+	// nil for clients that never commit async (the drain).
+	asyncProcs *atomic.Int64
 }
 
 // opContext detaches an operation from the phase's context and bounds it.
@@ -130,7 +137,8 @@ func (p *procBase) getProducer() (*kgo.Client, error) {
 	}
 	opts := append(clientOpts(p.cfg.Seeds, fmt.Sprintf("chaos-p%d", p.proc), p.cfg.OpTimeout, p.cfg.Log), producerOpts(p.cfg.OpTimeout)...)
 	opts = append(opts, kopts...)
-	cl, err := kgo.NewClient(opts...)
+	p.served = newServedBy()
+	cl, err := kgo.NewClient(append(opts, kgo.WithHooks(p.served))...)
 	if err != nil {
 		return nil, fmt.Errorf("new producer: %w", err)
 	}

@@ -22,7 +22,7 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 		kind   string
 		wantFs []string
 	}{
-		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign}},
+		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign, history.FSubscribe, history.FCommit, history.FOffsets}},
 		{WorkloadLog, []string{history.FSend, history.FRead}},
 	}
 	for _, tc := range cases {
@@ -72,10 +72,29 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 				t.Errorf("keys never rotated: used %v", ks.Used())
 			}
 			seen := map[string]int{}
+			// Every ok completion that asked a broker names the node that
+			// answered; reads and polls are served by several nodes.
+			nodes := map[string]map[string]bool{}
 			for _, op := range decodeOps(t, buf.Bytes()) {
-				if op.Type == history.Ok {
-					seen[op.F]++
+				if op.Type != history.Ok {
+					continue
 				}
+				seen[op.F]++
+				switch op.F {
+				case history.FSend, history.FRead, history.FCommit, history.FOffsets:
+					if op.Node == "" && !(op.F == history.FCommit && op.Process.ID >= asyncProcess && string(op.Value) == "{}") {
+						t.Errorf("ok %s without a node: %+v", op.F, op)
+					}
+				}
+				if nodes[op.F] == nil {
+					nodes[op.F] = map[string]bool{}
+				}
+				if op.Node != "" {
+					nodes[op.F][op.Node] = true
+				}
+			}
+			if tc.kind == WorkloadLog && len(nodes[history.FRead]) < 2 {
+				t.Errorf("reads were answered by %v only: no follower reads", nodes[history.FRead])
 			}
 			for _, f := range tc.wantFs {
 				if seen[f] == 0 {

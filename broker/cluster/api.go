@@ -74,6 +74,8 @@ type BrokerInfo struct {
 	ID   int32  `json:"id"`
 	Host string `json:"host"`
 	Port int32  `json:"port"`
+	// Rack is the broker's --rack, empty when none.
+	Rack string `json:"rack,omitempty"`
 }
 
 // PartitionInfo is what Metadata reports for one partition.

@@ -29,7 +29,14 @@ func (n *Node) CommitOffsets(ctx context.Context, group string, offsets map[Topi
 	for tp, oc := range offsets {
 		offsetsOf(byTopic, tp.Topic)[tp.Partition] = oc
 	}
-	_, err := n.proposeMeta(ctx, metaCommand{Op: opCommit, Group: group, Offsets: byTopic})
+	cmd := metaCommand{Op: opCommit, Group: group, Offsets: byTopic}
+	if n.cfg.Unsafe.OffsetAckBeforeCommit {
+		// Seeded bug: the commit is acknowledged once proposed; a
+		// coordinator that loses its quorum or leadership before the
+		// entry commits has acknowledged a commit nobody stores.
+		return n.proposeMetaAsync(ctx, cmd)
+	}
+	_, err := n.proposeMeta(ctx, cmd)
 	if err == nil {
 		n.metrics.offsetCommits.Inc()
 	}

@@ -81,6 +81,10 @@ func (n *Node) readBarrier(ctx context.Context, g *raftGroup) error {
 		// Seeded bug: any replica answers from its local state, so a
 		// deposed or partitioned node serves an old high watermark.
 		return nil
+	case n.cfg.Unsafe.FollowerLocalReads && !g.isLeader():
+		// Seeded bug: a follower trusts its own copy, however far
+		// behind the leader it is.
+		return nil
 	case n.cfg.Unsafe.UncommittedReads:
 		// Seeded bug: the leader trusts its own log and skips the
 		// quorum round (it reads above the commit index anyway).

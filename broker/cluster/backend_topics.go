@@ -203,6 +203,17 @@ func (n *Node) DeleteTopics(ctx context.Context, names []string) []error {
 	return errs
 }
 
+// proposeMetaAsync proposes a __meta command without waiting for it to
+// commit (only for the seeded bug Unsafe.OffsetAckBeforeCommit).
+func (n *Node) proposeMetaAsync(ctx context.Context, cmd metaCommand) error {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", cmd.Op, err)
+	}
+	_, err = n.metaRaft.proposeAsync(ctx, data, false)
+	return err
+}
+
 // proposeMeta proposes a __meta command from any node (raft forwards a
 // follower's proposal to the leader) and returns the apply result.
 func (n *Node) proposeMeta(ctx context.Context, cmd metaCommand) (any, error) {

@@ -22,6 +22,11 @@ type Config struct {
 	// AdvertisedHost and KafkaPort are what Metadata tells clients.
 	AdvertisedHost string
 	KafkaPort      int32
+	// Rack is this broker's rack (Kafka's broker.rack), registered in
+	// __meta and reported by Metadata; a partition leader points a
+	// consumer that names the same rack at this broker as its preferred
+	// read replica (KIP-392). Empty: no rack.
+	Rack string
 	// DefaultPartitions is the partition count of auto-created topics and of
 	// CreateTopics requests asking for -1.
 	DefaultPartitions int32
@@ -116,4 +121,14 @@ type Unsafe struct {
 	// applied in between, so the follower's copy of the partition
 	// diverges from the others (snapshot_stale.go).
 	SnapshotStaleState bool
+	// FollowerLocalReads lets a node that does not lead a partition serve
+	// Fetch and ListOffsets from its own copy without a ReadIndex round:
+	// a lagging or cut-off follower answers with an old high watermark
+	// (stale reads). Leaders still prove leadership, so only reads sent to
+	// followers see it.
+	FollowerLocalReads bool
+	// OffsetAckBeforeCommit answers OffsetCommit once the __meta entry is
+	// proposed, before it commits: a coordinator that loses leadership or
+	// its quorum acknowledges commits that are then lost.
+	OffsetAckBeforeCommit bool
 }

@@ -255,6 +255,12 @@ func (n *Node) unsafeNames() []string {
 	if u.SnapshotStaleState {
 		out = append(out, "snapshot-stale-state")
 	}
+	if u.FollowerLocalReads {
+		out = append(out, "follower-local-reads")
+	}
+	if u.OffsetAckBeforeCommit {
+		out = append(out, "offset-ack-before-commit")
+	}
 	return out
 }
 

@@ -14,7 +14,7 @@ import (
 // unless the seeded bug
 // Unsafe.RegistrationAttempts is set.
 func (n *Node) registerLoop(ctx context.Context) {
-	self := BrokerInfo{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: n.cfg.KafkaPort}
+	self := BrokerInfo{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: n.cfg.KafkaPort, Rack: n.cfg.Rack}
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		n.metrics.regs.Inc()

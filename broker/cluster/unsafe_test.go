@@ -65,6 +65,48 @@ func TestUnsafeFlagsChangeBehaviour(t *testing.T) {
 			r, err := old.Fetch(ctx, tp, 0, 1<<20)
 			return err != nil || r.HighWatermark == 2
 		}},
+		{"follower-local-reads", func(u *cluster.Unsafe) { u.FollowerLocalReads = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			tc, l := isolatedLeader(t, modUnsafe(unsafe, set, nil))
+			// Heal the leader and cut a follower off instead: the leader
+			// keeps leading and commits a second record without it.
+			tc.net.Heal()
+			follower := tc.node(2)
+			tc.net.Isolate(2, tc.ids...)
+			waitFor(t, 10*time.Second, "write without the follower", func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				defer cancel()
+				_, err := l.Produce(ctx, tp, makeBatch(2, -1, 0, 0), -1)
+				return err == nil
+			})
+			// A linearizable follower read cannot complete (or sees the
+			// second record); a local one answers from the old copy.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			r, err := follower.Fetch(ctx, tp, 0, 1<<20)
+			return err != nil || r.HighWatermark >= 2
+		}},
+		{"offset-ack-before-commit", func(u *cluster.Unsafe) { u.OffsetAckBeforeCommit = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
+			// A long election timeout keeps the cut-off coordinator in
+			// office while it answers.
+			tc := newTestCluster(t, 3, modUnsafe(unsafe, set, func(c *cluster.Config) { c.ElectionTicks = 100 }))
+			tc.startAll()
+			tc.waitReady(20 * time.Second)
+			var c *cluster.Node
+			waitFor(t, 20*time.Second, "coordinator", func() bool {
+				for _, id := range tc.ids {
+					if n := tc.node(id); n.CoordinatorID() == n.NodeID() {
+						c = n
+						return true
+					}
+				}
+				return false
+			})
+			tc.net.Isolate(uint64(c.NodeID()), tc.ids...)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := c.CommitOffsets(ctx, "g", map[cluster.TopicPartition]cluster.OffsetCommit{tp: {Offset: 7}})
+			return err != nil // a coordinator without its quorum cannot commit
+		}},
 		{"uncommitted-reads", func(u *cluster.Unsafe) { u.UncommittedReads = true }, func(t *testing.T, unsafe bool, set func(*cluster.Unsafe)) bool {
 			// A long election timeout keeps the cut-off leader in office
 			// while we look.

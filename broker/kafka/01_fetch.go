@@ -5,7 +5,8 @@ package kafka
 // Behavior:
 // * Reads through Backend.Fetch, which never returns data above the high
 //   watermark and proves leadership (ReadIndex) before answering; a node
-//   that is not the partition's leader answers NOT_LEADER_OR_FOLLOWER.
+//   that is not the partition's leader serves the read from its own copy
+//   once it applied the leader's read index (linearizable follower reads).
 // * v0-3 clients read message sets, not RecordBatch v2: their answers are
 //   down-converted to uncompressed messages of magic 0 (v0-1) or 1 (v2-3),
 //   records before the fetch offset left out and headers dropped, as Kafka
@@ -39,7 +40,12 @@ package kafka
 //   and lists only changed partitions, so it is answered, as Kafka answers
 //   an unknown session, with the top-level FETCH_SESSION_ID_NOT_FOUND and
 //   no partitions: the client falls back to a full fetch.
-// * Rack (v11, KIP-392) is ignored; PreferredReadReplica is -1.
+// * Rack (v11, KIP-392): the leader of a partition answers a consumer
+//   whose Rack is the --rack of another replica of the partition with that
+//   replica as PreferredReadReplica and no records (Kafka's
+//   RackAwareReplicaSelector); the consumer then fetches from it. Any
+//   replica may be chosen, lagging or not: follower reads are
+//   linearizable (ReadIndex). Otherwise PreferredReadReplica is -1.
 // * v12+: NOT_LEADER_OR_FOLLOWER carries the leader this node knows
 //   (CurrentLeader, KIP-951), and v16+ also that leader's endpoint
 //   (NodeEndpoints).
@@ -175,6 +181,11 @@ func fetchOnce(ctx context.Context, s *Server, req *kmsg.FetchRequest, names []s
 			sp.HighWatermark = res.HighWatermark
 			sp.LastStableOffset = res.LastStable
 			sp.LogStartOffset = res.LogStartOffset
+			if r := s.preferredReadReplica(req, pi); r >= 0 {
+				sp.PreferredReadReplica = r
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			data, err := fetchedRecords(tp, res.Batches, rp.FetchOffset, req.Version)
 			if err != nil {
 				s.log.Error("fetch: stored batches unreadable", "topic", tp.Topic, "partition", tp.Partition, "err", err)
@@ -274,4 +285,23 @@ func waitForAny(ctx context.Context, b Backend, req *kmsg.FetchRequest, names []
 	case <-done:
 	case <-ctx.Done():
 	}
+}
+
+// preferredReadReplica is the replica of pi, other than this leader, whose
+// broker is in the consumer's rack (v11+), or -1.
+func (s *Server) preferredReadReplica(req *kmsg.FetchRequest, pi cluster.PartitionInfo) int32 {
+	self := s.backend.NodeID()
+	if req.Version < 11 || req.Rack == "" || pi.Leader != self {
+		return -1
+	}
+	racks := map[int32]string{}
+	for _, b := range s.backend.Brokers() {
+		racks[b.ID] = b.Rack
+	}
+	for _, r := range pi.Replicas {
+		if r != self && racks[r] == req.Rack {
+			return r
+		}
+	}
+	return -1
 }

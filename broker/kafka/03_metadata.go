@@ -53,6 +53,9 @@ func handleMetadata(ctx context.Context, s *Server, _ *clientConn, req *kmsg.Met
 	for _, bi := range b.Brokers() {
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = bi.ID, bi.Host, bi.Port
+		if bi.Rack != "" {
+			rb.Rack = &bi.Rack
+		}
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	cid := b.ClusterID()

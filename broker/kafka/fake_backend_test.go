@@ -27,6 +27,7 @@ type fakeBackend struct {
 	pidErr   error // InitProducerID fails with it when set
 	coord    int32 // coordinator id; 1 = us
 	second   bool  // a second (unreachable) broker is registered
+	racks    bool  // brokers 1-3 are registered in racks r1-r3 and replicate every partition
 	jitter   bool  // Produce sleeps a random moment first, to reorder concurrent calls
 	// drops > 0: Produce drops that many more batches with ErrNotReady
 	// (Raft dropped the proposal), then calls afterDrops once.
@@ -74,6 +75,10 @@ func (f *fakeBackend) Brokers() []cluster.BrokerInfo {
 	out := []cluster.BrokerInfo{{ID: 1, Host: f.host, Port: f.port}}
 	if f.second {
 		out = append(out, cluster.BrokerInfo{ID: 2, Host: "elsewhere", Port: 9999})
+	}
+	if f.racks {
+		out = []cluster.BrokerInfo{{ID: 1, Host: f.host, Port: f.port, Rack: "r1"},
+			{ID: 2, Host: "elsewhere", Port: 9999, Rack: "r2"}, {ID: 3, Host: "elsewhere", Port: 9998, Rack: "r3"}}
 	}
 	return out
 }

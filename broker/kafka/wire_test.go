@@ -436,3 +436,41 @@ func TestProduceAcksZeroFailureClosesConnection(t *testing.T) {
 		t.Fatal("connection stayed open after a failed acks=0 produce")
 	}
 }
+
+// KIP-392: the leader sends a consumer whose rack is another replica's to
+// that replica (no records), and serves one in its own rack or none.
+func TestFetchPreferredReadReplica(t *testing.T) {
+	_, fb, addr := startServer(t, nil)
+	fb.CreateTopics(t.Context(), []cluster.TopicSpec{{Name: "racked", Partitions: 1}}, false)
+	fb.mu.Lock()
+	fb.racks = true
+	fb.topics["racked"].info.Partitions[0].Replicas = []int32{1, 2, 3}
+	fb.mu.Unlock()
+	if _, err := fb.Produce(t.Context(), tpOf("racked", 0), cluster.Batch{Raw: makeBatch(1, -1, -1), Records: 1}, -1); err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, addr)
+	for _, tc := range []struct {
+		version   int16
+		rack      string
+		preferred int32
+	}{
+		{11, "r2", 2}, {12, "r3", 3}, {12, "r1", -1}, {12, "", -1}, {12, "elsewhere", -1}, {10, "r2", -1},
+	} {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.Version = tc.version
+		fr.MaxBytes = 1 << 20
+		fr.Rack = tc.rack
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "racked"
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+		fr.Topics = append(fr.Topics, ft)
+		p := rc.roundTrip(fr).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		served := len(p.RecordBatches) > 0
+		if p.ErrorCode != 0 || p.PreferredReadReplica != tc.preferred || served != (tc.preferred < 0) {
+			t.Errorf("v%d rack %q: code %d preferred %d records %v, want preferred %d", tc.version, tc.rack, p.ErrorCode, p.PreferredReadReplica, served, tc.preferred)
+		}
+	}
+}

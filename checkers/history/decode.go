@@ -112,6 +112,7 @@ type rawOp struct {
 	Nodes   map[string][]string `json:"nodes"`
 	// Producer is optional; absent, a send's producer is idempotent.
 	Producer *string `json:"producer"`
+	Group    *string `json:"group"`
 }
 
 // parseSlow decodes a line with encoding/json, for every shape the fast
@@ -151,6 +152,9 @@ func parseSlow(line []byte, e *Entry) (msg string) {
 	if raw.Producer != nil {
 		e.Producer = *raw.Producer
 	}
+	if raw.Group != nil {
+		e.Group = *raw.Group
+	}
 	if e.Process.Nemesis || isNull(e.Value) {
 		return ""
 	}
@@ -161,6 +165,13 @@ func parseSlow(line []byte, e *Entry) (msg string) {
 		}
 		if e.Keys == nil {
 			e.Keys = []string{}
+		}
+	case FCommit, FOffsets:
+		if err := json.Unmarshal(e.Value, &e.Offsets); err != nil {
+			return fmt.Sprintf("%s value must be an object of offsets by key: %v", e.F, err)
+		}
+		if e.Offsets == nil {
+			e.Offsets = map[string]int64{}
 		}
 	case FSend, FPoll, FTxn, FRead:
 		if err := json.Unmarshal(e.Value, &e.Mops); err != nil {
@@ -185,6 +196,19 @@ func checkValue(e *Entry) (msg string) {
 	case FAssign, FSubscribe:
 		if e.Keys == nil && (e.Type == Ok || e.Type == Invoke) {
 			return fmt.Sprintf("%s %s without a list of keys", e.Type, e.F)
+		}
+		return ""
+	case FCommit, FOffsets:
+		switch {
+		case e.Group == "" && (e.Type == Invoke || e.Type == Ok):
+			return fmt.Sprintf("%s %s without a group", e.Type, e.F)
+		case e.Offsets == nil && e.Type == Ok, e.F == FCommit && e.Offsets == nil && e.Type == Invoke:
+			return fmt.Sprintf("%s %s without offsets", e.Type, e.F)
+		}
+		for k := range e.Offsets {
+			if k == "" {
+				return fmt.Sprintf("%s %s has an offset for an empty key", e.Type, e.F)
+			}
 		}
 		return ""
 	case FSend, FPoll, FTxn, FRead:

@@ -262,6 +262,33 @@ func (p *fastParser) readResult(m *Mop) {
 	p.expect(']')
 }
 
+// has reports whether the line continues with the literal s.
+func (p *fastParser) has(s string) bool {
+	return len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s
+}
+
+// offsets reads {key: offset, ...}.
+func (p *fastParser) offsets() map[string]int64 {
+	m := map[string]int64{}
+	p.expect('{')
+	if p.peek() == '}' {
+		p.i++
+		return m
+	}
+	for !p.bad {
+		k := p.istr()
+		p.expect(':')
+		if _, dup := m[k]; dup {
+			p.bad = true // let encoding/json define duplicate keys
+		}
+		m[k] = p.int()
+		if !p.more('}') {
+			break
+		}
+	}
+	return m
+}
+
 // polls reads a poll's result, {key: [[o, v], ...], ...}.
 func (p *fastParser) polls() map[string][]Record {
 	polls := make(map[string][]Record, 1)
@@ -325,6 +352,11 @@ func (d *decoder) parseFast(line []byte, e *Entry) (ok bool) {
 		}
 		e.Keys = []string{}
 		p.list(func() { e.Keys = append(e.Keys, p.istr()) })
+	case FCommit, FOffsets:
+		if p.null() {
+			break
+		}
+		e.Offsets = p.offsets()
 	default:
 		return false
 	}
@@ -332,15 +364,23 @@ func (d *decoder) parseFast(line []byte, e *Entry) (ok bool) {
 		return false
 	}
 	e.Value = json.RawMessage(line[vstart:p.i])
-	// The optional fields the recorder writes on sends, in Op's field
-	// order; any other (node, nodes) takes the slow path.
-	if p.peek() == ',' && p.i+2 < len(p.b) && p.b[p.i+2] == 'e' {
+	// The optional fields, in Op's order; "nodes" (rare) takes the slow
+	// path.
+	if p.peek() == ',' && p.has(`,"error":`) {
 		p.lit(`,"error":`)
 		e.Error = string(p.str())
 	}
-	if p.peek() == ',' {
+	if p.peek() == ',' && p.has(`,"node":`) {
+		p.lit(`,"node":`)
+		e.Node = p.istr()
+	}
+	if p.peek() == ',' && p.has(`,"producer":`) {
 		p.lit(`,"producer":`)
 		e.Producer = p.istr()
+	}
+	if p.peek() == ',' && p.has(`,"group":`) {
+		p.lit(`,"group":`)
+		e.Group = p.istr()
 	}
 	p.expect('}')
 	p.ws()

@@ -61,6 +61,9 @@ type Op struct {
 	// history without it was written by idempotent producers with one
 	// request in flight, ProducerIdempotent).
 	Producer string `json:"producer,omitempty"`
+	// Group is the consumer group of a commit or offsets operation
+	// (optional elsewhere).
+	Group string `json:"group,omitempty"`
 }
 
 // Producer kinds: the producer configurations a client process is drawn

@@ -31,6 +31,13 @@ const (
 	FAssign    = "assign"
 	FSubscribe = "subscribe"
 	FCrash     = "crash"
+	// FCommit commits consumer-group offsets (OffsetCommit): value
+	// {key: offset}, the next offset to consume per key, for Op.Group.
+	FCommit = "commit"
+	// FOffsets reads a group's committed offsets (OffsetFetch): value
+	// null on invoke, {key: offset} on completion, a key absent when the
+	// group has no commit for it.
+	FOffsets = "offsets"
 )
 
 // Entry is one validated line of the history with what the checkers need
@@ -45,6 +52,8 @@ type Entry struct {
 	Mops []Mop
 	// Keys is the decoded value of an assign or subscribe operation.
 	Keys []string
+	// Offsets is the decoded value of a commit or offsets operation.
+	Offsets map[string]int64
 	// InvokeIndex and InvokeTime locate the invocation this completion
 	// answers. For invocations, and for nemesis events that were not
 	// preceded by an invoke, they equal the entry's own Index and Time.

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -227,19 +228,32 @@ func TestFastParserMatchesSlow(t *testing.T) {
 	ops := []struct {
 		op   Op
 		mops []Mop
+		raw  string // the value, for functions without micro-operations
 	}{
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FSend}, []Mop{Send("t0/1", 17)}},
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FSend}, []Mop{{F: FSend, Key: "t0/1", Value: 17, Offset: &off, Done: true}}},
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Info, F: FSend, Error: "timeout"}, []Mop{{F: FSend, Key: "t0/1", Value: -17, Done: true}}},
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FPoll}, []Mop{{F: FPoll, Done: true, Polls: map[string][]Record{"a/0": {{1, 2}, {3, 4}}, "b/1": {}}}}},
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FRead}, []Mop{{F: FRead, Key: "k/0", From: 5, Records: []Record{{5, 9}}, HW: 6, Done: true}}},
-		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FTxn}, []Mop{Send("k/0", 1), Poll()}},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FSend}, []Mop{Send("t0/1", 17)}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FSend}, []Mop{{F: FSend, Key: "t0/1", Value: 17, Offset: &off, Done: true}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Info, F: FSend, Error: "timeout"}, []Mop{{F: FSend, Key: "t0/1", Value: -17, Done: true}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FPoll}, []Mop{{F: FPoll, Done: true, Polls: map[string][]Record{"a/0": {{1, 2}, {3, 4}}, "b/1": {}}}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FRead}, []Mop{{F: FRead, Key: "k/0", From: 5, Records: []Record{{5, 9}}, HW: 6, Done: true}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FTxn}, []Mop{Send("k/0", 1), Poll()}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FRead, Node: "n2"}, []Mop{{F: FRead, Key: "k/0", From: 5, Records: []Record{{5, 9}}, HW: 6, Done: true}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Fail, F: FRead, Error: "x", Node: "n1"}, []Mop{Read("k/0", 5)}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FCommit, Group: "g1"}, nil, `{"t0/0":5,"t0/1":0}`},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FCommit, Group: "g1", Node: "n3"}, nil, `{"t0/0":5}`},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FOffsets, Group: "g1"}, nil, `null`},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FOffsets, Group: "g1", Node: "n1"}, nil, `{}`},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Info, F: FOffsets, Group: "g1", Error: "timeout"}, nil, `null`},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Invoke, F: FSend, Producer: ProducerPlain}, []Mop{Send("t0/1", 17)}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Ok, F: FSend, Node: "n2", Producer: ProducerIdempotentInflight}, []Mop{{F: FSend, Key: "t0/1", Value: 17, Offset: &off, Done: true}}, ""},
+		{Op{Index: 0, Time: 1, Process: Client(3), Type: Info, F: FSend, Error: "timeout", Producer: ProducerIdempotent}, []Mop{{F: FSend, Key: "t0/1", Value: -17, Done: true}}, ""},
 	}
 	for i, tt := range ops {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			var buf bytes.Buffer
 			w := NewWriter(&buf, time.Now())
-			if err := tt.op.SetMops(tt.mops); err != nil {
+			if tt.raw != "" {
+				tt.op.Value = json.RawMessage(tt.raw)
+			} else if err := tt.op.SetMops(tt.mops); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Write(tt.op); err != nil {
@@ -259,7 +273,9 @@ func TestFastParserMatchesSlow(t *testing.T) {
 			}
 			if !reflect.DeepEqual(fast.Mops, slow.Mops) || fast.Op.Index != slow.Op.Index || fast.Time != slow.Time ||
 				fast.Process != slow.Process || fast.Type != slow.Type || fast.F != slow.F || fast.Error != slow.Error ||
-				!bytes.Equal(fast.Value, slow.Value) {
+				!bytes.Equal(fast.Value, slow.Value) || fast.Node != slow.Node || fast.Group != slow.Group ||
+				!reflect.DeepEqual(fast.Offsets, slow.Offsets) || fast.Node != tt.op.Node || fast.Group != tt.op.Group ||
+				fast.Producer != slow.Producer || fast.Producer != tt.op.Producer {
 				t.Errorf("fast %+v\nslow %+v", fast, slow)
 			}
 		})

@@ -23,6 +23,7 @@ type options struct {
 	kafkaPort         int
 	listenHost        string
 	advertisedAddr    string
+	rack              string
 	nodeID            uint64
 	dataDir           string
 	adminPort         int
@@ -96,6 +97,7 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka listener port (0 picks a free port)")
 	fs.StringVar(&o.listenHost, "listen-host", "0.0.0.0", "address the Kafka and admin listeners bind to")
 	fs.StringVar(&o.advertisedAddr, "advertised-addr", "", "host name clients are told to connect to (default: the host name)")
+	fs.StringVar(&o.rack, "rack", "", "this broker's rack (Kafka's broker.rack): consumers naming it (client.rack) are sent here to read the partitions it replicates (KIP-392)")
 	fs.Uint64Var(nodeID, "node-id", 1, "this node's id (>= 1), its Raft id in every group")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the node's store (required)")
 	fs.IntVar(&o.adminPort, "admin-port", 9644, "admin HTTP port: /healthz /readyz /status /metrics /admin/... (0 picks a free port)")
@@ -125,6 +127,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.BoolVar(&o.unsafe.CommitBeforeMarkers, "unsafe-commit-before-markers", false, "SEEDED BUG: answer EndTxn before the transaction markers are replicated")
 	fs.BoolVar(&o.unsafe.NoTxnVerification, "unsafe-no-txn-verification", false, "SEEDED BUG: append transactional batches without checking their transaction is ongoing")
 	fs.BoolVar(&o.unsafe.SnapshotStaleState, "unsafe-snapshot-stale-state", false, "SEEDED BUG: send partition snapshots holding the state of the last compaction under the current applied index")
+	fs.BoolVar(&o.unsafe.FollowerLocalReads, "unsafe-follower-local-reads", false, "SEEDED BUG: a follower serves Fetch/ListOffsets from its local log without ReadIndex")
+	fs.BoolVar(&o.unsafe.OffsetAckBeforeCommit, "unsafe-offset-ack-before-commit", false, "SEEDED BUG: answer OffsetCommit before the __meta entry commits")
 }
 
 // printUsage writes the --help text: the global flags with their defaults
@@ -320,6 +324,8 @@ func (o *options) unsafeFlags() []string {
 	add(u.CommitBeforeMarkers, "--unsafe-commit-before-markers")
 	add(u.NoTxnVerification, "--unsafe-no-txn-verification")
 	add(u.SnapshotStaleState, "--unsafe-snapshot-stale-state")
+	add(u.FollowerLocalReads, "--unsafe-follower-local-reads")
+	add(u.OffsetAckBeforeCommit, "--unsafe-offset-ack-before-commit")
 	sort.Strings(out)
 	return out
 }

@@ -114,6 +114,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		AdminAddr:                    net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
 		AdvertisedHost:               advertised,
 		KafkaPort:                    int32(kln.Addr().(*net.TCPAddr).Port),
+		Rack:                         o.rack,
 		DefaultPartitions:            int32(o.defaultPartitions),
 		AutoCreateTopics:             o.autoCreateTopics,
 		Unsafe:                       o.unsafe,
