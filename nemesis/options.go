@@ -17,6 +17,9 @@ var (
 	FamilyPartition = history.NemesisPartition.Name
 	FamilyLoss      = history.NemesisLoss.Name
 	FamilyDelay     = history.NemesisDelay.Name
+	FamilyPowerLoss = history.NemesisPowerLoss.Name
+	FamilyCrash     = history.NemesisCrash.Name
+	FamilyCorrupt   = history.NemesisCorrupt.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
 	// NewScheduler accepts and ignores it (and any other family that is
 	// not scheduled) so the CLI list can be passed as is.
@@ -81,6 +84,13 @@ type Options struct {
 	LossProbes int
 	// ActionTimeout bounds one fault action including its verification.
 	ActionTimeout time.Duration
+	// CorruptKinds are the damages corrupt draws from (CorruptKinds);
+	// empty means all of them.
+	CorruptKinds []string
+	// OnRefused, if set, is called (under the scheduler's lock, so it must
+	// not call back into the Scheduler) when a node refuses its damaged
+	// store: the hook for replacing it through a membership change.
+	OnRefused func(Refusal) `json:"-"`
 }
 
 // scheduledFamilies lists the families the scheduler runs, in the table's
@@ -135,6 +145,14 @@ func (o Options) withDefaults() (Options, error) {
 	for _, g := range o.Grudges {
 		if !slices.Contains(GrudgeNames, g) {
 			return o, fmt.Errorf("unknown grudge %q (want any of %v)", g, GrudgeNames)
+		}
+	}
+	if len(o.CorruptKinds) == 0 {
+		o.CorruptKinds = CorruptKinds
+	}
+	for _, k := range o.CorruptKinds {
+		if !slices.Contains(CorruptKinds, k) {
+			return o, fmt.Errorf("unknown corruption %q (want any of %v)", k, CorruptKinds)
 		}
 	}
 	o.LeaderGroup = cmp.Or(o.LeaderGroup, DefaultLeaderGroup)
