@@ -327,6 +327,11 @@ func (c *Config) NodeBrokerArgs() []string {
 	if c.SnapshotEntries > 0 || c.SnapshotCatchUp > 0 {
 		out = append(out, "--snapshot-catchup-entries", strconv.FormatUint(c.SnapshotCatchUp, 10))
 	}
+	if history.NeedFaultFS(c.Faults()) {
+		// The durability faults need the fault-injection file system
+		// under the store; it behaves as the real disk until one fires.
+		out = append(out, "--fault-fs")
+	}
 	return append(out, c.BrokerArgs...)
 }
 

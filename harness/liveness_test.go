@@ -30,7 +30,7 @@ func TestLivenessResult(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := livenessResult(tc.exits, tc.stuck, base)
+			res := livenessResult(tc.exits, tc.stuck, nil, base)
 			if res.Valid != tc.valid {
 				t.Fatalf("valid = %v, want %v", res.Valid, tc.valid)
 			}
