@@ -68,6 +68,8 @@ type historyFacts struct {
 	okByF   map[string]int
 	// sends are the ok sends per key: invocation and completion times.
 	sends map[string][]span
+	// durability are the durability nemeses' results.
+	durability durabilityFacts
 }
 
 type span struct{ from, to time.Duration }
@@ -85,7 +87,11 @@ func readHistoryFacts(ctx context.Context, path string) (historyFacts, error) {
 		for i := range batch {
 			e := &batch[i]
 			tr.Observe(e)
-			if !e.IsClient() || e.Type != history.Ok {
+			if !e.IsClient() {
+				hf.durability.observe(e)
+				continue
+			}
+			if e.Type != history.Ok {
 				continue
 			}
 			hf.okByF[e.F]++
@@ -114,12 +120,16 @@ func coverageResult(in coverageInput) *checkers.Extra {
 	c.faultWindows()
 	c.counter("group rebalances", "chronik_group_rebalances_total", "join phases the group coordinators completed")
 	c.commits()
+	c.durability()
 	fields := map[string]any{
 		"rows":                      c.rows,
 		"warnings":                  c.warnings,
 		"leader_elections_by_group": c.byGroup,
 		"fault_windows":             c.windows,
 		"snapshot_thresholds":       map[string]uint64{"entries": c.entries(), "catchup_entries": in.snapshotCatchUp},
+	}
+	if c.powerLossDrops != nil {
+		fields["power_losses"] = powerLossTable(c.powerLossDrops)
 	}
 	if in.metrics != nil {
 		fields["metrics"] = map[string]any{"scrapes": in.metrics.Scrapes, "failed": in.metrics.Failed,
@@ -137,6 +147,8 @@ type coverage struct {
 	warnings []string
 	byGroup  map[string]int
 	windows  map[string]int
+	// powerLossDrops are the power losses, for the "power_losses" field.
+	powerLossDrops []nodeLoss
 }
 
 func (c *coverage) entries() uint64 {
