@@ -50,6 +50,9 @@ type Config struct {
 type FaultKnobs struct {
 	Targets     []string `json:"targets,omitempty"`
 	Grudges     []string `json:"grudges,omitempty"`
+	// CorruptKinds are the damages the corrupt nemesis draws from
+	// (flip-bits, truncate-wal, remove-file); empty means all.
+	CorruptKinds []string `json:"corrupt_kinds,omitempty"`
 	LeaderGroup string   `json:"leader_group,omitempty"`
 	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
@@ -125,6 +128,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // of nemesis functions that this harness has (history.NemesisNames).
 var KnownNemeses = history.NemesisNames()
 
+// corruptKindsHelp lists the corrupt nemesis's damages for --help.
+var corruptKindsHelp = strings.Join(nemesis.CorruptKinds, ",")
+
 // DefaultConfig is `make chaos`: 3 nodes, 60 s, the staggered start and
 // leader kills.
 func DefaultConfig() Config {
@@ -182,7 +188,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nemesis, brokerArgs, targets, grudges string
+	var nemesis, brokerArgs, targets, grudges, corruptKinds string
 	var delay time.Duration
 	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
@@ -201,6 +207,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
 	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")
 	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
+	fs.StringVar(&corruptKinds, "corrupt-kinds", "", "damages the corrupt nemesis draws from: "+corruptKindsHelp+" (default all)")
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
@@ -231,6 +238,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.Delay = Duration(delay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
+	cfg.CorruptKinds = splitList(corruptKinds)
 	cfg.BrokerArgs = strings.Fields(brokerArgs)
 	cfg.CommandLine = append([]string{"chaos", "run"}, args...)
 	if err := cfg.Validate(); err != nil {
@@ -285,6 +293,7 @@ func (c *Config) Validate() error {
 		{"nemesis", c.Nemesis, KnownNemeses},
 		{"target", c.Targets, nemesis.TargetNames},
 		{"grudge", c.Grudges, nemesis.GrudgeNames},
+		{"corruption", c.CorruptKinds, nemesis.CorruptKinds},
 	} {
 		for _, v := range list.given {
 			if !slices.Contains(list.want, v) {

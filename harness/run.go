@@ -200,7 +200,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	sched, err := nemesis.NewScheduler(nemesis.Options{
 		Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D(),
 		Targets: r.cfg.Targets, Grudges: r.cfg.Grudges, LeaderGroup: r.cfg.LeaderGroup,
-		LossPercent: r.cfg.LossPercent, Delay: r.cfg.Delay.D(),
+		LossPercent: r.cfg.LossPercent, Delay: r.cfg.Delay.D(), CorruptKinds: r.cfg.CorruptKinds,
 	},
 		c, SubRand(r.cfg.Seed, "nemesis"), r.log.With("component", "nemesis"))
 	if err != nil {
