@@ -51,7 +51,7 @@ type FaultKnobs struct {
 	Targets     []string `json:"targets,omitempty"`
 	Grudges     []string `json:"grudges,omitempty"`
 	// CorruptKinds are the damages the corrupt nemesis draws from
-	// (flip-bits, truncate-wal, remove-file); empty means all.
+	// (nemesis.CorruptKinds); empty means nemesis.DefaultCorruptKinds.
 	CorruptKinds []string `json:"corrupt_kinds,omitempty"`
 	LeaderGroup string   `json:"leader_group,omitempty"`
 	// LossPercent and Delay size the loss and delay faults.
@@ -129,7 +129,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 var KnownNemeses = history.NemesisNames()
 
 // corruptKindsHelp lists the corrupt nemesis's damages for --help.
-var corruptKindsHelp = strings.Join(nemesis.CorruptKinds, ",")
+var corruptKindsHelp, defaultCorruptKindsHelp = strings.Join(nemesis.CorruptKinds, ","), strings.Join(nemesis.DefaultCorruptKinds, ",")
 
 // DefaultConfig is `make chaos`: 3 nodes, 60 s, the staggered start and
 // leader kills.
@@ -207,7 +207,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
 	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")
 	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
-	fs.StringVar(&corruptKinds, "corrupt-kinds", "", "damages the corrupt nemesis draws from: "+corruptKindsHelp+" (default all)")
+	fs.StringVar(&corruptKinds, "corrupt-kinds", "", "damages the corrupt nemesis draws from: "+corruptKindsHelp+" (default "+defaultCorruptKindsHelp+")")
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")

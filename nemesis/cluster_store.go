@@ -69,6 +69,15 @@ const (
 // CorruptKinds lists the corruption kinds, in the order draws index them.
 var CorruptKinds = []string{CorruptFlip, CorruptTruncateWAL, CorruptRemove}
 
+// DefaultCorruptKinds are the kinds corrupt draws from when
+// Options.CorruptKinds is empty: remove-file is left out because no store
+// can see every removal (the only WAL of a node that never flushed
+// removed leaves a valid empty store: the node comes back with amnesia,
+// which Raft does not survive), and the broker answers the ones it could
+// see with exit 1 or a panic rather than a refusal (README, Durability
+// nemeses); ask for it with --corrupt-kinds.
+var DefaultCorruptKinds = []string{CorruptFlip, CorruptTruncateWAL}
+
 // Corruption says what CorruptStore does. Every choice comes from Seed, so
 // a run's damage can be replayed.
 type Corruption struct {

@@ -85,7 +85,7 @@ type Options struct {
 	// ActionTimeout bounds one fault action including its verification.
 	ActionTimeout time.Duration
 	// CorruptKinds are the damages corrupt draws from (CorruptKinds);
-	// empty means all of them.
+	// empty means DefaultCorruptKinds.
 	CorruptKinds []string
 	// OnRefused, if set, is called (under the scheduler's lock, so it must
 	// not call back into the Scheduler) when a node refuses its damaged
@@ -148,7 +148,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	if len(o.CorruptKinds) == 0 {
-		o.CorruptKinds = CorruptKinds
+		o.CorruptKinds = DefaultCorruptKinds
 	}
 	for _, k := range o.CorruptKinds {
 		if !slices.Contains(CorruptKinds, k) {
