@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,7 +96,7 @@ func (c *Cluster) checkExit(ctx context.Context, n *node) {
 	n.mu.Lock()
 	seen := s.FinishedAt == n.lastExit
 	n.lastExit = s.FinishedAt
-	expected := n.expectDown
+	expected := n.expectDown || slices.Contains(n.expectCodes, s.ExitCode)
 	n.mu.Unlock()
 	if seen || expected {
 		return

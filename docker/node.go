@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -28,9 +29,12 @@ type node struct {
 	logFile *os.File
 
 	mu         sync.Mutex
-	expectDown bool     // the harness stopped or killed it; an exit is not a crash
-	lastExit   string   // FinishedAt of the last exit examined, to report each exit once
-	tailBuf    []string // ring of recent log lines
+	expectDown bool // the harness stopped or killed it; an exit is not a crash
+	// expectCodes are exit codes a fault made the broker exit with on its
+	// own (a power loss, a crash point, a refused store): not a crash.
+	expectCodes []int
+	lastExit    string   // FinishedAt of the last exit examined, to report each exit once
+	tailBuf     []string // ring of recent log lines
 }
 
 const tailLines = 200
@@ -38,6 +42,12 @@ const tailLines = 200
 func (n *node) setExpectDown(v bool) {
 	n.mu.Lock()
 	n.expectDown = v
+	n.mu.Unlock()
+}
+
+func (n *node) setExpectCodes(codes []int) {
+	n.mu.Lock()
+	n.expectCodes = slices.Clone(codes)
 	n.mu.Unlock()
 }
 
@@ -63,6 +73,11 @@ func (n *node) tail(k int) []string {
 // alone. The container keeps its filesystem, so the broker's data dir
 // survives kills and restarts.
 func (c *Cluster) Start(ctx context.Context, name string) error {
+	return c.start(ctx, name, nil)
+}
+
+// start starts a node with the exits of codes expected (and no other).
+func (c *Cluster) start(ctx context.Context, name string, codes []int) error {
 	n, err := c.node(name)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -78,6 +93,7 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 		return fmt.Errorf("start %s: node is paused (unpause it instead)", name)
 	}
 	n.setExpectDown(false)
+	n.setExpectCodes(codes)
 	if _, err := c.eng.cli.ContainerStart(ctx, n.cid, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}

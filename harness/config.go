@@ -48,9 +48,12 @@ type Config struct {
 // FaultKnobs are the nemesis knobs passed to the scheduler (zero: its
 // defaults).
 type FaultKnobs struct {
-	Targets     []string `json:"targets,omitempty"`
-	Grudges     []string `json:"grudges,omitempty"`
-	LeaderGroup string   `json:"leader_group,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	Grudges []string `json:"grudges,omitempty"`
+	// CorruptKinds are the damages the corrupt nemesis draws from
+	// (nemesis.CorruptKinds); empty means nemesis.DefaultCorruptKinds.
+	CorruptKinds []string `json:"corrupt_kinds,omitempty"`
+	LeaderGroup  string   `json:"leader_group,omitempty"`
 	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
 	Delay       Duration `json:"delay,omitempty"`
@@ -135,6 +138,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // of nemesis functions that this harness has (history.NemesisNames).
 var KnownNemeses = history.NemesisNames()
 
+// corruptKindsHelp lists the corrupt nemesis's damages for --help.
+var corruptKindsHelp, defaultCorruptKindsHelp = strings.Join(nemesis.CorruptKinds, ","), strings.Join(nemesis.DefaultCorruptKinds, ",")
+
 // DefaultConfig is `make chaos`: 3 nodes, 60 s, the staggered start and
 // leader kills.
 func DefaultConfig() Config {
@@ -193,7 +199,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nemesis, brokerArgs, targets, grudges string
+	var nemesis, brokerArgs, targets, grudges, corruptKinds string
 	var delay time.Duration
 	var clientModes, producers string
 	var timeLimit, interval, opTimeout, startGap, longGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
@@ -213,6 +219,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
 	fs.StringVar(&targets, "targets", "", "node selections kill and pause draw from: one,leader,minority,majority,all (default all of them)")
 	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
+	fs.StringVar(&corruptKinds, "corrupt-kinds", "", "damages the corrupt nemesis draws from: "+corruptKindsHelp+" (default "+defaultCorruptKindsHelp+")")
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
@@ -249,6 +256,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.Delay = Duration(delay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
+	cfg.CorruptKinds = splitList(corruptKinds)
 	cfg.BrokerArgs = strings.Fields(brokerArgs)
 	cfg.CommandLine = append([]string{"chaos", "run"}, args...)
 	if err := cfg.Validate(); err != nil {
@@ -305,6 +313,7 @@ func (c *Config) Validate() error {
 		{"grudge", c.Grudges, nemesis.GrudgeNames},
 		{"client mode", c.ClientModes, nemesis.ClientModes},
 		{"producer", c.Producers, history.ProducerKinds},
+		{"corruption", c.CorruptKinds, nemesis.CorruptKinds},
 	} {
 		for _, v := range list.given {
 			if !slices.Contains(list.want, v) {
@@ -346,6 +355,11 @@ func (c *Config) NodeBrokerArgs() []string {
 	}
 	if c.SnapshotEntries > 0 || c.SnapshotCatchUp > 0 {
 		out = append(out, "--snapshot-catchup-entries", strconv.FormatUint(c.SnapshotCatchUp, 10))
+	}
+	if history.NeedFaultFS(c.Faults()) {
+		// The durability faults need the fault-injection file system
+		// under the store; it behaves as the real disk until one fires.
+		out = append(out, "--fault-fs")
 	}
 	return append(out, c.BrokerArgs...)
 }

@@ -74,6 +74,8 @@ type historyFacts struct {
 	// infoSends are the send operations left indefinite: invocation and
 	// completion times.
 	infoSends []span
+	// durability are the durability nemeses' results.
+	durability durabilityFacts
 }
 
 type span struct{ from, to time.Duration }
@@ -101,7 +103,11 @@ func readHistoryFacts(ctx context.Context, path string) (historyFacts, error) {
 					hf.infoSends = append(hf.infoSends, span{e.InvokeTime, e.Time})
 				}
 			}
-			if !e.IsClient() || e.Type != history.Ok {
+			if !e.IsClient() {
+				hf.durability.observe(e)
+				continue
+			}
+			if e.Type != history.Ok {
 				continue
 			}
 			hf.okByF[e.F]++
@@ -130,12 +136,16 @@ func coverageResult(in coverageInput) *checkers.Extra {
 	c.faultWindows()
 	c.counter("group rebalances", "chronik_group_rebalances_total", "join phases the group coordinators completed")
 	c.commits()
+	c.durability()
 	fields := map[string]any{
 		"rows":                      c.rows,
 		"warnings":                  c.warnings,
 		"leader_elections_by_group": c.byGroup,
 		"fault_windows":             c.windows,
 		"snapshot_thresholds":       map[string]uint64{"entries": c.entries(), "catchup_entries": in.snapshotCatchUp},
+	}
+	if c.powerLossDrops != nil {
+		fields["power_losses"] = powerLossTable(c.powerLossDrops)
 	}
 	if in.metrics != nil {
 		fields["metrics"] = map[string]any{"scrapes": in.metrics.Scrapes, "failed": in.metrics.Failed,
@@ -153,6 +163,8 @@ type coverage struct {
 	warnings []string
 	byGroup  map[string]int
 	windows  map[string]int
+	// powerLossDrops are the power losses, for the "power_losses" field.
+	powerLossDrops []nodeLoss
 }
 
 func (c *coverage) entries() uint64 {

@@ -8,6 +8,7 @@ import (
 	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/docker"
+	"github.com/chronik-chaos/chronik/nemesis"
 )
 
 // LivenessName is the liveness checker's section in results.json.
@@ -22,6 +23,11 @@ const (
 	// AnomalyNotRecovered: after the final heal a node did not become
 	// ready within the recovery wait.
 	AnomalyNotRecovered = "not-recovered"
+	// AnomalyRefusedCorruptStore: a node refused to start on the store the
+	// corrupt nemesis damaged (exit code 3, its error naming the file).
+	// That is the broker doing what it must, so it is reported but allowed
+	// (not fatal): the node stays down for the rest of the run.
+	AnomalyRefusedCorruptStore = "refused-corrupt-store"
 )
 
 // notRecovered describes a node that was not ready after the heal.
@@ -37,9 +43,21 @@ type notRecovered struct {
 // a node died on its own (clients just fail over), so the container
 // engine's record of unexpected exits is checked here, each with the node's
 // last log lines; and a node that never became ready again after the final
-// heal is reported with its state. Times are history times (ns since base).
-func livenessResult(exits []docker.Exit, stuck []notRecovered, base time.Time) *checkers.Extra {
+// heal is reported with its state. A node that refused its damaged store
+// (refused) is neither: it is an allowed refused-corrupt-store. Times are
+// history times (ns since base).
+func livenessResult(exits []docker.Exit, stuck []notRecovered, refused []nemesis.Refusal, base time.Time) *checkers.Extra {
 	col := verdict.NewCollector(maxLogExamples)
+	for _, r := range refused {
+		why := fmt.Sprintf("%s refused to start on its damaged store (exit code %d; %s %s): %s", r.Node, r.ExitCode, r.Corrupted.Kind, r.Corrupted.File, r.Err)
+		if r.File != "" {
+			why += "; the broker named " + r.File
+		}
+		col.Add(AnomalyRefusedCorruptStore, verdict.Case{
+			Ops: []int64{}, Fatal: false, Explanation: why,
+			Time: verdict.At(int64(r.At.Sub(base))), Node: r.Node, Log: tailLines(r.Node, []string{r.Line}),
+		})
+	}
 	for _, e := range exits {
 		why := fmt.Sprintf("%s exited on its own with code %d", e.Node, e.ExitCode)
 		if e.OOM {
@@ -61,10 +79,14 @@ func livenessResult(exits []docker.Exit, stuck []notRecovered, base time.Time) *
 		})
 	}
 	errs := col.Errors()
+	fatal := 0
+	for _, a := range errs {
+		fatal += a.FatalCount
+	}
 	return &checkers.Extra{
-		Valid:  verdict.Of(len(errs) == 0),
+		Valid:  verdict.Of(fatal == 0),
 		Errors: errs,
-		Fields: map[string]any{"unexpected_exits": len(exits)},
+		Fields: map[string]any{"unexpected_exits": len(exits), "refused_stores": len(refused)},
 	}
 }
 

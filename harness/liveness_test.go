@@ -2,11 +2,13 @@ package harness
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/docker"
+	"github.com/chronik-chaos/chronik/nemesis"
 )
 
 func TestLivenessResult(t *testing.T) {
@@ -30,7 +32,7 @@ func TestLivenessResult(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := livenessResult(tc.exits, tc.stuck, base)
+			res := livenessResult(tc.exits, tc.stuck, nil, base)
 			if res.Valid != tc.valid {
 				t.Fatalf("valid = %v, want %v", res.Valid, tc.valid)
 			}
@@ -57,6 +59,41 @@ func TestLivenessResult(t *testing.T) {
 				if len(want.Log) > 0 && want.Log[0].Text != "" && ex.Log[0] != want.Log[0] {
 					t.Errorf("%s cites %+v, want %+v", name, ex.Log[0], want.Log[0])
 				}
+			}
+		})
+	}
+}
+
+// A node that refused its damaged store is reported as an allowed
+// refused-corrupt-store with its line, and alone leaves the verdict valid;
+// with an unexpected exit the verdict is invalid all the same.
+func TestLivenessRefusedStore(t *testing.T) {
+	base := time.Date(2026, 11, 27, 11, 40, 0, 0, time.UTC)
+	ref := nemesis.Refusal{Node: "n2", At: base.Add(30 * time.Second), ExitCode: 3, File: "/data/000004.log", Err: "pebble WAL corrupt",
+		Line:      `level=ERROR msg="refusing to start: the store is corrupt" file=/data/000004.log`,
+		Corrupted: nemesis.Corrupted{Kind: nemesis.CorruptFlip, File: "000004.log"}}
+	exit := docker.Exit{Node: "n1", At: base.Add(12 * time.Second), ExitCode: 1}
+	tests := []struct {
+		name  string
+		exits []docker.Exit
+		valid verdict.Validity
+	}{
+		{"refusal only", nil, verdict.True},
+		{"refusal and a crash", []docker.Exit{exit}, verdict.False},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := livenessResult(tt.exits, nil, []nemesis.Refusal{ref}, base)
+			if res.Valid != tt.valid {
+				t.Fatalf("valid = %v, want %v", res.Valid, tt.valid)
+			}
+			a := res.Errors[AnomalyRefusedCorruptStore]
+			if a == nil || a.Count != 1 || a.FatalCount != 0 || len(a.Examples) != 1 {
+				t.Fatalf("refused-corrupt-store = %+v, want one allowed case", a)
+			}
+			ex := a.Examples[0]
+			if ex.Node != "n2" || len(ex.Log) != 1 || ex.Log[0].Text != ref.Line || !strings.Contains(ex.Explanation, "/data/000004.log") {
+				t.Errorf("example %+v", ex)
 			}
 		})
 	}

@@ -134,13 +134,22 @@ func (r *runner) waitReady(ctx context.Context, bound time.Duration, need int) (
 		need = len(r.cluster.Nodes())
 	}
 	c := r.cluster
+	// Nodes that refused their damaged store stay down: after the heal
+	// nobody waits for them (liveness reports them).
+	down := map[string]bool{}
+	for _, rf := range r.refused() {
+		down[rf.Node] = true
+	}
+	if !strict {
+		need -= len(down)
+	}
 	deadline := time.Now().Add(bound)
 	ready := map[string]bool{}
 	lastErr := map[string]string{}
 	for {
 		var waiting []string
 		for _, n := range c.Nodes() {
-			if ready[n] {
+			if ready[n] || !strict && down[n] {
 				continue
 			}
 			actx, cancel := context.WithTimeout(ctx, time.Second)
@@ -321,7 +330,7 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	if err != nil {
 		return infra("check history: %w", err)
 	}
-	res.Add(LivenessName, livenessResult(exits, r.stuck, r.histBase))
+	res.Add(LivenessName, livenessResult(exits, r.stuck, r.refused(), r.histBase))
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
 	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
@@ -371,4 +380,13 @@ func CountsLine(counts map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", n, counts[n])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// refused lists the nodes that refused their damaged store (the corrupt
+// nemesis); none before the scheduler exists.
+func (r *runner) refused() []nemesis.Refusal {
+	if r.sched == nil {
+		return nil
+	}
+	return r.sched.Refused()
 }

@@ -201,6 +201,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 		Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D(),
 		Targets: r.cfg.Targets, Grudges: r.cfg.Grudges, LeaderGroup: r.cfg.LeaderGroup,
 		LossPercent: r.cfg.LossPercent, Delay: r.cfg.Delay.D(), ClientModes: r.cfg.ClientModes,
+		CorruptKinds: r.cfg.CorruptKinds,
 	},
 		c, SubRand(r.cfg.Seed, "nemesis"), r.log.With("component", "nemesis"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -51,6 +52,11 @@ type ValidateRow struct {
 	// catalogue (`chaos validate`, the nightly) always runs it. Its bug
 	// is then also shown by an in-process broker test.
 	Extended bool
+	// Contrast marks a row that runs a bug under a fault that is not
+	// expected to expose it, to show why another fault exists (no-fsync
+	// under plain kill: the page cache survives a SIGKILL). Its caught
+	// count is shown but asked for by nothing (AllCaught skips it).
+	Contrast bool
 }
 
 // Registration patience of the broker (broker/cluster/registration.go):
@@ -202,6 +208,7 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Expect: "lost-commit, join-reread (offsets)", Extended: true,
 		},
 	)
+	rows = append(rows, durabilityRows(tl)...)
 	if short {
 		kept := rows[:0]
 		for _, r := range rows {
@@ -214,6 +221,9 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 	families := [][]string{
 		{nemesis.FamilyKill}, {nemesis.FamilyPause}, {nemesis.FamilyPartition},
 		{nemesis.FamilyLoss}, {nemesis.FamilyDelay}, {nemesis.FamilyClient},
+		// The durability families, with kill and partition, power loss
+		// of every node at once included.
+		{nemesis.FamilyPowerLoss, nemesis.FamilyCrash, nemesis.FamilyCorrupt, nemesis.FamilyKill, nemesis.FamilyPartition},
 		{nemesis.FamilyKill, nemesis.FamilyPause, nemesis.FamilyPartition, nemesis.FamilyLoss, nemesis.FamilyDelay, nemesis.FamilyClient},
 	}
 	if short {
@@ -234,8 +244,12 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			// Half the families also check linearizability of reads.
 			workload = WorkloadLog
 		}
+		name := "correct-" + joinPlus(fam)
+		if slices.Contains(fam, nemesis.FamilyPowerLoss) {
+			name = "correct-durability"
+		}
 		rows = append(rows, ValidateRow{
-			Name: "correct-" + joinPlus(fam), Control: true, Runs: runs,
+			Name: name, Control: true, Runs: runs,
 			Workload: workload, Nemesis: fam, LeaderGroup: nemesis.AnyGroup,
 			Interval: 8 * time.Second, TimeLimit: tl(90*time.Second, 40*time.Second),
 		})
@@ -251,4 +265,48 @@ func joinPlus(s []string) string {
 		return "none"
 	}
 	return s[0]
+}
+
+// durabilityRows are the seeded durability bugs, each under power-loss,
+// which must catch it, and under plain kill, which must not (a SIGKILLed
+// container keeps the page cache, so writes never fsynced survive it: the
+// reason the power-loss fault exists). The correct broker runs under them
+// in Catalogue's families (correct-durability).
+func durabilityRows(tl func(full, short time.Duration) time.Duration) []ValidateRow {
+	var rows []ValidateRow
+	for _, b := range []struct{ name, flag, expect string }{
+		// Acknowledged writes were on no disk: power lost on every node at
+		// once, they are gone from every copy.
+		{"no-fsync", "--unsafe-no-fsync", "lost-write (the acknowledged records are on no disk after the power loss)"},
+		// A Ready's entries are applied and answered before they are
+		// durable on the leader: a power loss of every node takes back
+		// what was applied.
+		{"apply-before-save", "--unsafe-apply-before-save", "lost-write, or a node refusing its store (applied index beyond its log)"},
+	} {
+		rows = append(rows, ValidateRow{
+			Name: b.name, Bug: b.flag, BrokerArgs: []string{b.flag},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss},
+			Targets:  []string{nemesis.TargetAll},
+			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 30*time.Second),
+			Expect: b.expect, Extended: true,
+		}, ValidateRow{
+			Name: b.name + "-kill", Bug: b.flag, BrokerArgs: []string{b.flag},
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyKill},
+			Targets:  []string{nemesis.TargetAll},
+			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 30*time.Second),
+			Expect: "nothing: a SIGKILL keeps the page cache, so what was written but not fsynced survives", Extended: true, Contrast: true,
+		})
+	}
+	rows = append(rows, ValidateRow{
+		// Under power loss a forgotten vote is forgotten by the disk as
+		// well as by the broker: whether the history (not only the
+		// raft-safety log check) now shows it.
+		Name: "forget-hardstate-power-loss", Bug: "--unsafe-forget-hardstate", BrokerArgs: []string{"--unsafe-forget-hardstate"},
+		Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss, nemesis.FamilyLoss},
+		Targets: []string{nemesis.TargetOne, nemesis.TargetMinority, nemesis.TargetMajority}, LossPercent: 35,
+		Interval: 2 * time.Second, TimeLimit: 90 * time.Second,
+		Expect:   "term-regression or election-safety (raft-safety); lost-write or inconsistent-offsets in the history",
+		Extended: true, Probabilistic: true,
+	})
+	return rows
 }

@@ -82,7 +82,10 @@ type preflighter interface {
 // that follow are verified between every pair of nodes, then the network,
 // then broker settings, which need every broker up to be told. A new family
 // adds its constructor here, next to its row in history.NemesisFamilies.
-var newFaults = []func() fault{newPauseFault, newKillFault, newPartitionFault, newLossFault, newDelayFault, newClientFault}
+var newFaults = []func() fault{
+	newPauseFault, newPowerLossFault, newCrashFault, newCorruptFault, newKillFault,
+	newPartitionFault, newLossFault, newDelayFault, newClientFault,
+}
 
 // held is the record of a fault that takes nodes out of service (kill,
 // pause): the nodes it took and has not given back.

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 )
@@ -29,10 +30,11 @@ func (k *killFault) stop(ctx context.Context, s *Scheduler, rec Recorder) error 
 func (*killFault) reapply(context.Context, *Scheduler, string, bool) (Value, error) { return nil, nil }
 
 // heal starts every node that is not running or paused, whoever stopped it
-// (a broker that exited on its own too), so that the heals after it and the
+// (a broker that exited on its own too), except the nodes that refused
+// their store (they stay down, see Scheduler.Refused), so that the heals after it and the
 // recovery wait see the whole cluster.
 func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error {
-	down := s.nodesIn(ctx, func(st NodeState) bool { return !isLive(st) })
+	down := slices.DeleteFunc(s.nodesIn(ctx, func(st NodeState) bool { return !isLive(st) }), s.isRefused)
 	if len(down) == 0 {
 		clear(k.held)
 		return nil
@@ -56,39 +58,47 @@ func (nf *nodeFault) restart(ctx context.Context, s *Scheduler, rec Recorder, no
 		v["final"] = true
 	}
 	return action(ctx, rec, nf.fam.Stop, v, func(ctx context.Context) (Value, error) {
-		states, reapplied := Value{}, Value{}
-		verified := Value{"state": states}
-		for _, n := range nodes {
-			s.pending[n] = true
-		}
-		defer clear(s.pending)
-		for _, n := range nodes {
-			if err := s.c.Start(ctx, n); err != nil {
-				return verified, fmt.Errorf("start %s: %w", n, err)
-			}
-			st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st == Running })
-			states[n] = string(st)
-			if err != nil {
-				return verified, err
-			}
-			delete(nf.held, n)
-		}
-		if final {
-			return verified, nil
-		}
-		for _, n := range nodes {
-			r, err := s.reapply(ctx, n, true)
-			delete(s.pending, n)
-			if len(r) > 0 {
-				reapplied[n] = r
-				verified["reapplied"] = reapplied
-			}
-			if err != nil {
-				return verified, err
-			}
-		}
-		// A node restarted together with all its uncut peers could not be
-		// measured against a peer with its faults; now they all have them.
-		return verified, s.proveDeferred(ctx, verified)
+		verified := Value{}
+		return verified, nf.startNodes(ctx, s, nodes, final, verified)
 	})
+}
+
+// startNodes starts nodes, verifies they run, gives them back and, unless
+// final, has every fault re-apply itself to them; what it verified goes
+// into verified ("state", "reapplied").
+func (nf *nodeFault) startNodes(ctx context.Context, s *Scheduler, nodes []string, final bool, verified Value) error {
+	states, reapplied := Value{}, Value{}
+	verified["state"] = states
+	for _, n := range nodes {
+		s.pending[n] = true
+	}
+	defer clear(s.pending)
+	for _, n := range nodes {
+		if err := s.c.Start(ctx, n); err != nil {
+			return fmt.Errorf("start %s: %w", n, err)
+		}
+		st, err := waitState(ctx, s.c, n, func(st NodeState) bool { return st == Running })
+		states[n] = string(st)
+		if err != nil {
+			return err
+		}
+		delete(nf.held, n)
+	}
+	if final {
+		return nil
+	}
+	for _, n := range nodes {
+		r, err := s.reapply(ctx, n, true)
+		delete(s.pending, n)
+		if len(r) > 0 {
+			reapplied[n] = r
+			verified["reapplied"] = reapplied
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// A node restarted together with all its uncut peers could not be
+	// measured against a peer with its faults; now they all have them.
+	return s.proveDeferred(ctx, verified)
 }

@@ -18,6 +18,9 @@ var (
 	FamilyLoss      = history.NemesisLoss.Name
 	FamilyDelay     = history.NemesisDelay.Name
 	FamilyClient    = history.NemesisClient.Name
+	FamilyPowerLoss = history.NemesisPowerLoss.Name
+	FamilyCrash     = history.NemesisCrash.Name
+	FamilyCorrupt   = history.NemesisCorrupt.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
 	// NewScheduler accepts and ignores it (and any other family that is
 	// not scheduled) so the CLI list can be passed as is.
@@ -85,6 +88,13 @@ type Options struct {
 	LossProbes int
 	// ActionTimeout bounds one fault action including its verification.
 	ActionTimeout time.Duration
+	// CorruptKinds are the damages corrupt draws from (CorruptKinds);
+	// empty means DefaultCorruptKinds.
+	CorruptKinds []string
+	// OnRefused, if set, is called (under the scheduler's lock, so it must
+	// not call back into the Scheduler) when a node refuses its damaged
+	// store: the hook for replacing it through a membership change.
+	OnRefused func(Refusal) `json:"-"`
 }
 
 // scheduledFamilies lists the families the scheduler runs, in the table's
@@ -147,6 +157,14 @@ func (o Options) withDefaults() (Options, error) {
 	for _, m := range o.ClientModes {
 		if !slices.Contains(ClientModes, m) {
 			return o, fmt.Errorf("unknown client fault mode %q (want any of %v)", m, ClientModes)
+		}
+	}
+	if len(o.CorruptKinds) == 0 {
+		o.CorruptKinds = DefaultCorruptKinds
+	}
+	for _, k := range o.CorruptKinds {
+		if !slices.Contains(CorruptKinds, k) {
+			return o, fmt.Errorf("unknown corruption %q (want any of %v)", k, CorruptKinds)
 		}
 	}
 	o.LeaderGroup = cmp.Or(o.LeaderGroup, DefaultLeaderGroup)

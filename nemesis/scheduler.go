@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/chronik-chaos/chronik/checkers/history"
 )
 
 // Scheduler runs the fault families of Options on a staggered, seeded
@@ -35,6 +37,9 @@ type Scheduler struct {
 	// are not re-applied yet: no good peer to prove another node's loss
 	// against.
 	pending map[string]bool
+	// refused are the nodes that refused their damaged store (corrupt):
+	// they stay down for the rest of the run.
+	refused []Refusal
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -61,6 +66,13 @@ func NewScheduler(opts Options, c Cluster, rng *rand.Rand, log *slog.Logger) (*S
 	}
 	for _, mk := range newFaults {
 		s.faults = append(s.faults, mk())
+	}
+	if _, ok := c.(StoreCluster); !ok {
+		for _, name := range o.Faults {
+			if fam, _ := history.NemesisFamilyNamed(name); fam.FaultFS || name == FamilyCorrupt {
+				return nil, fmt.Errorf("nemesis %s: %w", name, errNoStoreCluster)
+			}
+		}
 	}
 	return s, nil
 }
@@ -194,8 +206,12 @@ func (s *Scheduler) cut(a, b string) bool {
 	return false
 }
 
-// held reports whether some fault holds node out of service.
+// held reports whether some fault holds node out of service (a node that
+// refused its store is held for good).
 func (s *Scheduler) held(node string) bool {
+	if s.isRefused(node) {
+		return true
+	}
 	for _, f := range s.faults {
 		if h, ok := f.(holder); ok && h.holds(node) {
 			return true
@@ -300,4 +316,45 @@ func (s *Scheduler) uncutPair(ctx context.Context, want func(a, b string) bool) 
 func (s *Scheduler) proofPeer(ctx context.Context, node string) (string, bool) {
 	peer, _, ok := s.uncutPair(ctx, func(a, b string) bool { return a != node && b == node && !s.pending[a] })
 	return peer, ok
+}
+
+// Refusal is a node that refused to start on the store the corrupt fault
+// damaged: it exited with code 3 and logged the refusal, naming the file.
+type Refusal struct {
+	Node string
+	// At is when the refusal was seen.
+	At time.Time
+	// ExitCode is the broker's exit code (ExitCorruptStore).
+	ExitCode int
+	// File is the damaged file the broker named ("" when its line named
+	// none), and Err its error.
+	File, Err string
+	// Line is the broker's log line.
+	Line string
+	// Corrupted is what the fault did to the store.
+	Corrupted Corrupted
+}
+
+// Refused lists the nodes that refused their damaged store, in the order
+// they did. They stay down for the rest of the run: no family targets them,
+// no heal starts them, and the harness waits for no readiness of theirs.
+// Rebuilding such a node needs a membership change (a new node in its
+// place); Options.OnRefused is the hook for it.
+func (s *Scheduler) Refused() []Refusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refused)
+}
+
+func (s *Scheduler) isRefused(node string) bool {
+	return slices.ContainsFunc(s.refused, func(r Refusal) bool { return r.Node == node })
+}
+
+// refuse records a refusal and calls the hook.
+func (s *Scheduler) refuse(r Refusal) {
+	s.refused = append(s.refused, r)
+	s.log.Warn("node refused its damaged store; it stays down", "node", r.Node, "file", r.File, "err", r.Err)
+	if s.opts.OnRefused != nil {
+		s.opts.OnRefused(r)
+	}
 }

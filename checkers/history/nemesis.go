@@ -33,6 +33,10 @@ type NemesisFamily struct {
 	// Network says the family installs rules in the nodes' network
 	// namespaces (nftables), which a run proves possible before it starts.
 	Network bool
+	// FaultFS says the family needs the brokers started with --fault-fs
+	// (the fault-injection file system under the store): the harness adds
+	// the flag to every node of a run that schedules it.
+	FaultFS bool
 	// Foreign marks a family this harness has no fault for: it exists in
 	// histories other tools recorded, and the row only lets their windows
 	// be drawn. --nemesis does not accept it.
@@ -74,6 +78,24 @@ var (
 	NemesisClient = NemesisFamily{
 		Name: "client", Start: "client-cut", Stop: "client-heal", Label: "client", Scheduled: true, Targets: true, Network: true,
 	}
+	// NemesisPowerLoss cuts the power of target nodes: each drops every
+	// write no fsync covered and exits (POST /admin/power-loss); its stop
+	// starts them again from what is left on disk.
+	NemesisPowerLoss = NemesisFamily{
+		Name: "power-loss", Start: "power-loss", Stop: "power-on", Label: "power loss", Scheduled: true, Targets: true, FaultFS: true,
+	}
+	// NemesisCrash arms a crash point in target nodes (POST
+	// /admin/crash-points), some with a power loss at the crash; its stop
+	// verifies each node died at its point and starts it again.
+	NemesisCrash = NemesisFamily{
+		Name: "crash", Start: "crash-arm", Stop: "crash-restart", Label: "crash point", Scheduled: true, Targets: true, FaultFS: true,
+	}
+	// NemesisCorrupt stops one node and damages a stored file (bit flips,
+	// a truncated WAL tail, a removed file); its stop starts the node,
+	// which must repair a torn tail or refuse the store.
+	NemesisCorrupt = NemesisFamily{
+		Name: "corrupt", Start: "corrupt", Stop: "corrupt-start", Label: "corrupt", Scheduled: true, Targets: true,
+	}
 	// NemesisClock is Jepsen's clock nemesis. The harness has none: the
 	// real-time clock is not namespaced, so skewing it in one container
 	// would skew every other (see package nemesis).
@@ -87,7 +109,8 @@ var (
 // lists the families in, the scheduler derives each family's random stream
 // in, and the report assigns band colours in.
 var NemesisFamilies = []NemesisFamily{
-	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClient, NemesisClock,
+	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClient,
+	NemesisPowerLoss, NemesisCrash, NemesisCorrupt, NemesisClock,
 }
 
 // NemesisHealAll are the functions other tools record for one action that
@@ -127,6 +150,17 @@ func (fam NemesisFamily) StartedBy(f string) bool {
 // its StopAliases.
 func (fam NemesisFamily) StoppedBy(f string) bool {
 	return f != "" && (f == fam.Stop || slices.Contains(fam.StopAliases, f))
+}
+
+// NeedFaultFS reports whether any of the named families needs the brokers
+// started with --fault-fs.
+func NeedFaultFS(names []string) bool {
+	for _, n := range names {
+		if fam, ok := NemesisFamilyNamed(n); ok && fam.FaultFS {
+			return true
+		}
+	}
+	return false
 }
 
 // Instant reports whether the family's actions are instants (nothing stops

@@ -15,6 +15,7 @@ import (
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/chronik-chaos/chronik/broker/kafka"
 	"github.com/chronik-chaos/chronik/broker/storage"
+	"github.com/cockroachdb/pebble"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Warn("UNSAFE: seeded bug enabled; this broker is deliberately incorrect and loses or corrupts data", "flag", f)
 	}
 	if err := serve(ctx, o, log, nil); err != nil {
-		if errors.Is(err, storage.ErrCorrupt) {
+		if storeCorrupt(err) {
 			logRefusal(log, o.dataDir, err)
 			return exitCorruptStore
 		}
@@ -59,6 +60,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// storeCorrupt reports whether err is damage to the store: the broker's
+// own checks (storage.ErrCorrupt) or pebble's, such as a sorted table
+// failing its checksum when the partitions are scanned at start (found by
+// the chaos harness's corrupt nemesis, which flips bits in a table: the
+// node exited 1 as on any failure, not 3 as on a damaged store).
+func storeCorrupt(err error) bool {
+	return errors.Is(err, storage.ErrCorrupt) || pebble.IsCorruptionError(err)
 }
 
 // refusalMsg is the one log line of a refusal to start on a damaged store.
