@@ -54,6 +54,9 @@ type FaultKnobs struct {
 	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
 	Delay       Duration `json:"delay,omitempty"`
+	// JoinDelay is how long the member fault waits between recording a
+	// new member and starting its node.
+	JoinDelay Duration `json:"join_delay,omitempty"`
 }
 
 // Tuning sizes the workload: flags too, rarely changed.
@@ -183,7 +186,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var nemesis, brokerArgs, targets, grudges string
-	var delay time.Duration
+	var delay, joinDelay time.Duration
 	var timeLimit, interval, opTimeout, startGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of broker nodes")
@@ -204,6 +207,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
+	fs.DurationVar(&joinDelay, "join-delay", 0, "member fault: wait between recording a new member and starting its node (default 5s)")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
@@ -228,7 +232,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.TimeLimit, cfg.NemesisInterval, cfg.OpTimeout = Duration(timeLimit), Duration(interval), Duration(opTimeout)
 	cfg.StartGap, cfg.ReadyTimeout, cfg.RecoverTimeout = Duration(startGap), Duration(readyTO), Duration(recoverTO)
 	cfg.DrainTimeout, cfg.CheckTimeout, cfg.ReplicasTimeout = Duration(drainTO), Duration(checkTO), Duration(replicasTO)
-	cfg.Delay = Duration(delay)
+	cfg.Delay, cfg.JoinDelay = Duration(delay), Duration(joinDelay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
 	cfg.BrokerArgs = strings.Fields(brokerArgs)

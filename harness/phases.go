@@ -271,7 +271,7 @@ func (r *runner) workload(ctx context.Context) error {
 
 func (r *runner) workloadConfig() WorkloadConfig {
 	return WorkloadConfig{
-		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
+		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), CurrentSeeds: r.cluster.KafkaAddrs, Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
 		Seed: r.cfg.Seed, OpTimeout: r.cfg.OpTimeout.D(), Keys: r.keys, Log: r.log.With("component", "client"),
 	}
 }

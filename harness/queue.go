@@ -208,7 +208,7 @@ func (c *queueClient) newConsumer(opts ...kgo.Opt) error {
 		go c.consumer.Close()
 		c.consumer = nil
 	}
-	all := append(clientOpts(c.cfg.Seeds, fmt.Sprintf("chaos-c%d", c.proc), c.cfg.OpTimeout, c.cfg.Log),
+	all := append(clientOpts(c.cfg.seeds(), fmt.Sprintf("chaos-c%d", c.proc), c.cfg.OpTimeout, c.cfg.Log),
 		kgo.FetchMaxWait(200*time.Millisecond))
 	cl, err := kgo.NewClient(append(all, opts...)...)
 	if err != nil {

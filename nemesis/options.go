@@ -17,6 +17,7 @@ var (
 	FamilyPartition = history.NemesisPartition.Name
 	FamilyLoss      = history.NemesisLoss.Name
 	FamilyDelay     = history.NemesisDelay.Name
+	FamilyMember    = history.NemesisMember.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
 	// NewScheduler accepts and ignores it (and any other family that is
 	// not scheduled) so the CLI list can be passed as is.
@@ -81,6 +82,9 @@ type Options struct {
 	LossProbes int
 	// ActionTimeout bounds one fault action including its verification.
 	ActionTimeout time.Duration
+	// JoinDelay is how long member waits between recording a new member
+	// and starting its node (DefaultJoinDelay).
+	JoinDelay time.Duration
 }
 
 // scheduledFamilies lists the families the scheduler runs, in the table's
@@ -157,5 +161,6 @@ func (o Options) withDefaults() (Options, error) {
 	o.ProbeTimeout = cmp.Or(o.ProbeTimeout, DefaultProbeTimeout)
 	o.LossProbes = cmp.Or(o.LossProbes, DefaultLossProbes)
 	o.ActionTimeout = cmp.Or(o.ActionTimeout, DefaultActionTimeout)
+	o.JoinDelay = cmp.Or(o.JoinDelay, DefaultJoinDelay)
 	return o, nil
 }

@@ -68,6 +68,15 @@ var (
 		Name: "delay", Start: "delay-start", Stop: "delay-stop", Label: "delay", Scheduled: true,
 		StartAliases: []string{"delay", "start-delay"}, StopAliases: []string{"heal-delay", "stop-delay"},
 	}
+	// NemesisMember changes the cluster's membership: each action is one
+	// change (value "op": add, remove or replace), recorded from its
+	// request until every live node shows the intended voters, so its
+	// window is the change itself. Its "nodes" are the nodes it adds or
+	// removes.
+	NemesisMember = NemesisFamily{
+		Name: "member", Start: "member", Label: "member", Scheduled: true, Targets: true,
+		StartAliases: []string{"member-change", "reconfigure"},
+	}
 	// NemesisClock is Jepsen's clock nemesis. The harness has none: the
 	// real-time clock is not namespaced, so skewing it in one container
 	// would skew every other (see package nemesis).
@@ -81,7 +90,7 @@ var (
 // lists the families in, the scheduler derives each family's random stream
 // in, and the report assigns band colours in.
 var NemesisFamilies = []NemesisFamily{
-	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClock,
+	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisMember, NemesisClock,
 }
 
 // NemesisHealAll are the functions other tools record for one action that
