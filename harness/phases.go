@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -324,6 +325,9 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
 	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
+	if slices.Contains(r.cfg.Nemesis, nemesis.FamilyMember) {
+		res.Add(MembershipName, memberResult(filepath.Join(r.runDir, HistoryFile)))
+	}
 	r.addEvidenceSections(ctx, res)
 	if err := checkers.WriteResults(r.runDir, res); err != nil {
 		return infra("%w", err)
