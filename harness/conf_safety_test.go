@@ -54,7 +54,10 @@ func TestConfChangesFromLogs(t *testing.T) {
 		want []string
 	}{
 		{"joint path", map[string][]string{
-			"n1": {line("1", "t/0", 5, "1,2,3", "1,2,4&&1,2,3"), line("1", "t/0", 6, "1,2,4&&1,2,3", "1,2,4")},
+			// A configuration line carries no term: it is no term regression
+			// after a persisted term.
+			"n1": {`time=2026-01-01T00:00:00.500000000Z level=INFO msg="raft state persisted" node=1 group=t/0 gid=7 term=2 vote=1`,
+				line("1", "t/0", 5, "1,2,3", "1,2,4&&1,2,3"), line("1", "t/0", 6, "1,2,4&&1,2,3", "1,2,4")},
 			"n2": {line("2", "t/0", 5, "1,2,3", "1,2,4&&1,2,3"), line("2", "t/0", 6, "1,2,4&&1,2,3", "1,2,4")},
 		}, nil},
 		{"one-step swap", map[string][]string{

@@ -207,7 +207,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
-	fs.DurationVar(&joinDelay, "join-delay", 0, "member fault: wait between recording a new member and starting its node (default 5s)")
+	fs.DurationVar(&joinDelay, "join-delay", 0, "member fault: wait between recording a new member and starting its node (default 8s)")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")

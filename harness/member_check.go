@@ -33,7 +33,7 @@ const AnomalyMemberStall = "member-stall"
 // membership change may cause under the conditions above: several
 // election timeouts (500 ms each) plus the clients' metadata refresh and
 // retry back-off after a leader moved.
-var MemberStallLimit = 4 * time.Second
+var MemberStallLimit = 5 * time.Second
 
 // memberChange is one member action of the history and what the check
 // measured in it.

@@ -345,6 +345,9 @@ func (c *safetyCheck) persistedState(events []raftEvent) {
 	highest := map[groupID]raftEvent{}
 	last := map[groupID]raftEvent{} // the last state persisted or loaded
 	for _, e := range events {
+		if e.Msg == eventConf {
+			continue // no term or vote
+		}
 		g := e.group()
 		if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
 			e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {
