@@ -569,3 +569,41 @@ func unfinished(v Value, err error) Value {
 	v["unfinished"] = err.Error()
 	return v
 }
+
+// ReplaceNode rebuilds node old under a new id, the way the member family's
+// replace does, for a caller outside the schedule (a node that refused its
+// corrupt store and cannot be brought back otherwise): it creates a new
+// node (AddNode: the next id, an empty store), adds it in place of old in
+// one joint change through a running node (AddMember), waits until it is
+// a voter everywhere and old is removed, then removes old's container and
+// store (RemoveNode). old may be running, exited or refusing to start. It
+// returns the new node's name; on a refusal (the broker's answer is in
+// the error) the new node is removed again and old is left alone.
+func ReplaceNode(ctx context.Context, mc MemberCluster, old string, joinDelay time.Duration) (string, AddResult, error) {
+	var via []string
+	for _, n := range mc.Nodes() {
+		if st, err := mc.State(ctx, n); err == nil && st == Running && n != old {
+			via = append(via, n)
+		}
+	}
+	node, err := mc.AddNode(ctx)
+	if err != nil {
+		return "", AddResult{}, fmt.Errorf("replace %s: %w", old, err)
+	}
+	res, err := AddMember(ctx, mc, via, node, old, joinDelay)
+	if err == nil && res.Refused != "" {
+		err = fmt.Errorf("replace %s: the broker refused: %s", old, res.Refused)
+	}
+	if err != nil {
+		if res.Refused != "" {
+			if rerr := mc.RemoveNode(ctx, node); rerr != nil {
+				return node, res, errors.Join(err, rerr)
+			}
+		}
+		return node, res, fmt.Errorf("replace %s by %s: %w", old, node, err)
+	}
+	if err := mc.RemoveNode(ctx, old); err != nil {
+		return node, res, fmt.Errorf("replace %s: %w", old, err)
+	}
+	return node, res, nil
+}
