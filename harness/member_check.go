@@ -29,6 +29,14 @@ const MembershipName = "membership"
 // What is left is at most a leader change, a few election timeouts.
 const AnomalyMemberStall = "member-stall"
 
+// AnomalyMemberUnsettled: after the final heal, with every node up and
+// connected, a membership change that the broker had accepted still had
+// not ended (a member stayed joining or leaving). Raft guarantees that a
+// committed configuration change completes once a majority of the new
+// (and old) configuration can communicate; the broker promotes or removes
+// a member once it caught up or left every group.
+const AnomalyMemberUnsettled = "member-unsettled"
+
 // MemberStallLimit is the longest gap between acknowledged writes that a
 // membership change may cause under the conditions above: several
 // election timeouts (500 ms each) plus the clients' metadata refresh and
@@ -68,6 +76,7 @@ type memberValue struct {
 	Verified     struct {
 		Refused    string `json:"refused"`
 		Unfinished string `json:"unfinished"`
+		Unsettled  string `json:"unsettled"`
 	} `json:"verified"`
 }
 
@@ -84,6 +93,7 @@ func memberResult(histPath string) *checkers.Extra {
 	tr := windows.NewTracker()
 	var writes []time.Duration
 	var changes []*memberChange
+	var unsettled []verdict.Case
 	for {
 		e, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -103,7 +113,14 @@ func memberResult(histPath string) *checkers.Extra {
 			continue
 		}
 		var v memberValue
-		if json.Unmarshal(e.Value, &v) != nil || v.Skipped != "" || v.Final {
+		if json.Unmarshal(e.Value, &v) != nil || v.Skipped != "" {
+			continue
+		}
+		if v.Final {
+			if v.Verified.Unsettled != "" {
+				unsettled = append(unsettled, verdict.Case{Ops: []int64{e.Index}, Fatal: true,
+					Explanation: "after the final heal, with every node up: " + v.Verified.Unsettled})
+			}
 			continue
 		}
 		changes = append(changes, &memberChange{
@@ -128,6 +145,9 @@ func memberResult(histPath string) *checkers.Extra {
 					gap.Seconds(), from.Seconds(), ch.Op, ch.Nodes, ch.before, MemberStallLimit),
 			})
 		}
+	}
+	for _, cs := range unsettled {
+		col.Add(AnomalyMemberUnsettled, cs)
 	}
 	res := &checkers.Extra{Errors: col.Errors(), Valid: verdict.Of(len(col.Errors()) == 0), Fields: map[string]any{
 		"changes": len(changes), "stall_limit_s": MemberStallLimit.Seconds(),

@@ -29,16 +29,22 @@ func TestMemberResult(t *testing.T) {
 	part := func(i int, at float64, typ, f string) string {
 		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"` + f + `","value":{"nodes":["n1","n2","n3"]}}`
 	}
+	settle := func(i int, at float64, typ, extra string) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"member","value":{"op":"settle","final":true,"nodes":[]` + extra + `}}`
+	}
 	tests := []struct {
-		name  string
-		lines []string
-		stall bool
+		name      string
+		lines     []string
+		stall     bool
+		unsettled bool
 	}{
-		{"writes go on", []string{member(0, 1, "invoke"), invSend(1, 1.5), send(2, 2), invSend(3, 3), send(4, 4), member(5, 6, "info")}, false},
+		{"settled", []string{settle(0, 1, "invoke", ""), settle(1, 2, "info", `,"verified":{"voters":[1,2,3]}`)}, false, false},
+		{"unsettled", []string{settle(0, 1, "invoke", ""), settle(1, 2, "info", `,"verified":{"unsettled":"member 6 is joining"}`)}, false, true},
+		{"writes go on", []string{member(0, 1, "invoke"), invSend(1, 1.5), send(2, 2), invSend(3, 3), send(4, 4), member(5, 6, "info")}, false, false},
 		{"stall with one voter down", []string{kill(0, 0, "invoke", "kill"), kill(1, 0.5, "info", "kill"),
-			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, true},
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, true, false},
 		{"stall under a partition is not judged", []string{part(0, 0, "invoke", "partition"), part(1, 0.5, "info", "partition"),
-			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, false},
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +58,9 @@ func TestMemberResult(t *testing.T) {
 			}
 			if got := res.Errors[AnomalyMemberStall] != nil; got != tt.stall {
 				t.Fatalf("stall reported %v, want %v: %+v", got, tt.stall, res.Fields["list"])
+			}
+			if got := res.Errors[AnomalyMemberUnsettled] != nil; got != tt.unsettled {
+				t.Fatalf("unsettled reported %v, want %v", got, tt.unsettled)
 			}
 		})
 	}

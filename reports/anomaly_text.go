@@ -36,6 +36,7 @@ var anomalyExplanations = map[string]string{
 	"unsafe-conf-change":    "A node applied a configuration change whose voters before and after have majorities that share no node (two voters changed without a joint configuration).",
 	"conf-divergence":       "Two nodes applied different configuration changes at the same index of a Raft group's log.",
 	"member-stall":          "Writes stopped during a membership change although a majority of the voters was up and no network fault was in effect.",
+	"member-unsettled":      "After the final heal, with every node up, a membership change the broker had accepted still had not ended.",
 	// The replicas checker compares every node's copy of every partition,
 	// read after the final heal.
 	"replica-divergence": "Two nodes' copies of a partition hold different values at the same offset: the replicas' state machines diverged, though they apply one Raft log.",
@@ -73,6 +74,7 @@ var anomalyGuarantees = map[string]string{
 	"unsafe-conf-change":    "Raft changes voters one at a time or through a joint configuration that needs a majority of both the old and the new voters, so no two majorities can decide at once (Raft thesis §4.1, §4.3).",
 	"conf-divergence":       "Every replica applies the same Raft log, so every node has the same configuration at each index.",
 	"member-stall":          "A membership change costs no availability beyond a leader change: a new server counts in no quorum until it has caught up (Raft thesis §4.2.1).",
+	"member-unsettled":      "A committed configuration change completes once the nodes can communicate: a joining member becomes a voter, a leaving one is removed.",
 	"replica-divergence":    "Every replica applies the same Raft log, so every node's copy of a partition holds the same record at each offset.",
 	"replica-hole":          "A replica's copy of a partition is the whole log up to its high watermark: no offset another copy holds is missing from it.",
 	"replica-lost-write":    "An acknowledged write is on every replica of its partition, at the offset it was acknowledged at.",
