@@ -271,9 +271,13 @@ func (c *safetyCheck) add(name string, before, e raftEvent, explanation string) 
 	cite := func(e raftEvent) verdict.LogLine {
 		return verdict.LogLine{File: nodeLogPath(e.Node), Line: e.Line, Time: c.since(e.At), Text: e.Text}
 	}
+	lines := []verdict.LogLine{cite(before), cite(e)}
+	if before.Node == e.Node && before.Line == e.Line {
+		lines = lines[1:] // one line is the whole evidence
+	}
 	c.col.Add(name, verdict.Case{
 		Key: e.Group, Ops: []int64{}, Fatal: true, Time: c.since(e.At), Node: e.Node,
-		Explanation: explanation, Log: []verdict.LogLine{cite(before), cite(e)},
+		Explanation: explanation, Log: lines,
 	})
 }
 
