@@ -258,14 +258,17 @@ func (c *Cluster) Nodes() []string {
 	return out
 }
 
-// AllNodes lists every node the cluster ever had, removed ones included:
-// each left a log.
-func (c *Cluster) AllNodes() []string {
+// StartedNodes lists every node that was ever started, removed ones
+// included: each left a log. A node AddNode created whose addition the
+// broker refused never ran.
+func (c *Cluster) StartedNodes() []string {
 	c.nmu.RLock()
 	defer c.nmu.RUnlock()
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.name
+	var out []string
+	for _, n := range c.nodes {
+		if n.started {
+			out = append(out, n.name)
+		}
 	}
 	return out
 }

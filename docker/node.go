@@ -27,8 +27,9 @@ type node struct {
 	// args is the command line of a node added at run time (nil: the
 	// bootstrap command line of CommandLine). gone marks a node RemoveNode
 	// removed (Cluster.nmu guards it).
-	args []string
-	gone bool
+	args    []string
+	gone    bool
+	started bool // Start started it at least once (Cluster.nmu guards it)
 
 	logFile *os.File
 
@@ -83,6 +84,9 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 		return fmt.Errorf("start %s: node is paused (unpause it instead)", name)
 	}
 	n.setExpectDown(false)
+	c.nmu.Lock()
+	n.started = true
+	c.nmu.Unlock()
 	if _, err := c.eng.cli.ContainerStart(ctx, n.cid, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}

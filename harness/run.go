@@ -232,8 +232,8 @@ func (r *runner) run(ctx context.Context) (err error) {
 
 	// The member nemesis may have added nodes: every node the run had
 	// left a log, and the checks read them all.
-	r.cfg.NodeNames = c.AllNodes()
-	for _, n := range c.AllNodes() {
+	r.cfg.NodeNames = c.StartedNodes()
+	for _, n := range c.StartedNodes() {
 		if _, ok := r.cfg.NodeArgs[n]; !ok {
 			r.cfg.NodeArgs[n] = c.Describe(n)
 		}

@@ -374,7 +374,9 @@ func memberRequest(ctx context.Context, mc MemberCluster, via []string, method, 
 			rctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 			code, rb, err := mc.AdminBody(rctx, n, method, path, body)
 			cancel()
-			if err == nil && code != 503 {
+			// 503: no __meta leader known there yet; 410: that node was
+			// removed and speaks for no cluster. Ask the next one.
+			if err == nil && code != 503 && code != 410 {
 				return code, rb, nil
 			}
 			lastCode, lastBody, lastErr = code, rb, err
