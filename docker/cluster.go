@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,16 +85,22 @@ type Exit struct {
 // (Cut, Loss, HealNet, Probe, ProbeLoss) live in netfault*.go / probe*.go.
 // Its methods are safe for concurrent use.
 type Cluster struct {
-	eng    *Engine
-	cfg    ClusterConfig
-	log    *slog.Logger
-	netID  string
-	subnet netip.Prefix
+	eng     *Engine
+	cfg     ClusterConfig
+	log     *slog.Logger
+	netID   string
+	subnet  netip.Prefix
+	http    *http.Client
+	netName string
+
+	// nmu guards nodes, byName and each node's gone: the member nemesis
+	// adds and removes nodes while faults and clients read the list.
+	nmu    sync.RWMutex
 	nodes  []*node
 	byName map[string]*node
-	http   *http.Client
 
 	stopLogs context.CancelFunc
+	logsCtx  context.Context
 	logsWG   sync.WaitGroup
 
 	mu    sync.Mutex
@@ -124,6 +131,7 @@ func NewCluster(ctx context.Context, eng *Engine, cfg ClusterConfig, log *slog.L
 		}
 	}()
 	netName := "chronik-" + cfg.RunID
+	c.netName = netName
 	c.netID, c.subnet, err = createNetwork(ctx, eng, netName, cfg.RunID)
 	if err != nil {
 		return c, err
@@ -140,30 +148,49 @@ func NewCluster(ctx context.Context, eng *Engine, cfg ClusterConfig, log *slog.L
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.stopLogs = cancel
+	c.logsCtx = lctx
 	for _, n := range c.nodes {
-		if cfg.LogDir != "" {
-			dir := filepath.Join(cfg.LogDir, n.name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return c, fmt.Errorf("create log dir: %w", err)
-			}
-			f, err := os.OpenFile(filepath.Join(dir, "chronik-server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				return c, fmt.Errorf("open node log: %w", err)
-			}
-			n.logFile = f
+		if err := c.followLogs(n); err != nil {
+			return c, err
 		}
-		c.logsWG.Add(1)
-		go c.streamLogs(lctx, n)
 	}
 	log.Info("cluster created", "network", netName, "subnet", c.subnet, "nodes", cfg.Nodes, "image", cfg.Image)
 	return c, nil
 }
 
+// followLogs opens node's log file and starts streaming its output there.
+func (c *Cluster) followLogs(n *node) error {
+	if c.cfg.LogDir != "" {
+		dir := filepath.Join(c.cfg.LogDir, n.name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create log dir: %w", err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "chronik-server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open node log: %w", err)
+		}
+		n.logFile = f
+	}
+	c.logsWG.Add(1)
+	go c.streamLogs(c.logsCtx, n)
+	return nil
+}
+
 // CommandLine is node's broker command line (without the program name):
 // global flags, the extra broker args, then raft-cluster with every other
-// node as a peer, addressed by IP so that no DNS is involved.
+// node as a peer, addressed by IP so that no DNS is involved. A node added
+// at run time (AddNode) keeps the command line it was created with:
+// raft-cluster --join with the members of that time as peers.
 func (c *Cluster) CommandLine(name string) []string {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
 	n := c.byName[name]
+	if n == nil {
+		return nil
+	}
+	if n.args != nil {
+		return n.args
+	}
 	args := []string{
 		"--kafka-port", strconv.Itoa(c.cfg.KafkaPort),
 		"--advertised-addr", n.addr.String(),
@@ -177,7 +204,7 @@ func (c *Cluster) CommandLine(name string) []string {
 	args = append(args, c.cfg.BrokerArgs...)
 	var peers []string
 	for _, p := range c.nodes {
-		if p != n {
+		if p != n && p.id <= c.cfg.Nodes {
 			peers = append(peers, fmt.Sprintf("%d@%s:%d", p.id, p.addr, c.cfg.RaftPort))
 		}
 	}
@@ -220,11 +247,31 @@ func (c *Cluster) createContainer(ctx context.Context, netName string, n *node) 
 	return nil
 }
 
-// Nodes lists the node names in order (n1..nN).
+// Nodes lists the names of the cluster's current nodes in order (n1..nN,
+// then the nodes AddNode created, without those RemoveNode removed).
 func (c *Cluster) Nodes() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.name
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
+	out := make([]string, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		if !n.gone {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// StartedNodes lists every node that was ever started, removed ones
+// included: each left a log. A node AddNode created whose addition the
+// broker refused never ran.
+func (c *Cluster) StartedNodes() []string {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
+	var out []string
+	for _, n := range c.nodes {
+		if n.started {
+			out = append(out, n.name)
+		}
 	}
 	return out
 }
@@ -238,6 +285,8 @@ func (c *Cluster) Subnet() netip.Prefix { return c.subnet }
 // Addr is node's fixed IPv4 address on the run network (the zero Addr for
 // an unknown node).
 func (c *Cluster) Addr(name string) netip.Addr {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
 	if n, ok := c.byName[name]; ok {
 		return n.addr
 	}
@@ -246,6 +295,8 @@ func (c *Cluster) Addr(name string) netip.Addr {
 
 // NodeID is node's Raft/Kafka node id (n3 -> 3), 0 for an unknown node.
 func (c *Cluster) NodeID(name string) int {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
 	if n, ok := c.byName[name]; ok {
 		return n.id
 	}
@@ -260,11 +311,12 @@ func (c *Cluster) KafkaAddr(name string) string {
 	return netip.AddrPortFrom(c.Addr(name), uint16(c.cfg.KafkaPort)).String()
 }
 
-// KafkaAddrs lists every node's Kafka listener (seed brokers for clients).
+// KafkaAddrs lists every current node's Kafka listener (seed brokers for
+// clients).
 func (c *Cluster) KafkaAddrs() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = c.KafkaAddr(n.name)
+	var out []string
+	for _, n := range c.Nodes() {
+		out = append(out, c.KafkaAddr(n))
 	}
 	return out
 }
@@ -278,7 +330,9 @@ func (c *Cluster) Exits() []Exit {
 
 // LogTail returns up to n of node's most recent log lines.
 func (c *Cluster) LogTail(name string, n int) []string {
+	c.nmu.RLock()
 	nd, ok := c.byName[name]
+	c.nmu.RUnlock()
 	if !ok {
 		return nil
 	}
@@ -286,7 +340,9 @@ func (c *Cluster) LogTail(name string, n int) []string {
 }
 
 func (c *Cluster) node(name string) (*node, error) {
+	c.nmu.RLock()
 	n, ok := c.byName[name]
+	c.nmu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("unknown node %q", name)
 	}
@@ -299,7 +355,10 @@ func (c *Cluster) node(name string) (*node, error) {
 // cluster.
 func (c *Cluster) Close(ctx context.Context) error {
 	var errs []error
-	for _, n := range c.nodes {
+	c.nmu.RLock()
+	nodes := slices.Clone(c.nodes)
+	c.nmu.RUnlock()
+	for _, n := range nodes {
 		if n.cid == "" {
 			continue
 		}
@@ -314,7 +373,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		c.logsWG.Wait()
 		c.stopLogs = nil
 	}
-	for _, n := range c.nodes {
+	for _, n := range nodes {
 		if n.logFile != nil {
 			_ = n.logFile.Close()
 			n.logFile = nil

@@ -39,7 +39,7 @@ func (c *Cluster) streamLogs(ctx context.Context, n *node) {
 			rc.Close()
 		}
 		cancel()
-		if final {
+		if final || c.isGone(n) {
 			return
 		}
 		c.checkExit(ctx, n)
@@ -106,4 +106,11 @@ func (c *Cluster) checkExit(ctx context.Context, n *node) {
 	c.exits = append(c.exits, e)
 	c.mu.Unlock()
 	c.log.Warn("node exited on its own", "node", n.name, "exit_code", s.ExitCode, "oom", s.OOMKilled)
+}
+
+// isGone reports whether RemoveNode removed n's container.
+func (c *Cluster) isGone(n *node) bool {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
+	return n.gone
 }

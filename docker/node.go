@@ -25,6 +25,12 @@ type node struct {
 	id   int
 	addr netip.Addr
 	cid  string
+	// args is the command line of a node added at run time (nil: the
+	// bootstrap command line of CommandLine). gone marks a node RemoveNode
+	// removed (Cluster.nmu guards it).
+	args    []string
+	gone    bool
+	started bool // Start started it at least once (Cluster.nmu guards it)
 
 	logFile *os.File
 
@@ -94,6 +100,9 @@ func (c *Cluster) start(ctx context.Context, name string, codes []int) error {
 	}
 	n.setExpectDown(false)
 	n.setExpectCodes(codes)
+	c.nmu.Lock()
+	n.started = true
+	c.nmu.Unlock()
 	if _, err := c.eng.cli.ContainerStart(ctx, n.cid, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
@@ -258,25 +267,37 @@ func (c *Cluster) PID(ctx context.Context, name string) (int, error) {
 // Admin performs an HTTP request against node's admin port from the host.
 // The caller bounds it with ctx.
 func (c *Cluster) Admin(ctx context.Context, name, method, path string) (int, []byte, error) {
+	return c.AdminBody(ctx, name, method, path, nil)
+}
+
+// AdminBody is Admin with a JSON request body (nil: none).
+func (c *Cluster) AdminBody(ctx context.Context, name, method, path string, body []byte) (int, []byte, error) {
 	n, err := c.node(name)
 	if err != nil {
 		return 0, nil, fmt.Errorf("admin: %w", err)
 	}
 	url := fmt.Sprintf("http://%s/%s", netip.AddrPortFrom(n.addr, uint16(c.cfg.AdminPort)), trimSlash(path))
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("admin %s %s: %w", method, url, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("admin %s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return resp.StatusCode, body, fmt.Errorf("admin %s %s: read body: %w", method, url, err)
+		return resp.StatusCode, out, fmt.Errorf("admin %s %s: read body: %w", method, url, err)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, out, nil
 }
 
 func trimSlash(p string) string {

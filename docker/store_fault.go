@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,35 +54,6 @@ func (c *Cluster) ExitCode(ctx context.Context, name string) (int, error) {
 	return info.ExitCode, nil
 }
 
-// AdminBody performs an admin request with a JSON body (nil for none).
-func (c *Cluster) AdminBody(ctx context.Context, name, method, p string, body []byte) (int, []byte, error) {
-	n, err := c.node(name)
-	if err != nil {
-		return 0, nil, fmt.Errorf("admin: %w", err)
-	}
-	url := fmt.Sprintf("http://%s/%s", netip.AddrPortFrom(n.addr, uint16(c.cfg.AdminPort)), trimSlash(p))
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, r)
-	if err != nil {
-		return 0, nil, fmt.Errorf("admin %s %s: %w", method, url, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("admin %s %s: %w", method, url, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return resp.StatusCode, out, fmt.Errorf("admin %s %s: read body: %w", method, url, err)
-	}
-	return resp.StatusCode, out, nil
-}
 
 // CorruptStore damages one file of a stopped node's data directory. It
 // reads the directory through the engine's archive API (GET

@@ -60,6 +60,9 @@ type FaultKnobs struct {
 	// ClientModes are the client fault modes client draws from (both,
 	// responses, loss; empty: all).
 	ClientModes []string `json:"client_modes,omitempty"`
+	// JoinDelay is how long the member fault waits between recording a
+	// new member and starting its node.
+	JoinDelay Duration `json:"join_delay,omitempty"`
 }
 
 // Tuning sizes the workload: flags too, rarely changed.
@@ -200,7 +203,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var nemesis, brokerArgs, targets, grudges, corruptKinds string
-	var delay time.Duration
+	var delay, joinDelay time.Duration
 	var clientModes, producers string
 	var timeLimit, interval, opTimeout, startGap, longGap, readyTO, recoverTO, drainTO, checkTO, replicasTO time.Duration
 	fs.StringVar(&cfg.Name, "name", "", "test name (default: chronik-<workload>-<nemeses>)")
@@ -223,6 +226,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")
 	fs.IntVar(&cfg.LossPercent, "loss-percent", 0, "share of packets between broker nodes the loss fault drops, 1..100 (default the nemesis default)")
 	fs.DurationVar(&delay, "delay", 0, "latency the delay fault adds to peer traffic (default the nemesis default)")
+	fs.DurationVar(&joinDelay, "join-delay", 0, "member fault: wait between recording a new member and starting its node (default 8s)")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions per topic")
 	fs.IntVar(&cfg.ActiveKeys, "active-keys", cfg.ActiveKeys, "keys (topic-partitions) written at a time")
 	fs.IntVar(&cfg.WritesPerKey, "writes-per-key", cfg.WritesPerKey, "writes after which a key is retired for a fresh one")
@@ -253,7 +257,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg.ClientModes = splitList(clientModes)
 	cfg.Producers = splitList(producers)
 	cfg.DrainTimeout, cfg.CheckTimeout, cfg.ReplicasTimeout = Duration(drainTO), Duration(checkTO), Duration(replicasTO)
-	cfg.Delay = Duration(delay)
+	cfg.Delay, cfg.JoinDelay = Duration(delay), Duration(joinDelay)
 	cfg.Nemesis = splitList(nemesis)
 	cfg.Targets, cfg.Grudges = splitList(targets), splitList(grudges)
 	cfg.CorruptKinds = splitList(corruptKinds)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -280,7 +281,7 @@ func (r *runner) workload(ctx context.Context) error {
 
 func (r *runner) workloadConfig() WorkloadConfig {
 	return WorkloadConfig{
-		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
+		Kind: r.cfg.Workload, Seeds: r.cluster.KafkaAddrs(), CurrentSeeds: r.cluster.KafkaAddrs, Rate: r.cfg.Rate, Concurrency: r.cfg.Concurrency,
 		Seed: r.cfg.Seed, OpTimeout: r.cfg.OpTimeout.D(), Keys: r.keys, Log: r.log.With("component", "client"),
 		Producers: r.cfg.Producers,
 	}
@@ -334,6 +335,9 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
 	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
+	if slices.Contains(r.cfg.Nemesis, nemesis.FamilyMember) {
+		res.Add(MembershipName, memberResult(filepath.Join(r.runDir, HistoryFile)))
+	}
 	r.addEvidenceSections(ctx, res)
 	if err := checkers.WriteResults(r.runDir, res); err != nil {
 		return infra("%w", err)

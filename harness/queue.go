@@ -275,9 +275,9 @@ func (c *queueClient) newConsumer(opts ...kgo.Opt) error {
 		c.consumer = nil
 	}
 	c.consumed = newServedBy()
-	all := append(clientOpts(c.cfg.Seeds, fmt.Sprintf("chaos-c%d", c.proc), c.cfg.OpTimeout, c.cfg.Log),
+	all := append(clientOpts(c.cfg.seeds(), fmt.Sprintf("chaos-c%d", c.proc), c.cfg.OpTimeout, c.cfg.Log),
 		kgo.FetchMaxWait(200*time.Millisecond), kgo.WithHooks(c.consumed))
-	if n := len(c.cfg.Seeds); n > 1 && c.rng.Float64() < pRack {
+	if n := len(c.cfg.seeds()); n > 1 && c.rng.Float64() < pRack {
 		// Nodes are racks of their own (docker gives --rack nI): the
 		// partition leader sends this consumer to read from node I when
 		// it is another replica, a follower read.

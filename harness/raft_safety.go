@@ -43,6 +43,19 @@ const (
 	// term it only ever goes from none to one candidate, restarts
 	// included, which is what keeps a node from voting twice in a term.
 	AnomalyLostVote = "lost-vote"
+	// AnomalyUnsafeConfChange: a node applied a configuration change
+	// whose voters before and after can both form majorities that share
+	// no node. Raft changes voters either one at a time (any majority of
+	// the old set and any of the new one overlap) or through a joint
+	// configuration C_new&&C_old that needs a majority of both (Raft
+	// thesis §4.1 and §4.3, etcd raft's ConfChangeV2); a jump from C_old
+	// to C_new that differ in two voters lets two leaders commit at once
+	// while the nodes apply the change at different times.
+	AnomalyUnsafeConfChange = "unsafe-conf-change"
+	// AnomalyConfDivergence: two nodes applied different configuration
+	// changes at the same index of a group's log. Every replica applies
+	// the same log, so the configurations must agree at every index.
+	AnomalyConfDivergence = "conf-divergence"
 )
 
 // The broker's Raft events (broker/cluster/raft_events.go): constant
@@ -57,6 +70,10 @@ const (
 	eventPersisted = "raft state persisted"
 	// eventLeader: the node became the group's leader in "term".
 	eventLeader = "became leader"
+	// eventConf: the node applied the configuration change at "index",
+	// the group's voters going from "from" to "to" ("1,2,3", or
+	// "1,2,4&&1,2,3" for a joint configuration: incoming && outgoing).
+	eventConf = "configuration applied"
 )
 
 // raftEvent is one of the broker's Raft events in one node's log.
@@ -72,6 +89,9 @@ type raftEvent struct {
 	Text  string    // the line as logged
 	// HasVote is set when the line carries a vote (loaded, persisted).
 	HasVote bool
+	// Index, From and To are a configuration change's (eventConf).
+	Index    uint64
+	From, To string
 }
 
 // nodeEvents is what one node's log yields.
@@ -130,7 +150,7 @@ func scanRaftEvents(node string, r io.Reader) nodeEvents {
 	for no := 1; sc.Scan(); no++ {
 		text := sc.Text()
 		if !strings.Contains(text, `msg="`+eventLoaded+`"`) && !strings.Contains(text, `msg="`+eventPersisted+`"`) &&
-			!strings.Contains(text, `msg="`+eventLeader+`"`) {
+			!strings.Contains(text, `msg="`+eventLeader+`"`) && !strings.Contains(text, `msg="`+eventConf+`"`) {
 			continue
 		}
 		e, ok := parseRaftEvent(node, no, text)
@@ -152,13 +172,22 @@ func parseRaftEvent(node string, no int, text string) (raftEvent, bool) {
 	kv := parseLogfmt(text)
 	e := raftEvent{Msg: kv["msg"], Node: node, Group: kv["group"], GID: kv["gid"], Line: no, Text: text}
 	switch e.Msg {
-	case eventLoaded, eventPersisted, eventLeader:
+	case eventLoaded, eventPersisted, eventLeader, eventConf:
 	default:
 		return e, false // the message was inside another attribute
 	}
 	var err error
 	if e.At, err = time.Parse(time.RFC3339Nano, kv["time"]); err != nil || e.Group == "" {
 		return e, false
+	}
+	if e.Msg == eventConf {
+		var okF, okT bool
+		e.From, okF = kv["from"]
+		e.To, okT = kv["to"]
+		if e.Index, err = strconv.ParseUint(kv["index"], 10, 64); err != nil || !okF || !okT {
+			return e, false
+		}
+		return e, true
 	}
 	if e.Term, err = strconv.ParseUint(kv["term"], 10, 64); err != nil {
 		return e, false
@@ -242,9 +271,13 @@ func (c *safetyCheck) add(name string, before, e raftEvent, explanation string) 
 	cite := func(e raftEvent) verdict.LogLine {
 		return verdict.LogLine{File: nodeLogPath(e.Node), Line: e.Line, Time: c.since(e.At), Text: e.Text}
 	}
+	lines := []verdict.LogLine{cite(before), cite(e)}
+	if before.Node == e.Node && before.Line == e.Line {
+		lines = lines[1:] // one line is the whole evidence
+	}
 	c.col.Add(name, verdict.Case{
 		Key: e.Group, Ops: []int64{}, Fatal: true, Time: c.since(e.At), Node: e.Node,
-		Explanation: explanation, Log: []verdict.LogLine{cite(before), cite(e)},
+		Explanation: explanation, Log: lines,
 	})
 }
 
@@ -273,10 +306,12 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		all = append(all, ne.events...)
 	}
 	terms := c.electionSafety(all)
+	c.confChanges(all)
 
 	res := &checkers.Extra{Errors: c.col.Errors(), Fields: map[string]any{
-		"events": map[string]int{"loaded": counts[eventLoaded], "persisted": counts[eventPersisted], "leader": counts[eventLeader]},
-		"terms":  terms,
+		"events": map[string]int{"loaded": counts[eventLoaded], "persisted": counts[eventPersisted], "leader": counts[eventLeader],
+			"configuration": counts[eventConf]},
+		"terms": terms,
 	}}
 	var missing []string
 	if len(unread) > 0 {
@@ -314,6 +349,9 @@ func (c *safetyCheck) persistedState(events []raftEvent) {
 	highest := map[groupID]raftEvent{}
 	last := map[groupID]raftEvent{} // the last state persisted or loaded
 	for _, e := range events {
+		if e.Msg == eventConf {
+			continue // no term or vote
+		}
 		g := e.group()
 		if p, ok := last[g]; ok && e.Msg == eventLoaded && p.Msg == eventPersisted &&
 			e.Term == p.Term && p.Vote != 0 && e.Vote != p.Vote {

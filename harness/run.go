@@ -201,7 +201,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 		Faults: r.cfg.Faults(), Interval: r.cfg.NemesisInterval.D(),
 		Targets: r.cfg.Targets, Grudges: r.cfg.Grudges, LeaderGroup: r.cfg.LeaderGroup,
 		LossPercent: r.cfg.LossPercent, Delay: r.cfg.Delay.D(), ClientModes: r.cfg.ClientModes,
-		CorruptKinds: r.cfg.CorruptKinds,
+		CorruptKinds: r.cfg.CorruptKinds, JoinDelay: r.cfg.JoinDelay.D(),
 	},
 		c, SubRand(r.cfg.Seed, "nemesis"), r.log.With("component", "nemesis"))
 	if err != nil {
@@ -231,6 +231,14 @@ func (r *runner) run(ctx context.Context) (err error) {
 		r.out.FirstOp = f + r.historyOffset()
 	}
 
+	// The member nemesis may have added nodes: every node the run had
+	// left a log, and the checks read them all.
+	r.cfg.NodeNames = c.StartedNodes()
+	for _, n := range c.StartedNodes() {
+		if _, ok := r.cfg.NodeArgs[n]; !ok {
+			r.cfg.NodeArgs[n] = c.Describe(n)
+		}
+	}
 	// Tear down before checking: the nodes are not needed any more, and
 	// the engine has flushed their logs once the streams end.
 	exits := c.Exits()

@@ -182,6 +182,33 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Interval: 6 * time.Second, TimeLimit: tl(90*time.Second, 20*time.Second),
 			Expect: "replica-divergence, replica-lost-write (replicas)",
 		},
+		{
+			Name: "direct-conf-change", Bug: "--unsafe-direct-conf-change", BrokerArgs: []string{"--unsafe-direct-conf-change"},
+			// Every replace swaps two voters in one configuration change;
+			// the seeded broker applies it without the joint step, and
+			// each node logs the configuration before and after, which
+			// the raft-safety checker judges by Raft's rule. Half the
+			// member actions are replaces.
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyMember},
+			Interval: 4 * time.Second, TimeLimit: tl(60*time.Second, 30*time.Second),
+			Expect:   "unsafe-conf-change (raft-safety)",
+			Extended: true,
+		},
+		{
+			Name: "promote-early", Bug: "--unsafe-promote-early", BrokerArgs: []string{"--unsafe-promote-early"},
+			// A voter promoted before it caught up counts in quorums it
+			// cannot serve: harmless while every old voter is up, a stall
+			// of every group once one is down (a kill) until the new node,
+			// started JoinDelay after it was added, has caught up. The
+			// membership checker judges write stalls during changes made
+			// with a majority of the old voters up.
+			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyKill, nemesis.FamilyMember},
+			Targets:  []string{nemesis.TargetOne},
+			Interval: 5 * time.Second, TimeLimit: 90 * time.Second,
+			Expect:        "member-stall (membership)",
+			Probabilistic: true,
+			Extended:      true,
+		},
 	}
 	rows = append(rows,
 		ValidateRow{
@@ -224,6 +251,8 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 		// The durability families, with kill and partition, power loss
 		// of every node at once included.
 		{nemesis.FamilyPowerLoss, nemesis.FamilyCrash, nemesis.FamilyCorrupt, nemesis.FamilyKill, nemesis.FamilyPartition},
+		// The mix the membership bugs are hunted with.
+		{nemesis.FamilyMember, nemesis.FamilyKill, nemesis.FamilyPartition},
 		{nemesis.FamilyKill, nemesis.FamilyPause, nemesis.FamilyPartition, nemesis.FamilyLoss, nemesis.FamilyDelay, nemesis.FamilyClient},
 	}
 	if short {
@@ -247,6 +276,9 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 		name := "correct-" + joinPlus(fam)
 		if slices.Contains(fam, nemesis.FamilyPowerLoss) {
 			name = "correct-durability"
+		}
+		if slices.Contains(fam, nemesis.FamilyMember) {
+			name = "correct-member"
 		}
 		rows = append(rows, ValidateRow{
 			Name: name, Control: true, Runs: runs,

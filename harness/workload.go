@@ -25,6 +25,10 @@ type WorkloadConfig struct {
 	Kind string
 	// Seeds are the brokers' Kafka addresses.
 	Seeds []string
+	// CurrentSeeds, if set, gives the Kafka addresses of the brokers that
+	// are members now (the member nemesis adds and removes them); a client
+	// made during the run starts from it instead of Seeds.
+	CurrentSeeds func() []string
 	// Rate is the total operations per second over all clients.
 	Rate float64
 	// Concurrency is the number of client processes running at once.
@@ -135,7 +139,7 @@ func (p *procBase) getProducer() (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(clientOpts(p.cfg.Seeds, fmt.Sprintf("chaos-p%d", p.proc), p.cfg.OpTimeout, p.cfg.Log), producerOpts(p.cfg.OpTimeout)...)
+	opts := append(clientOpts(p.cfg.seeds(), fmt.Sprintf("chaos-p%d", p.proc), p.cfg.OpTimeout, p.cfg.Log), producerOpts(p.cfg.OpTimeout)...)
 	opts = append(opts, kopts...)
 	p.served = newServedBy()
 	cl, err := kgo.NewClient(append(opts, kgo.WithHooks(p.served))...)
@@ -212,4 +216,14 @@ func (l *limiter) wait(ctx context.Context) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// seeds are the addresses a new client starts from.
+func (c WorkloadConfig) seeds() []string {
+	if c.CurrentSeeds != nil {
+		if s := c.CurrentSeeds(); len(s) > 0 {
+			return s
+		}
+	}
+	return c.Seeds
 }

@@ -80,11 +80,12 @@ type preflighter interface {
 // of HealAll and of re-applying to a node that came back: nodes first
 // (frozen ones thawed, then down ones started) so that the network heals
 // that follow are verified between every pair of nodes, then the network,
-// then broker settings, which need every broker up to be told. A new family
+// then broker settings, which need every broker up to be told, then the
+// membership, whose last change can only end once every node is back. A new family
 // adds its constructor here, next to its row in history.NemesisFamilies.
 var newFaults = []func() fault{
 	newPauseFault, newPowerLossFault, newCrashFault, newCorruptFault, newKillFault,
-	newPartitionFault, newLossFault, newDelayFault, newClientFault,
+	newPartitionFault, newLossFault, newDelayFault, newClientFault, newMemberFault,
 }
 
 // held is the record of a fault that takes nodes out of service (kill,

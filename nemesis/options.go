@@ -21,6 +21,7 @@ var (
 	FamilyPowerLoss = history.NemesisPowerLoss.Name
 	FamilyCrash     = history.NemesisCrash.Name
 	FamilyCorrupt   = history.NemesisCorrupt.Name
+	FamilyMember    = history.NemesisMember.Name
 	// FamilyStaggeredStart is handled by StaggeredStart, not the scheduler;
 	// NewScheduler accepts and ignores it (and any other family that is
 	// not scheduled) so the CLI list can be passed as is.
@@ -95,6 +96,9 @@ type Options struct {
 	// not call back into the Scheduler) when a node refuses its damaged
 	// store: the hook for replacing it through a membership change.
 	OnRefused func(Refusal) `json:"-"`
+	// JoinDelay is how long member waits between recording a new member
+	// and starting its node (DefaultJoinDelay).
+	JoinDelay time.Duration
 }
 
 // scheduledFamilies lists the families the scheduler runs, in the table's
@@ -187,5 +191,6 @@ func (o Options) withDefaults() (Options, error) {
 	o.ProbeTimeout = cmp.Or(o.ProbeTimeout, DefaultProbeTimeout)
 	o.LossProbes = cmp.Or(o.LossProbes, DefaultLossProbes)
 	o.ActionTimeout = cmp.Or(o.ActionTimeout, DefaultActionTimeout)
+	o.JoinDelay = cmp.Or(o.JoinDelay, DefaultJoinDelay)
 	return o, nil
 }

@@ -248,6 +248,7 @@ func (g *raftGroup) applyConfEntry(b *pebble.Batch, e *pb.Entry) []*pb.ConfChang
 	}
 	g.conf.add(rec)
 	g.confVersion.Add(1)
+	g.events.confApplied(g.log, e.GetIndex(), cur, cs)
 	if g.node.cfg.Unsafe.DirectConfChange && len(steps) > 1 {
 		g.log.Warn("unsafe: voter set changed in one step without a joint configuration", "index", e.GetIndex(), "change", confchange.Describe(cc.GetChanges()...), "conf", describeConf(cs))
 	} else {

@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -25,6 +28,14 @@ const (
 	EventStatePersisted = "raft state persisted"
 	// EventBecameLeader: this node became the group's leader in "term".
 	EventBecameLeader = "became leader"
+	// EventConfApplied: this node applied the configuration-change entry
+	// at "index": the group's voters went from "from" to "to", each
+	// written "1,2,3" or, for a joint configuration, "1,2,4&&1,2,3"
+	// (incoming && outgoing). Logged for every applied change, whatever
+	// path applied it, so that the harness can check Raft's rule for
+	// changing voters (one voter at a time, or through a joint
+	// configuration) from the logs alone.
+	EventConfApplied = "configuration applied"
 )
 
 // raftEvents logs a group's Raft events. It is used only by the group's
@@ -54,4 +65,31 @@ func (e *raftEvents) persisted(log *slog.Logger, hs *pb.HardState) {
 // becameLeader logs an election won.
 func (e *raftEvents) becameLeader(log *slog.Logger, term uint64) {
 	log.Info(EventBecameLeader, "term", term)
+}
+
+// confApplied logs an applied configuration change.
+func (e *raftEvents) confApplied(log *slog.Logger, index uint64, from, to *pb.ConfState) {
+	log.Info(EventConfApplied, "index", index, "from", votersText(from), "to", votersText(to))
+}
+
+// votersText writes a configuration's voters as EventConfApplied does.
+func votersText(cs *pb.ConfState) string {
+	s := idsText(cs.GetVoters())
+	if out := cs.GetVotersOutgoing(); len(out) > 0 {
+		s += "&&" + idsText(out)
+	}
+	return s
+}
+
+func idsText(ids []uint64) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	var b strings.Builder
+	for i, id := range sorted {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(id, 10))
+	}
+	return b.String()
 }

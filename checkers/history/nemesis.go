@@ -96,6 +96,15 @@ var (
 	NemesisCorrupt = NemesisFamily{
 		Name: "corrupt", Start: "corrupt", Stop: "corrupt-start", Label: "corrupt", Scheduled: true, Targets: true,
 	}
+	// NemesisMember changes the cluster's membership: each action is one
+	// change (value "op": add, remove or replace), recorded from its
+	// request until every live node shows the intended voters, so its
+	// window is the change itself. Its "nodes" are the nodes it adds or
+	// removes.
+	NemesisMember = NemesisFamily{
+		Name: "member", Start: "member", Label: "member", Scheduled: true, Targets: true,
+		StartAliases: []string{"member-change", "reconfigure"},
+	}
 	// NemesisClock is Jepsen's clock nemesis. The harness has none: the
 	// real-time clock is not namespaced, so skewing it in one container
 	// would skew every other (see package nemesis).
@@ -110,7 +119,7 @@ var (
 // in, and the report assigns band colours in.
 var NemesisFamilies = []NemesisFamily{
 	NemesisStaggeredStart, NemesisKill, NemesisPause, NemesisPartition, NemesisLoss, NemesisDelay, NemesisClient,
-	NemesisPowerLoss, NemesisCrash, NemesisCorrupt, NemesisClock,
+	NemesisPowerLoss, NemesisCrash, NemesisCorrupt, NemesisMember, NemesisClock,
 }
 
 // NemesisHealAll are the functions other tools record for one action that

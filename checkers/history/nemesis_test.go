@@ -17,7 +17,9 @@ func TestNemesisTable(t *testing.T) {
 				t.Errorf("family %q listed twice", fam.Name)
 			}
 			names[fam.Name] = true
-			if fam.Scheduled && fam.Instant() {
+			// member is the one scheduled family of instants: each action
+			// is a completed change, nothing stays in effect to stop.
+			if fam.Scheduled && fam.Instant() && fam.Name != NemesisMember.Name {
 				t.Error("a scheduled family needs a stop")
 			}
 			if fam.Foreign && fam.Scheduled {

@@ -1,0 +1,71 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMemberResult: write stalls during membership changes are judged only
+// when a majority of the voters before the change was up and no network
+// fault was in effect.
+func TestMemberResult(t *testing.T) {
+	// send completes the invoke just before it, of value i-1.
+	send := func(i int, at float64) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":0,"type":"ok","f":"send","value":[["send","t/0",[0,` + itoa(i-1) + `]]]}`
+	}
+	invSend := func(i int, at float64) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":0,"type":"invoke","f":"send","value":[["send","t/0",` + itoa(i) + `]]}`
+	}
+	member := func(i int, at float64, typ string) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"member","value":{"op":"add","nodes":["n4"],"voters_before":[1,2,3]}}`
+	}
+	kill := func(i int, at float64, typ, f string) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"` + f + `","value":{"nodes":["n3"]}}`
+	}
+	part := func(i int, at float64, typ, f string) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"` + f + `","value":{"nodes":["n1","n2","n3"]}}`
+	}
+	settle := func(i int, at float64, typ, extra string) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"member","value":{"op":"settle","final":true,"nodes":[]` + extra + `}}`
+	}
+	tests := []struct {
+		name      string
+		lines     []string
+		stall     bool
+		unsettled bool
+	}{
+		{"settled", []string{settle(0, 1, "invoke", ""), settle(1, 2, "info", `,"verified":{"voters":[1,2,3]}`)}, false, false},
+		{"unsettled", []string{settle(0, 1, "invoke", ""), settle(1, 2, "info", `,"verified":{"unsettled":"member 6 is joining"}`)}, false, true},
+		{"writes go on", []string{member(0, 1, "invoke"), invSend(1, 1.5), send(2, 2), invSend(3, 3), send(4, 4), member(5, 6, "info")}, false, false},
+		{"stall with one voter down", []string{kill(0, 0, "invoke", "kill"), kill(1, 0.5, "info", "kill"),
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, true, false},
+		{"stall under a partition is not judged", []string{part(0, 0, "invoke", "partition"), part(1, 0.5, "info", "partition"),
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "history.jsonl")
+			if err := os.WriteFile(p, []byte(strings.Join(tt.lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := memberResult(p)
+			if res.Error != "" {
+				t.Fatal(res.Error)
+			}
+			if got := res.Errors[AnomalyMemberStall] != nil; got != tt.stall {
+				t.Fatalf("stall reported %v, want %v: %+v", got, tt.stall, res.Fields["list"])
+			}
+			if got := res.Errors[AnomalyMemberUnsettled] != nil; got != tt.unsettled {
+				t.Fatalf("unsettled reported %v, want %v", got, tt.unsettled)
+			}
+		})
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func ns(s float64) string { return strconv.Itoa(int(s * float64(time.Second))) }
