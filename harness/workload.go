@@ -16,11 +16,15 @@ import (
 const (
 	WorkloadQueue = "queue"
 	WorkloadLog   = "log"
+	WorkloadTxn   = "txn"
 )
+
+// Workloads lists the workload names --workload accepts.
+var Workloads = []string{WorkloadQueue, WorkloadLog, WorkloadTxn}
 
 // WorkloadConfig configures the client side of a run.
 type WorkloadConfig struct {
-	// Kind is WorkloadQueue or WorkloadLog.
+	// Kind is one of Workloads.
 	Kind string
 	// Seeds are the brokers' Kafka addresses.
 	Seeds []string
@@ -65,6 +69,8 @@ func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
 			c = &queueClient{procBase: base}
 		case WorkloadLog:
 			c = &logClient{procBase: base}
+		case WorkloadTxn:
+			c = &txnClient{procBase: base}
 		default:
 			return fmt.Errorf("run clients: unknown workload %q", cfg.Kind)
 		}
