@@ -21,9 +21,16 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 	cases := []struct {
 		kind   string
 		wantFs []string
+		perKey int // writes before a key rotates
 	}{
-		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign}},
-		{WorkloadLog, []string{history.FSend, history.FRead}},
+		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign}, 50},
+		{WorkloadLog, []string{history.FSend, history.FRead}, 50},
+		// kfake is franz-go's own transactional broker: the txn workload's
+		// commits, aborts and abandoned transactions against it must check
+		// valid, with the final reads in read_committed.
+		// Fewer operations per second (each is a transaction), so keys
+		// rotate sooner: the sessions must follow the new topics.
+		{WorkloadTxn, []string{history.FTxn, history.FSubscribe}, 15},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -38,7 +45,7 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer acl.Close()
-			ks := NewKeyspace(admin, 3, 2, 3, 50, log)
+			ks := NewKeyspace(admin, 3, 2, 3, tc.perKey, log)
 			ctx := context.Background()
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
