@@ -74,6 +74,9 @@ type txnClient struct {
 	sess *kgo.GroupTransactSession
 	// topics are the topics the session consumes.
 	topics []string
+	// seqs is the session's next sequence number per partition (see
+	// txn_late.go).
+	seqs seqs
 }
 
 // txnID is the slot's transactional id: every process of the slot uses
@@ -192,7 +195,7 @@ func (c *txnClient) subscribe(ctx context.Context) {
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err == nil {
-		c.sess, c.topics = sess, topics
+		c.sess, c.topics, c.seqs = sess, topics, seqs{}
 	} else {
 		err = fmt.Errorf("new transact session: %w", err)
 	}
@@ -205,6 +208,10 @@ type txnPlan struct {
 	keys  []Key // per micro-operation; zero for polls
 	abort bool  // abort on purpose
 	crash bool  // abandon without EndTxn
+	// late is the send held back and delivered after the abort (-1:
+	// none): the last micro-operation, to a key an earlier send of the
+	// transaction wrote to.
+	late int
 }
 
 func (c *txnClient) plan(ctx context.Context) txnPlan {
@@ -221,6 +228,19 @@ func (c *txnClient) plan(ctx context.Context) txnPlan {
 	r := c.rng.Float64()
 	p.abort = r < pTxnAbort
 	p.crash = !p.abort && r < pTxnAbort+pTxnCrash
+	p.late = -1
+	if p.abort && n < txnMaxMops && c.rng.Float64() < pTxnLate {
+		for i := range n {
+			if p.mops[i].F == history.FSend {
+				k := p.keys[i]
+				v := c.cfg.Keys.NextValue()
+				p.mops = append(p.mops, history.Send(k.String(), v))
+				p.keys = append(p.keys, k)
+				p.late = n
+				break
+			}
+		}
+	}
 	return p
 }
 
@@ -232,6 +252,7 @@ func (c *txnClient) txn(ctx context.Context) {
 	defer cancel()
 	done := make([]history.Mop, len(p.mops))
 	copy(done, p.mops)
+	sent := make([]bool, len(p.mops))
 	err := c.sess.Begin()
 	if err != nil {
 		err = fmt.Errorf("begin transaction: %w", err)
@@ -240,12 +261,20 @@ func (c *txnClient) txn(ctx context.Context) {
 		if err != nil {
 			break
 		}
+		if i == p.late {
+			continue // held back: "delayed in the network"
+		}
 		switch p.mops[i].F {
 		case history.FSend:
 			var off int64
 			off, err = c.produce(octx, p.keys[i], p.mops[i].Value)
 			if err == nil {
-				done[i].Done, done[i].Offset = true, &off
+				done[i].Done, done[i].Offset, sent[i] = true, &off, true
+				if c.seqs != nil {
+					c.seqs[p.keys[i]]++
+				}
+			} else {
+				c.seqs = nil
 			}
 		case history.FPoll:
 			polls, _ := pollWith(octx, txnPollWait, c.sess.PollRecords)
@@ -272,6 +301,12 @@ func (c *txnClient) txn(ctx context.Context) {
 			cause = errors.Join(cause, fmt.Errorf("abort: %w", aerr))
 		}
 		c.rec.Complete(c.proc, history.Fail, history.FTxn, done, cause)
+		if aerr == nil && err == nil && c.lateKey(p, sent) {
+			// The abort is acknowledged: now the held-back send arrives.
+			if lerr := c.deliverLate(octx, p.keys[p.late], p.mops[p.late].Value); lerr != nil {
+				c.cfg.Log.Warn("broker took a late transactional batch", "err", lerr)
+			}
+		}
 		if aerr != nil || err != nil {
 			// The producer's state is uncertain: start afresh, fencing
 			// whatever is still open.

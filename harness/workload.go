@@ -40,6 +40,8 @@ type WorkloadConfig struct {
 	Keys *Keyspace
 	// Log receives client-side diagnostics.
 	Log *slog.Logger
+	// Late counts the txn workload's late batches; nil counts nothing.
+	Late *LateStats
 }
 
 // client is one logical client slot. It owns the current process number and
@@ -84,6 +86,9 @@ func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
 		}()
 	}
 	wg.Wait()
+	if cfg.Late != nil {
+		cfg.Log.Info("late transactional batches", "delivered", cfg.Late.Delivered.Load(), "taken", cfg.Late.Taken.Load())
+	}
 	return rec.Err()
 }
 

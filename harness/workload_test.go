@@ -56,8 +56,9 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 			base := time.Now()
 			w := history.NewWriter(&buf, base)
 			rec := NewRecorder(w, base)
+			late := &LateStats{}
 			cfg := WorkloadConfig{Kind: tc.kind, Seeds: c.ListenAddrs(), Rate: 300, Concurrency: 4, Seed: 1,
-				OpTimeout: 5 * time.Second, Keys: ks, Log: log}
+				OpTimeout: 5 * time.Second, Keys: ks, Log: log, Late: late}
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
 			defer rcancel()
 			if err := RunClients(rctx, cfg, rec); err != nil {
@@ -97,7 +98,8 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 				t.Errorf("history of a correct broker judged %v: %v", res.Valid, res.Counts())
 			}
 			ok, fail, info := rec.Counts()
-			t.Logf("%s: ok %d fail %d info %d, drain %+v, keys %d", tc.kind, ok, fail, info, st, len(ks.Used()))
+			t.Logf("%s: ok %d fail %d info %d, drain %+v, keys %d, late batches delivered %d taken %d", tc.kind, ok, fail, info, st, len(ks.Used()),
+				late.Delivered.Load(), late.Taken.Load())
 		})
 	}
 }
