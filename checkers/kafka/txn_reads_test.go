@@ -70,3 +70,31 @@ func TestTxnRepeatedPollsKeepKeysApart(t *testing.T) {
 		})
 	}
 }
+
+// TestTxnRewoundPollFatalOnlyWhenCommitted: a transaction whose consumer
+// reads a key backwards is fatal when it committed, allowed when it did
+// not (a rebalance mid-transaction rewinds the consumer and aborts it).
+func TestTxnRewoundPollFatalOnlyWhenCommitted(t *testing.T) {
+	cases := []struct {
+		typ       history.Type
+		wantFatal int
+	}{
+		{history.Ok, 1},
+		{history.Info, 0},
+		{history.Fail, 0},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.typ), func(t *testing.T) {
+			c := New(Options{})
+			c.Observe(sendOk(0, 0, "a", 0, 1))
+			c.Observe(sendOk(1, 0, "a", 1, 2))
+			mops := []history.Mop{pollOf(map[string][]history.Record{"a": recs(0, 1, 1, 2)}), pollOf(map[string][]history.Record{"a": recs(0, 1, 1, 2)})}
+			c.Observe(&history.Entry{Op: history.Op{Index: 2, Process: history.Client(1), Type: tc.typ, F: history.FTxn}, Mops: mops})
+			r := c.Result(context.Background())
+			a := r.Errors[IntNonmonotonicPoll]
+			if a == nil || a.Count != 1 || a.FatalCount != tc.wantFatal {
+				t.Errorf("int-nonmonotonic-poll = %+v, want 1 case, %d fatal", a, tc.wantFatal)
+			}
+		})
+	}
+}
