@@ -71,7 +71,10 @@
 //     consumers must never see uncommitted records.
 //  7. int-poll-skip / int-nonmonotonic-poll: two consecutive values one
 //     operation read from a key are not adjacent in the version order: a
-//     gap, or a step backwards (or the same value twice).
+//     gap, or a step backwards (or the same value twice). A step backwards
+//     inside a txn that did not commit is allowed: its consumer may have
+//     been rebalanced mid-transaction (why a group transaction aborts),
+//     which rewinds it to its committed offsets.
 //  8. poll-skip / nonmonotonic-poll: per process, the first value an
 //     operation read from a key does not directly follow the last value the
 //     process's previous ok read of that key returned. Assign and subscribe

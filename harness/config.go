@@ -211,7 +211,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&timeLimit, "time-limit", cfg.TimeLimit.D(), "how long the workload and nemesis run")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "total client operations per second, over all clients")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "number of client processes")
-	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "workload: queue (Jepsen's Kafka send/poll) or log (appends + exact reads, linearizability)")
+	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "workload: queue (Jepsen's Kafka send/poll), log (appends + exact reads, linearizability) or txn (Jepsen's transactional Kafka workload)")
 	fs.StringVar(&nemesis, "nemesis", strings.Join(cfg.Nemesis, ","), "comma-separated faults: "+strings.Join(KnownNemeses, ",")+" (or none)")
 	fs.DurationVar(&interval, "nemesis-interval", cfg.NemesisInterval.D(), "mean gap between fault actions")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of every random choice (default: from the clock, printed)")
@@ -295,8 +295,8 @@ func (c *Config) Validate() error {
 		return bad("--rate must be positive")
 	case c.Concurrency < 1 || c.Concurrency > 1000:
 		return bad("--concurrency must be in 1..1000")
-	case c.Workload != WorkloadQueue && c.Workload != WorkloadLog:
-		return bad("--workload must be queue or log, got %q", c.Workload)
+	case !slices.Contains(Workloads, c.Workload):
+		return bad("--workload must be one of %s, got %q", strings.Join(Workloads, ", "), c.Workload)
 	case c.TestCount < 1:
 		return bad("--test-count must be at least 1")
 	case c.Partitions < 1 || c.ActiveKeys < 1 || c.WritesPerKey < 1:

@@ -36,7 +36,7 @@ func Drain(ctx context.Context, cfg WorkloadConfig, rec *Recorder) (DrainStats, 
 	var st DrainStats
 	var err error
 	switch cfg.Kind {
-	case WorkloadQueue:
+	case WorkloadQueue, WorkloadTxn:
 		st, err = drainQueue(ctx, cfg, rec)
 	case WorkloadLog:
 		st, err = drainLog(ctx, cfg, rec)
@@ -63,7 +63,14 @@ func drainQueue(ctx context.Context, cfg WorkloadConfig, rec *Recorder) (DrainSt
 		}
 		parts[k.Topic][k.Partition] = kgo.NewOffset().AtStart()
 	}
-	err := c.newConsumer(kgo.ConsumePartitions(parts))
+	opts := []kgo.Opt{kgo.ConsumePartitions(parts)}
+	if cfg.Kind == WorkloadTxn {
+		// Transactions write records that are aborted or not yet
+		// decided: the final reads see what a read_committed consumer
+		// may see, like every reader of the workload.
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	err := c.newConsumer(opts...)
 	rec.Complete(c.proc, opType(err), history.FAssign, names, err)
 	if err != nil {
 		return st, fmt.Errorf("drain: %w", err)

@@ -181,6 +181,15 @@ func (ks *Keyspace) NextWrites(ctx context.Context, rng *rand.Rand, n int) (Key,
 	return ks.keyOf(kn), vs
 }
 
+// NextValue returns a fresh value unique in the run, for a write to a key
+// the caller already has (it does not count towards the key's rotation).
+func (ks *Keyspace) NextValue() int64 {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.values++
+	return ks.values
+}
+
 // Partitions is the number of partitions per topic.
 func (ks *Keyspace) Partitions() int { return ks.parts }
 

@@ -221,6 +221,9 @@ func (r *runner) allExited(ctx context.Context, waiting []string) bool {
 // workload runs the clients and the nemesis schedule for the time limit.
 func (r *runner) workload(ctx context.Context) error {
 	wcfg := r.workloadConfig()
+	if wcfg.Kind == WorkloadTxn {
+		wcfg.Late = &LateStats{}
+	}
 	r.pr.printf("workload %s: %.0f ops/s over %d clients for %s; nemesis %s every ~%s",
 		r.cfg.Workload, r.cfg.Rate, r.cfg.Concurrency, r.cfg.TimeLimit.D(), orNone(r.cfg.Faults()), r.cfg.NemesisInterval.D())
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.TimeLimit.D())
@@ -263,6 +266,9 @@ func (r *runner) workload(ctx context.Context) error {
 		r.pr.rates(pctx, r.rec, 5*time.Second)
 	}()
 	wg.Wait()
+	if wcfg.Late != nil {
+		r.pr.printf("txn: late batches delivered %d, taken by the broker %d", wcfg.Late.Delivered.Load(), wcfg.Late.Taken.Load())
+	}
 	ok, fail, info := r.rec.Counts()
 	if d := time.Since(phaseStart).Seconds(); d > 0 {
 		r.out.OpsPerSec = float64(ok+fail+info-ok0-fail0-info0) / d

@@ -327,9 +327,15 @@ func (c *queueClient) poll(ctx context.Context) {
 // pollOnce polls cl for at most wait and returns the records per key and
 // the first error other than the poll's own deadline.
 func pollOnce(ctx context.Context, cl *kgo.Client, wait time.Duration) (map[string][]history.Record, error) {
+	return pollWith(ctx, wait, cl.PollRecords)
+}
+
+// pollWith is pollOnce over any poll function (a client's or a
+// transactional session's PollRecords).
+func pollWith(ctx context.Context, wait time.Duration, poll func(context.Context, int) kgo.Fetches) (map[string][]history.Record, error) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	defer cancel()
-	fs := cl.PollRecords(pctx, 2000)
+	fs := poll(pctx, 2000)
 	polls := map[string][]history.Record{}
 	var firstErr error
 	fs.EachError(func(t string, p int32, err error) {

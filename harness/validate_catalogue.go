@@ -236,6 +236,7 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 		},
 	)
 	rows = append(rows, durabilityRows(tl)...)
+	rows = append(rows, txnRows(tl)...)
 	if short {
 		kept := rows[:0]
 		for _, r := range rows {
@@ -286,7 +287,66 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			Interval: 8 * time.Second, TimeLimit: tl(90*time.Second, 40*time.Second),
 		})
 	}
+	// The correct broker under the txn workload: every family, as many
+	// runs again as the other workloads get (at least one per family).
+	txnRuns := max(correctRuns, len(families))
+	for i, fam := range families {
+		runs := txnRuns / len(families)
+		if i < txnRuns%len(families) {
+			runs++
+		}
+		rows = append(rows, ValidateRow{
+			Name: "correct-txn-" + joinPlus(fam), Control: true, Runs: runs,
+			Workload: WorkloadTxn, Nemesis: fam, LeaderGroup: nemesis.AnyGroup,
+			Interval: 8 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
+		})
+	}
 	return rows
+}
+
+// txnRows are the seeded transaction bugs, run with the txn workload.
+func txnRows(tl func(full, short time.Duration) time.Duration) []ValidateRow {
+	return []ValidateRow{
+		{
+			Name: "txn-lso-is-hw", Bug: "--unsafe-lso-is-hw", BrokerArgs: []string{"--unsafe-lso-is-hw"},
+			// read_committed served up to the high watermark shows the
+			// records of open transactions. The workload's aborts on
+			// purpose hold their records open for up to 150 ms, so other
+			// readers see values that then abort (G1a), and a transaction
+			// that polls a key it sent to sees its own send
+			// (precommitted-read). No fault is needed; pauses vary the
+			// timing.
+			Workload: WorkloadTxn, Nemesis: []string{nemesis.FamilyPause},
+			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
+			Expect: "G1a, precommitted-read",
+		},
+		{
+			Name: "txn-commit-before-markers", Bug: "--unsafe-commit-before-markers", BrokerArgs: []string{"--unsafe-commit-before-markers"},
+			// The commit is acknowledged while its markers are only
+			// proposed: a marker lost to a leader change or a cut
+			// between the coordinator and a partition's leader is never
+			// rewritten, and the next marker of the producer on that
+			// partition (an abort) decides the committed records too,
+			// or none comes and the partition's last stable offset
+			// stays behind them.
+			Workload: WorkloadTxn, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
+			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader, nemesis.GrudgeOne}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 3 * time.Second, TimeLimit: 90 * time.Second,
+			Expect: "lost-write, unseen", Extended: true, Probabilistic: true,
+		},
+		{
+			Name: "txn-no-txn-verification", Bug: "--unsafe-no-txn-verification", BrokerArgs: []string{"--unsafe-no-txn-verification"},
+			// A transactional batch that reaches a partition after its
+			// transaction ended is appended into the producer's next
+			// one. Pauses and peer delays hold produce requests back
+			// past the client's deadline, after which the transaction
+			// is aborted and the next one begins.
+			Workload: WorkloadTxn, Nemesis: []string{nemesis.FamilyPause, nemesis.FamilyDelay},
+			Targets: []string{nemesis.TargetLeader, nemesis.TargetOne}, LeaderGroup: nemesis.AnyGroup,
+			Interval: 3 * time.Second, TimeLimit: 90 * time.Second,
+			Expect: "G1a", Extended: true, Probabilistic: true,
+		},
+	}
 }
 
 func joinPlus(s []string) string {

@@ -59,7 +59,8 @@ func TestCatalogueConfigsValid(t *testing.T) {
 				controls += r.Runs
 			}
 		}
-		if want := map[bool]int{false: 20, true: 1}[short]; controls != want {
+		// As many runs again of the txn workload.
+		if want := map[bool]int{false: 40, true: 2}[short]; controls != want {
 			t.Errorf("short=%v: %d control runs, want %d", short, controls, want)
 		}
 	}
@@ -74,7 +75,9 @@ func TestSelectRows(t *testing.T) {
 	}{
 		{"all", nil, len(all)},
 		{"one bug", []string{"no-dedup"}, 1},
-		{"prefix", []string{"correct"}, 6},
+		{"prefix", []string{"correct"}, 12},
+		{"txn controls", []string{"correct-txn"}, 6},
+		{"txn bugs", []string{"txn-"}, 3},
 		{"none", []string{"nope"}, 0},
 	}
 	for _, tc := range cases {

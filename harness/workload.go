@@ -17,11 +17,15 @@ import (
 const (
 	WorkloadQueue = "queue"
 	WorkloadLog   = "log"
+	WorkloadTxn   = "txn"
 )
+
+// Workloads lists the workload names --workload accepts.
+var Workloads = []string{WorkloadQueue, WorkloadLog, WorkloadTxn}
 
 // WorkloadConfig configures the client side of a run.
 type WorkloadConfig struct {
-	// Kind is WorkloadQueue or WorkloadLog.
+	// Kind is one of Workloads.
 	Kind string
 	// Seeds are the brokers' Kafka addresses.
 	Seeds []string
@@ -44,6 +48,8 @@ type WorkloadConfig struct {
 	Keys *Keyspace
 	// Log receives client-side diagnostics.
 	Log *slog.Logger
+	// Late counts the txn workload's late batches; nil counts nothing.
+	Late *LateStats
 }
 
 // client is one logical client slot. It owns the current process number and
@@ -74,6 +80,8 @@ func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
 			c = &queueClient{procBase: base}
 		case WorkloadLog:
 			c = &logClient{procBase: base}
+		case WorkloadTxn:
+			c = &txnClient{procBase: base}
 		default:
 			return fmt.Errorf("run clients: unknown workload %q", cfg.Kind)
 		}
@@ -87,6 +95,9 @@ func RunClients(ctx context.Context, cfg WorkloadConfig, rec *Recorder) error {
 		}()
 	}
 	wg.Wait()
+	if cfg.Late != nil {
+		cfg.Log.Info("late transactional batches", "delivered", cfg.Late.Delivered.Load(), "taken", cfg.Late.Taken.Load())
+	}
 	return rec.Err()
 }
 

@@ -21,9 +21,16 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 	cases := []struct {
 		kind   string
 		wantFs []string
+		perKey int // writes before a key rotates
 	}{
-		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign, history.FSubscribe, history.FCommit, history.FOffsets}},
-		{WorkloadLog, []string{history.FSend, history.FRead}},
+		{WorkloadQueue, []string{history.FSend, history.FPoll, history.FAssign, history.FSubscribe, history.FCommit, history.FOffsets}, 50},
+		{WorkloadLog, []string{history.FSend, history.FRead}, 50},
+		// kfake is franz-go's own transactional broker: the txn workload's
+		// commits, aborts and abandoned transactions against it must check
+		// valid, with the final reads in read_committed.
+		// Fewer operations per second (each is a transaction), so keys
+		// rotate sooner: the sessions must follow the new topics.
+		{WorkloadTxn, []string{history.FTxn, history.FSubscribe}, 15},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -38,7 +45,7 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer acl.Close()
-			ks := NewKeyspace(admin, 3, 2, 3, 50, log)
+			ks := NewKeyspace(admin, 3, 2, 3, tc.perKey, log)
 			ctx := context.Background()
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
@@ -49,8 +56,9 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 			base := time.Now()
 			w := history.NewWriter(&buf, base)
 			rec := NewRecorder(w, base)
+			late := &LateStats{}
 			cfg := WorkloadConfig{Kind: tc.kind, Seeds: c.ListenAddrs(), Rate: 300, Concurrency: 4, Seed: 1,
-				OpTimeout: 5 * time.Second, Keys: ks, Log: log}
+				OpTimeout: 5 * time.Second, Keys: ks, Log: log, Late: late}
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
 			defer rcancel()
 			if err := RunClients(rctx, cfg, rec); err != nil {
@@ -109,7 +117,8 @@ func TestWorkloadsAgainstFakeBroker(t *testing.T) {
 				t.Errorf("history of a correct broker judged %v: %v", res.Valid, res.Counts())
 			}
 			ok, fail, info := rec.Counts()
-			t.Logf("%s: ok %d fail %d info %d, drain %+v, keys %d", tc.kind, ok, fail, info, st, len(ks.Used()))
+			t.Logf("%s: ok %d fail %d info %d, drain %+v, keys %d, late batches delivered %d taken %d", tc.kind, ok, fail, info, st, len(ks.Used()),
+				late.Delivered.Load(), late.Taken.Load())
 		})
 	}
 }

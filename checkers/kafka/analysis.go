@@ -257,6 +257,17 @@ func (a *analysis) readChecks() {
 						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read %d then %d from %s, skipping %d value(s) %s between them", o.index, v1, v2, key, d-1, fmtSkipped(ord, i1, i2)),
 					})
+				case d < 1 && o.f == fTxn && o.typ != tOk:
+					// A transaction that did not commit may have had
+					// its consumer rebalanced mid-way (the reason a
+					// group transaction aborts), and a rebalance
+					// rewinds a consumer to its committed offsets:
+					// reported, allowed. A committed transaction saw
+					// no rebalance, so its reads must go forward.
+					a.col.Add(IntNonmonotonicPoll, Case{
+						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: false,
+						Explanation: fmt.Sprintf("op %d (a transaction that did not commit; its consumer may have been rewound by a rebalance) read %d then %d from %s, but the log has %d at or before %d (index delta %d, want 1)", o.index, v1, v2, key, v2, v1, d),
+					})
 				case d < 1:
 					a.col.Add(IntNonmonotonicPoll, Case{
 						Key: key, Ops: []int64{o.index}, Values: []int64{v1, v2}, Fatal: true,

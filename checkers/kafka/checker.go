@@ -204,7 +204,10 @@ func (c *Checker) addRead(k int32, rs []history.Record) {
 	if len(rs) == 0 {
 		return
 	}
-	if pos, ok := c.scratch[k]; ok && pos == len(c.reads)-1 {
+	// Extend in place only when the key's records are the last ones
+	// stored: a key moved to the end by the branch below, then followed
+	// by another key's move, is the last read but not the last records.
+	if pos, ok := c.scratch[k]; ok && pos == len(c.reads)-1 && int(c.reads[pos].end) == len(c.recs) {
 		for _, r := range rs {
 			c.recs = append(c.recs, rec{offset: r.Offset, value: r.Value})
 		}
