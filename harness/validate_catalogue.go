@@ -274,15 +274,8 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			// Half the families also check linearizability of reads.
 			workload = WorkloadLog
 		}
-		name := "correct-" + joinPlus(fam)
-		if slices.Contains(fam, nemesis.FamilyPowerLoss) {
-			name = "correct-durability"
-		}
-		if slices.Contains(fam, nemesis.FamilyMember) {
-			name = "correct-member"
-		}
 		rows = append(rows, ValidateRow{
-			Name: name, Control: true, Runs: runs,
+			Name: "correct-" + controlName(fam), Control: true, Runs: runs,
 			Workload: workload, Nemesis: fam, LeaderGroup: nemesis.AnyGroup,
 			Interval: 8 * time.Second, TimeLimit: tl(90*time.Second, 40*time.Second),
 		})
@@ -296,7 +289,7 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			runs++
 		}
 		rows = append(rows, ValidateRow{
-			Name: "correct-txn-" + joinPlus(fam), Control: true, Runs: runs,
+			Name: "correct-txn-" + controlName(fam), Control: true, Runs: runs,
 			Workload: WorkloadTxn, Nemesis: fam, LeaderGroup: nemesis.AnyGroup,
 			Interval: 8 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
 		})
@@ -347,6 +340,18 @@ func txnRows(tl func(full, short time.Duration) time.Duration) []ValidateRow {
 			Expect: "G1a", Extended: true, Probabilistic: true,
 		},
 	}
+}
+
+// controlName names a control row by its families: the family alone, the
+// mix by what it hunts (durability, member), or "all".
+func controlName(fam []string) string {
+	switch {
+	case slices.Contains(fam, nemesis.FamilyPowerLoss):
+		return "durability"
+	case slices.Contains(fam, nemesis.FamilyMember):
+		return "member"
+	}
+	return joinPlus(fam)
 }
 
 func joinPlus(s []string) string {

@@ -42,7 +42,13 @@ func TestCatalogueConfigsValid(t *testing.T) {
 	for _, short := range []bool{false, true} {
 		rows := Catalogue(short, 20)
 		controls := 0
+		seen := map[string]bool{}
 		for _, r := range rows {
+			// --rows selects by name and the store names tests by it.
+			if seen[r.Name] {
+				t.Errorf("short=%v: two rows named %q", short, r.Name)
+			}
+			seen[r.Name] = true
 			t.Run(r.Name, func(t *testing.T) {
 				cfg := rowConfig(r, ValidateOptions{Store: t.TempDir()}, 1)
 				if err := cfg.Validate(); err != nil {
