@@ -135,8 +135,15 @@ func nemesesText(r ValidateRow) string {
 		fam, _ := history.NemesisFamilyNamed(n)
 		switch {
 		case fam.Targets:
+			var aim []string
 			if len(r.Targets) > 0 {
-				p += "(" + strings.Join(r.Targets, "/") + ")"
+				aim = append(aim, strings.Join(r.Targets, "/"))
+			}
+			if n == nemesis.FamilyClient && len(r.ClientModes) > 0 {
+				aim = append(aim, strings.Join(r.ClientModes, "/"))
+			}
+			if len(aim) > 0 {
+				p += "(" + strings.Join(aim, ", ") + ")"
 			}
 		case n == nemesis.FamilyPartition:
 			if len(r.Grudges) > 0 {
@@ -153,8 +160,12 @@ func nemesesText(r ValidateRow) string {
 		}
 		parts = append(parts, p)
 	}
+	out := strings.Join(parts, "+")
 	if r.Interval > 0 && len(r.Nemesis) > 0 && r.Nemesis[0] != nemesis.FamilyStaggeredStart {
-		return strings.Join(parts, "+") + ", every ~" + r.Interval.String()
+		out += ", every ~" + r.Interval.String()
 	}
-	return strings.Join(parts, "+")
+	if len(r.Producers) > 0 {
+		out += "; producers " + strings.Join(r.Producers, "/")
+	}
+	return out
 }

@@ -17,6 +17,8 @@ func TestNemesesText(t *testing.T) {
 		{ValidateRow{Nemesis: []string{"staggered-start"}, StartGap: 8 * time.Second, Interval: time.Second},
 			"staggered-start(gap 8s)"},
 		{ValidateRow{Nemesis: []string{"delay"}}, "delay"},
+		{ValidateRow{Nemesis: []string{"client"}, Targets: []string{"leader"}, ClientModes: []string{"responses"}, Producers: []string{"idempotent-inflight"}, Interval: 4 * time.Second},
+			"client(leader, responses), every ~4s; producers idempotent-inflight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
