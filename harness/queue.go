@@ -23,7 +23,7 @@ const (
 	pAssign    = 0.05
 	pSubscribe = 0.02
 	pSend      = 0.50
-	pOffsets   = 0.03 // read the slot's group offsets (OffsetFetch)
+	pOffsets   = 0.05 // read the slot's group offsets (OffsetFetch)
 	pCommit    = 0.10 // commit the positions, when subscribed
 	// the rest polls
 )
