@@ -48,12 +48,12 @@ type Config struct {
 // FaultKnobs are the nemesis knobs passed to the scheduler (zero: its
 // defaults).
 type FaultKnobs struct {
-	Targets     []string `json:"targets,omitempty"`
-	Grudges     []string `json:"grudges,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	Grudges []string `json:"grudges,omitempty"`
 	// CorruptKinds are the damages the corrupt nemesis draws from
 	// (nemesis.CorruptKinds); empty means nemesis.DefaultCorruptKinds.
 	CorruptKinds []string `json:"corrupt_kinds,omitempty"`
-	LeaderGroup string   `json:"leader_group,omitempty"`
+	LeaderGroup  string   `json:"leader_group,omitempty"`
 	// LossPercent and Delay size the loss and delay faults.
 	LossPercent int      `json:"loss_percent,omitempty"`
 	Delay       Duration `json:"delay,omitempty"`

@@ -332,7 +332,11 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	res.Add(LivenessName, livenessResult(exits, r.stuck, r.refused(), r.histBase))
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
-	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
+	var damaged []nemesis.Damage
+	if r.sched != nil {
+		damaged = r.sched.Damaged()
+	}
+	res.Add(RaftSafetyName, raftSafetyDamaged(r.runDir, r.cfg.NodeNames, r.histBase, damaged))
 	r.addEvidenceSections(ctx, res)
 	if err := checkers.WriteResults(r.runDir, res); err != nil {
 		return infra("%w", err)
