@@ -118,7 +118,7 @@ func (c *corruptFault) startAll(ctx context.Context, s *Scheduler, rec Recorder,
 				// The refusal is no longer expected of this incarnation.
 				sc.ExpectExit(n)
 				r := Value{}
-				if l := findLine(sc.LogTail(n, 60), MsgTornTail); l != "" {
+				if l := findLine(sc.LogTail(n, 200), MsgTornTail); l != "" {
 					r["repaired"] = l
 				}
 				started[n] = r
