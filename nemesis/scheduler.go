@@ -379,3 +379,10 @@ func (s *Scheduler) Damaged() []Damage {
 	defer s.mu.Unlock()
 	return slices.Clone(s.damages)
 }
+
+// inService lists the nodes in cluster order but those that refused their
+// store: the final heal brings back and heals every other node, while a
+// refused node stays down and has no network namespace to heal.
+func (s *Scheduler) inService() []string {
+	return slices.DeleteFunc(slices.Clone(s.c.Nodes()), s.isRefused)
+}
