@@ -340,7 +340,11 @@ func (r *runner) check(ctx context.Context, exits []docker.Exit) error {
 	res.Add(LivenessName, livenessResult(exits, r.stuck, r.refused(), r.histBase))
 	// Every node of the cluster was started by setup, so every one must
 	// have left a log.
-	res.Add(RaftSafetyName, raftSafetyResult(r.runDir, r.cfg.NodeNames, r.histBase))
+	var damaged []nemesis.Damage
+	if r.sched != nil {
+		damaged = r.sched.Damaged()
+	}
+	res.Add(RaftSafetyName, raftSafetyDamaged(r.runDir, r.cfg.NodeNames, r.histBase, damaged))
 	if slices.Contains(r.cfg.Nemesis, nemesis.FamilyMember) {
 		res.Add(MembershipName, memberResult(filepath.Join(r.runDir, HistoryFile)))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/nemesis"
 )
 
 // RaftSafetyName is the log-based Raft safety checker's section in
@@ -135,6 +136,23 @@ func raftSafetyResult(runDir string, nodes []string, base time.Time) *checkers.E
 	}
 	return raftSafety(nodes, logs, base)
 }
+
+// raftSafetyDamaged is raftSafetyResult for a run whose corrupt nemesis
+// damaged stores: damaged are the nodes started again on a damaged store. What the fault removed may
+// be durable state (a WAL tail cut off, bits flipped in a record), so a
+// term regression or lost vote at the first load of each group after such
+// a start is the fault's doing, not the broker's: it is reported allowed
+// (not fatal). Everything after that first load counts as usual.
+func raftSafetyDamaged(runDir string, nodes []string, base time.Time, damaged []nemesis.Damage) *checkers.Extra {
+	saved := damagedStarts
+	damagedStarts = damaged
+	defer func() { damagedStarts = saved }()
+	return raftSafetyResult(runDir, nodes, base)
+}
+
+// damagedStarts is raftSafetyDamaged's input while it runs (the checker
+// runs once per run, on one goroutine).
+var damagedStarts []nemesis.Damage
 
 // NodeLogFile is a node's log inside its directory of the run (store
 // contract: nK/chronik-server.log).
@@ -260,6 +278,34 @@ func (e raftEvent) group() groupID { return groupID{e.Group, e.GID} }
 type safetyCheck struct {
 	base time.Time
 	col  *verdict.Collector
+	// afterDamage are the log lines of damagedNode that are the first
+	// load of a group after its store was damaged (raftSafetyDamaged).
+	afterDamage map[int]bool
+	damagedNode string
+}
+
+// markDamagedLoads finds, in one node's events, the first load of each
+// group between the node's being stopped to damage its store and its
+// answering again.
+func (c *safetyCheck) markDamagedLoads(events []raftEvent) {
+	c.afterDamage, c.damagedNode = map[int]bool{}, ""
+	if len(events) == 0 {
+		return
+	}
+	node := events[0].Node
+	for _, d := range damagedStarts {
+		if d.Node != node {
+			continue
+		}
+		c.damagedNode = node
+		seen := map[groupID]bool{}
+		for _, e := range events {
+			if e.Msg == eventLoaded && e.At.After(d.Stopped) && !e.At.After(d.Started) && !seen[e.group()] {
+				seen[e.group()] = true
+				c.afterDamage[e.Line] = true
+			}
+		}
+	}
 }
 
 // since is t in history time.
@@ -275,8 +321,13 @@ func (c *safetyCheck) add(name string, before, e raftEvent, explanation string) 
 	if before.Node == e.Node && before.Line == e.Line {
 		lines = lines[1:] // one line is the whole evidence
 	}
+	fatal := true
+	if c.afterDamage[e.Line] && e.Node == c.damagedNode {
+		fatal = false
+		explanation += " (allowed: the corrupt nemesis damaged this node's store just before this start)"
+	}
 	c.col.Add(name, verdict.Case{
-		Key: e.Group, Ops: []int64{}, Fatal: true, Time: c.since(e.At), Node: e.Node,
+		Key: e.Group, Ops: []int64{}, Fatal: fatal, Time: c.since(e.At), Node: e.Node,
 		Explanation: explanation, Log: lines,
 	})
 }
@@ -302,6 +353,7 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 			// Every start of a node loads at least __meta.
 			silent = append(silent, n)
 		}
+		c.markDamagedLoads(ne.events)
 		c.persistedState(ne.events)
 		all = append(all, ne.events...)
 	}
@@ -327,8 +379,12 @@ func raftSafety(nodes []string, logs map[string]nodeEvents, base time.Time) *che
 		res.Fields["unparsed"] = unparsed[:min(len(unparsed), maxLogExamples)]
 		missing = append(missing, fmt.Sprintf("%d Raft event line(s) that do not parse", len(unparsed)))
 	}
+	fatal := 0
+	for _, a := range res.Errors {
+		fatal += a.FatalCount
+	}
 	switch {
-	case len(res.Errors) > 0:
+	case fatal > 0:
 		res.Valid = verdict.False
 	case len(nodes) == 0:
 		res.Valid, res.Error = verdict.Unknown, "no node to check"

@@ -232,7 +232,7 @@ func TestCorruptFault(t *testing.T) {
 			ctx := context.Background()
 			c := newFakeStore(3)
 			c.refuse, c.failOnDamage = tt.refuse, tt.fail
-			s := newSched(t, c, 3, Options{Faults: []string{FamilyCorrupt, FamilyKill}, Targets: []string{TargetAll}})
+			s := newSched(t, c, 3, Options{Faults: []string{FamilyCorrupt, FamilyKill, FamilyPartition, FamilyLoss}, Targets: []string{TargetAll}})
 			rec := &recorder{}
 			if err := s.fault(FamilyCorrupt).start(ctx, s, rec); err != nil {
 				t.Fatal(err)

@@ -26,10 +26,12 @@ import (
 type corruptFault struct {
 	nodeFault
 	done map[string]Corrupted
+	// stopped is when each damaged node was stopped.
+	stopped map[string]time.Time
 }
 
 func newCorruptFault() fault {
-	return &corruptFault{nodeFault: nodeFault{fam: history.NemesisCorrupt, held: held{}}, done: map[string]Corrupted{}}
+	return &corruptFault{nodeFault: nodeFault{fam: history.NemesisCorrupt, held: held{}}, done: map[string]Corrupted{}, stopped: map[string]time.Time{}}
 }
 
 // startWait bounds how long stop waits for a restarted node to answer or
@@ -61,6 +63,7 @@ func (c *corruptFault) start(ctx context.Context, s *Scheduler, rec Recorder) er
 	v["corruption"] = cr
 	return action(ctx, rec, c.fam.Start, v, func(ctx context.Context) (Value, error) {
 		c.held[node] = true
+		c.stopped[node] = time.Now()
 		if err := sc.Kill(ctx, node); err != nil {
 			return nil, fmt.Errorf("stop %s: %w", node, err)
 		}
@@ -115,11 +118,12 @@ func (c *corruptFault) startAll(ctx context.Context, s *Scheduler, rec Recorder,
 				// The refusal is no longer expected of this incarnation.
 				sc.ExpectExit(n)
 				r := Value{}
-				if l := findLine(sc.LogTail(n, 60), MsgTornTail); l != "" {
+				if l := findLine(sc.LogTail(n, 200), MsgTornTail); l != "" {
 					r["repaired"] = l
 				}
 				started[n] = r
 				up = append(up, n)
+				s.damages = append(s.damages, Damage{Node: n, Stopped: c.stopped[n], Started: time.Now()})
 			case "refused":
 				delete(c.held, n)
 				refused[n] = line

@@ -73,7 +73,7 @@ func (d *delayFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error
 	if !s.configured(history.NemesisDelay.Name) {
 		return nil
 	}
-	all := s.c.Nodes()
+	all := s.inService()
 	v := Value{"nodes": all, "final": true, "mechanism": DelayMechanism}
 	return action(ctx, rec, history.NemesisDelay.Stop, v, func(ctx context.Context) (Value, error) {
 		return setDelays(ctx, s.c, all, 0)

@@ -182,7 +182,7 @@ func (l *lossFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error 
 	if !s.configured(history.NemesisLoss.Name) {
 		return nil
 	}
-	all := s.c.Nodes()
+	all := s.inService()
 	return action(ctx, rec, history.NemesisLoss.Stop, Value{"nodes": all, "final": true}, func(ctx context.Context) (Value, error) {
 		if err := healNet(ctx, s.c, all); err != nil {
 			return nil, err

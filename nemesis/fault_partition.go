@@ -146,7 +146,7 @@ func (p *partitionFault) heal(ctx context.Context, s *Scheduler, rec Recorder) e
 	if !s.configured(history.NemesisPartition.Name) {
 		return nil
 	}
-	all := s.c.Nodes()
+	all := s.inService()
 	return action(ctx, rec, history.NemesisPartition.Stop, Value{"nodes": all, "final": true}, func(ctx context.Context) (Value, error) {
 		if err := healNet(ctx, s.c, all); err != nil {
 			return nil, err

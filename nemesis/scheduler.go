@@ -40,6 +40,8 @@ type Scheduler struct {
 	// refused are the nodes that refused their damaged store (corrupt):
 	// they stay down for the rest of the run.
 	refused []Refusal
+	// damages are the nodes that started again on a damaged store.
+	damages []Damage
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -357,4 +359,30 @@ func (s *Scheduler) refuse(r Refusal) {
 	if s.opts.OnRefused != nil {
 		s.opts.OnRefused(r)
 	}
+}
+
+// Damage is a node that started again on the store the corrupt fault
+// damaged (repaired, or the damage unseen).
+type Damage struct {
+	Node string
+	// Stopped is when the fault stopped the node to damage its store, and
+	// Started when the node answered again: its loads of the store happen
+	// between the two.
+	Stopped, Started time.Time
+}
+
+// Damaged lists the nodes that started again on a damaged store, in order:
+// what the fault removed may have been durable state, which checkers of
+// durable state (harness raft-safety) must know.
+func (s *Scheduler) Damaged() []Damage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.damages)
+}
+
+// inService lists the nodes in cluster order but those that refused their
+// store: the final heal brings back and heals every other node, while a
+// refused node stays down and has no network namespace to heal.
+func (s *Scheduler) inService() []string {
+	return slices.DeleteFunc(slices.Clone(s.c.Nodes()), s.isRefused)
 }
