@@ -41,7 +41,7 @@ const AnomalyMemberUnsettled = "member-unsettled"
 // membership change may cause under the conditions above: several
 // election timeouts (500 ms each) plus the clients' metadata refresh and
 // retry back-off after a leader moved.
-var MemberStallLimit = 6 * time.Second
+var MemberStallLimit = 7 * time.Second
 
 // memberChange is one member action of the history and what the check
 // measured in it.
