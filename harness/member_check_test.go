@@ -20,6 +20,9 @@ func TestMemberResult(t *testing.T) {
 	invSend := func(i int, at float64) string {
 		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":0,"type":"invoke","f":"send","value":[["send","t/0",` + itoa(i) + `]]}`
 	}
+	invSendP1 := func(i int, at float64) string {
+		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":1,"type":"invoke","f":"send","value":[["send","t/1",` + itoa(i) + `]]}`
+	}
 	member := func(i int, at float64, typ string) string {
 		return `{"index":` + itoa(i) + `,"time":` + ns(at) + `,"process":"nemesis","type":"` + typ + `","f":"member","value":{"op":"add","nodes":["n4"],"voters_before":[1,2,3]}}`
 	}
@@ -42,9 +45,10 @@ func TestMemberResult(t *testing.T) {
 		{"unsettled", []string{settle(0, 1, "invoke", ""), settle(1, 2, "info", `,"verified":{"unsettled":"member 6 is joining"}`)}, false, true},
 		{"writes go on", []string{member(0, 1, "invoke"), invSend(1, 1.5), send(2, 2), invSend(3, 3), send(4, 4), member(5, 6, "info")}, false, false},
 		{"stall with one voter down", []string{kill(0, 0, "invoke", "kill"), kill(1, 0.5, "info", "kill"),
-			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, true, false},
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), invSend(5, 2.5), member(6, 10, "info"), invSendP1(7, 10.5)}, true, false},
 		{"stall under a partition is not judged", []string{part(0, 0, "invoke", "partition"), part(1, 0.5, "info", "partition"),
-			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), member(5, 9, "info")}, false, false},
+			member(2, 1, "invoke"), invSend(3, 1.5), send(4, 2), invSend(5, 2.5), member(6, 10, "info"), invSendP1(7, 10.5)}, false, false},
+		{"the workload ended during the change", []string{member(0, 1, "invoke"), invSend(1, 1.5), send(2, 2), member(3, 9, "info")}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

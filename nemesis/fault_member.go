@@ -512,10 +512,10 @@ type memberStatus struct {
 	} `json:"groups"`
 }
 
-// verifyVoters waits until every running node no fault cuts off shows
-// want as the voters of every Raft group it hosts, out of any joint
-// configuration. A node behind a partition cannot learn the change, so it
-// is left out and named. It returns, per node, the groups it checked.
+// verifyVoters waits until every running node that reaches a majority of
+// the others shows want as the voters of every Raft group it hosts, out of
+// any joint configuration. A node on the minority side of a partition
+// cannot learn the change, so it is left out and named. It returns, per node, the groups it checked.
 func verifyVoters(ctx context.Context, s *Scheduler, want []uint64, leaving ...string) (Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, memberWait)
 	defer cancel()
@@ -531,7 +531,16 @@ func verifyVoters(ctx context.Context, s *Scheduler, want []uint64, leaving ...s
 				// not the cluster's configuration.
 				continue
 			}
-			if slices.ContainsFunc(nodes, func(p string) bool { return p != n && s.cut(n, p) }) {
+			// A node that reaches no majority of the others cannot learn
+			// the change until the partition heals; one on the majority
+			// side must show it.
+			reach := 1
+			for _, p := range nodes {
+				if p != n && !s.cut(n, p) && !s.cut(p, n) {
+					reach++
+				}
+			}
+			if reach <= len(nodes)/2 {
 				skippedCut = append(skippedCut, n)
 				continue
 			}
