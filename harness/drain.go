@@ -18,6 +18,13 @@ const drainProcess = 1_000_000
 // (a lost write can never be read; waiting longer would not help).
 const drainStall = 10 * time.Second
 
+// txnDrainStall is drainStall for the txn workload: a transaction left
+// open at the end (its producer's last abort or fence did not get
+// through) holds the last stable offset back until the broker's
+// transaction timeout aborts it, so the final reads wait that long and a
+// margin before calling a key stuck.
+const txnDrainStall = txnTimeout + drainStall
+
 // DrainStats says how far the final reads got.
 type DrainStats struct {
 	Keys, CaughtUp int
@@ -77,7 +84,11 @@ func drainQueue(ctx context.Context, cfg WorkloadConfig, rec *Recorder) (DrainSt
 	}
 	seen := map[string]int64{}
 	progress := time.Now()
-	for ctx.Err() == nil && time.Since(progress) < drainStall {
+	stall := drainStall
+	if cfg.Kind == WorkloadTxn {
+		stall = txnDrainStall
+	}
+	for ctx.Err() == nil && time.Since(progress) < stall {
 		if caughtUp(seen, acked) == len(acked) {
 			break
 		}

@@ -336,9 +336,11 @@ func txnRows(tl func(full, short time.Duration) time.Duration) []ValidateRow {
 			Name: "txn-no-txn-verification", Bug: "--unsafe-no-txn-verification", BrokerArgs: []string{"--unsafe-no-txn-verification"},
 			// A transactional batch that reaches a partition after its
 			// transaction ended is appended into the producer's next
-			// one. Pauses and peer delays hold produce requests back
-			// past the client's deadline, after which the transaction
-			// is aborted and the next one begins.
+			// one. The workload's late batches (txn_late.go: a send of
+			// an aborted transaction delivered after the abort, with the
+			// producer's next sequence number) are exactly that; pauses
+			// and peer delays vary when they land relative to the
+			// markers and the next transaction.
 			Workload: WorkloadTxn, Nemesis: []string{nemesis.FamilyPause, nemesis.FamilyDelay},
 			Targets: []string{nemesis.TargetLeader, nemesis.TargetOne}, LeaderGroup: nemesis.AnyGroup,
 			Interval: 3 * time.Second, TimeLimit: 90 * time.Second,
