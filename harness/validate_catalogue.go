@@ -142,11 +142,8 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			ClientModes: []string{nemesis.ClientResponses}, Producers: []string{history.ProducerIdempotentInflight},
 			Interval: 4 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
 			Expect: "duplicate",
-			// 20 s runs caught it 2 of 2 times (first anomaly at 9.6 and
-			// 10.4 s); until three short runs are measured it stays out of
-			// make test. TestUnsafeFlagsChangeBehaviour/dedup-last-batch
-			// shows the bug in-process.
-			Extended: true,
+			// 20 s runs caught it 5 of 5 times (seeds 1-5, first anomaly
+			// at 9.6-12.2 s), so the short row is in make test.
 		},
 		{
 			Name: "registration-attempts", Bug: regFlag, BrokerArgs: []string{regFlag},
