@@ -64,7 +64,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Outcome, error) {
 		cfg.SeedSource = "clock"
 	}
 	cfg.StartTime = wallStart.UTC()
-	cfg.RunID = fmt.Sprintf("%s-%04x", strings.ToLower(wallStart.UTC().Format("20060102t150405")), uint16(cfg.Seed))
+	// The process id keeps two runs of one seed started in the same
+	// second by different processes apart: their containers, networks
+	// and labels are named by the run id.
+	cfg.RunID = fmt.Sprintf("%s-%04x-p%d", strings.ToLower(wallStart.UTC().Format("20060102t150405")), uint16(cfg.Seed), os.Getpid())
 
 	// Connect first: without an engine there is nothing to record, so no
 	// run directory is left behind.
