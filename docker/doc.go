@@ -21,7 +21,9 @@
 //   - Cluster.Close must run on every exit path (normal end, error, Ctrl-C),
 //     with a context that is not the cancelled run context.
 //   - Node names are "n1".."nN"; node i has Raft node id i and the fixed
-//     address <subnet>.(10+i).
+//     address <subnet>.(10+i). AddNode creates node N+1, N+2, ... (raft-cluster
+//     --join) and RemoveNode removes one with its store; ids are never
+//     reused, and Nodes lists the current nodes only.
 //
 // Invariants:
 //   - A node's log is appended to <LogDir>/nK/chronik-server.log for the

@@ -31,6 +31,12 @@
 //     netem qdisc, so the delay is a stage in the broker's peer transport,
 //     switched through the admin API (POST /admin/peer-delay?ms=N); see
 //     DelayMechanism.
+//   - member: one membership change per action (add, remove or replace a
+//     node, the leader included), through the broker's admin API, on a
+//     cluster that can add and remove nodes (MemberCluster); verified on
+//     every live node's /status. Instants: nothing stays in effect. See
+//     fault_member.go; ReplaceNode is the same replace for callers
+//     outside the schedule.
 //
 // Targets for kill and pause are one, leader (of Options.LeaderGroup, read
 // from GET /status; one random node when no leader is known, recorded as
