@@ -14,8 +14,8 @@ type analysis struct {
 	c        *Checker
 	col      *verdict.Collector
 	orders   []*order
-	okRead   map[kv]int32 // message -> first ok op (position in c.ops) that read it
-	writerOf map[kv]int32 // message -> last op (position in c.ops) that sent it
+	okRead   msgMap // message -> first ok op (position in c.ops) that read it
+	writerOf msgMap // message -> last op (position in c.ops) that sent it
 	// writerAt[k][i] is writerOf of the value at dense index i of key k's
 	// version order (-1: none), so per-record lookups avoid the map.
 	writerAt [][]int32
@@ -28,29 +28,27 @@ func (a *analysis) writer(k int32, v int64, idx int32, ok bool) (int32, bool) {
 		w := a.writerAt[k][idx]
 		return w, w >= 0
 	}
-	w, found := a.writerOf[kv{k, v}]
-	return w, found
+	return a.writerOf.get(k, v)
 }
 
 // Result runs every analysis over the observed history. If ctx ends first,
 // the result is Unknown (never valid) with what was found so far: proven
 // anomalies still make it invalid.
 func (c *Checker) Result(ctx context.Context) *Result {
-	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: make(map[kv]int32, len(c.writes)), writerOf: make(map[kv]int32, len(c.writes))}
+	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: newMsgMap(c), writerOf: newMsgMap(c)}
 	for i := range c.ops {
 		o := &c.ops[i]
 		if o.typ == tOk {
 			for _, r := range c.opReads(o) {
 				for _, x := range c.values(r) {
-					m := kv{r.key, x.value}
-					if _, ok := a.okRead[m]; !ok {
-						a.okRead[m] = int32(i)
+					if !a.okRead.has(r.key, x.value) {
+						a.okRead.set(r.key, x.value, int32(i))
 					}
 				}
 			}
 		}
 		for _, w := range c.opWrites(o) {
-			a.writerOf[kv{w.key, w.value}] = int32(i)
+			a.writerOf.set(w.key, w.value, int32(i))
 		}
 	}
 	a.orders = c.buildOrders(a.okRead)
@@ -58,7 +56,7 @@ func (c *Checker) Result(ctx context.Context) *Result {
 	for k, o := range a.orders {
 		ws := make([]int32, len(o.byIndex))
 		for i, v := range o.byIndex {
-			if w, ok := a.writerOf[kv{int32(k), v}]; ok {
+			if w, ok := a.writerOf.get(int32(k), v); ok {
 				ws[i] = w
 			} else {
 				ws[i] = -1
@@ -400,10 +398,10 @@ func (a *analysis) lostWrites() {
 				if o.lastIdx(v) != li {
 					continue
 				}
-				if _, read := a.okRead[kv{k, v}]; read {
+				if a.okRead.has(k, v) {
 					continue
 				}
-				w, ok := a.writerOf[kv{k, v}]
+				w, ok := a.writerOf.get(k, v)
 				if !ok || !c.mustHaveCommitted(&c.ops[w], a.okRead) {
 					continue
 				}
@@ -430,7 +428,7 @@ func (a *analysis) unseen() {
 			continue
 		}
 		for _, w := range c.opWrites(o) {
-			if _, read := a.okRead[kv{w.key, w.value}]; read {
+			if a.okRead.has(w.key, w.value) {
 				continue
 			}
 			key := c.keys[w.key]

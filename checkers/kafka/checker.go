@@ -39,17 +39,19 @@ const (
 	tInfo
 )
 
-// kop is the compact summary of one client completion.
+// kop is the compact summary of one client completion. There is one per
+// completion of the whole history, so the fields are ordered to leave no
+// padding (56 bytes).
 type kop struct {
 	index          int64
 	process        int64 // client process numbers are arbitrary non-negative ints
-	typ            uint8
-	f              uint8
+	invokeIdx      int64
 	rStart, rEnd   int32 // into Checker.reads
 	wStart, wEnd   int32 // into Checker.writes
 	kStart, kEnd   int32 // into Checker.subKeys, for assign/subscribe
+	typ            uint8
+	f              uint8
 	pending        bool
-	invokeIdx      int64
 	hasExternalPos bool // reads come from a consumer position (poll), not an explicit offset (read)
 }
 
@@ -89,6 +91,10 @@ type Checker struct {
 	recs    []rec
 	subKeys []int32
 	scratch map[int32]int // key -> position in the current op's reads
+	// lastKey and lastID are the key key() returned last.
+	lastKey  string
+	lastID   int32
+	haveLast bool
 }
 
 // New returns an empty Checker.
@@ -100,7 +106,14 @@ func New(opts Options) *Checker {
 }
 
 func (c *Checker) key(k string) int32 {
+	// Consecutive micro-operations mostly name the same key, and the
+	// decoder interns keys, so this compare is usually a pointer check
+	// that saves a string-map lookup.
+	if c.haveLast && c.lastKey == k {
+		return c.lastID
+	}
 	if id, ok := c.keyIDs[k]; ok {
+		c.lastKey, c.lastID, c.haveLast = k, id, true
 		return id
 	}
 	id := int32(len(c.keys))

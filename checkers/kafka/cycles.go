@@ -34,9 +34,9 @@ func (a *analysis) buildGraph() *graph {
 	// in the key's version order.
 	for k, o := range a.orders {
 		for j := 1; j < len(o.byIndex); j++ {
-			w1, ok1 := a.writerOf[kv{int32(k), o.byIndex[j-1]}]
-			w2, ok2 := a.writerOf[kv{int32(k), o.byIndex[j]}]
-			if ok1 && ok2 && w1 != w2 {
+			// writerAt is writerOf of each value of byIndex, without the map.
+			w1, w2 := a.writerAt[k][j-1], a.writerAt[k][j]
+			if w1 >= 0 && w2 >= 0 && w1 != w2 {
 				es = append(es, edge{from: w1, to: w2, kind: depWW, key: int32(k), v1: o.byIndex[j-1], v2: o.byIndex[j]})
 			}
 		}
@@ -50,7 +50,7 @@ func (a *analysis) buildGraph() *graph {
 		}
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
-				if w, ok := a.writerOf[kv{r.key, x.value}]; ok && w != int32(i) {
+				if w, ok := a.writerOf.get(r.key, x.value); ok && w != int32(i) {
 					es = append(es, edge{from: w, to: int32(i), kind: depWR, key: r.key, v1: x.value})
 				}
 			}

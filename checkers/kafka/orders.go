@@ -81,8 +81,30 @@ type pair struct{ offset, value int64 }
 // committed data) and from the sends of operations that must have
 // committed: ok ones, and info ones with at least one value read by an ok
 // operation.
-func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
+func (c *Checker) buildOrders(okRead msgMap) []*order {
+	// Two passes, counting first, so that each key's pairs are allocated
+	// once at their final size: appending would leave copies of every
+	// key's pairs behind for the collector, at the moment the whole
+	// history is in memory.
+	n := make([]int, len(c.keys))
+	committed := make([]bool, len(c.ops))
+	for i := range c.ops {
+		o := &c.ops[i]
+		for _, r := range c.opReads(o) {
+			n[r.key] += int(r.end - r.start)
+		}
+		if committed[i] = c.mustHaveCommitted(o, okRead); committed[i] {
+			for _, w := range c.opWrites(o) {
+				if w.offset >= 0 {
+					n[w.key]++
+				}
+			}
+		}
+	}
 	pairs := make([][]pair, len(c.keys))
+	for k := range pairs {
+		pairs[k] = make([]pair, 0, n[k])
+	}
 	for i := range c.ops {
 		o := &c.ops[i]
 		for _, r := range c.opReads(o) {
@@ -90,7 +112,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 				pairs[r.key] = append(pairs[r.key], pair{x.offset, x.value})
 			}
 		}
-		if c.mustHaveCommitted(o, okRead) {
+		if committed[i] {
 			for _, w := range c.opWrites(o) {
 				if w.offset >= 0 {
 					pairs[w.key] = append(pairs[w.key], pair{w.offset, w.value})
@@ -98,6 +120,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			}
 		}
 	}
+	committed = nil
 	orders := make([]*order, len(c.keys))
 	for k, ps := range pairs {
 		slices.SortFunc(ps, func(a, b pair) int {
@@ -107,13 +130,24 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			return cmp.Compare(a.value, b.value)
 		})
 		ps = slices.Compact(ps)
-		o := &order{pos: make(map[int64]valuePos, len(ps))}
+		// A correct log has one pair per offset, so len(ps) is the exact
+		// size of offsets, vals and byIndex, and an upper bound otherwise.
+		o := &order{pos: make(map[int64]valuePos, len(ps)), offsets: make([]int64, 0, len(ps)),
+			vals: make([][]int64, 0, len(ps)), byIndex: make([]int64, 0, len(ps))}
+		// The values of all offsets share one array: one allocation per
+		// key instead of one per offset. Each vals[i] is capped, so an
+		// append to it cannot run into the next offset's values.
+		all := make([]int64, len(ps))
+		for j := range ps {
+			all[j] = ps[j].value
+		}
 		for j := 0; j < len(ps); {
 			off := ps[j].offset
-			var vs []int64
-			for ; j < len(ps) && ps[j].offset == off; j++ {
-				vs = append(vs, ps[j].value)
+			from := j
+			for j < len(ps) && ps[j].offset == off {
+				j++
 			}
+			vs := all[from:j:j]
 			li := int32(len(o.offsets))
 			o.offsets = append(o.offsets, off)
 			o.vals = append(o.vals, vs)
@@ -143,7 +177,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 
 // mustHaveCommitted is Jepsen's must-have-committed?: the operation is ok,
 // or it is info and someone's ok read observed one of its writes.
-func (c *Checker) mustHaveCommitted(o *kop, okRead map[kv]int32) bool {
+func (c *Checker) mustHaveCommitted(o *kop, okRead msgMap) bool {
 	if o.f != fSend && o.f != fTxn {
 		return false
 	}
@@ -152,7 +186,7 @@ func (c *Checker) mustHaveCommitted(o *kop, okRead map[kv]int32) bool {
 		return true
 	case tInfo:
 		for _, w := range c.opWrites(o) {
-			if _, ok := okRead[kv{w.key, w.value}]; ok {
+			if okRead.has(w.key, w.value) {
 				return true
 			}
 		}
