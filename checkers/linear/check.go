@@ -82,13 +82,6 @@ type infoSend struct {
 	index  int64
 }
 
-// kv names a message by key id (see Checker.keyID) and value; integer
-// keys hash much faster than strings, and every record read passes here.
-type kv struct {
-	key   int32
-	value int64
-}
-
 // lop is the compact form in which a send or read waits, from Observe
 // until its partition is searched. A porcupine.Operation keeps its input,
 // output and metadata behind interfaces: about 180 bytes and three
@@ -116,7 +109,10 @@ type Checker struct {
 	infos []infoSend
 	// seenAt maps a message to the first offset an ok poll or read found
 	// it at, to resolve indefinite sends.
-	seenAt map[kv]int64
+	// It holds one map per key id: the runtime's int64-keyed maps are
+	// much faster than one keyed by a struct, and every record read
+	// passes here.
+	seenAt []map[int64]int64
 	keyIDs map[string]int32
 	last   int64
 	// offsets holds, per key id, every offset an ok send returned or an ok
@@ -128,7 +124,7 @@ type Checker struct {
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{ops: map[string][]lop{}, seenAt: map[kv]int64{}, keyIDs: map[string]int32{},
+	return &Checker{ops: map[string][]lop{}, keyIDs: map[string]int32{},
 		offsets: map[int32]*offsetSet{}, txnKeys: map[string]bool{}}
 }
 
@@ -241,9 +237,11 @@ func (c *Checker) observe(k int32, offset int64) {
 
 func (c *Checker) see(k int32, r history.Record) {
 	c.observe(k, r.Offset)
-	x := kv{k, r.Value}
-	if _, ok := c.seenAt[x]; !ok {
-		c.seenAt[x] = r.Offset
+	for int(k) >= len(c.seenAt) {
+		c.seenAt = append(c.seenAt, map[int64]int64{})
+	}
+	if _, ok := c.seenAt[k][r.Value]; !ok {
+		c.seenAt[k][r.Value] = r.Offset
 	}
 }
 
@@ -376,7 +374,11 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	// happened, and if it did, nobody could tell.
 	inf := c.last + 1
 	for _, s := range c.infos {
-		o, ok := c.seenAt[kv{c.keyID(s.key), s.value}]
+		var o int64
+		ok := false
+		if k := c.keyID(s.key); int(k) < len(c.seenAt) {
+			o, ok = c.seenAt[k][s.value]
+		}
 		if !ok {
 			r.InfoDropped++
 			continue
