@@ -119,7 +119,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 	var dupCases []kv
 	for _, k := range a.sortedKeyIDs() {
 		o := a.orders[k]
-		for i, vs := range o.vals {
+		for i := range o.offsets {
+			vs := o.vals(i)
 			if len(vs) > 1 {
 				x := ko{k, o.offsets[i]}
 				badOffsets[x] = nil
@@ -127,7 +128,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			}
 		}
 		// Values in first-appearance order, so cases come out in log order.
-		for i, vs := range o.vals {
+		for i := range o.offsets {
+			vs := o.vals(i)
 			for _, v := range vs {
 				if fi, _ := o.firstIdx(v); fi == int32(i) && o.lastIdx(v) != int32(i) {
 					x := kv{k, v}
@@ -171,8 +173,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			ops = append(ops, s.op)
 		}
 		a.col.Add(InconsistentOffsets, Case{
-			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals[i]), Offsets: []int64{x.offset}, Fatal: true,
-			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals[i]), o.vals[i]),
+			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals(i)), Offsets: []int64{x.offset}, Fatal: true,
+			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals(i)), o.vals(i)),
 		})
 	}
 	for _, x := range dupCases {
@@ -394,7 +396,7 @@ func (a *analysis) lostWrites() {
 		key := c.keys[k]
 		maxReader := boundOp[k]
 		for li := int32(0); li <= bound[k]; li++ {
-			for _, v := range o.vals[li] {
+			for _, v := range o.vals(int(li)) {
 				if o.lastIdx(v) != li {
 					continue
 				}

@@ -29,7 +29,22 @@ type graph struct {
 
 func (a *analysis) buildGraph() *graph {
 	c := a.c
-	var es []edge
+	// Size the edge list for the most edges the loops below can add, so
+	// that it is allocated once: it is one of the larger allocations of
+	// the analysis.
+	most := 0
+	for _, o := range a.orders {
+		most += max(0, len(o.byIndex)-1)
+	}
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.wStart != o.wEnd {
+			for _, r := range c.opReads(o) {
+				most += int(r.end - r.start)
+			}
+		}
+	}
+	es := make([]edge, 0, most)
 	// ww: the writer of each value precedes the writer of the next value
 	// in the key's version order.
 	for k, o := range a.orders {

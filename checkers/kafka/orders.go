@@ -11,9 +11,12 @@ import (
 // not count as skips.
 type order struct {
 	// offsets lists the distinct observed offsets in increasing order;
-	// vals[i] holds the distinct values seen at offsets[i], sorted.
-	offsets []int64
-	vals    [][]int64
+	// vals(i) holds the distinct values seen at offsets[i], sorted: they
+	// are all[valStart[i]:valStart[i+1]], one index per offset instead of
+	// a slice header, as a correct log has one value per offset.
+	offsets  []int64
+	all      []int64
+	valStart []int32
 	// byIndex[i] is the value at dense index i: the smallest value at that
 	// offset that did not already appear at an earlier offset.
 	byIndex []int64
@@ -33,6 +36,13 @@ type valuePos struct {
 	// first and last are the first and last log positions (indices into
 	// offsets) at which the value appears.
 	first, last int32
+}
+
+// vals returns the distinct values seen at offsets[i], sorted. The slice
+// is capped: appending to it cannot overwrite the next offset's values.
+func (o *order) vals(i int) []int64 {
+	a, b := o.valStart[i], o.valStart[i+1]
+	return o.all[a:b:b]
 }
 
 // index returns the dense index of v and whether v is in the order.
@@ -131,15 +141,12 @@ func (c *Checker) buildOrders(okRead msgMap) []*order {
 		})
 		ps = slices.Compact(ps)
 		// A correct log has one pair per offset, so len(ps) is the exact
-		// size of offsets, vals and byIndex, and an upper bound otherwise.
+		// size of offsets, valStart and byIndex, and an upper bound
+		// otherwise.
 		o := &order{pos: make(map[int64]valuePos, len(ps)), offsets: make([]int64, 0, len(ps)),
-			vals: make([][]int64, 0, len(ps)), byIndex: make([]int64, 0, len(ps))}
-		// The values of all offsets share one array: one allocation per
-		// key instead of one per offset. Each vals[i] is capped, so an
-		// append to it cannot run into the next offset's values.
-		all := make([]int64, len(ps))
+			valStart: make([]int32, 0, len(ps)+1), byIndex: make([]int64, 0, len(ps)), all: make([]int64, len(ps))}
 		for j := range ps {
-			all[j] = ps[j].value
+			o.all[j] = ps[j].value
 		}
 		for j := 0; j < len(ps); {
 			off := ps[j].offset
@@ -147,10 +154,10 @@ func (c *Checker) buildOrders(okRead msgMap) []*order {
 			for j < len(ps) && ps[j].offset == off {
 				j++
 			}
-			vs := all[from:j:j]
+			vs := o.all[from:j:j]
 			li := int32(len(o.offsets))
 			o.offsets = append(o.offsets, off)
-			o.vals = append(o.vals, vs)
+			o.valStart = append(o.valStart, int32(from))
 			placed := false
 			for _, v := range vs {
 				p, seen := o.pos[v]
@@ -166,6 +173,7 @@ func (c *Checker) buildOrders(okRead msgMap) []*order {
 				o.pos[v] = p
 			}
 		}
+		o.valStart = append(o.valStart, int32(len(ps)))
 		if len(o.offsets) > 0 {
 			o.base = o.offsets[0]
 		}
