@@ -3,8 +3,10 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 )
@@ -64,27 +66,58 @@ func (c *Checker) Result(ctx context.Context) *Result {
 		}
 		a.writerAt[k] = ws
 	}
-	steps := []func(){
-		a.inconsistentAndDuplicate,
-		a.readChecks,
-		a.lostWrites,
-		a.unseen,
-		a.processChecks,
-		a.cycles,
+	steps := []func(*analysis){
+		(*analysis).inconsistentAndDuplicate,
+		(*analysis).readChecks,
+		(*analysis).lostWrites,
+		(*analysis).unseen,
+		(*analysis).processChecks,
+		(*analysis).cycles,
 	}
-	for _, step := range steps {
-		if ctx.Err() != nil {
-			r := result(a.col)
-			r.Keys = len(c.keys)
-			r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
-			r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
-			return r
-		}
-		step()
+	// The steps only read the analysis, so they run side by side, each on
+	// a copy whose collector is its own; merging those in step order gives exactly
+	// what running them one after the other gives. On 2 cores this
+	// halves the analysis' wall time once the linearizability search,
+	// which runs beside it, is done.
+	cols := make([]*verdict.Collector, len(steps))
+	ran := make([]bool, len(steps))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		cols[i] = verdict.NewCollector(c.opts.MaxExamples)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if ctx.Err() == nil {
+				b := *a
+				b.col = cols[i]
+				step(&b)
+				ran[i] = true
+			}
+		}()
+	}
+	wg.Wait()
+	for _, col := range cols {
+		a.col.Merge(col)
 	}
 	r := result(a.col)
 	r.Keys = len(c.keys)
+	if !all(ran) {
+		r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
+		r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
+	}
 	return r
+}
+
+func all(bs []bool) bool {
+	for _, b := range bs {
+		if !b {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *analysis) idx(i int32) int64 { return a.c.ops[i].index }
