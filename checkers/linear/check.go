@@ -515,23 +515,24 @@ func densify(ops []porcupine.Operation, observed *offsetSet) bool {
 }
 
 func checkPartition(ctx context.Context, key string, ops []porcupine.Operation, segLimit time.Duration) partResult {
-	segs, values, ok := splitByPosition(ops)
-	if !ok {
-		segs, values = split(ops)
+	if segs, values, ok := splitByPosition(ops); ok {
+		return searchSegments(ctx, key, segs, func(o int64) int64 { return values[o] }, segLimit)
 	}
-	return searchSegments(ctx, key, segs, values, segLimit)
+	segs, values := split(ops)
+	return searchSegments(ctx, key, segs, func(o int64) int64 { return values[o] }, segLimit)
 }
 
 // searchSegments searches the segments of one partition in order, each
-// starting from the log the previous ones determined, each for at most
+// starting from the log the previous ones determined (valueAt gives the
+// value at each offset below the last segment's start), each for at most
 // segLimit (and never past ctx's deadline).
-func searchSegments(ctx context.Context, key string, segs []segment, values map[int64]int64, segLimit time.Duration) partResult {
+func searchSegments(ctx context.Context, key string, segs []segment, valueAt func(int64) int64, segLimit time.Duration) partResult {
 	t := newTrie()
 	node, length := int32(0), int64(0)
 	p := partResult{key: key, res: porcupine.Ok, segments: len(segs)}
 	for _, sg := range segs {
 		for ; length < sg.startLen; length++ {
-			node = t.appendValue(node, values[length])
+			node = t.appendValue(node, valueAt(length))
 		}
 		if err := ctx.Err(); err != nil {
 			p.res = porcupine.Unknown

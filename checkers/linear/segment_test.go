@@ -95,14 +95,14 @@ func TestSplitIsExact(t *testing.T) {
 			illegal++
 		}
 		segs, values := split(clone(ops))
-		if p := searchSegments(context.Background(), "k", segs, values, time.Hour); p.res != whole {
+		if p := searchSegments(context.Background(), "k", segs, func(o int64) int64 { return values[o] }, time.Hour); p.res != whole {
 			t.Fatalf("history %d: time-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
 		}
 		if len(segs) > 1 {
 			cutTime++
 		}
 		if segs, values, ok := splitByPosition(clone(ops)); ok {
-			if p := searchSegments(context.Background(), "k", segs, values, time.Hour); p.res != whole {
+			if p := searchSegments(context.Background(), "k", segs, func(o int64) int64 { return values[o] }, time.Hour); p.res != whole {
 				t.Fatalf("history %d: position-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
 			}
 			if len(segs) > 1 {
