@@ -38,8 +38,8 @@ func (a *analysis) writer(k int32, v int64, idx int32, ok bool) (int32, bool) {
 // anomalies still make it invalid.
 func (c *Checker) Result(ctx context.Context) *Result {
 	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: newMsgMap(c), writerOf: newMsgMap(c)}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ == tOk {
 			for _, r := range c.opReads(o) {
 				for _, x := range c.values(r) {
@@ -120,7 +120,7 @@ func all(bs []bool) bool {
 	return true
 }
 
-func (a *analysis) idx(i int32) int64 { return a.c.ops[i].index }
+func (a *analysis) idx(i int32) int64 { return a.c.ops.At(int(i)).index }
 
 // sortedKeyIDs returns key ids ordered by key name, for deterministic
 // output.
@@ -183,8 +183,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			dupValues[kv{key, value}] = appendSeen(s, seen{offset, op}, func(a, b seen) bool { return a.value == b.value })
 		}
 	}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
 				note(r.key, x.offset, x.value, o.index)
@@ -240,8 +240,8 @@ func appendSeen[T any](s []T, x T, same func(a, b T) bool) []T {
 // of polls and sends.
 func (a *analysis) readChecks() {
 	c := a.c
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		reads, writes := c.opReads(o), c.opWrites(o)
 		for _, r := range reads {
 			key := c.keys[r.key]
@@ -257,7 +257,7 @@ func (a *analysis) readChecks() {
 						Key: key, Ops: []int64{o.index}, Values: []int64{x.value}, Offsets: []int64{x.offset}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read value %d of %s at offset %d, which no operation sent", o.index, x.value, key, x.offset),
 					})
-				case c.ops[w].typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
+				case c.ops.At(int(w)).typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
 					a.col.Add(G1a, Case{
 						Key: key, Ops: []int64{a.idx(w), o.index}, Values: []int64{x.value}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d failed to send %d to %s, yet op %d read it (aborted read)", a.idx(w), x.value, key, o.index),
@@ -408,8 +408,8 @@ func (a *analysis) lostWrites() {
 	// value before it. A read op (log workload) starts at an offset of its
 	// choosing and proves nothing about the values before it; the values it
 	// returned still count as seen.
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ != tOk || (o.f != fPoll && o.f != fTxn) {
 			continue
 		}
@@ -437,7 +437,7 @@ func (a *analysis) lostWrites() {
 					continue
 				}
 				w, ok := a.writerOf.get(k, v)
-				if !ok || !c.mustHaveCommitted(&c.ops[w], a.okRead) {
+				if !ok || !c.mustHaveCommitted(c.ops.At(int(w)), a.okRead) {
 					continue
 				}
 				a.col.Add(LostWrite, Case{
@@ -457,8 +457,8 @@ func (a *analysis) lostWrites() {
 // Options.AllowUnseen.
 func (a *analysis) unseen() {
 	c := a.c
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ != tOk {
 			continue
 		}

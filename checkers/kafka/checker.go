@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/internal/blocks"
 )
 
 // Options tune the analysis.
@@ -85,7 +86,7 @@ type Checker struct {
 	opts    Options
 	keyIDs  map[string]int32
 	keys    []string
-	ops     []kop
+	ops     blocks.List[kop]
 	reads   []kread
 	writes  []kwrite
 	recs    []rec
@@ -156,11 +157,11 @@ func (c *Checker) Observe(e *history.Entry) {
 			c.subKeys = append(c.subKeys, c.key(k))
 		}
 		op.kEnd = int32(len(c.subKeys))
-		c.ops = append(c.ops, op)
+		c.ops.Add(op)
 		return
 	case history.FCrash:
 		op.f = fCrash
-		c.ops = append(c.ops, op)
+		c.ops.Add(op)
 		return
 	default:
 		return
@@ -198,7 +199,7 @@ func (c *Checker) Observe(e *history.Entry) {
 		}
 	}
 	op.rEnd, op.wEnd = int32(len(c.reads)), int32(len(c.writes))
-	c.ops = append(c.ops, op)
+	c.ops.Add(op)
 }
 
 // addRead appends records to the current op's read of key k, merging

@@ -36,8 +36,8 @@ func (a *analysis) buildGraph() *graph {
 	for _, o := range a.orders {
 		most += max(0, len(o.byIndex)-1)
 	}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.wStart != o.wEnd {
 			for _, r := range c.opReads(o) {
 				most += int(r.end - r.start)
@@ -58,8 +58,8 @@ func (a *analysis) buildGraph() *graph {
 	}
 	// wr: the writer of a value precedes every operation that read it;
 	// only readers that also send matter for cycles.
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.wStart == o.wEnd || o.rStart == o.rEnd {
 			continue
 		}
@@ -77,7 +77,7 @@ func (a *analysis) buildGraph() *graph {
 		}
 		return int(x.to - y.to)
 	})
-	g := &graph{edges: es, start: make([]int32, len(c.ops)+1)}
+	g := &graph{edges: es, start: make([]int32, c.ops.Len()+1)}
 	for _, e := range es {
 		g.start[e.from+1]++
 	}

@@ -97,9 +97,9 @@ func (c *Checker) buildOrders(okRead msgMap) []*order {
 	// key's pairs behind for the collector, at the moment the whole
 	// history is in memory.
 	n := make([]int, len(c.keys))
-	committed := make([]bool, len(c.ops))
-	for i := range c.ops {
-		o := &c.ops[i]
+	committed := make([]bool, c.ops.Len())
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		for _, r := range c.opReads(o) {
 			n[r.key] += int(r.end - r.start)
 		}
@@ -115,8 +115,8 @@ func (c *Checker) buildOrders(okRead msgMap) []*order {
 	for k := range pairs {
 		pairs[k] = make([]pair, 0, n[k])
 	}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
 				pairs[r.key] = append(pairs[r.key], pair{x.offset, x.value})

@@ -13,6 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/internal/blocks"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/checkers/windows"
 )
@@ -104,7 +105,9 @@ type lop struct {
 // Checker accumulates the send and read micro-operations of a history.
 // It is not safe for concurrent use.
 type Checker struct {
-	ops   map[string][]lop
+	// ops holds each partition's sends and reads, in blocks (see package
+	// blocks) because there are millions of them.
+	ops   map[string]*blocks.List[lop]
 	recs  []record
 	infos []infoSend
 	// seenAt maps a message to the first offset an ok poll or read found
@@ -124,7 +127,7 @@ type Checker struct {
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{ops: map[string][]lop{}, keyIDs: map[string]int32{},
+	return &Checker{ops: map[string]*blocks.List[lop]{}, keyIDs: map[string]int32{},
 		offsets: map[int32]*offsetSet{}, txnKeys: map[string]bool{}}
 }
 
@@ -168,7 +171,7 @@ func (c *Checker) Observe(e *history.Entry) {
 					op.offset = *m.Offset
 					c.observe(c.keyID(m.Key), *m.Offset)
 				}
-				c.ops[m.Key] = append(c.ops[m.Key], op)
+				c.partition(m.Key).Add(op)
 			case history.Info:
 				c.infos = append(c.infos, infoSend{key: m.Key, value: m.Value, call: int64(e.InvokeTime), client: e.Process.ID, index: e.Index})
 			}
@@ -189,7 +192,7 @@ func (c *Checker) Observe(e *history.Entry) {
 				c.see(c.keyID(m.Key), r)
 			}
 			op.recEnd = len(c.recs)
-			c.ops[m.Key] = append(c.ops[m.Key], op)
+			c.partition(m.Key).Add(op)
 		}
 	}
 }
@@ -198,12 +201,11 @@ func (c *Checker) Observe(e *history.Entry) {
 // and outputs are allocated as two blocks rather than two objects per
 // operation. A read's records are the Checker's own (densify renumbers
 // them in place; partitions own disjoint ranges).
-func (c *Checker) operations(ls []lop) []porcupine.Operation {
-	ins := make([]input, len(ls))
-	outs := make([]output, len(ls))
-	ops := make([]porcupine.Operation, len(ls))
-	for i := range ls {
-		l := &ls[i]
+func (c *Checker) operations(ls *blocks.List[lop]) []porcupine.Operation {
+	ins := make([]input, ls.Len())
+	outs := make([]output, ls.Len())
+	ops := make([]porcupine.Operation, ls.Len())
+	ls.All(func(i int, l *lop) {
 		in, out := &ins[i], &outs[i]
 		if l.send {
 			*in = input{send: true, value: l.value, index: l.index, info: l.info}
@@ -213,8 +215,18 @@ func (c *Checker) operations(ls []lop) []porcupine.Operation {
 			*out = output{hw: l.offset, records: c.recs[l.recStart:l.recEnd:l.recEnd]}
 		}
 		ops[i] = porcupine.Operation{ClientId: l.client, Input: in, Output: out, Call: l.call, Return: l.ret, Metadata: l.index}
-	}
+	})
 	return ops
+}
+
+// partition returns the operations of key k.
+func (c *Checker) partition(k string) *blocks.List[lop] {
+	l := c.ops[k]
+	if l == nil {
+		l = &blocks.List[lop]{}
+		c.ops[k] = l
+	}
+	return l
 }
 
 func (c *Checker) keyID(k string) int32 {
@@ -355,7 +367,7 @@ type partResult struct {
 // partition is one partition's operations on their way to the search.
 type partition struct {
 	key     string
-	ops     []lop
+	ops     *blocks.List[lop]
 	offsets *offsetSet
 }
 
@@ -384,7 +396,7 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 			continue
 		}
 		r.InfoResolved++
-		c.ops[s.key] = append(c.ops[s.key], lop{client: s.client, send: true, info: true, value: s.value, index: s.index,
+		c.partition(s.key).Add(lop{client: s.client, send: true, info: true, value: s.value, index: s.index,
 			call: s.call, offset: o, ret: inf})
 	}
 	c.infos, c.seenAt = nil, nil
@@ -395,7 +407,7 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 			continue
 		}
 		parts = append(parts, partition{key: k, ops: ops, offsets: c.offsets[c.keyID(k)]})
-		r.Operations += len(ops)
+		r.Operations += ops.Len()
 	}
 	slices.SortFunc(parts, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
 	slices.Sort(r.TxnSkipped)
