@@ -129,7 +129,7 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		return res, nil
 	}
 	res.Add(NameStats, sc.Result(ws))
-	// The Kafka analysis is single-threaded; run it beside the
+	// The Kafka analysis (a few independent steps) runs beside the
 	// linearizability search, which uses every core it can get.
 	kres := make(chan *kafka.Result, 1)
 	go func() { kres <- kc.Result(ctx) }()
