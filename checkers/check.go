@@ -30,6 +30,10 @@ type Options struct {
 	// TimeLimit bounds the whole check. Whatever has not been decided when
 	// it runs out is "unknown". Zero means DefaultTimeLimit.
 	TimeLimit time.Duration
+	// SegmentTimeLimit bounds Porcupine's search of each partition
+	// segment (an unfinished one is "unknown"); zero means
+	// linear.DefaultSegmentTimeLimit.
+	SegmentTimeLimit time.Duration
 	// OutDir receives linearizability.html when some partition is not
 	// linearizable; empty writes no file. Check never writes results.json
 	// itself (see WriteResults).
@@ -129,11 +133,11 @@ func CheckReader(ctx context.Context, in io.Reader, opts Options) (*Results, err
 		return res, nil
 	}
 	res.Add(NameStats, sc.Result(ws))
-	// The Kafka analysis is single-threaded; run it beside the
+	// The Kafka analysis (a few independent steps) runs beside the
 	// linearizability search, which uses every core it can get.
 	kres := make(chan *kafka.Result, 1)
 	go func() { kres <- kc.Result(ctx) }()
-	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: ws, MaxExamples: opts.MaxExamples}))
+	res.Add(NameLinearizable, lc.Result(ctx, linear.Options{OutDir: opts.OutDir, Windows: ws, MaxExamples: opts.MaxExamples, SegmentTimeLimit: opts.SegmentTimeLimit}))
 	log.Info("linearizability done", "elapsed", time.Since(start))
 	res.Add(NameKafka, <-kres)
 	// Group offsets are few registers: cheap after the rest.

@@ -3,8 +3,10 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
@@ -15,8 +17,8 @@ type analysis struct {
 	c        *Checker
 	col      *verdict.Collector
 	orders   []*order
-	okRead   map[kv]int32 // message -> first ok op (position in c.ops) that read it
-	writerOf map[kv]int32 // message -> last op (position in c.ops) that sent it
+	okRead   msgMap // message -> first ok op (position in c.ops) that read it
+	writerOf msgMap // message -> last op (position in c.ops) that sent it
 	// writerAt[k][i] is writerOf of the value at dense index i of key k's
 	// version order (-1: none), so per-record lookups avoid the map.
 	writerAt [][]int32
@@ -29,29 +31,27 @@ func (a *analysis) writer(k int32, v int64, idx int32, ok bool) (int32, bool) {
 		w := a.writerAt[k][idx]
 		return w, w >= 0
 	}
-	w, found := a.writerOf[kv{k, v}]
-	return w, found
+	return a.writerOf.get(k, v)
 }
 
 // Result runs every analysis over the observed history. If ctx ends first,
 // the result is Unknown (never valid) with what was found so far: proven
 // anomalies still make it invalid.
 func (c *Checker) Result(ctx context.Context) *Result {
-	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: make(map[kv]int32, len(c.writes)), writerOf: make(map[kv]int32, len(c.writes))}
-	for i := range c.ops {
-		o := &c.ops[i]
+	a := &analysis{c: c, col: verdict.NewCollector(c.opts.MaxExamples), okRead: newMsgMap(c), writerOf: newMsgMap(c)}
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ == tOk {
 			for _, r := range c.opReads(o) {
 				for _, x := range c.values(r) {
-					m := kv{r.key, x.value}
-					if _, ok := a.okRead[m]; !ok {
-						a.okRead[m] = int32(i)
+					if !a.okRead.has(r.key, x.value) {
+						a.okRead.set(r.key, x.value, int32(i))
 					}
 				}
 			}
 		}
 		for _, w := range c.opWrites(o) {
-			a.writerOf[kv{w.key, w.value}] = int32(i)
+			a.writerOf.set(w.key, w.value, int32(i))
 		}
 	}
 	a.orders = c.buildOrders(a.okRead)
@@ -59,7 +59,7 @@ func (c *Checker) Result(ctx context.Context) *Result {
 	for k, o := range a.orders {
 		ws := make([]int32, len(o.byIndex))
 		for i, v := range o.byIndex {
-			if w, ok := a.writerOf[kv{int32(k), v}]; ok {
+			if w, ok := a.writerOf.get(int32(k), v); ok {
 				ws[i] = w
 			} else {
 				ws[i] = -1
@@ -67,30 +67,61 @@ func (c *Checker) Result(ctx context.Context) *Result {
 		}
 		a.writerAt[k] = ws
 	}
-	steps := []func(){
-		a.inconsistentAndDuplicate,
-		a.readChecks,
-		a.lostWrites,
-		a.unseen,
-		a.processChecks,
-		a.cycles,
+	steps := []func(*analysis){
+		(*analysis).inconsistentAndDuplicate,
+		(*analysis).readChecks,
+		(*analysis).lostWrites,
+		(*analysis).unseen,
+		(*analysis).processChecks,
+		(*analysis).cycles,
 	}
-	for _, step := range steps {
-		if ctx.Err() != nil {
-			r := result(a.col)
-			r.Keys = len(c.keys)
-			r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
-			r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
-			return r
-		}
-		step()
+	// The steps only read the analysis, so they run side by side, each on
+	// a copy whose collector is its own; merging those in step order gives exactly
+	// what running them one after the other gives. On 2 cores this
+	// halves the analysis' wall time once the linearizability search,
+	// which runs beside it, is done.
+	cols := make([]*verdict.Collector, len(steps))
+	ran := make([]bool, len(steps))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		cols[i] = verdict.NewCollector(c.opts.MaxExamples)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if ctx.Err() == nil {
+				b := *a
+				b.col = cols[i]
+				step(&b)
+				ran[i] = true
+			}
+		}()
+	}
+	wg.Wait()
+	for _, col := range cols {
+		a.col.Merge(col)
 	}
 	r := result(a.col)
 	r.Keys = len(c.keys)
+	if !all(ran) {
+		r.Valid = verdict.Merge(r.Valid, verdict.Unknown)
+		r.Error = fmt.Sprintf("kafka analysis incomplete: %v", ctx.Err())
+	}
 	return r
 }
 
-func (a *analysis) idx(i int32) int64 { return a.c.ops[i].index }
+func all(bs []bool) bool {
+	for _, b := range bs {
+		if !b {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *analysis) idx(i int32) int64 { return a.c.ops.At(int(i)).index }
 
 // sortedKeyIDs returns key ids ordered by key name, for deterministic
 // output.
@@ -122,7 +153,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 	var dupCases []kv
 	for _, k := range a.sortedKeyIDs() {
 		o := a.orders[k]
-		for i, vs := range o.vals {
+		for i := range o.offsets {
+			vs := o.vals(i)
 			if len(vs) > 1 {
 				x := ko{k, o.offsets[i]}
 				badOffsets[x] = nil
@@ -130,7 +162,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			}
 		}
 		// Values in first-appearance order, so cases come out in log order.
-		for i, vs := range o.vals {
+		for i := range o.offsets {
+			vs := o.vals(i)
 			for _, v := range vs {
 				if fi, _ := o.firstIdx(v); fi == int32(i) && o.lastIdx(v) != int32(i) {
 					x := kv{k, v}
@@ -151,8 +184,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			dupValues[kv{key, value}] = appendSeen(s, seen{offset, op}, func(a, b seen) bool { return a.value == b.value })
 		}
 	}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
 				note(r.key, x.offset, x.value, o.index)
@@ -174,8 +207,8 @@ func (a *analysis) inconsistentAndDuplicate() {
 			ops = append(ops, s.op)
 		}
 		a.col.Add(InconsistentOffsets, Case{
-			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals[i]), Offsets: []int64{x.offset}, Fatal: true,
-			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals[i]), o.vals[i]),
+			Key: c.keys[x.key], Ops: ops, Values: slices.Clone(o.vals(i)), Offsets: []int64{x.offset}, Fatal: true,
+			Explanation: fmt.Sprintf("offset %d of %s holds %d different values %v", x.offset, c.keys[x.key], len(o.vals(i)), o.vals(i)),
 		})
 	}
 	for _, x := range dupCases {
@@ -221,8 +254,8 @@ func appendSeen[T any](s []T, x T, same func(a, b T) bool) []T {
 // of polls and sends.
 func (a *analysis) readChecks() {
 	c := a.c
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		reads, writes := c.opReads(o), c.opWrites(o)
 		for _, r := range reads {
 			key := c.keys[r.key]
@@ -238,7 +271,7 @@ func (a *analysis) readChecks() {
 						Key: key, Ops: []int64{o.index}, Values: []int64{x.value}, Offsets: []int64{x.offset}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d read value %d of %s at offset %d, which no operation sent", o.index, x.value, key, x.offset),
 					})
-				case c.ops[w].typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
+				case c.ops.At(int(w)).typ == tFail && o.typ == tOk && (o.f == fPoll || o.f == fTxn || o.f == fRead):
 					a.col.Add(G1a, Case{
 						Key: key, Ops: []int64{a.idx(w), o.index}, Values: []int64{x.value}, Fatal: true,
 						Explanation: fmt.Sprintf("op %d failed to send %d to %s, yet op %d read it (aborted read)", a.idx(w), x.value, key, o.index),
@@ -400,8 +433,8 @@ func (a *analysis) lostWrites() {
 	// value before it. A read op (log workload) starts at an offset of its
 	// choosing and proves nothing about the values before it; the values it
 	// returned still count as seen.
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ != tOk || (o.f != fPoll && o.f != fTxn) {
 			continue
 		}
@@ -421,15 +454,15 @@ func (a *analysis) lostWrites() {
 		key := c.keys[k]
 		maxReader := boundOp[k]
 		for li := int32(0); li <= bound[k]; li++ {
-			for _, v := range o.vals[li] {
+			for _, v := range o.vals(int(li)) {
 				if o.lastIdx(v) != li {
 					continue
 				}
-				if _, read := a.okRead[kv{k, v}]; read {
+				if a.okRead.has(k, v) {
 					continue
 				}
-				w, ok := a.writerOf[kv{k, v}]
-				if !ok || !c.mustHaveCommitted(&c.ops[w], a.okRead) {
+				w, ok := a.writerOf.get(k, v)
+				if !ok || !c.mustHaveCommitted(c.ops.At(int(w)), a.okRead) {
 					continue
 				}
 				a.col.Add(LostWrite, Case{
@@ -449,13 +482,13 @@ func (a *analysis) lostWrites() {
 // Options.AllowUnseen.
 func (a *analysis) unseen() {
 	c := a.c
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.typ != tOk {
 			continue
 		}
 		for _, w := range c.opWrites(o) {
-			if _, read := a.okRead[kv{w.key, w.value}]; read {
+			if a.okRead.has(w.key, w.value) {
 				continue
 			}
 			key := c.keys[w.key]

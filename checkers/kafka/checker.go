@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/internal/blocks"
 )
 
 // Options tune the analysis.
@@ -39,17 +40,19 @@ const (
 	tInfo
 )
 
-// kop is the compact summary of one client completion.
+// kop is the compact summary of one client completion. There is one per
+// completion of the whole history, so the fields are ordered to leave no
+// padding (56 bytes).
 type kop struct {
 	index          int64
 	process        int64 // client process numbers are arbitrary non-negative ints
-	typ            uint8
-	f              uint8
+	invokeIdx      int64
 	rStart, rEnd   int32 // into Checker.reads
 	wStart, wEnd   int32 // into Checker.writes
 	kStart, kEnd   int32 // into Checker.subKeys, for assign/subscribe
+	typ            uint8
+	f              uint8
 	pending        bool
-	invokeIdx      int64
 	hasExternalPos bool // reads come from a consumer position (poll), not an explicit offset (read)
 }
 
@@ -83,7 +86,7 @@ type Checker struct {
 	opts    Options
 	keyIDs  map[string]int32
 	keys    []string
-	ops     []kop
+	ops     blocks.List[kop]
 	reads   []kread
 	writes  []kwrite
 	recs    []rec
@@ -92,6 +95,10 @@ type Checker struct {
 	// producers names the producer kind of each value sent by a producer
 	// that recorded one (history.Op.Producer), for the explanations.
 	producers map[kv]string
+	// lastKey and lastID are the key key() returned last.
+	lastKey  string
+	lastID   int32
+	haveLast bool
 }
 
 // New returns an empty Checker.
@@ -103,7 +110,14 @@ func New(opts Options) *Checker {
 }
 
 func (c *Checker) key(k string) int32 {
+	// Consecutive micro-operations mostly name the same key, and the
+	// decoder interns keys, so this compare is usually a pointer check
+	// that saves a string-map lookup.
+	if c.haveLast && c.lastKey == k {
+		return c.lastID
+	}
 	if id, ok := c.keyIDs[k]; ok {
+		c.lastKey, c.lastID, c.haveLast = k, id, true
 		return id
 	}
 	id := int32(len(c.keys))
@@ -146,11 +160,11 @@ func (c *Checker) Observe(e *history.Entry) {
 			c.subKeys = append(c.subKeys, c.key(k))
 		}
 		op.kEnd = int32(len(c.subKeys))
-		c.ops = append(c.ops, op)
+		c.ops.Add(op)
 		return
 	case history.FCrash:
 		op.f = fCrash
-		c.ops = append(c.ops, op)
+		c.ops.Add(op)
 		return
 	default:
 		return
@@ -194,7 +208,7 @@ func (c *Checker) Observe(e *history.Entry) {
 		}
 	}
 	op.rEnd, op.wEnd = int32(len(c.reads)), int32(len(c.writes))
-	c.ops = append(c.ops, op)
+	c.ops.Add(op)
 }
 
 // addRead appends records to the current op's read of key k, merging

@@ -29,28 +29,43 @@ type graph struct {
 
 func (a *analysis) buildGraph() *graph {
 	c := a.c
-	var es []edge
+	// Size the edge list for the most edges the loops below can add, so
+	// that it is allocated once: it is one of the larger allocations of
+	// the analysis.
+	most := 0
+	for _, o := range a.orders {
+		most += max(0, len(o.byIndex)-1)
+	}
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
+		if o.wStart != o.wEnd {
+			for _, r := range c.opReads(o) {
+				most += int(r.end - r.start)
+			}
+		}
+	}
+	es := make([]edge, 0, most)
 	// ww: the writer of each value precedes the writer of the next value
 	// in the key's version order.
 	for k, o := range a.orders {
 		for j := 1; j < len(o.byIndex); j++ {
-			w1, ok1 := a.writerOf[kv{int32(k), o.byIndex[j-1]}]
-			w2, ok2 := a.writerOf[kv{int32(k), o.byIndex[j]}]
-			if ok1 && ok2 && w1 != w2 {
+			// writerAt is writerOf of each value of byIndex, without the map.
+			w1, w2 := a.writerAt[k][j-1], a.writerAt[k][j]
+			if w1 >= 0 && w2 >= 0 && w1 != w2 {
 				es = append(es, edge{from: w1, to: w2, kind: depWW, key: int32(k), v1: o.byIndex[j-1], v2: o.byIndex[j]})
 			}
 		}
 	}
 	// wr: the writer of a value precedes every operation that read it;
 	// only readers that also send matter for cycles.
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		if o.wStart == o.wEnd || o.rStart == o.rEnd {
 			continue
 		}
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
-				if w, ok := a.writerOf[kv{r.key, x.value}]; ok && w != int32(i) {
+				if w, ok := a.writerOf.get(r.key, x.value); ok && w != int32(i) {
 					es = append(es, edge{from: w, to: int32(i), kind: depWR, key: r.key, v1: x.value})
 				}
 			}
@@ -62,7 +77,7 @@ func (a *analysis) buildGraph() *graph {
 		}
 		return int(x.to - y.to)
 	})
-	g := &graph{edges: es, start: make([]int32, len(c.ops)+1)}
+	g := &graph{edges: es, start: make([]int32, c.ops.Len()+1)}
 	for _, e := range es {
 		g.start[e.from+1]++
 	}

@@ -11,9 +11,12 @@ import (
 // not count as skips.
 type order struct {
 	// offsets lists the distinct observed offsets in increasing order;
-	// vals[i] holds the distinct values seen at offsets[i], sorted.
-	offsets []int64
-	vals    [][]int64
+	// vals(i) holds the distinct values seen at offsets[i], sorted: they
+	// are all[valStart[i]:valStart[i+1]], one index per offset instead of
+	// a slice header, as a correct log has one value per offset.
+	offsets  []int64
+	all      []int64
+	valStart []int32
 	// byIndex[i] is the value at dense index i: the smallest value at that
 	// offset that did not already appear at an earlier offset.
 	byIndex []int64
@@ -33,6 +36,13 @@ type valuePos struct {
 	// first and last are the first and last log positions (indices into
 	// offsets) at which the value appears.
 	first, last int32
+}
+
+// vals returns the distinct values seen at offsets[i], sorted. The slice
+// is capped: appending to it cannot overwrite the next offset's values.
+func (o *order) vals(i int) []int64 {
+	a, b := o.valStart[i], o.valStart[i+1]
+	return o.all[a:b:b]
 }
 
 // index returns the dense index of v and whether v is in the order.
@@ -81,16 +91,38 @@ type pair struct{ offset, value int64 }
 // committed data) and from the sends of operations that must have
 // committed: ok ones, and info ones with at least one value read by an ok
 // operation.
-func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
+func (c *Checker) buildOrders(okRead msgMap) []*order {
+	// Two passes, counting first, so that each key's pairs are allocated
+	// once at their final size: appending would leave copies of every
+	// key's pairs behind for the collector, at the moment the whole
+	// history is in memory.
+	n := make([]int, len(c.keys))
+	committed := make([]bool, c.ops.Len())
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
+		for _, r := range c.opReads(o) {
+			n[r.key] += int(r.end - r.start)
+		}
+		if committed[i] = c.mustHaveCommitted(o, okRead); committed[i] {
+			for _, w := range c.opWrites(o) {
+				if w.offset >= 0 {
+					n[w.key]++
+				}
+			}
+		}
+	}
 	pairs := make([][]pair, len(c.keys))
-	for i := range c.ops {
-		o := &c.ops[i]
+	for k := range pairs {
+		pairs[k] = make([]pair, 0, n[k])
+	}
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		for _, r := range c.opReads(o) {
 			for _, x := range c.values(r) {
 				pairs[r.key] = append(pairs[r.key], pair{x.offset, x.value})
 			}
 		}
-		if c.mustHaveCommitted(o, okRead) {
+		if committed[i] {
 			for _, w := range c.opWrites(o) {
 				if w.offset >= 0 {
 					pairs[w.key] = append(pairs[w.key], pair{w.offset, w.value})
@@ -98,6 +130,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			}
 		}
 	}
+	committed = nil
 	orders := make([]*order, len(c.keys))
 	for k, ps := range pairs {
 		slices.SortFunc(ps, func(a, b pair) int {
@@ -107,16 +140,24 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 			return cmp.Compare(a.value, b.value)
 		})
 		ps = slices.Compact(ps)
-		o := &order{pos: make(map[int64]valuePos, len(ps))}
+		// A correct log has one pair per offset, so len(ps) is the exact
+		// size of offsets, valStart and byIndex, and an upper bound
+		// otherwise.
+		o := &order{pos: make(map[int64]valuePos, len(ps)), offsets: make([]int64, 0, len(ps)),
+			valStart: make([]int32, 0, len(ps)+1), byIndex: make([]int64, 0, len(ps)), all: make([]int64, len(ps))}
+		for j := range ps {
+			o.all[j] = ps[j].value
+		}
 		for j := 0; j < len(ps); {
 			off := ps[j].offset
-			var vs []int64
-			for ; j < len(ps) && ps[j].offset == off; j++ {
-				vs = append(vs, ps[j].value)
+			from := j
+			for j < len(ps) && ps[j].offset == off {
+				j++
 			}
+			vs := o.all[from:j:j]
 			li := int32(len(o.offsets))
 			o.offsets = append(o.offsets, off)
-			o.vals = append(o.vals, vs)
+			o.valStart = append(o.valStart, int32(from))
 			placed := false
 			for _, v := range vs {
 				p, seen := o.pos[v]
@@ -132,6 +173,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 				o.pos[v] = p
 			}
 		}
+		o.valStart = append(o.valStart, int32(len(ps)))
 		if len(o.offsets) > 0 {
 			o.base = o.offsets[0]
 		}
@@ -143,7 +185,7 @@ func (c *Checker) buildOrders(okRead map[kv]int32) []*order {
 
 // mustHaveCommitted is Jepsen's must-have-committed?: the operation is ok,
 // or it is info and someone's ok read observed one of its writes.
-func (c *Checker) mustHaveCommitted(o *kop, okRead map[kv]int32) bool {
+func (c *Checker) mustHaveCommitted(o *kop, okRead msgMap) bool {
 	if o.f != fSend && o.f != fTxn {
 		return false
 	}
@@ -152,7 +194,7 @@ func (c *Checker) mustHaveCommitted(o *kop, okRead map[kv]int32) bool {
 		return true
 	case tInfo:
 		for _, w := range c.opWrites(o) {
-			if _, ok := okRead[kv{w.key, w.value}]; ok {
+			if okRead.has(w.key, w.value) {
 				return true
 			}
 		}

@@ -32,8 +32,8 @@ func (a *analysis) processChecks() {
 		}
 		return s
 	}
-	for i := range c.ops {
-		o := &c.ops[i]
+	for i := range c.ops.Len() {
+		o := c.ops.At(i)
 		s := get(o.process)
 		switch o.f {
 		case fAssign, fSubscribe:
@@ -84,7 +84,7 @@ func (a *analysis) processChecks() {
 
 func (a *analysis) pollStep(s *procState, i int32) {
 	c := a.c
-	o := &c.ops[i]
+	o := c.ops.At(int(i))
 	for _, r := range c.opReads(o) {
 		vs := c.values(r)
 		if len(vs) == 0 {
@@ -92,7 +92,7 @@ func (a *analysis) pollStep(s *procState, i int32) {
 		}
 		prev, ok := s.lastRead[r.key]
 		if ok {
-			pr := readOf(c, &c.ops[prev], r.key)
+			pr := readOf(c, c.ops.At(int(prev)), r.key)
 			last := pr[len(pr)-1]
 			v := last.value
 			v2 := vs[0].value
@@ -129,7 +129,7 @@ func (a *analysis) pollStep(s *procState, i int32) {
 
 func (a *analysis) sendStep(s *procState, i int32) {
 	c := a.c
-	o := &c.ops[i]
+	o := c.ops.At(int(i))
 	if o.typ != tOk && o.typ != tInfo {
 		return
 	}
@@ -146,7 +146,7 @@ func (a *analysis) sendStep(s *procState, i int32) {
 			continue
 		}
 		if prev, ok := s.lastSend[w.key]; ok {
-			pw := c.opWrites(&c.ops[prev])
+			pw := c.opWrites(c.ops.At(int(prev)))
 			var v int64
 			for _, x := range pw {
 				if x.key == w.key {

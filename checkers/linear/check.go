@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/checkers/internal/blocks"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/checkers/windows"
 )
@@ -81,34 +83,52 @@ type infoSend struct {
 	index  int64
 }
 
-// kv names a message by key id (see Checker.keyID) and value; integer
-// keys hash much faster than strings, and every record read passes here.
-type kv struct {
-	key   int32
-	value int64
+// lop is the compact form in which a send or read waits, from Observe
+// until its partition is searched. A porcupine.Operation keeps its input,
+// output and metadata behind interfaces: about 180 bytes and three
+// allocations per operation, which, for every send of a history of
+// millions of lines, was the largest part of a check's memory. Result
+// turns one partition at a time into Porcupine's form (operations), so at
+// most GOMAXPROCS partitions exist in that form at once.
+type lop struct {
+	call, ret int64
+	index     int64 // history index of the completion (Metadata)
+	// value is a send's value or a read's starting offset; offset is a
+	// send's acknowledged offset (-1 unknown) or a read's high watermark.
+	value, offset int64
+	client        int
+	// recStart and recEnd locate a read's records in Checker.recs.
+	recStart, recEnd int
+	send, info       bool
 }
 
 // Checker accumulates the send and read micro-operations of a history.
 // It is not safe for concurrent use.
 type Checker struct {
-	ops   map[string][]porcupine.Operation
+	// ops holds each partition's sends and reads, in blocks (see package
+	// blocks) because there are millions of them.
+	ops   map[string]*blocks.List[lop]
+	recs  []record
 	infos []infoSend
 	// seenAt maps a message to the first offset an ok poll or read found
 	// it at, to resolve indefinite sends.
-	seenAt map[kv]int64
+	// It holds one map per key id: the runtime's int64-keyed maps are
+	// much faster than one keyed by a struct, and every record read
+	// passes here.
+	seenAt []map[int64]int64
 	keyIDs map[string]int32
 	last   int64
 	// offsets holds, per key id, every offset an ok send returned or an ok
 	// poll or read returned a record at.
-	offsets map[int32]map[int64]struct{}
+	offsets map[int32]*offsetSet
 	// txnKeys are keys some ok or indefinite transaction sent to.
 	txnKeys map[string]bool
 }
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{ops: map[string][]porcupine.Operation{}, seenAt: map[kv]int64{}, keyIDs: map[string]int32{},
-		offsets: map[int32]map[int64]struct{}{}, txnKeys: map[string]bool{}}
+	return &Checker{ops: map[string]*blocks.List[lop]{}, keyIDs: map[string]int32{},
+		offsets: map[int32]*offsetSet{}, txnKeys: map[string]bool{}}
 }
 
 // Observe records one history entry.
@@ -145,17 +165,13 @@ func (c *Checker) Observe(e *history.Entry) {
 			}
 			switch e.Type {
 			case history.Ok:
-				out := &output{offset: -1}
+				op := lop{client: e.Process.ID, send: true, value: m.Value, index: e.Index, offset: -1,
+					call: int64(e.InvokeTime), ret: int64(e.Time)}
 				if m.Offset != nil {
-					out.offset = *m.Offset
+					op.offset = *m.Offset
 					c.observe(c.keyID(m.Key), *m.Offset)
 				}
-				c.ops[m.Key] = append(c.ops[m.Key], porcupine.Operation{
-					ClientId: e.Process.ID,
-					Input:    &input{send: true, value: m.Value, index: e.Index},
-					Call:     int64(e.InvokeTime), Output: out, Return: int64(e.Time),
-					Metadata: e.Index,
-				})
+				c.partition(m.Key).Add(op)
 			case history.Info:
 				c.infos = append(c.infos, infoSend{key: m.Key, value: m.Value, call: int64(e.InvokeTime), client: e.Process.ID, index: e.Index})
 			}
@@ -169,19 +185,48 @@ func (c *Checker) Observe(e *history.Entry) {
 			if m.F != history.FRead || !m.Done {
 				continue
 			}
-			out := &output{hw: m.HW, records: make([]record, len(m.Records))}
-			for i, r := range m.Records {
-				out.records[i] = record{r.Offset, r.Value}
+			op := lop{client: e.Process.ID, value: m.From, offset: m.HW, index: e.Index,
+				call: int64(e.InvokeTime), ret: int64(e.Time), recStart: len(c.recs)}
+			for _, r := range m.Records {
+				c.recs = append(c.recs, record{r.Offset, r.Value})
 				c.see(c.keyID(m.Key), r)
 			}
-			c.ops[m.Key] = append(c.ops[m.Key], porcupine.Operation{
-				ClientId: e.Process.ID,
-				Input:    &input{from: m.From, index: e.Index},
-				Call:     int64(e.InvokeTime), Output: out, Return: int64(e.Time),
-				Metadata: e.Index,
-			})
+			op.recEnd = len(c.recs)
+			c.partition(m.Key).Add(op)
 		}
 	}
+}
+
+// operations returns ops in Porcupine's form, in the same order. Inputs
+// and outputs are allocated as two blocks rather than two objects per
+// operation. A read's records are the Checker's own (densify renumbers
+// them in place; partitions own disjoint ranges).
+func (c *Checker) operations(ls *blocks.List[lop]) []porcupine.Operation {
+	ins := make([]input, ls.Len())
+	outs := make([]output, ls.Len())
+	ops := make([]porcupine.Operation, ls.Len())
+	ls.All(func(i int, l *lop) {
+		in, out := &ins[i], &outs[i]
+		if l.send {
+			*in = input{send: true, value: l.value, index: l.index, info: l.info}
+			*out = output{offset: l.offset}
+		} else {
+			*in = input{from: l.value, index: l.index}
+			*out = output{hw: l.offset, records: c.recs[l.recStart:l.recEnd:l.recEnd]}
+		}
+		ops[i] = porcupine.Operation{ClientId: l.client, Input: in, Output: out, Call: l.call, Return: l.ret, Metadata: l.index}
+	})
+	return ops
+}
+
+// partition returns the operations of key k.
+func (c *Checker) partition(k string) *blocks.List[lop] {
+	l := c.ops[k]
+	if l == nil {
+		l = &blocks.List[lop]{}
+		c.ops[k] = l
+	}
+	return l
 }
 
 func (c *Checker) keyID(k string) int32 {
@@ -196,19 +241,95 @@ func (c *Checker) keyID(k string) int32 {
 func (c *Checker) observe(k int32, offset int64) {
 	m := c.offsets[k]
 	if m == nil {
-		m = map[int64]struct{}{}
+		m = &offsetSet{}
 		c.offsets[k] = m
 	}
-	m[offset] = struct{}{}
+	m.add(offset)
 }
 
 func (c *Checker) see(k int32, r history.Record) {
 	c.observe(k, r.Offset)
-	x := kv{k, r.Value}
-	if _, ok := c.seenAt[x]; !ok {
-		c.seenAt[x] = r.Offset
+	for int(k) >= len(c.seenAt) {
+		c.seenAt = append(c.seenAt, map[int64]int64{})
+	}
+	if _, ok := c.seenAt[k][r.Value]; !ok {
+		c.seenAt[k][r.Value] = r.Offset
 	}
 }
+
+// offsetSet is the set of offsets observed on one partition. They are
+// dense from 0 (or from where retention left the log) in practice, so a
+// bitmap costs a bit per offset where a map entry cost tens of bytes, and
+// every record read passes here. An offset the bitmap cannot take without
+// growing past 64 bits per member (plus a fixed 64 Kib), so that sparse
+// offsets cannot make it huge, goes to a map.
+type offsetSet struct {
+	bits  []uint64
+	n     int // members in bits
+	other map[int64]struct{}
+}
+
+func (s *offsetSet) add(o int64) {
+	if o >= 0 && o < int64(s.n+1)*64+1<<16 {
+		w := int(o / 64)
+		if w >= len(s.bits) {
+			s.bits = slices.Grow(s.bits, w+1-len(s.bits))[:w+1]
+		}
+		if b := uint64(1) << (o % 64); s.bits[w]&b == 0 {
+			s.bits[w] |= b
+			s.n++
+		}
+		return
+	}
+	if s.other == nil {
+		s.other = map[int64]struct{}{}
+	}
+	s.other[o] = struct{}{}
+}
+
+// sorted returns the members in increasing order.
+func (s *offsetSet) sorted() []int64 {
+	if s == nil {
+		return nil
+	}
+	out := make([]int64, 0, s.n+len(s.other))
+	for w, x := range s.bits {
+		for ; x != 0; x &= x - 1 {
+			out = append(out, int64(w)*64+int64(bits.TrailingZeros64(x)))
+		}
+	}
+	for o := range s.other {
+		if o < 0 || o >= int64(len(s.bits))*64 || s.bits[o/64]&(1<<(o%64)) == 0 {
+			out = append(out, o)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// dense reports whether the members are exactly 0, 1, ..., n-1 (or none).
+func (s *offsetSet) dense() bool {
+	if s == nil || (s.n == 0 && len(s.other) == 0) {
+		return true
+	}
+	if len(s.other) > 0 {
+		offs := s.sorted() // rare: some offset did not fit the bitmap
+		return offs[0] == 0 && offs[len(offs)-1] == int64(len(offs)-1)
+	}
+	last := len(s.bits) - 1
+	for last >= 0 && s.bits[last] == 0 {
+		last--
+	}
+	top := int64(last)*64 + int64(63-bits.LeadingZeros64(s.bits[last]))
+	return int64(s.n) == top+1
+}
+
+// DefaultSegmentTimeLimit is the search budget of one segment when
+// Options.SegmentTimeLimit is zero. A segment of a correct history takes
+// milliseconds; one that takes seconds has exploded (Porcupine's search is
+// exponential in the operations that overlap), and bounding it keeps one
+// such stretch from using up the whole check's budget.
+const DefaultSegmentTimeLimit = 10 * time.Second
 
 // Options tune Result.
 type Options struct {
@@ -219,6 +340,11 @@ type Options struct {
 	Windows []windows.Window
 	// MaxExamples caps the examples of the nonlinearizable anomaly.
 	MaxExamples int
+	// SegmentTimeLimit bounds the search of each segment of a partition
+	// (see split); a segment that runs out makes its partition "unknown".
+	// Zero means DefaultSegmentTimeLimit. The context's deadline bounds
+	// the whole search as well.
+	SegmentTimeLimit time.Duration
 }
 
 // partResult is the outcome of one partition's search.
@@ -231,6 +357,18 @@ type partResult struct {
 	ops []porcupine.Operation
 	// segments is how many independent pieces the partition was cut into.
 	segments int
+	// renumbered says the offsets were renumbered (see densify).
+	renumbered bool
+	// overBudget says a segment ran out of Options.SegmentTimeLimit
+	// (rather than the context's deadline).
+	overBudget bool
+}
+
+// partition is one partition's operations on their way to the search.
+type partition struct {
+	key     string
+	ops     *blocks.List[lop]
+	offsets *offsetSet
 }
 
 // Result resolves indefinite sends, then searches every partition for a
@@ -238,6 +376,9 @@ type partResult struct {
 // search did not finish is "unknown", never "ok".
 func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	r := &Result{Partitions: map[string]string{}}
+	if opts.SegmentTimeLimit <= 0 {
+		opts.SegmentTimeLimit = DefaultSegmentTimeLimit
+	}
 	// Resolve info sends: a value some ok read saw at offset o was
 	// appended there at some point after its invocation, possibly after
 	// the client gave up, so it gets an infinite return time (after every
@@ -245,55 +386,61 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	// happened, and if it did, nobody could tell.
 	inf := c.last + 1
 	for _, s := range c.infos {
-		o, ok := c.seenAt[kv{c.keyID(s.key), s.value}]
+		var o int64
+		ok := false
+		if k := c.keyID(s.key); int(k) < len(c.seenAt) {
+			o, ok = c.seenAt[k][s.value]
+		}
 		if !ok {
 			r.InfoDropped++
 			continue
 		}
 		r.InfoResolved++
-		c.ops[s.key] = append(c.ops[s.key], porcupine.Operation{
-			ClientId: s.client,
-			Input:    &input{send: true, value: s.value, index: s.index, info: true},
-			Call:     s.call, Output: &output{offset: o}, Return: inf,
-			Metadata: s.index,
-		})
+		c.partition(s.key).Add(lop{client: s.client, send: true, info: true, value: s.value, index: s.index,
+			call: s.call, offset: o, ret: inf})
 	}
 	c.infos, c.seenAt = nil, nil
-	keys := make([]string, 0, len(c.ops))
+	parts := make([]partition, 0, len(c.ops))
 	for k, ops := range c.ops {
 		if c.txnKeys[k] {
 			r.TxnSkipped = append(r.TxnSkipped, k)
 			continue
 		}
-		if densify(ops, c.offsets[c.keyID(k)]) {
-			r.Renumbered = append(r.Renumbered, k)
-		}
-		keys = append(keys, k)
-		r.Operations += len(ops)
+		parts = append(parts, partition{key: k, ops: ops, offsets: c.offsets[c.keyID(k)]})
+		r.Operations += ops.Len()
 	}
-	slices.Sort(keys)
+	slices.SortFunc(parts, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
 	slices.Sort(r.TxnSkipped)
-	slices.Sort(r.Renumbered)
-	c.offsets = nil
+	// From here on each partition's operations are reachable only from
+	// parts, which lets each go as soon as it is searched.
+	c.ops, c.offsets = nil, nil
 
-	results := make([]partResult, len(keys))
+	results := make([]partResult, len(parts))
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	var wg sync.WaitGroup
-	for i, k := range keys {
+	for i := range parts {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = checkPartition(ctx, k, c.ops[k])
+			pt := &parts[i]
+			ops := c.operations(pt.ops)
+			renumbered := densify(ops, pt.offsets)
+			*pt = partition{key: pt.key}
+			results[i] = checkPartition(ctx, pt.key, ops, opts.SegmentTimeLimit)
+			results[i].renumbered = renumbered
 		}()
 	}
 	wg.Wait()
 
 	var failed []partResult
-	unknown := 0
+	unknown, overBudget := 0, 0
 	for _, p := range results {
 		r.Segments += p.segments
+		if p.renumbered {
+			r.Renumbered = append(r.Renumbered, p.key)
+		}
 		switch p.res {
 		case porcupine.Ok:
 			r.Partitions[p.key] = PartitionOk
@@ -303,6 +450,9 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 		default:
 			r.Partitions[p.key] = PartitionUnknown
 			unknown++
+			if p.overBudget {
+				overBudget++
+			}
 		}
 	}
 	switch {
@@ -311,6 +461,9 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 	case unknown > 0:
 		r.Valid = verdict.Unknown
 		r.Error = fmt.Sprintf("linearizability search of %d partition(s) did not finish in time", unknown)
+		if overBudget > 0 {
+			r.Error += fmt.Sprintf(" (%d ran out of the per-segment budget of %v)", overBudget, opts.SegmentTimeLimit)
+		}
 	default:
 		r.Valid = verdict.True
 	}
@@ -345,15 +498,11 @@ func (c *Checker) Result(ctx context.Context, opts Options) *Result {
 // topic) and have offsets no message occupies (transaction markers), which
 // are not anomalies. An offset or high watermark nobody observed maps to
 // the number of observed offsets below it.
-func densify(ops []porcupine.Operation, observed map[int64]struct{}) bool {
-	offs := make([]int64, 0, len(observed))
-	for o := range observed {
-		offs = append(offs, o)
-	}
-	slices.Sort(offs)
-	if len(offs) == 0 || (offs[0] == 0 && offs[len(offs)-1] == int64(len(offs)-1)) {
+func densify(ops []porcupine.Operation, observed *offsetSet) bool {
+	if observed.dense() {
 		return false
 	}
+	offs := observed.sorted()
 	pos := func(o int64) int64 {
 		i, _ := slices.BinarySearch(offs, o)
 		return int64(i)
@@ -377,33 +526,37 @@ func densify(ops []porcupine.Operation, observed map[int64]struct{}) bool {
 	return true
 }
 
-func checkPartition(ctx context.Context, key string, ops []porcupine.Operation) partResult {
-	segs, values, ok := splitByPosition(ops)
-	if !ok {
-		segs, values = split(ops)
+func checkPartition(ctx context.Context, key string, ops []porcupine.Operation, segLimit time.Duration) partResult {
+	if segs, values, ok := splitByPosition(ops); ok {
+		return searchSegments(ctx, key, segs, func(o int64) int64 { return values[o] }, segLimit)
 	}
-	return searchSegments(ctx, key, segs, values)
+	segs, values := split(ops)
+	return searchSegments(ctx, key, segs, func(o int64) int64 { return values[o] }, segLimit)
 }
 
 // searchSegments searches the segments of one partition in order, each
-// starting from the log the previous ones determined.
-func searchSegments(ctx context.Context, key string, segs []segment, values map[int64]int64) partResult {
+// starting from the log the previous ones determined (valueAt gives the
+// value at each offset below the last segment's start), each for at most
+// segLimit (and never past ctx's deadline).
+func searchSegments(ctx context.Context, key string, segs []segment, valueAt func(int64) int64, segLimit time.Duration) partResult {
 	t := newTrie()
 	node, length := int32(0), int64(0)
 	p := partResult{key: key, res: porcupine.Ok, segments: len(segs)}
 	for _, sg := range segs {
 		for ; length < sg.startLen; length++ {
-			node = t.appendValue(node, values[length])
+			node = t.appendValue(node, valueAt(length))
 		}
 		if err := ctx.Err(); err != nil {
 			p.res = porcupine.Unknown
 			return p
 		}
 		// Porcupine honours a timeout, not a context: turn the deadline
-		// into one. Without a deadline the search runs to completion.
-		timeout := time.Duration(0)
+		// into one.
+		timeout, budget := segLimit, true
 		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
+			if left := time.Until(d); left < timeout {
+				timeout, budget = left, false
+			}
 			if timeout <= 0 {
 				p.res = porcupine.Unknown
 				return p
@@ -417,7 +570,7 @@ func searchSegments(ctx context.Context, key string, segs []segment, values map[
 			p.res, p.info, p.model, p.ops = res, info, m, sg.ops
 			return p
 		case porcupine.Unknown:
-			p.res = res
+			p.res, p.overBudget = res, budget
 			return p
 		}
 	}

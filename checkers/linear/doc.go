@@ -50,8 +50,10 @@
 // search explored, so states are tiny, hash trivially and compare exactly,
 // and the values themselves are shared.
 //
-// Invariants: a partition whose search did not finish before the deadline
-// is "unknown", never "ok"; the overall verdict is invalid if any partition
+// Invariants: a partition whose search did not finish before the deadline,
+// or one of whose segments ran out of Options.SegmentTimeLimit (the
+// search is exponential in the operations that overlap, so one stretch
+// can explode), is "unknown", never "ok"; the overall verdict is invalid if any partition
 // is non-linearizable, else unknown if any is unknown. For non-linearizable
 // partitions the out directory receives Porcupine's visualization
 // (linearizability.html) of the stretch of operations where the search

@@ -148,24 +148,33 @@ var segmentTarget = 2000
 // Unlike quiescent points, such cuts exist even when a partition always
 // has operations in flight, which is the case for a hot partition with
 // many producers. ok=false means the log is not determined; use split.
-func splitByPosition(ops []porcupine.Operation) (segs []segment, values map[int64]int64, ok bool) {
+func splitByPosition(ops []porcupine.Operation) (segs []segment, values []int64, ok bool) {
 	type pinned struct {
 		pos  int64
 		kind int // 0 read, 1 send: reads at length h come before the send at offset h
 	}
+	// values[o] is the value sent at offset o. Every offset below the
+	// log length needed must be claimed by a different send, so a send at
+	// an offset beyond the number of sends means the log is not
+	// determined, and a slice indexed by offset (rather than a map, many
+	// times larger on a partition of millions of sends) suffices.
+	sends := 0
+	for _, op := range ops {
+		if op.Input.(*input).send {
+			sends++
+		}
+	}
+	values = make([]int64, sends)
+	claimed := make([]bool, sends)
 	pins := make([]pinned, len(ops))
-	values = make(map[int64]int64, len(ops))
 	need := int64(0)
 	for i, op := range ops {
 		in, out := op.Input.(*input), op.Output.(*output)
 		if in.send {
-			if out.offset < 0 {
+			if out.offset < 0 || out.offset >= int64(sends) || claimed[out.offset] {
 				return nil, nil, false
 			}
-			if _, dup := values[out.offset]; dup {
-				return nil, nil, false
-			}
-			values[out.offset] = in.value
+			claimed[out.offset], values[out.offset] = true, in.value
 			pins[i] = pinned{out.offset, 1}
 			need = max(need, out.offset+1)
 			continue
@@ -176,14 +185,15 @@ func splitByPosition(ops []porcupine.Operation) (segs []segment, values map[int6
 		pins[i] = pinned{out.hw, 0}
 		need = max(need, out.hw, in.from+int64(len(out.records)))
 	}
-	if int64(len(values)) < need {
+	if int64(sends) < need {
 		return nil, nil, false
 	}
 	for o := int64(0); o < need; o++ {
-		if _, ok := values[o]; !ok {
+		if !claimed[o] {
 			return nil, nil, false
 		}
 	}
+	claimed = nil
 	order := make([]int, len(ops))
 	for i := range order {
 		order[i] = i

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -94,21 +95,21 @@ func TestSplitIsExact(t *testing.T) {
 			illegal++
 		}
 		segs, values := split(clone(ops))
-		if p := searchSegments(context.Background(), "k", segs, values); p.res != whole {
+		if p := searchSegments(context.Background(), "k", segs, func(o int64) int64 { return values[o] }, time.Hour); p.res != whole {
 			t.Fatalf("history %d: time-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
 		}
 		if len(segs) > 1 {
 			cutTime++
 		}
 		if segs, values, ok := splitByPosition(clone(ops)); ok {
-			if p := searchSegments(context.Background(), "k", segs, values); p.res != whole {
+			if p := searchSegments(context.Background(), "k", segs, func(o int64) int64 { return values[o] }, time.Hour); p.res != whole {
 				t.Fatalf("history %d: position-cut %v, whole %v\n%s", i, p.res, whole, dump(ops))
 			}
 			if len(segs) > 1 {
 				cutPos++
 			}
 		}
-		if p := checkPartition(context.Background(), "k", clone(ops)); p.res != whole {
+		if p := checkPartition(context.Background(), "k", clone(ops), time.Hour); p.res != whole {
 			t.Fatalf("history %d: checkPartition %v, whole %v", i, p.res, whole)
 		}
 	}

@@ -125,6 +125,33 @@ func (c *Collector) Add(name string, cs Case) {
 	}
 }
 
+// Merge adds o's cases to c as if every Add made on o had been made on c,
+// after c's own: counts add up, and examples keep the same cap and order.
+// Independent searches can so collect concurrently, each into its own
+// Collector, and be merged in a fixed order. Neither collector's Errors
+// may have been called.
+func (c *Collector) Merge(o *Collector) {
+	for name, oa := range o.errors {
+		a := c.errors[name]
+		if a == nil {
+			a = &Anomaly{Examples: []Case{}}
+			c.errors[name] = a
+		}
+		a.Count += oa.Count
+		a.FatalCount += oa.FatalCount
+		for _, cs := range oa.Examples {
+			if len(a.Examples) < c.max {
+				a.Examples = append(a.Examples, cs)
+			}
+		}
+		for _, cs := range o.allowed[name] {
+			if len(c.allowed[name]) < c.max {
+				c.allowed[name] = append(c.allowed[name], cs)
+			}
+		}
+	}
+}
+
 // Errors returns the anomalies collected, fatal examples first.
 func (c *Collector) Errors() map[string]*Anomaly {
 	for name, a := range c.errors {

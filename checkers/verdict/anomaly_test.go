@@ -90,3 +90,37 @@ func TestCollector(t *testing.T) {
 		t.Errorf("y = %+v, want 3 fatal cases, 2 examples", y)
 	}
 }
+
+// TestCollectorMerge checks that collecting cases in two collectors and
+// merging them gives exactly what one collector given every case in the
+// same order gives, caps and the order of examples included.
+func TestCollectorMerge(t *testing.T) {
+	var cases []struct {
+		name string
+		cs   Case
+	}
+	for i := range 14 {
+		name := []string{"a", "b"}[i%2]
+		cases = append(cases, struct {
+			name string
+			cs   Case
+		}{name, Case{Ops: []int64{int64(i)}, Fatal: i%3 != 0}})
+	}
+	for split := range len(cases) + 1 {
+		one := NewCollector(3)
+		for _, c := range cases {
+			one.Add(c.name, c.cs)
+		}
+		first, second := NewCollector(3), NewCollector(3)
+		for _, c := range cases[:split] {
+			first.Add(c.name, c.cs)
+		}
+		for _, c := range cases[split:] {
+			second.Add(c.name, c.cs)
+		}
+		first.Merge(second)
+		if got, want := first.Errors(), one.Errors(); !reflect.DeepEqual(got, want) {
+			t.Errorf("split at %d: merged %+v, want %+v", split, got, want)
+		}
+	}
+}
