@@ -170,8 +170,10 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			// after the leader acknowledges.
 			Workload: WorkloadLog, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
 			Targets: []string{nemesis.TargetOne}, Grudges: []string{nemesis.GrudgeOne},
+			// 20 s runs caught it 3 of 3 times (first anomaly 2.8-6 s),
+			// so it is a short row too.
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
-			Expect: "nonlinearizable", Extended: true,
+			Expect: "nonlinearizable",
 		},
 		ValidateRow{
 			Name: "offset-ack-before-commit", Bug: "--unsafe-offset-ack-before-commit", BrokerArgs: []string{"--unsafe-offset-ack-before-commit"},
