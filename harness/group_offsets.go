@@ -19,12 +19,18 @@ const (
 	apiOffsetFetch  = 9
 )
 
-// commit commits the process's positions of its subscription's keys for
-// its group: value {key: next offset}. Sync commits run under the
-// process; async ones under a process number of their own, completing
-// when franz-go calls back, while this process goes on. A sync commit of
-// unknown outcome ends the process, as any indefinite operation does.
+// commit commits the process's positions to the slot's group: value
+// {key: next offset}. A subscribed consumer commits its subscription's
+// keys through the group (sync commits under the process; async ones
+// under a process number of their own, completing when franz-go calls
+// back, while this process goes on); an assigned one commits its keys
+// with a simple commit. A sync commit of unknown outcome ends the process,
+// as any indefinite operation does.
 func (c *queueClient) commit(ctx context.Context) {
+	if c.group == "" {
+		c.simpleCommit(ctx)
+		return
+	}
 	offs := map[string]int64{}
 	uncommitted := map[string]map[int32]kgo.EpochOffset{}
 	for _, k := range c.subKeys {
@@ -79,6 +85,59 @@ func (c *queueClient) commit(ctx context.Context) {
 		// An acknowledged commit must be visible at once, on whatever
 		// node coordinates the group now.
 		c.readOffsets(ctx)
+	}
+}
+
+// simpleCommit commits the positions of an assigned consumer
+// (OffsetCommit with generation -1 and no member id, which franz-go sends
+// to the group's coordinator).
+func (c *queueClient) simpleCommit(ctx context.Context) {
+	if c.pos == nil {
+		c.poll(ctx) // nothing read yet: nothing to commit
+		return
+	}
+	offs := map[string]int64{}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = groupName(c.slot), -1
+	byTopic := map[string]int{}
+	c.pos.mu.Lock()
+	for k, o := range c.pos.m {
+		offs[k.String()] = o
+		i, ok := byTopic[k.Topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[k.Topic] = i
+			t := kmsg.NewOffsetCommitRequestTopic()
+			t.Topic = k.Topic
+			req.Topics = append(req.Topics, t)
+		}
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = k.Partition, o, -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
+	c.pos.mu.Unlock()
+	if len(offs) == 0 {
+		c.poll(ctx) // nothing read yet: nothing to commit
+		return
+	}
+	group := req.Group
+	c.rec.InvokeMeta(c.proc, history.FCommit, offs, OpMeta{Group: group})
+	cl, err := c.getProducer()
+	var resp *kmsg.OffsetCommitResponse
+	if err == nil {
+		octx, cancel := c.opContext(ctx)
+		var kresp kmsg.Response
+		kresp, err = cl.Request(octx, req)
+		cancel()
+		resp, _ = kresp.(*kmsg.OffsetCommitResponse)
+	}
+	typ, done, cerr := classifyCommit(offs, resp, err)
+	if err != nil && c.producer == nil {
+		typ = history.Fail // no client: never sent
+	}
+	c.rec.CompleteMeta(c.proc, typ, history.FCommit, commitValue(typ, offs, done), cerr, OpMeta{Node: c.procBase.served.api(apiOffsetCommit), Group: group})
+	if typ == history.Info {
+		c.restart()
 	}
 }
 

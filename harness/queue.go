@@ -24,7 +24,7 @@ const (
 	pSubscribe = 0.02
 	pSend      = 0.50
 	pOffsets   = 0.05 // read the slot's group offsets (OffsetFetch)
-	pCommit    = 0.10 // commit the positions, when subscribed
+	pCommit    = 0.10 // commit the positions to the slot's group
 	// the rest polls
 )
 
@@ -34,8 +34,11 @@ const (
 // and half asynchronously (CommitOffsets, recorded under a process number
 // of its own, since the client goes on polling while it is in flight); a
 // process that starts by subscribing has no positions and must resume at
-// the group's last commit (checkers/offsets). A new process subscribes
-// first with probability pJoin, else it assigns.
+// the group's last commit (checkers/offsets). A process with assigned
+// partitions commits too, as a standalone consumer does (a simple commit:
+// generation -1, no member id; the coordinator accepts it while the group
+// has no members). A new process subscribes first with probability pJoin,
+// else it assigns.
 const (
 	pJoin        = 0.5
 	pSyncCommit  = 0.5
@@ -157,7 +160,7 @@ func (c *queueClient) step(ctx context.Context) {
 		}
 	case r < pCrash+pAssign+pSubscribe+pSend+pOffsets:
 		c.readOffsets(ctx)
-	case r < pCrash+pAssign+pSubscribe+pSend+pOffsets+pCommit && c.group != "":
+	case r < pCrash+pAssign+pSubscribe+pSend+pOffsets+pCommit:
 		c.commit(ctx)
 	default:
 		c.poll(ctx)

@@ -36,6 +36,9 @@ var (
 
 // OnFetchBatchRead implements kgo.HookFetchBatchRead.
 func (s *servedBy) OnFetchBatchRead(meta kgo.BrokerMetadata, topic string, partition int32, _ kgo.FetchBatchMetrics) {
+	if meta.NodeID < 0 {
+		return // a seed connection: no node id known
+	}
 	k := Key{Topic: topic, Partition: partition}
 	s.mu.Lock()
 	if f := s.fetched[k]; len(f) == 0 || f[len(f)-1] != meta.NodeID {
@@ -54,7 +57,9 @@ func (s *servedBy) OnBrokerRead(meta kgo.BrokerMetadata, key int16, _ int, _, _ 
 		return
 	}
 	s.mu.Lock()
-	s.byAPI[key] = meta.NodeID
+	// A seed connection (negative id, before metadata) names no node:
+	// record it as unknown rather than keep an earlier answer's node.
+	s.byAPI[key] = max(meta.NodeID, -1)
 	s.mu.Unlock()
 }
 
@@ -65,7 +70,7 @@ func (s *servedBy) api(key int16) string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.byAPI[key]; ok {
+	if id, ok := s.byAPI[key]; ok && id >= 0 {
 		return nodeName(id)
 	}
 	return ""

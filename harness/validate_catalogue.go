@@ -222,8 +222,10 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			// after the leader acknowledges.
 			Workload: WorkloadLog, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
 			Targets: []string{nemesis.TargetOne}, Grudges: []string{nemesis.GrudgeOne},
+			// 20 s runs caught it 3 of 3 times (first anomaly 2.8-6 s),
+			// so it is a short row too.
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
-			Expect: "nonlinearizable", Extended: true,
+			Expect: "nonlinearizable",
 		},
 		ValidateRow{
 			Name: "offset-ack-before-commit", Bug: "--unsafe-offset-ack-before-commit", BrokerArgs: []string{"--unsafe-offset-ack-before-commit"},
@@ -233,8 +235,12 @@ func Catalogue(short bool, correctRuns int) []ValidateRow {
 			// an OffsetFetch right after the commit even without a fault.
 			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPartition, nemesis.FamilyKill},
 			Targets: []string{nemesis.TargetLeader}, Grudges: []string{nemesis.GrudgeIsolateLeader},
+			// Probabilistic: a commit must be acknowledged in the second
+			// or so before the cut-off coordinator steps down (CheckQuorum),
+			// while most clients are stuck on the same fault; 20 s runs
+			// caught it 1 of 3 times (first anomaly at 21.7 s).
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 20*time.Second),
-			Expect: "lost-commit, join-reread (offsets)", Extended: true,
+			Expect: "lost-commit, join-reread (offsets)", Extended: true, Probabilistic: true,
 		},
 	)
 	rows = append(rows, durabilityRows(tl)...)
