@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/windows"
 )
@@ -46,6 +47,7 @@ type availRow struct {
 // two overlapping windows counts in both.
 func availability(h *loadedHistory, wins []NemesisWindow) []availRow {
 	var out []availRow
+	var cover []windows.Span
 	for _, w := range wins {
 		if w.Instant {
 			continue
@@ -54,36 +56,15 @@ func availability(h *loadedHistory, wins []NemesisWindow) []availRow {
 			From: fmtSeconds(int64(w.Start)), To: fmtSeconds(int64(w.End)), FromOp: w.StartOp, ToOp: w.EndOp, Open: w.Open}
 		countIn(h, &r, int64(w.Start), int64(w.End))
 		out = append(out, r)
+		cover = append(cover, windows.Span{Start: w.Start, End: w.End})
 	}
 	// Outside every window: the complement of their union.
-	type iv struct{ lo, hi int64 }
-	var cover []windows.Span
-	for _, w := range wins {
-		if !w.Instant {
-			cover = append(cover, windows.Span{Start: w.Start, End: w.End})
-		}
-	}
-	var merged []iv
-	for _, u := range windows.Union(cover) {
-		merged = append(merged, iv{int64(u.Start), int64(u.End)})
-	}
-	if len(merged) > 0 {
+	if union := windows.Union(cover); len(union) > 0 {
 		outside := availRow{Label: "no fault in effect", Summary: true}
-		var gaps []iv
-		prev := int64(0)
-		for _, m := range merged {
-			if m.lo > prev {
-				gaps = append(gaps, iv{prev, m.lo})
-			}
-			prev = max(prev, m.hi)
-		}
-		if h.end > prev {
-			gaps = append(gaps, iv{prev, h.end})
-		}
 		var secs, longest float64
-		for _, g := range gaps {
+		for _, g := range windows.Gaps(union, time.Duration(h.end)) {
 			r := availRow{}
-			countIn(h, &r, g.lo, g.hi)
+			countIn(h, &r, int64(g.Start), int64(g.End))
 			outside.Ok += r.Ok
 			outside.Fail += r.Fail
 			outside.Info += r.Info

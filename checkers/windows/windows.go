@@ -265,3 +265,20 @@ func Union(spans []Span) []Span {
 	}
 	return out
 }
+
+// Gaps returns the stretches of [0, end] outside every span of a Union:
+// the time no fault was in effect.
+func Gaps(union []Span, end time.Duration) []Span {
+	var out []Span
+	var prev time.Duration
+	for _, u := range union {
+		if u.Start > prev {
+			out = append(out, Span{Start: prev, End: u.Start})
+		}
+		prev = max(prev, u.End)
+	}
+	if end > prev {
+		out = append(out, Span{Start: prev, End: end})
+	}
+	return out
+}
