@@ -139,36 +139,24 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Interval < 0 {
 		return o, fmt.Errorf("interval %v is negative", o.Interval)
 	}
-	if len(o.Targets) == 0 {
-		o.Targets = TargetNames
-	}
-	for _, t := range o.Targets {
-		if !slices.Contains(TargetNames, t) {
-			return o, fmt.Errorf("unknown target %q (want any of %v)", t, TargetNames)
+	for _, l := range []struct {
+		what        string
+		given       *[]string
+		dflt, known []string
+	}{
+		{"target", &o.Targets, TargetNames, TargetNames},
+		{"grudge", &o.Grudges, GrudgeNames, GrudgeNames},
+		{"client fault mode", &o.ClientModes, ClientModes, ClientModes},
+		{"corruption", &o.CorruptKinds, DefaultCorruptKinds, CorruptKinds},
+	} {
+		// An empty list means every choice (or the family's default set).
+		if len(*l.given) == 0 {
+			*l.given = l.dflt
 		}
-	}
-	if len(o.Grudges) == 0 {
-		o.Grudges = GrudgeNames
-	}
-	for _, g := range o.Grudges {
-		if !slices.Contains(GrudgeNames, g) {
-			return o, fmt.Errorf("unknown grudge %q (want any of %v)", g, GrudgeNames)
-		}
-	}
-	if len(o.ClientModes) == 0 {
-		o.ClientModes = ClientModes
-	}
-	for _, m := range o.ClientModes {
-		if !slices.Contains(ClientModes, m) {
-			return o, fmt.Errorf("unknown client fault mode %q (want any of %v)", m, ClientModes)
-		}
-	}
-	if len(o.CorruptKinds) == 0 {
-		o.CorruptKinds = DefaultCorruptKinds
-	}
-	for _, k := range o.CorruptKinds {
-		if !slices.Contains(CorruptKinds, k) {
-			return o, fmt.Errorf("unknown corruption %q (want any of %v)", k, CorruptKinds)
+		for _, v := range *l.given {
+			if !slices.Contains(l.known, v) {
+				return o, fmt.Errorf("unknown %s %q (want any of %v)", l.what, v, l.known)
+			}
 		}
 	}
 	o.LeaderGroup = cmp.Or(o.LeaderGroup, DefaultLeaderGroup)
