@@ -3,10 +3,12 @@ package harness
 import (
 	"context"
 	"path/filepath"
+	"slices"
 
 	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/replicas"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
+	"github.com/chronik-chaos/chronik/docker"
 )
 
 // This file holds the run's end-of-run evidence besides the history: the
@@ -54,7 +56,7 @@ func (r *runner) finishEvidence(ctx context.Context) error {
 		if r.keys != nil {
 			known = r.keys.Used()
 		}
-		copies, st := ReadReplicas(rctx, r.cluster, known, r.histBase, r.log.With("component", "replicas"))
+		copies, st := ReadReplicas(rctx, r.inService(), known, r.histBase, r.log.With("component", "replicas"))
 		cancel()
 		if err := replicas.Write(r.runDir, copies); err != nil {
 			return infra("%w", err)
@@ -109,4 +111,28 @@ func (r *runner) coverage(ctx context.Context, hpath string) *checkers.Extra {
 		}
 	}
 	return coverageResult(in)
+}
+
+// inService is the cluster without the nodes that refused their damaged
+// store: they stay down by design, so they have no copy to read, and a
+// copy they lack is no evidence either way.
+func (r *runner) inService() replicaNodes {
+	skip := map[string]bool{}
+	for _, rf := range r.refused() {
+		skip[rf.Node] = true
+	}
+	if len(skip) == 0 {
+		return r.cluster
+	}
+	return withoutNodes{r.cluster, skip}
+}
+
+// withoutNodes hides some nodes of a cluster from the replicas phase.
+type withoutNodes struct {
+	*docker.Cluster
+	skip map[string]bool
+}
+
+func (w withoutNodes) Nodes() []string {
+	return slices.DeleteFunc(w.Cluster.Nodes(), func(n string) bool { return w.skip[n] })
 }

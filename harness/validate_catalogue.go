@@ -384,21 +384,27 @@ func joinPlus(s []string) string {
 // in Catalogue's families (correct-durability).
 func durabilityRows(tl func(full, short time.Duration) time.Duration) []ValidateRow {
 	var rows []ValidateRow
-	for _, b := range []struct{ name, flag, expect string }{
+	for _, b := range []struct {
+		name, flag, expect string
+		// probabilistic: the bug shows only when a power loss lands
+		// between an apply and the save of its Ready (caught 2 of 3
+		// runs of 60 s).
+		probabilistic bool
+	}{
 		// Acknowledged writes were on no disk: power lost on every node at
 		// once, they are gone from every copy.
-		{"no-fsync", "--unsafe-no-fsync", "lost-write (the acknowledged records are on no disk after the power loss)"},
+		{"no-fsync", "--unsafe-no-fsync", "inconsistent-offsets, unseen, replica-lost-write; term-regression (raft-safety)", false},
 		// A Ready's entries are applied and answered before they are
 		// durable on the leader: a power loss of every node takes back
 		// what was applied.
-		{"apply-before-save", "--unsafe-apply-before-save", "lost-write, or a node refusing its store (applied index beyond its log)"},
+		{"apply-before-save", "--unsafe-apply-before-save", "node-exited: a node refuses its store after the power loss (applied index beyond its commit index)", true},
 	} {
 		rows = append(rows, ValidateRow{
 			Name: b.name, Bug: b.flag, BrokerArgs: []string{b.flag},
 			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss},
 			Targets:  []string{nemesis.TargetAll},
 			Interval: 6 * time.Second, TimeLimit: tl(60*time.Second, 30*time.Second),
-			Expect: b.expect, Extended: true,
+			Expect: b.expect, Extended: true, Probabilistic: b.probabilistic,
 		}, ValidateRow{
 			Name: b.name + "-kill", Bug: b.flag, BrokerArgs: []string{b.flag},
 			Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyKill},

@@ -37,8 +37,22 @@
 //     every live node's /status. Instants: nothing stays in effect. See
 //     fault_member.go; ReplaceNode is the same replace for callers
 //     outside the schedule.
+//   - power-loss / power-on: the broker (on --fault-fs) drops every write
+//     no fsync covered and exits 4 (POST /admin/power-loss); started
+//     again. With target all, every node at once.
+//   - crash-arm / crash-restart: arm a crash point drawn from the node's
+//     own list (POST /admin/crash-points), sometimes with a power loss;
+//     the stop verifies exit 5 and the node's line naming the point, and
+//     starts it again.
+//   - corrupt / corrupt-start: damage a stopped node's store (flip bits,
+//     cut the WAL tail, remove a file: StoreCluster.CorruptStore); the
+//     stop starts it, and a node that refuses its store (exit 3) stays
+//     down for the rest of the run (Scheduler.Refused).
 //
-// Targets for kill and pause are one, leader (of Options.LeaderGroup, read
+// power-loss, crash and corrupt need a StoreCluster (cluster_store.go): exits they cause
+// are declared expected, with their code, so only another code is a crash.
+//
+// Targets for kill, pause, power-loss and crash are one, leader (of Options.LeaderGroup, read
 // from GET /status; one random node when no leader is known, recorded as
 // such), minority, majority and all, resolved among the running nodes no
 // other family holds.

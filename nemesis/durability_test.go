@@ -249,6 +249,17 @@ func TestCorruptFault(t *testing.T) {
 			if tt.refuse != (len(refused) == 1) {
 				t.Fatalf("refused %v", refused)
 			}
+			if tt.fail {
+				// The failed node stays down: the final heal neither
+				// starts it (it would fail again) nor heals its network.
+				if err := s.HealAll(ctx, rec); err != nil {
+					t.Fatal(err)
+				}
+				if c.state[node] != Exited {
+					t.Fatalf("%s is %s after the heal", node, c.state[node])
+				}
+				return
+			}
 			if !tt.refuse {
 				return
 			}

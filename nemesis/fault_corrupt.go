@@ -134,6 +134,7 @@ func (c *corruptFault) startAll(ctx context.Context, s *Scheduler, rec Recorder,
 				delete(c.held, n)
 				exited[n] = Value{"exit_code": code, "last_line": line}
 				verified["exited"] = exited
+				s.failedStores = append(s.failedStores, n)
 			}
 		}
 		if final || len(up) == 0 {

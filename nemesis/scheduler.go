@@ -42,6 +42,9 @@ type Scheduler struct {
 	refused []Refusal
 	// damages are the nodes that started again on a damaged store.
 	damages []Damage
+	// failedStores are the nodes that exited on their damaged store with
+	// another code than a refusal's; they stay down too.
+	failedStores []string
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -348,8 +351,12 @@ func (s *Scheduler) Refused() []Refusal {
 	return slices.Clone(s.refused)
 }
 
+// isRefused reports whether node stays down for the rest of the run: it
+// refused its damaged store, or failed on it otherwise (exited with
+// another code: a broker failure liveness reports, and one that would
+// only fail again at every start, ending the run without a verdict).
 func (s *Scheduler) isRefused(node string) bool {
-	return slices.ContainsFunc(s.refused, func(r Refusal) bool { return r.Node == node })
+	return slices.ContainsFunc(s.refused, func(r Refusal) bool { return r.Node == node }) || slices.Contains(s.failedStores, node)
 }
 
 // refuse records a refusal and calls the hook.
