@@ -3,6 +3,8 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +139,11 @@ func (c *corruptFault) startAll(ctx context.Context, s *Scheduler, rec Recorder,
 				s.failedStores = append(s.failedStores, n)
 			}
 		}
+		if !final && len(refused) > 0 {
+			if rebuilt := c.rebuild(ctx, s, refused); len(rebuilt) > 0 {
+				verified["rebuilt"] = rebuilt
+			}
+		}
 		if final || len(up) == 0 {
 			for _, n := range up {
 				delete(c.held, n)
@@ -217,4 +224,31 @@ func (c *corruptFault) heal(ctx context.Context, s *Scheduler, rec Recorder) err
 		return nil
 	}
 	return c.startAll(ctx, s, rec, true)
+}
+
+// rebuild replaces every node that refused its store by a fresh node (a
+// new id, an empty store) through a membership change, as an operator
+// would, when the cluster can add nodes (MemberCluster): the cluster gets
+// its full voter set back and the run exercises a catch-up from nothing
+// after a disk loss. The refusal itself stays recorded (liveness reports
+// refused-corrupt-store). A replacement the broker refuses, or one that
+// fails, is recorded and the node stays down, as without membership.
+func (c *corruptFault) rebuild(ctx context.Context, s *Scheduler, refused Value) Value {
+	mc, ok := s.c.(MemberCluster)
+	if !ok {
+		return nil
+	}
+	out := Value{}
+	for _, old := range slices.Sorted(maps.Keys(refused)) {
+		node, res, err := ReplaceNode(ctx, mc, old, s.opts.JoinDelay)
+		r := Value{"by": node, "answer": res.Answer}
+		if err != nil {
+			r["error"] = err.Error()
+			s.log.Warn("rebuilding a node that refused its store failed; it stays down", "node", old, "err", err)
+		} else {
+			s.log.Info("rebuilt a node that refused its store", "node", old, "by", node)
+		}
+		out[old] = r
+	}
+	return out
 }
