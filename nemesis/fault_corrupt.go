@@ -50,8 +50,17 @@ func (c *corruptFault) start(ctx context.Context, s *Scheduler, rec Recorder) er
 		return err
 	}
 	v := Value{"target": TargetOne}
-	if n := len(s.c.Nodes()); len(s.refused)+1 > (n-1)/2 {
-		skipped(rec, c.fam.Start, v, fmt.Sprintf("%d of %d nodes refused their store already: one more could cost the quorum", len(s.refused), n))
+	// A refused node still counts against the quorum until a rebuild
+	// replaced it (then it is no longer a node of the cluster).
+	nodes := s.c.Nodes()
+	down := 0
+	for _, r := range s.refused {
+		if slices.Contains(nodes, r.Node) {
+			down++
+		}
+	}
+	if n := len(nodes); down+1 > (n-1)/2 {
+		skipped(rec, c.fam.Start, v, fmt.Sprintf("%d of %d nodes refused their store and are down: one more could cost the quorum", down, n))
 		return nil
 	}
 	avail := s.available(ctx)

@@ -79,4 +79,12 @@ func TestCorruptRefusalRebuilt(t *testing.T) {
 	if st := c.m.members[4]; st != "voter" {
 		t.Fatalf("member 4 is %q, want voter", st)
 	}
+	// The rebuilt cluster is whole again: the next corruption is not
+	// skipped for want of a quorum.
+	if err := s.fault(FamilyCorrupt).start(ctx, s, rec); err != nil {
+		t.Fatal(err)
+	}
+	if last := rec.infos()[2]; last.Value["skipped"] != nil {
+		t.Fatalf("corruption after the rebuild skipped: %v", last.Value)
+	}
 }
