@@ -54,7 +54,6 @@ func (c *Cluster) ExitCode(ctx context.Context, name string) (int, error) {
 	return info.ExitCode, nil
 }
 
-
 // CorruptStore damages one file of a stopped node's data directory. It
 // reads the directory through the engine's archive API (GET
 // /containers/{id}/archive), lets nemesis.PlanCorruption choose the file
