@@ -40,6 +40,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -97,6 +98,12 @@ type walScan struct {
 	validAt int64
 }
 
+// errForeignChunk is the stop of a log whose reader met a chunk of another
+// log number (how the record format ends a recycled WAL, and how it reads
+// the EOF trailer) although complete records of this log follow: a damaged
+// log-number field, which pebble's replay takes for the end of the log.
+var errForeignChunk = errors.New("pebble/record: the log ends early at a chunk of another log number, but records of this log follow")
+
 // scanWAL reads the WAL numbered num (size bytes in f) as pebble's replay
 // does and, when the read stops before the end, searches the rest for a
 // complete record of the same log.
@@ -114,6 +121,16 @@ func scanWAL(f io.ReaderAt, size int64, num pebble.FileNum) (walScan, error) {
 			s.records++
 			continue
 		case err == io.EOF:
+			// The end of the log, or a flipped log number that reads as
+			// the end: only a complete record of this log after it tells.
+			if off >= size {
+				return s, nil
+			}
+			validAt, err := findComplete(f, size, off, num)
+			if err != nil || validAt < 0 {
+				return s, err
+			}
+			s.stop, s.stopErr, s.validAt = off, errForeignChunk, validAt
 			return s, nil
 		case record.IsInvalidRecord(err):
 			s.stop, s.stopErr = off, err
@@ -122,27 +139,32 @@ func scanWAL(f io.ReaderAt, size int64, num pebble.FileNum) (walScan, error) {
 		}
 		break
 	}
-	// The damaged block is searched at every offset after the stop (a
-	// chunk there may start anywhere), later blocks from their boundary.
-	tail := make([]byte, size-s.stop)
-	if _, err := f.ReadAt(tail, s.stop); err != nil && err != io.EOF {
-		return s, fmt.Errorf("read WAL %06d tail at offset %d: %w", uint64(num), s.stop, err)
+	validAt, err := findComplete(f, size, s.stop, num)
+	s.validAt = validAt
+	return s, err
+}
+
+// findComplete returns the offset of the first complete record of log num
+// after stop, or -1. The block of stop is searched at every offset (a chunk
+// there may start anywhere), later blocks from their boundary.
+func findComplete(f io.ReaderAt, size, stop int64, num pebble.FileNum) (int64, error) {
+	tail := make([]byte, size-stop)
+	if _, err := f.ReadAt(tail, stop); err != nil && err != io.EOF {
+		return -1, fmt.Errorf("read WAL %06d tail at offset %d: %w", uint64(num), stop, err)
 	}
-	blockEnd := min((s.stop/walBlockSize+1)*walBlockSize, size)
+	blockEnd := min((stop/walBlockSize+1)*walBlockSize, size)
 	var probe recordProbe
-	for o := s.stop + 1; o < blockEnd; o++ {
-		if probe.completeRecordAt(tail[o-s.stop:], num) {
-			s.validAt = o
-			return s, nil
+	for o := stop + 1; o < blockEnd; o++ {
+		if probe.completeRecordAt(tail[o-stop:], num) {
+			return o, nil
 		}
 	}
 	for o := blockEnd; o < size; o += walBlockSize {
-		if probe.completeRecordAt(tail[o-s.stop:], num) {
-			s.validAt = o
-			return s, nil
+		if probe.completeRecordAt(tail[o-stop:], num) {
+			return o, nil
 		}
 	}
-	return s, nil
+	return -1, nil
 }
 
 // recordProbe starts record readers at chosen offsets. It reuses one reader

@@ -177,6 +177,15 @@ func TestWALDamageAtOpen(t *testing.T) {
 		{"bit flip in the newest WAL's last block, a complete record after it in the block", func(t *testing.T, l layout) {
 			flipBytes(t, l.newest, lastBlockVictim(t, l.newestStarts, l.newestSize)+40)
 		}, outcome{refused: true, validAfter: true, file: newest, offset: func(l layout) int64 { return lastBlockVictim(t, l.newestStarts, l.newestSize) }}},
+		// Bytes 7-10 of a chunk header are its log number: a flip there
+		// reads as the end of the log (a recycled WAL's stale tail), so
+		// pebble's replay stops without an error.
+		{"bit flip in the newest WAL's first log number, records after it", func(t *testing.T, l layout) {
+			flipBytes(t, l.newest, 7)
+		}, outcome{refused: true, validAfter: true, file: newest, offset: func(layout) int64 { return 0 }}},
+		{"bit flip in a later record's log number in the newest WAL", func(t *testing.T, l layout) {
+			flipBytes(t, l.newest, l.newestStarts[len(l.newestStarts)/2]+8)
+		}, outcome{refused: true, validAfter: true, file: newest, offset: func(l layout) int64 { return l.newestStarts[len(l.newestStarts)/2] }}},
 		{"bit flip in an older WAL", func(t *testing.T, l layout) {
 			r := l.olderStarts[len(l.olderStarts)/2]
 			flipBytes(t, l.older, r+20, r+21, r+22, r+300)
