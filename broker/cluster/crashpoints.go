@@ -214,6 +214,16 @@ func (n *Node) CrashPointStates() []CrashPointState {
 	return out
 }
 
+// disarmAll disarms every point: a graceful Stop closes the store, and a
+// point still armed there (a WAL sync at close) would halt the stopping
+// node forever instead of letting it stop.
+func (c *crashState) disarmAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.arms)
+	c.armed.Store(0)
+}
+
 // reach is called where point p is; it kills the process if p is armed
 // and its count or draw says so, and otherwise returns at once.
 func (c *crashState) reach(p CrashPoint) {

@@ -299,6 +299,7 @@ func (n *Node) Stop() {
 			// halted and closing it would block forever.
 			return
 		}
+		n.crash.disarmAll()
 		if n.cancel != nil {
 			n.cancel()
 		}
