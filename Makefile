@@ -52,7 +52,7 @@ nightly: build
 	@# The matrix of .github/workflows/nightly.yml, with longer runs:
 	@# NIGHTLY_TIME_LIMIT (default 900s) per run; CHAOS_FLAGS are appended.
 	@tl="$${NIGHTLY_TIME_LIMIT:-900s}"; failed=""; \
-	for nemesis in kill pause partition loss delay kill,pause,partition,loss,delay; do \
+	for nemesis in kill pause partition loss delay client power-loss,crash,corrupt,kill,partition member,kill,partition kill,pause,partition,loss,delay,client,power-loss,crash,corrupt,member; do \
 		echo "nightly: chaos run --nemesis $$nemesis --time-limit $$tl $(CHAOS_FLAGS)"; \
 		./$(BIN)/chaos run --nemesis "$$nemesis" --time-limit "$$tl" $(CHAOS_FLAGS) || failed="$$failed $$nemesis"; \
 	done; \
