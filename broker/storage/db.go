@@ -3,8 +3,10 @@ package storage
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -80,6 +82,11 @@ func OpenWith(dir string, log *slog.Logger, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open pebble store %s: %w (%v)", dir, cw, err)
 		case pebble.IsCorruptionError(err):
 			return nil, fmt.Errorf("open pebble store %s: %w: %w", dir, ErrCorrupt, err)
+		case errors.Is(err, iofs.ErrNotExist) && fileExists(filepath.Join(dir, "CURRENT")):
+			// CURRENT names the manifest of an existing store; a missing
+			// one (removed, or a flipped digit in CURRENT) is damage,
+			// not a store to create.
+			return nil, fmt.Errorf("open pebble store %s: %w: a file the store's CURRENT refers to is missing: %w", dir, ErrCorrupt, err)
 		}
 		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
 	}
@@ -148,4 +155,10 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 		l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
 	}
 	panic(fmt.Sprintf(format, args...))
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
