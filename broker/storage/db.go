@@ -64,6 +64,9 @@ func OpenWith(dir string, log *slog.Logger, o Options) (*DB, error) {
 	if o.SkipWALSync {
 		disk = skipWALSyncFS{disk}
 	}
+	if err := checkCurrent(dir); err != nil {
+		return nil, err
+	}
 	fs := &walCheckFS{FS: disk}
 	opts := pebbleOptions(log, fs)
 	defer opts.Cache.Unref()
@@ -161,4 +164,20 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// checkCurrent refuses a store whose CURRENT file is gone while its
+// manifest, WALs or tables are there: pebble would take the directory for
+// a new store and fail inside Open (a nil dereference in v1.1), and an
+// empty store in place of the old one would be amnesia.
+func checkCurrent(dir string) error {
+	if fileExists(filepath.Join(dir, "CURRENT")) {
+		return nil
+	}
+	for _, pat := range []string{"MANIFEST-*", "*.log", "*.sst"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) > 0 {
+			return fmt.Errorf("open pebble store %s: %w: CURRENT is missing but %s is there", dir, ErrCorrupt, filepath.Base(m[0]))
+		}
+	}
+	return nil
 }

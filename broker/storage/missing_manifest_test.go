@@ -11,7 +11,7 @@ import (
 )
 
 // A store whose CURRENT names a manifest that is not there (a flipped digit
-// in CURRENT, a removed MANIFEST) is damage: Open refuses it as corrupt
+// in CURRENT, a removed MANIFEST), or whose CURRENT is gone, is damage: Open refuses it as corrupt
 // instead of failing as if the disk were unreadable. Found by the corrupt
 // nemesis (a node exited 1 after a flip in CURRENT).
 func TestMissingManifestIsCorrupt(t *testing.T) {
@@ -27,6 +27,11 @@ func TestMissingManifestIsCorrupt(t *testing.T) {
 			name := strings.TrimSpace(string(b))
 			other := name[:len(name)-1] + string(rune(name[len(name)-1]^0x02))
 			if err := os.WriteFile(filepath.Join(dir, "CURRENT"), []byte(other+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"CURRENT removed", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "CURRENT")); err != nil {
 				t.Fatal(err)
 			}
 		}},
