@@ -122,6 +122,13 @@ func (m *memberFault) heal(ctx context.Context, s *Scheduler, rec Recorder) erro
 			}
 			vv, err := verifyVoters(ctx, s, ms.voters())
 			v["voters"], v["status"] = ms.voters(), vv
+			if errors.Is(err, ErrUnverified) {
+				// The change ended in __meta, yet a node that is up
+				// and reachable never shows it: the same liveness
+				// failure of the broker, not the harness's.
+				v["unsettled"] = err.Error()
+				return v, nil
+			}
 			return v, err
 		})
 }

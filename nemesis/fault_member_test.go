@@ -196,3 +196,29 @@ func TestMemberFault(t *testing.T) {
 		})
 	}
 }
+
+// The final heal's settle records a node that never shows the settled
+// voters as unsettled (the broker's liveness failure, which the membership
+// checker reports), not as an error that would end the run without a
+// verdict.
+func TestMemberHealUnsettled(t *testing.T) {
+	defer func(w, r time.Duration) { memberWait, memberRetry = w, r }(memberWait, memberRetry)
+	memberWait, memberRetry = 300*time.Millisecond, 100*time.Millisecond
+	ctx := context.Background()
+	c := newFakeMembers(3)
+	c.lagging = "n1"
+	s := newSched(t, c, 7, Options{Faults: []string{"member"}, JoinDelay: time.Millisecond})
+	rec := &recorder{}
+	if err := s.fault("member").start(ctx, s, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HealAll(ctx, rec); err != nil {
+		t.Fatalf("final heal failed instead of recording the lag: %v", err)
+	}
+	infos := rec.infos()
+	v := infos[len(infos)-1].Value
+	verified, _ := v["verified"].(map[string]any)
+	if v["op"] != "settle" || verified["unsettled"] == nil {
+		t.Fatalf("last action %v, want a settle with unsettled", v)
+	}
+}
