@@ -228,6 +228,15 @@ func (m *memberFault) add(ctx context.Context, s *Scheduler, mc MemberCluster, r
 		if errors.Is(err, ErrUnverified) {
 			return unfinished(verified, err), nil
 		}
+		if err != nil && !res.Accepted {
+			// No node took the request: the new node never started and
+			// is not a member; it goes, the change did not happen.
+			verified["not_accepted"] = err.Error()
+			if rerr := mc.RemoveNode(ctx, name); rerr != nil {
+				return verified, errors.Join(err, rerr)
+			}
+			return verified, nil
+		}
 		if err != nil {
 			return verified, err
 		}
@@ -298,6 +307,11 @@ type AddResult struct {
 	Answer string
 	// Refused is set when the broker refused the change.
 	Refused string
+	// Accepted is set once the broker accepted the change (200, 202, or
+	// id_in_use after a retry). Before that the new node was never
+	// started: a caller that gives up removes it, or the run would carry
+	// a node that waits forever to be added.
+	Accepted bool
 	// Took is from the request to the member being a voter everywhere.
 	Took time.Duration
 }
@@ -333,6 +347,7 @@ func AddMember(ctx context.Context, mc MemberCluster, via []string, node, replac
 		res.Refused = res.Answer
 		return res, nil
 	}
+	res.Accepted = true
 	sleep(ctx, joinDelay)
 	if err := mc.Start(ctx, node); err != nil {
 		return res, fmt.Errorf("start %s: %w", node, err)
@@ -602,13 +617,17 @@ func unfinished(v Value, err error) Value {
 // a voter everywhere and old is removed, then removes old's container and
 // store (RemoveNode). old may be running, exited or refusing to start. It
 // returns the new node's name; on a refusal (the broker's answer is in
-// the error) the new node is removed again and old is left alone.
+// the error), or when no node accepted the request, the new node is
+// removed again and old is left alone.
 func ReplaceNode(ctx context.Context, mc MemberCluster, old string, joinDelay time.Duration) (string, AddResult, error) {
 	var via []string
 	for _, n := range mc.Nodes() {
 		if st, err := mc.State(ctx, n); err == nil && st == Running && n != old {
 			via = append(via, n)
 		}
+	}
+	if len(via) == 0 {
+		return "", AddResult{}, fmt.Errorf("replace %s: no running node to ask", old)
 	}
 	node, err := mc.AddNode(ctx)
 	if err != nil {
@@ -619,7 +638,7 @@ func ReplaceNode(ctx context.Context, mc MemberCluster, old string, joinDelay ti
 		err = fmt.Errorf("replace %s: the broker refused: %s", old, res.Refused)
 	}
 	if err != nil {
-		if res.Refused != "" {
+		if !res.Accepted {
 			if rerr := mc.RemoveNode(ctx, node); rerr != nil {
 				return node, res, errors.Join(err, rerr)
 			}

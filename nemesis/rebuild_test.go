@@ -88,3 +88,21 @@ func TestCorruptRefusalRebuilt(t *testing.T) {
 		t.Fatalf("corruption after the rebuild skipped: %v", last.Value)
 	}
 }
+
+// With no running node to take the membership request, a replacement adds
+// nothing: a new node created for it would wait forever to be added and
+// the run's final checks would count it as a member that never settled.
+func TestReplaceNodeWithNoneToAskAddsNothing(t *testing.T) {
+	shortWaits(t)
+	ctx := context.Background()
+	c := newStoreMembers(3)
+	c.state["n2"], c.state["n3"] = Paused, Exited
+	before := c.Nodes()
+	node, _, err := ReplaceNode(ctx, c, "n1", time.Millisecond)
+	if err == nil {
+		t.Fatalf("ReplaceNode = %q, nil error; want an error with no node to ask", node)
+	}
+	if after := c.Nodes(); !slices.Equal(after, before) {
+		t.Fatalf("nodes %v after a failed replacement, want %v", after, before)
+	}
+}
