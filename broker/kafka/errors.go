@@ -56,9 +56,9 @@ func errCode(err error) int16 {
 	}
 }
 
-// groupErrCode maps a Backend error of a group-coordinator call (offset
-// commit, fetch and deletion) to its Kafka code: leadership problems are
-// coordinator problems there.
+// groupErrCode maps a Backend error of a coordinator call (offset commit,
+// fetch and deletion; txnErrCode's fallback) to its Kafka code: leadership
+// problems are coordinator problems there.
 func groupErrCode(err error) int16 {
 	switch {
 	case err == nil:

@@ -18,18 +18,13 @@ func (s *Server) isTxnCoordinator() bool {
 	return id >= 0 && id == s.backend.NodeID()
 }
 
-// txnErrCode maps a Backend error of a transaction-coordinator call.
-// oldFenced is set for the request versions that predate PRODUCER_FENCED
-// (KIP-588): Kafka answers them INVALID_PRODUCER_EPOCH instead, which is
-// all they understand.
+// txnErrCode maps a Backend error of a transaction-coordinator call: the
+// transaction errors here, the rest (nil, leadership, readiness) as any
+// coordinator call, by groupErrCode. oldFenced is set for the request
+// versions that predate PRODUCER_FENCED (KIP-588): Kafka answers them
+// INVALID_PRODUCER_EPOCH instead, which is all they understand.
 func txnErrCode(err error, oldFenced bool) int16 {
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrStopped):
-		return kerr.NotCoordinator.Code
-	case errors.Is(err, cluster.ErrNotReady):
-		return kerr.CoordinatorNotAvailable.Code
 	case errors.Is(err, cluster.ErrProducerFenced) && oldFenced:
 		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, cluster.ErrProducerFenced):
@@ -45,7 +40,7 @@ func txnErrCode(err error, oldFenced bool) int16 {
 	case errors.Is(err, cluster.ErrTransactionalIDNotFound):
 		return kerr.TransactionalIDNotFound.Code
 	}
-	return errCode(err)
+	return groupErrCode(err)
 }
 
 // validateTxnCommit checks a TxnOffsetCommit against the group's
