@@ -39,17 +39,6 @@ func init() { regKey(80, 0, 1, handleAddRaftVoter) }
 func handleAddRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.AddRaftVoterRequest)
 	resp := req.ResponseKind().(*kmsg.AddRaftVoterResponse)
-	fail := func(code int16, msg string) (kmsg.Response, error) {
-		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
-		return resp, nil
-	}
-	qb, code, msg := voterChangeQuorum(s, req.ClusterID)
-	if qb == nil {
-		return fail(code, msg)
-	}
-	if req.VoterID <= 0 {
-		return fail(kerr.InvalidRequest.Code, "voter id must be >= 1")
-	}
 	spec := cluster.MemberSpec{ID: uint64(req.VoterID)}
 	for _, l := range req.Listeners {
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
@@ -64,19 +53,17 @@ func handleAddRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq kmsg
 		l := req.Listeners[0]
 		spec.RaftAddr = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 	}
-	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 15 * time.Second
+	vc := voterChange{
+		clusterID: req.ClusterID, voterID: req.VoterID, badID: kerr.InvalidRequest.Code,
+		timeout: time.Duration(req.TimeoutMillis) * time.Millisecond,
+		propose: func(ctx context.Context, qb QuorumBackend) (cluster.Member, error) { return qb.AddMember(ctx, spec) },
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	mb, err := qb.AddMember(ctx, spec)
-	if err == nil && (req.Version < 1 || req.AckWhenCommitted) {
-		_, err = qb.WaitMember(ctx, mb.ID, cluster.MemberVoter)
+	if vc.timeout <= 0 {
+		vc.timeout = 15 * time.Second
 	}
-	if err != nil {
-		code, msg := voterErrCode(err)
-		return fail(code, msg)
+	if req.Version < 1 || req.AckWhenCommitted {
+		vc.await = cluster.MemberVoter
 	}
+	resp.ErrorCode, resp.ErrorMessage = voterAnswer(vc.run(ctx, s))
 	return resp, nil
 }

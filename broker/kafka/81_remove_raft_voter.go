@@ -28,26 +28,14 @@ func init() { regKey(81, 0, 0, handleRemoveRaftVoter) }
 func handleRemoveRaftVoter(ctx context.Context, s *Server, _ *clientConn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.RemoveRaftVoterRequest)
 	resp := req.ResponseKind().(*kmsg.RemoveRaftVoterResponse)
-	fail := func(code int16, msg string) (kmsg.Response, error) {
-		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
-		return resp, nil
+	vc := voterChange{
+		clusterID: req.ClusterID, voterID: req.VoterID, badID: kerr.VoterNotFound.Code,
+		timeout: cluster.DefaultProposalTimeout,
+		propose: func(ctx context.Context, qb QuorumBackend) (cluster.Member, error) {
+			return qb.RemoveMember(ctx, uint64(req.VoterID))
+		},
+		await: cluster.MemberRemoved,
 	}
-	qb, code, msg := voterChangeQuorum(s, req.ClusterID)
-	if qb == nil {
-		return fail(code, msg)
-	}
-	if req.VoterID <= 0 {
-		return fail(kerr.VoterNotFound.Code, "voter id must be >= 1")
-	}
-	ctx, cancel := context.WithTimeout(ctx, cluster.DefaultProposalTimeout)
-	defer cancel()
-	mb, err := qb.RemoveMember(ctx, uint64(req.VoterID))
-	if err == nil {
-		_, err = qb.WaitMember(ctx, mb.ID, cluster.MemberRemoved)
-	}
-	if err != nil {
-		code, msg := voterErrCode(err)
-		return fail(code, msg)
-	}
+	resp.ErrorCode, resp.ErrorMessage = voterAnswer(vc.run(ctx, s))
 	return resp, nil
 }

@@ -1,9 +1,10 @@
 package kafka
 
 // This file holds what the KRaft quorum APIs (55_describe_quorum.go,
-// 80_add_raft_voter.go, 81_remove_raft_voter.go) need from the backend.
-// It is an optional interface: a backend without a Raft metadata quorum
-// (the protocol tests' fake) answers those APIs with an error.
+// 80_add_raft_voter.go, 81_remove_raft_voter.go) need from the backend,
+// and the steps the two voter changes share (voterChange). It is an
+// optional interface: a backend without a Raft metadata quorum (the
+// protocol tests' fake) answers those APIs with an error.
 
 import (
 	"context"
@@ -11,9 +12,11 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/chronik-chaos/chronik/broker/cluster"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // QuorumBackend is implemented by *cluster.Node: __meta's quorum and the
@@ -30,12 +33,14 @@ type QuorumBackend interface {
 // that part here, and its own name is accepted too.
 const kraftMetadataTopic = "__cluster_metadata"
 
-// voterErrCode maps a membership error to the KIP-853 error codes.
+// voterErrCode maps a membership error to the KIP-853 error codes (nil:
+// no error).
 func voterErrCode(err error) (int16, string) {
+	if err == nil {
+		return 0, ""
+	}
 	msg := err.Error()
 	switch {
-	case err == nil:
-		return 0, ""
 	case errors.Is(err, cluster.ErrMemberExists):
 		return kerr.DuplicateVoter.Code, msg
 	case errors.Is(err, cluster.ErrUnknownMember):
@@ -67,17 +72,48 @@ func splitHostPort(addr string) (string, uint16, bool) {
 	return h, uint16(port), true
 }
 
-// voterChangeQuorum returns the quorum a KIP-853 voter change
-// (AddRaftVoter, RemoveRaftVoter) acts on, or nil with the code and message
-// to answer: this broker has no Raft quorum, or the request names another
-// cluster.
-func voterChangeQuorum(s *Server, clusterID *string) (QuorumBackend, int16, string) {
+// voterChange is one KIP-853 voter change (AddRaftVoter, RemoveRaftVoter):
+// the checks both make, the proposal, and the member state the answer
+// waits for.
+type voterChange struct {
+	clusterID *string // the request's; nil: any
+	voterID   int32
+	badID     int16 // the code for a voter id that cannot be a member id
+	timeout   time.Duration
+	propose   func(ctx context.Context, qb QuorumBackend) (cluster.Member, error)
+	// await is the state the answer waits for, at most timeout; empty:
+	// answer once the change is committed in __meta.
+	await cluster.MemberState
+}
+
+// run makes the change and returns the code and message to answer: this
+// broker has no Raft quorum, the request names another cluster, its voter
+// id is not a member id, or the change's own outcome (voterErrCode).
+func (vc voterChange) run(ctx context.Context, s *Server) (int16, string) {
 	qb, ok := s.backend.(QuorumBackend)
 	if !ok {
-		return nil, kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum"
+		return kerr.UnsupportedVersion.Code, "this broker has no Raft metadata quorum"
 	}
-	if clusterID != nil && *clusterID != s.backend.ClusterID() {
-		return nil, kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *clusterID, s.backend.ClusterID())
+	if vc.clusterID != nil && *vc.clusterID != s.backend.ClusterID() {
+		return kerr.InconsistentClusterID.Code, fmt.Sprintf("cluster id %q, this is %q", *vc.clusterID, s.backend.ClusterID())
 	}
-	return qb, 0, ""
+	if vc.voterID <= 0 {
+		return vc.badID, "voter id must be >= 1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, vc.timeout)
+	defer cancel()
+	mb, err := vc.propose(ctx, qb)
+	if err == nil && vc.await != "" {
+		_, err = qb.WaitMember(ctx, mb.ID, vc.await)
+	}
+	return voterErrCode(err)
+}
+
+// voterAnswer turns a voter change's code and message into the response's
+// ErrorCode and ErrorMessage: no message on success.
+func voterAnswer(code int16, msg string) (int16, *string) {
+	if code == 0 {
+		return 0, nil
+	}
+	return code, kmsg.StringPtr(msg)
 }
