@@ -62,14 +62,8 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, req *kmsg
 			if !pc.add(rp.Partition, code) {
 				continue
 			}
-			oc := cluster.OffsetCommit{Offset: rp.Offset, LeaderEpoch: -1, CommitTime: now}
-			if req.Version >= 6 {
-				oc.LeaderEpoch = rp.LeaderEpoch
-			}
-			if rp.Metadata != nil {
-				oc.Metadata = *rp.Metadata
-			}
-			offsets[cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}] = oc
+			tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			offsets[tp] = offsetCommit(rp.Offset, rp.LeaderEpoch, rp.Metadata, req.Version >= 6, now)
 		}
 	}
 	pc.propose(func() error { return s.backend.CommitOffsets(ctx, req.Group, offsets) })
@@ -81,6 +75,20 @@ func handleOffsetCommit(ctx context.Context, s *Server, _ *clientConn, req *kmsg
 			return kmsg.OffsetCommitResponseTopicPartition{Partition: p, ErrorCode: code}
 		})
 	return nil
+}
+
+// offsetCommit is what a commit (OffsetCommit, TxnOffsetCommit) stores for
+// one partition at time now (Unix ms): the leader epoch only where the
+// request version carries it (hasEpoch), else -1 (unknown).
+func offsetCommit(offset int64, epoch int32, metadata *string, hasEpoch bool, now int64) cluster.OffsetCommit {
+	oc := cluster.OffsetCommit{Offset: offset, LeaderEpoch: -1, CommitTime: now}
+	if hasEpoch {
+		oc.LeaderEpoch = epoch
+	}
+	if metadata != nil {
+		oc.Metadata = *metadata
+	}
+	return oc
 }
 
 // validateCommit checks a commit against the group's membership and

@@ -62,14 +62,8 @@ func handleTxnOffsetCommit(ctx context.Context, s *Server, _ *clientConn, kreq k
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 				continue
 			}
-			oc := cluster.OffsetCommit{Offset: rp.Offset, LeaderEpoch: -1, CommitTime: now}
-			if req.Version >= 2 {
-				oc.LeaderEpoch = rp.LeaderEpoch
-			}
-			if rp.Metadata != nil {
-				oc.Metadata = *rp.Metadata
-			}
-			offsets[cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}] = oc
+			tp := cluster.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			offsets[tp] = offsetCommit(rp.Offset, rp.LeaderEpoch, rp.Metadata, req.Version >= 2, now)
 		}
 	}
 	if code == 0 && len(offsets) > 0 {
