@@ -115,6 +115,25 @@ func (s *Scheduler) storeCluster() (StoreCluster, error) {
 	return sc, nil
 }
 
+// storeTargets begins the start of a store fault that acts on drawn
+// targets (crash, power-loss): the store interface and the nodes, with the
+// start's value. With no node to act on the start is recorded skipped and
+// nodes is empty.
+func (s *Scheduler) storeTargets(ctx context.Context, rec Recorder, f string) (StoreCluster, []string, Value, error) {
+	sc, err := s.storeCluster()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nodes, v, err := s.resolveTargets(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(nodes) == 0 {
+		skipped(rec, f, v, "no running node that is not already held by a fault")
+	}
+	return sc, nodes, v, nil
+}
+
 // logWait bounds the wait for a node's log line after its exit: the log
 // stream follows the container with a delay well under a second. A
 // variable so tests can shorten it.

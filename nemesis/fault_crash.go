@@ -53,17 +53,9 @@ type crashPoints struct {
 }
 
 func (c *crashFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	sc, err := s.storeCluster()
-	if err != nil {
+	sc, nodes, v, err := s.storeTargets(ctx, rec, c.fam.Start)
+	if err != nil || len(nodes) == 0 {
 		return err
-	}
-	nodes, v, err := s.resolveTargets(ctx)
-	if err != nil {
-		return err
-	}
-	if len(nodes) == 0 {
-		skipped(rec, c.fam.Start, v, "no running node that is not already held by a fault")
-		return nil
 	}
 	return action(ctx, rec, c.fam.Start, v, func(ctx context.Context) (Value, error) {
 		armed := Value{}

@@ -49,17 +49,9 @@ type PowerLossDrop struct {
 }
 
 func (p *powerLossFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	sc, err := s.storeCluster()
-	if err != nil {
+	sc, nodes, v, err := s.storeTargets(ctx, rec, p.fam.Start)
+	if err != nil || len(nodes) == 0 {
 		return err
-	}
-	nodes, v, err := s.resolveTargets(ctx)
-	if err != nil {
-		return err
-	}
-	if len(nodes) == 0 {
-		skipped(rec, p.fam.Start, v, "no running node that is not already held by a fault")
-		return nil
 	}
 	// Half the losses tear the last unsynced write of each file instead
 	// of dropping it whole (a sector written, the next not).
