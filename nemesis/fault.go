@@ -146,6 +146,16 @@ func (nf *nodeFault) take(ctx context.Context, s *Scheduler, rec Recorder, take 
 	})
 }
 
+// stopAction records the family's stop of nodes as one action, marked
+// "final" in the final heal, with do as its body.
+func (nf *nodeFault) stopAction(ctx context.Context, rec Recorder, nodes []string, final bool, do func(context.Context) (Value, error)) error {
+	v := Value{"nodes": nonNil(nodes)}
+	if final {
+		v["final"] = true
+	}
+	return action(ctx, rec, nf.fam.Stop, v, do)
+}
+
 // taken lists the held nodes, sorted.
 func (nf *nodeFault) taken() []string { return slices.Sorted(maps.Keys(nf.held)) }
 

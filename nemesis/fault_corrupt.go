@@ -106,11 +106,7 @@ func (c *corruptFault) startAll(ctx context.Context, s *Scheduler, rec Recorder,
 		return err
 	}
 	nodes := c.taken()
-	v := Value{"nodes": nonNil(nodes)}
-	if final {
-		v["final"] = true
-	}
-	return action(ctx, rec, c.fam.Stop, v, func(ctx context.Context) (Value, error) {
+	return c.stopAction(ctx, rec, nodes, final, func(ctx context.Context) (Value, error) {
 		started, refused, exited := Value{}, Value{}, Value{}
 		verified := Value{"started": started, "refused": refused}
 		var up []string

@@ -142,11 +142,7 @@ func (c *crashFault) settle(ctx context.Context, s *Scheduler, rec Recorder, fin
 		return err
 	}
 	nodes := c.taken()
-	v := Value{"nodes": nonNil(nodes)}
-	if final {
-		v["final"] = true
-	}
-	return action(ctx, rec, c.fam.Stop, v, func(ctx context.Context) (Value, error) {
+	return c.stopAction(ctx, rec, nodes, final, func(ctx context.Context) (Value, error) {
 		crashed, notReached := Value{}, []string{}
 		verified := Value{"crashed": crashed, "not_reached": notReached}
 		var down []string

@@ -53,11 +53,7 @@ func (k *killFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error 
 // heal re-applies nothing: no fault is to be in effect any more, so cuts,
 // loss or delay would only come back to be removed.
 func (nf *nodeFault) restart(ctx context.Context, s *Scheduler, rec Recorder, nodes []string, final bool) error {
-	v := Value{"nodes": nonNil(nodes)}
-	if final {
-		v["final"] = true
-	}
-	return action(ctx, rec, nf.fam.Stop, v, func(ctx context.Context) (Value, error) {
+	return nf.stopAction(ctx, rec, nodes, final, func(ctx context.Context) (Value, error) {
 		verified := Value{}
 		return verified, nf.startNodes(ctx, s, nodes, final, verified)
 	})

@@ -52,11 +52,7 @@ func (p *pauseFault) heal(ctx context.Context, s *Scheduler, rec Recorder) error
 // effect (see fault.reapply); the final heal leaves that to the heals after
 // it.
 func (p *pauseFault) resume(ctx context.Context, s *Scheduler, rec Recorder, nodes []string, final bool) error {
-	v := Value{"nodes": nonNil(nodes)}
-	if final {
-		v["final"] = true
-	}
-	return action(ctx, rec, history.NemesisPause.Stop, v, func(ctx context.Context) (Value, error) {
+	return p.stopAction(ctx, rec, nodes, final, func(ctx context.Context) (Value, error) {
 		states, reapplied := Value{}, Value{}
 		verified := Value{"state": states, "admin": "GET /healthz answered 200"}
 		for _, n := range nodes {
