@@ -481,46 +481,51 @@ func getMembers(ctx context.Context, c Cluster, nodes []string) (memberList, err
 
 // waitMember polls the member records until id is in state want.
 func waitMember(ctx context.Context, c Cluster, via []string, id uint64, want string) (memberList, error) {
-	ctx, cancel := context.WithTimeout(ctx, memberWait)
-	defer cancel()
-	var last string
-	for {
-		ms, err := getMembers(ctx, c, via)
-		if err == nil {
-			last = "absent"
-			for _, m := range ms {
-				if m.ID == id {
-					last = m.State
-				}
+	ms, last, ok := pollMembers(ctx, c, via, func(ms memberList) string {
+		state := "absent"
+		for _, m := range ms {
+			if m.ID == id {
+				state = m.State
 			}
-			if last == want {
-				return ms, nil
-			}
-		} else {
-			last = err.Error()
 		}
-		if !sleep(ctx, 200*time.Millisecond) {
-			return nil, unverified("member %d did not become %s within %v (last: %s)", id, want, memberWait, last)
+		if state == want {
+			return ""
 		}
+		return state
+	})
+	if !ok {
+		return nil, unverified("member %d did not become %s within %v (last: %s)", id, want, memberWait, last)
 	}
+	return ms, nil
 }
 
 // waitSettled waits until no member is joining or leaving.
 func waitSettled(ctx context.Context, c Cluster, via []string) (memberList, error) {
+	ms, last, ok := pollMembers(ctx, c, via, memberList.inProgress)
+	if !ok {
+		return nil, unverified("membership did not settle within %v (last: %s)", memberWait, last)
+	}
+	return ms, nil
+}
+
+// pollMembers reads the member records every 200 ms, at most memberWait,
+// until pending finds nothing to wait for (returns ""). Otherwise ok is
+// false and last is what was seen last: pending's answer or the read's
+// error.
+func pollMembers(ctx context.Context, c Cluster, via []string, pending func(memberList) string) (ms memberList, last string, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, memberWait)
 	defer cancel()
-	var last string
 	for {
 		ms, err := getMembers(ctx, c, via)
 		if err == nil {
-			if last = ms.inProgress(); last == "" {
-				return ms, nil
+			if last = pending(ms); last == "" {
+				return ms, "", true
 			}
 		} else {
 			last = err.Error()
 		}
 		if !sleep(ctx, 200*time.Millisecond) {
-			return nil, unverified("membership did not settle within %v (last: %s)", memberWait, last)
+			return nil, last, false
 		}
 	}
 }
