@@ -53,6 +53,24 @@ type partMeta struct {
 	topicID [16]byte
 }
 
+// lookupPartMeta asks metadata for k's leader and topic id; the whole
+// answer comes back too (the log client keeps its broker list).
+func lookupPartMeta(ctx context.Context, cl *kgo.Client, k Key) (partMeta, kadm.Metadata, error) {
+	md, err := kadm.NewClient(cl).Metadata(ctx, k.Topic)
+	if err != nil {
+		return partMeta{}, md, fmt.Errorf("metadata %s: %w", k.Topic, err)
+	}
+	td, ok := md.Topics[k.Topic]
+	if !ok || td.Err != nil {
+		return partMeta{}, md, fmt.Errorf("metadata %s: %w", k.Topic, errors.Join(td.Err, errors.New("topic not in metadata")))
+	}
+	pd, ok := td.Partitions[k.Partition]
+	if !ok || pd.Leader < 0 {
+		return partMeta{}, md, fmt.Errorf("metadata %s: no leader", k)
+	}
+	return partMeta{leader: pd.Leader, topicID: td.ID}, md, nil
+}
+
 func (c *logClient) close() { closeBounded(c.producer, 2*time.Second) }
 
 func (c *logClient) step(ctx context.Context) {
@@ -197,19 +215,10 @@ func (c *logClient) partition(ctx context.Context, cl *kgo.Client, k Key) (partM
 	if pm, ok := c.meta[k]; ok {
 		return pm, nil
 	}
-	md, err := kadm.NewClient(cl).Metadata(ctx, k.Topic)
+	pm, md, err := lookupPartMeta(ctx, cl, k)
 	if err != nil {
-		return partMeta{}, fmt.Errorf("metadata %s: %w", k.Topic, err)
+		return partMeta{}, err
 	}
-	td, ok := md.Topics[k.Topic]
-	if !ok || td.Err != nil {
-		return partMeta{}, fmt.Errorf("metadata %s: %w", k.Topic, errors.Join(td.Err, errors.New("topic not in metadata")))
-	}
-	pd, ok := td.Partitions[k.Partition]
-	if !ok || pd.Leader < 0 {
-		return partMeta{}, fmt.Errorf("metadata %s: no leader", k)
-	}
-	pm := partMeta{leader: pd.Leader, topicID: td.ID}
 	if c.meta == nil {
 		c.meta = map[Key]partMeta{}
 	}
@@ -217,10 +226,10 @@ func (c *logClient) partition(ctx context.Context, cl *kgo.Client, k Key) (partM
 		c.leaders, c.prevLeader = map[Key]int32{}, map[Key]int32{}
 	}
 	c.meta[k] = pm
-	if old, ok := c.leaders[k]; ok && old != pd.Leader {
+	if old, ok := c.leaders[k]; ok && old != pm.leader {
 		c.prevLeader[k] = old
 	}
-	c.leaders[k] = pd.Leader
+	c.leaders[k] = pm.leader
 	c.brokers = c.brokers[:0]
 	for _, b := range md.Brokers {
 		c.brokers = append(c.brokers, b.NodeID)

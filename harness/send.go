@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -174,22 +173,13 @@ func (p *procBase) plainLeader(ctx context.Context, cl *kgo.Client, k Key) (part
 	if pm, ok := p.leaders[k]; ok {
 		return pm, nil
 	}
-	md, err := kadm.NewClient(cl).Metadata(ctx, k.Topic)
+	pm, _, err := lookupPartMeta(ctx, cl, k)
 	if err != nil {
-		return partMeta{}, fmt.Errorf("metadata %s: %w", k.Topic, err)
-	}
-	td, ok := md.Topics[k.Topic]
-	if !ok || td.Err != nil {
-		return partMeta{}, fmt.Errorf("metadata %s: %w", k.Topic, errors.Join(td.Err, errors.New("topic not in metadata")))
-	}
-	pd, ok := td.Partitions[k.Partition]
-	if !ok || pd.Leader < 0 {
-		return partMeta{}, fmt.Errorf("metadata %s: no leader", k)
+		return partMeta{}, err
 	}
 	if p.leaders == nil {
 		p.leaders = map[Key]partMeta{}
 	}
-	pm := partMeta{leader: pd.Leader, topicID: td.ID}
 	p.leaders[k] = pm
 	return pm, nil
 }
