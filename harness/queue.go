@@ -123,19 +123,7 @@ func (c *queueClient) close() {
 }
 
 // waitBounded waits for wg, at most d.
-func waitBounded(wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
-}
+func waitBounded(wg *sync.WaitGroup, d time.Duration) { runBounded(wg.Wait, d) }
 
 func (c *queueClient) step(ctx context.Context) {
 	if c.consumer == nil {

@@ -168,9 +168,15 @@ func closeBounded(cl *kgo.Client, d time.Duration) {
 	if cl == nil {
 		return
 	}
+	runBounded(cl.Close, d)
+}
+
+// runBounded runs fn in the background and waits for it at most d; past d
+// fn goes on alone.
+func runBounded(fn func(), d time.Duration) {
 	done := make(chan struct{})
 	go func() {
-		cl.Close()
+		fn()
 		close(done)
 	}()
 	t := time.NewTimer(d)
