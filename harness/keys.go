@@ -193,6 +193,23 @@ func (ks *Keyspace) NextValue() int64 {
 // Partitions is the number of partitions per topic.
 func (ks *Keyspace) Partitions() int { return ks.parts }
 
+// subscription is what subscribing to keys' topics covers: the topics, in
+// first-seen order, and the names of every partition of them, retired keys
+// included (those are the keys its polls can return).
+func (ks *Keyspace) subscription(keys []Key) (topics, names []string) {
+	for _, k := range keys {
+		if !containsStr(topics, k.Topic) {
+			topics = append(topics, k.Topic)
+		}
+	}
+	for _, t := range topics {
+		for p := range ks.Partitions() {
+			names = append(names, Key{Topic: t, Partition: int32(p)}.String())
+		}
+	}
+	return topics, names
+}
+
 // Active returns the keys currently written to.
 func (ks *Keyspace) Active() []Key {
 	ks.mu.Lock()

@@ -213,20 +213,7 @@ func (c *queueClient) assign(ctx context.Context) {
 // not starts at the group's committed offset, or at the beginning without
 // one. The invocation names the group (Op.Group).
 func (c *queueClient) subscribe(ctx context.Context) {
-	var topics []string
-	for _, k := range c.chooseKeys() {
-		if !containsStr(topics, k.Topic) {
-			topics = append(topics, k.Topic)
-		}
-	}
-	// A subscription covers every partition of its topics, retired keys
-	// included: those are the keys its polls can return.
-	var names []string
-	for _, t := range topics {
-		for p := range c.cfg.Keys.Partitions() {
-			names = append(names, Key{Topic: t, Partition: int32(p)}.String())
-		}
-	}
+	topics, names := c.cfg.Keys.subscription(c.chooseKeys())
 	group := groupName(c.slot)
 	c.rec.InvokeMeta(c.proc, history.FSubscribe, names, OpMeta{Group: group})
 	var subKeys []Key

@@ -168,18 +168,7 @@ func (c *txnClient) covers(keys []Key) bool {
 // committed records only. Recorded as a subscribe of every partition of
 // those topics.
 func (c *txnClient) subscribe(ctx context.Context) {
-	var topics []string
-	for _, k := range c.cfg.Keys.Active() {
-		if !containsStr(topics, k.Topic) {
-			topics = append(topics, k.Topic)
-		}
-	}
-	var names []string
-	for _, t := range topics {
-		for p := range c.cfg.Keys.Partitions() {
-			names = append(names, Key{Topic: t, Partition: int32(p)}.String())
-		}
-	}
+	topics, names := c.cfg.Keys.subscription(c.cfg.Keys.Active())
 	c.rec.Invoke(c.proc, history.FSubscribe, names)
 	c.closeSession()
 	opts := append(clientOpts(c.cfg.Seeds, fmt.Sprintf("chaos-t%d", c.proc), c.cfg.OpTimeout, c.cfg.Log), producerOpts(c.cfg.OpTimeout)...)
