@@ -269,7 +269,18 @@ func (p *fastParser) has(s string) bool {
 
 // offsets reads {key: offset, ...}.
 func (p *fastParser) offsets() map[string]int64 {
-	m := map[string]int64{}
+	return fastObject(p, map[string]int64{}, p.int)
+}
+
+// polls reads a poll's result, {key: [[o, v], ...], ...}.
+func (p *fastParser) polls() map[string][]Record {
+	return fastObject(p, make(map[string][]Record, 1), p.records)
+}
+
+// fastObject reads a JSON object whose keys are plain strings into m, each
+// value by value. A duplicate key marks the line bad: encoding/json
+// defines what it means.
+func fastObject[V any](p *fastParser, m map[string]V, value func() V) map[string]V {
 	p.expect('{')
 	if p.peek() == '}' {
 		p.i++
@@ -279,36 +290,14 @@ func (p *fastParser) offsets() map[string]int64 {
 		k := p.istr()
 		p.expect(':')
 		if _, dup := m[k]; dup {
-			p.bad = true // let encoding/json define duplicate keys
+			p.bad = true
 		}
-		m[k] = p.int()
+		m[k] = value()
 		if !p.more('}') {
 			break
 		}
 	}
 	return m
-}
-
-// polls reads a poll's result, {key: [[o, v], ...], ...}.
-func (p *fastParser) polls() map[string][]Record {
-	polls := make(map[string][]Record, 1)
-	p.expect('{')
-	if p.peek() == '}' {
-		p.i++
-		return polls
-	}
-	for !p.bad {
-		k := p.istr()
-		p.expect(':')
-		if _, dup := polls[k]; dup {
-			p.bad = true // let encoding/json define duplicate keys
-		}
-		polls[k] = p.records()
-		if !p.more('}') {
-			break
-		}
-	}
-	return polls
 }
 
 // parseFast decodes line into e (Mops for micro-operation functions, Keys
