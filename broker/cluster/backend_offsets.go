@@ -7,6 +7,7 @@ package cluster
 
 import (
 	"context"
+	"maps"
 )
 
 // InitProducerID allocates a producer id through __meta.
@@ -70,6 +71,26 @@ func offsetsOf(byTopic map[string]map[int32]OffsetCommit, topic string) map[int3
 		byTopic[topic] = m
 	}
 	return m
+}
+
+// groupOffsetsOf returns group's offsets by topic in byGroup (a state's
+// committed or a transaction's pending offsets), adding the entry if absent.
+func groupOffsetsOf(byGroup map[string]map[string]map[int32]OffsetCommit, group string) map[string]map[int32]OffsetCommit {
+	g := byGroup[group]
+	if g == nil {
+		g = map[string]map[int32]OffsetCommit{}
+		byGroup[group] = g
+	}
+	return g
+}
+
+// mergeOffsets copies a commit's offsets by topic into group's entry of
+// byGroup: a later commit of a partition replaces the earlier one.
+func mergeOffsets(byGroup map[string]map[string]map[int32]OffsetCommit, group string, offsets map[string]map[int32]OffsetCommit) {
+	g := groupOffsetsOf(byGroup, group)
+	for topic, parts := range offsets {
+		maps.Copy(offsetsOf(g, topic), parts)
+	}
 }
 
 // FetchOffsets reads a consumer group's committed offsets (linearizable).

@@ -240,14 +240,7 @@ func (m *metaSM) apply(_ *pebble.Batch, index, _ uint64, payload []byte) any {
 	case opCommit:
 		m.n.crash.reach(CrashOffsetCommitBeforeApply)
 		m.n.crash.reachAfterApply(MetaGroupID, CrashOffsetCommitAfterApply)
-		g := st.Offsets[c.Group]
-		if g == nil {
-			g = map[string]map[int32]OffsetCommit{}
-			st.Offsets[c.Group] = g
-		}
-		for topic, parts := range c.Offsets {
-			maps.Copy(offsetsOf(g, topic), parts)
-		}
+		mergeOffsets(st.Offsets, c.Group, c.Offsets)
 		return nil
 	case opProducerID:
 		st.NextProducerID++

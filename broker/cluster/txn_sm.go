@@ -161,14 +161,7 @@ func (st *metaState) applyTxn(c *txnCommand) any {
 		if t.Pending == nil {
 			t.Pending = map[string]map[string]map[int32]OffsetCommit{}
 		}
-		g := t.Pending[c.Group]
-		if g == nil {
-			g = map[string]map[int32]OffsetCommit{}
-			t.Pending[c.Group] = g
-		}
-		for topic, parts := range c.Offsets {
-			maps.Copy(offsetsOf(g, topic), parts)
-		}
+		mergeOffsets(t.Pending, c.Group, c.Offsets)
 		return t.outcome()
 	case txnEnd:
 		return st.applyTxnEnd(t, c)
@@ -246,11 +239,7 @@ func (st *metaState) applyTxnEnd(t *txnMeta, c *txnCommand) any {
 			// offsets become the group's: the same entry, so no reader
 			// of __meta ever sees one without the other.
 			for group, byTopic := range t.Pending {
-				g := st.Offsets[group]
-				if g == nil {
-					g = map[string]map[int32]OffsetCommit{}
-					st.Offsets[group] = g
-				}
+				g := groupOffsetsOf(st.Offsets, group)
 				for topic, parts := range byTopic {
 					if st.Topics[topic] != nil {
 						maps.Copy(offsetsOf(g, topic), parts)
