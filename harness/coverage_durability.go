@@ -31,7 +31,7 @@ type durabilityFacts struct {
 type nodeLoss struct {
 	node string
 	at   time.Duration
-	via  string // "power-loss" or "crash point <name>"
+	via  string // the family name "power-loss", or "crash point <name>"
 	drop nemesis.PowerLossDrop
 }
 
@@ -51,7 +51,7 @@ func (d *durabilityFacts) observe(e *history.Entry) {
 			return
 		}
 		for _, n := range slices.Sorted(maps.Keys(v.Verified.Dropped)) {
-			d.losses = append(d.losses, nodeLoss{node: n, at: e.Time, via: "power-loss", drop: v.Verified.Dropped[n]})
+			d.losses = append(d.losses, nodeLoss{node: n, at: e.Time, via: history.NemesisPowerLoss.Name, drop: v.Verified.Dropped[n]})
 		}
 	case history.NemesisCrash.Stop:
 		var v struct {
