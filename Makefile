@@ -29,6 +29,9 @@ lint:
 
 test: lint build
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
+	@# The nemeses verify faults on several nodes at once: their package
+	@# also runs under the race detector (cgo, seconds).
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m ./nemesis/
 	$(MAKE) --no-print-directory compat
 
 # Client compatibility against the built broker, in a nested Go module so

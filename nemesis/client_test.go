@@ -80,3 +80,31 @@ func TestClientFaultReappliedAfterRestart(t *testing.T) {
 		t.Fatalf("n1 restarted without its client cut: %v", c.client)
 	}
 }
+
+// TestClientFaultOnSeveralNodes: a cut of a majority is proven on its
+// nodes at once and each proof lands under its node (the proofs run in
+// parallel; `go test -race` sees a shared write).
+func TestClientFaultOnSeveralNodes(t *testing.T) {
+	for _, mode := range []string{ClientBoth, ClientResponses, ClientLoss} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			c := newFake(3, Running)
+			s := newSched(t, c, 1, Options{Faults: []string{"client"}, Targets: []string{"majority"}, ClientModes: []string{mode}})
+			rec := &recorder{}
+			if err := s.fault("client").start(ctx, s, rec); err != nil {
+				t.Fatal(err)
+			}
+			info := rec.infos()[0].Value
+			verified, _ := info["verified"].(map[string]any)
+			nodes, _ := info["nodes"].([]any)
+			if len(nodes) != 2 {
+				t.Fatalf("cut %v, want a majority of 3", nodes)
+			}
+			for _, n := range nodes {
+				if verified[n.(string)] == nil {
+					t.Fatalf("no proof for %s: %v", n, verified)
+				}
+			}
+		})
+	}
+}

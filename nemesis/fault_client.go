@@ -96,11 +96,17 @@ func (cf *clientFault) start(ctx context.Context, s *Scheduler, rec Recorder) er
 				return verified, fmt.Errorf("cut clients from %s: %w", n, err)
 			}
 		}
+		// Each proof writes its own slot: verified is one map shared by
+		// the proofs running at once.
+		proofs := make([]Value, len(nodes))
 		err := inParallel(len(nodes), func(i int) error {
-			pv, err := cf.prove(ctx, s, nodes[i])
-			verified[nodes[i]] = pv
+			var err error
+			proofs[i], err = cf.prove(ctx, s, nodes[i])
 			return err
 		})
+		for i, n := range nodes {
+			verified[n] = proofs[i]
+		}
 		return verified, err
 	})
 }
