@@ -453,9 +453,9 @@ func (fs ledgerFS) Rename(oldname, newname string) error {
 // ledgerWALFile reports its first completed fsync to the ledger.
 type ledgerWALFile struct {
 	vfs.File
-	l      *ledger
-	num    uint64
-	noted  atomic.Bool
+	l     *ledger
+	num   uint64
+	noted atomic.Bool
 }
 
 func (f *ledgerWALFile) note() error {
