@@ -190,10 +190,11 @@ func createLedger(fs vfs.FS, dir string) (*ledger, error) {
 // refused as corrupt.
 func openLedger(fs vfs.FS, dir string, log *slog.Logger) (*ledger, error) {
 	path := filepath.Join(dir, LedgerFile)
-	f, err := fs.OpenReadWrite(path)
-	if errors.Is(err, iofs.ErrNotExist) {
+	// OpenReadWrite creates a missing file: ask first.
+	if _, err := fs.Stat(path); errors.Is(err, iofs.ErrNotExist) {
 		return nil, nil
 	}
+	f, err := fs.OpenReadWrite(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sync ledger %s: %w", path, err)
 	}
