@@ -19,6 +19,19 @@ type DB struct {
 	// Fault is the fault-injection file system under pebble, or nil (see
 	// Options.FaultFS).
 	Fault *FaultFS
+	// ledger is the sync ledger pebble's fsyncs are recorded in
+	// (sync_ledger.go).
+	ledger *ledger
+}
+
+// Close closes pebble, then the sync ledger (pebble's close may still
+// fsync a WAL, which the ledger records).
+func (d *DB) Close() error {
+	err := d.DB.Close()
+	if cerr := d.ledger.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Open opens (creating if needed) the pebble store in dir. Every WAL pebble
@@ -67,13 +80,22 @@ func OpenWith(dir string, log *slog.Logger, o Options) (*DB, error) {
 	if err := checkCurrent(dir); err != nil {
 		return nil, err
 	}
-	fs := &walCheckFS{FS: disk}
+	led, err := prepareLedger(disk, dir, log)
+	if err != nil {
+		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
+	}
+	fs := &walCheckFS{FS: ledgerFS{FS: disk, l: led}}
 	opts := pebbleOptions(log, fs)
 	defer opts.Cache.Unref()
+	if err := checkOptionsFile(dir, opts); err != nil {
+		led.close()
+		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
+	}
 	fs.setChecking(true)
 	db, err := pebble.Open(dir, opts)
 	torn := fs.setChecking(false)
 	if err != nil {
+		led.close()
 		var cw *CorruptWALError
 		switch {
 		case errors.As(err, &cw):
@@ -99,7 +121,31 @@ func OpenWith(dir string, log *slog.Logger, o Options) (*DB, error) {
 		log.Warn("cut the torn tail of the newest pebble WAL", "file", t.file, "offset", t.stop,
 			"bytes_cut", t.size-t.stop, "records_kept", t.valid, "reason", t.err.Error())
 	}
-	return &DB{DB: db, Dir: dir, Fault: ffs}, nil
+	return &DB{DB: db, Dir: dir, Fault: ffs, ledger: led}, nil
+}
+
+// prepareLedger opens the sync ledger of the store in dir and refuses the
+// store if the ledger shows damage (a missing WAL, a manifest that does not
+// read to its synced length), or creates the ledger of a new store. A
+// store without a ledger gets a new one and opens unchecked, with a WARN.
+func prepareLedger(disk vfs.FS, dir string, log *slog.Logger) (*ledger, error) {
+	if !fileExists(filepath.Join(dir, "CURRENT")) {
+		return createLedger(disk, dir)
+	}
+	led, err := openLedger(disk, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	if led == nil {
+		log.Warn("the store has no sync ledger: its manifest and WALs cannot be checked against what was synced; a new ledger is started",
+			"file", filepath.Join(dir, LedgerFile))
+		return createLedger(disk, dir)
+	}
+	if err := led.check(dir, log); err != nil {
+		led.close()
+		return nil, err
+	}
+	return led, nil
 }
 
 // pebbleOptions are the store's pebble options on fs. The caller unrefs

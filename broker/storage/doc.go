@@ -45,9 +45,24 @@ it (chronik-server's exit code 3).
     state but a log, a commit index outside [compaction point, last
     index], a hole in the entries, a last entry's term above the hard
     state's term. The error names the group and the numbers.
-  - Truncation of the newest WAL at a record boundary, or its removal,
-    leaves an earlier store that reads cleanly and is consistent: no check
-    here can see it (TestWALDamageAtOpen documents what then opens).
+  - The sync ledger (sync_ledger.go, the file chronik-sync-ledger) records
+    what pebble fsynced: each manifest's length at its last fsync and the
+    WALs that completed an fsync and that pebble has not removed. Open
+    refuses, with a *CorruptFileError naming the file, a manifest that
+    does not read record by record up to its synced length (pebble would
+    take a damaged record for a torn tail and drop the flushes and
+    compactions after it) and a listed WAL that is missing (pebble would
+    open an earlier store: amnesia). A manifest tail after its last fsync
+    is what a crash leaves, and is left to pebble. A missing ledger is
+    recreated with a WARN (the store opens unchecked that once); one
+    damaged slot of it (a torn write) is read from the other with a WARN;
+    both damaged is refused.
+  - A newest OPTIONS file pebble does not accept (options_check.go) is
+    refused with a *CorruptFileError: pebble writes it atomically, so no
+    crash leaves a damaged one.
+  - Truncation of the newest WAL at a record boundary leaves an earlier
+    store that reads cleanly and is consistent: no check here can see it
+    (TestWALDamageAtOpen documents what then opens).
 
 # Fault injection (faultfs.go, faultfs_reset.go, skip_sync.go)
 
@@ -69,7 +84,9 @@ deleted when the next FaultFS starts.
 Options.SkipWALSync is the seeded no-fsync bug: WAL fsyncs return at once.
 
 Nothing of the node's durable state is written outside pebble: the data
-directory holds pebble's files only (and faultfs-undo with a FaultFS).
+directory holds pebble's files, the sync ledger (which holds no data, only
+what Open checks pebble's files against) and, with a FaultFS,
+faultfs-undo.
 
 # Why pebble
 

@@ -30,10 +30,11 @@ package storage
 // count (the reader treats them as the end of the log), nor does the EOF
 // trailer pebble writes at Close.
 //
-// Limits: truncation at a record boundary, and a removed newest WAL, leave a
-// shorter log that reads cleanly to its end; no file check can see them (the
-// consistency checks of OpenRaftLog and broker/cluster catch the cases where
-// what survives contradicts itself). A power loss that persisted later pages
+// Limits: truncation at a record boundary leaves a shorter log that reads
+// cleanly to its end; no file check can see it (the consistency checks of
+// OpenRaftLog and broker/cluster catch the cases where what survives
+// contradicts itself). A removed WAL is not this file's to see: the sync
+// ledger (sync_ledger.go) lists the WALs that must be there. A power loss that persisted later pages
 // of unsynced writes but not earlier ones also looks like corruption and is
 // refused: refusing is the safe answer when the two cannot be told apart,
 // and only writes that were never acknowledged are at stake then.

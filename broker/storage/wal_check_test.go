@@ -133,9 +133,10 @@ func walWarnings(t *testing.T, logs *bytes.Buffer) []map[string]any {
 // silently lose acknowledged writes, and checks what Open does: a
 // torn tail of the newest WAL is cut and logged at WARN; corruption with
 // complete records after it, in any WAL, is refused with an error naming
-// the file and offset; damage no file check can see (a truncation at a
-// record boundary, a removed newest WAL) is documented by what the store
-// then holds.
+// the file and offset; a removed WAL is refused (the sync ledger lists it:
+// TestStoreFileDamageAtOpen checks the file named); damage no file check
+// can see (a truncation at a record boundary) is documented by what the
+// store then holds.
 func TestWALDamageAtOpen(t *testing.T) {
 	const n = 400
 	type layout struct {
@@ -155,10 +156,6 @@ func TestWALDamageAtOpen(t *testing.T) {
 	}
 	newest := func(l layout) string { return l.newest }
 	older := func(l layout) string { return l.older }
-	olderRecords := func(l layout) uint64 { return uint64(len(l.olderStarts)) }
-	// The first record of the older WAL is Bootstrap's (index 1); entry i
-	// is record i-1 overall.
-	lastIndex := func(records uint64) uint64 { return records }
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, l layout)
@@ -198,14 +195,16 @@ func TestWALDamageAtOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, outcome{refused: true}},
-		// No file check can see the next two: what is left reads cleanly
-		// and is consistent, as if the store had stopped earlier. The
-		// store opens with a shorter log (acknowledged writes gone).
-		{"newest WAL removed (undetectable: an earlier, consistent state)", func(t *testing.T, l layout) {
+		// What is left reads cleanly and is consistent, as if the store
+		// had stopped earlier; the sync ledger lists the WAL as synced
+		// and never removed by pebble.
+		{"newest WAL removed", func(t *testing.T, l layout) {
 			if err := os.Remove(l.newest); err != nil {
 				t.Fatal(err)
 			}
-		}, outcome{last: func(l layout) uint64 { return lastIndex(olderRecords(l)) }}},
+		}, outcome{refused: true}},
+		// No file check can see the next one: the store opens with a
+		// shorter log (acknowledged writes gone).
 		{"truncated at a record boundary (undetectable: an earlier, consistent state)", func(t *testing.T, l layout) {
 			truncateTo(t, l.newest, l.newestStarts[len(l.newestStarts)-1])
 		}, outcome{last: func(layout) uint64 { return n }}},

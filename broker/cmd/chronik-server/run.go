@@ -77,12 +77,19 @@ func storeCorrupt(err error) bool {
 const refusalMsg = "refusing to start: the store is corrupt"
 
 // logRefusal logs refusalMsg with data_dir and err, plus file and offset
-// when the damage is in a write-ahead log.
+// when the damage is in a write-ahead log, and file (with offset when the
+// damage has one) when the store names another damaged or missing file.
 func logRefusal(log *slog.Logger, dataDir string, err error) {
 	attrs := []any{"data_dir", dataDir}
 	var cw *storage.CorruptWALError
-	if errors.As(err, &cw) {
+	var cf *storage.CorruptFileError
+	switch {
+	case errors.As(err, &cw):
 		attrs = append(attrs, "file", cw.File, "offset", cw.Offset)
+	case errors.As(err, &cf) && cf.Offset >= 0:
+		attrs = append(attrs, "file", cf.File, "offset", cf.Offset)
+	case errors.As(err, &cf):
+		attrs = append(attrs, "file", cf.File)
 	}
 	log.Error(refusalMsg, append(attrs, "err", err)...)
 }

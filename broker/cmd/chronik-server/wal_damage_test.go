@@ -24,10 +24,12 @@ import (
 // TestWALDamageThroughTheBinary is the standalone repro of silently lost
 // acknowledged records, run against the real binary: 20,000 acks=all
 // records, a clean stop, then one kind of damage to the store's pebble WALs
-// per case and a restart. Corruption with valid records after it must be
-// refused (exit 3, one log line naming the file), never served in part; a
-// torn tail is cut with a WARN line naming the file; damage no file check
-// can see is documented by what the broker then serves.
+// per case and a restart. Corruption with valid records after it, a removed
+// WAL, a damaged manifest record below the manifest's synced length and a
+// damaged OPTIONS must be refused (exit 3, one log line naming the file),
+// never served in part; a torn tail is cut with a WARN line naming the
+// file; damage no file check can see is documented by what the broker then
+// serves.
 func TestWALDamageThroughTheBinary(t *testing.T) {
 	const records = 20000
 	bin := buildBinary(t)
@@ -53,6 +55,16 @@ func TestWALDamageThroughTheBinary(t *testing.T) {
 		t.Fatalf("precondition: want at least 2 WALs and no sorted table, have %v and %v", wals, ssts)
 	}
 	newest, older := filepath.Base(wals[len(wals)-1]), filepath.Base(wals[len(wals)-2])
+	current, err := os.ReadFile(filepath.Join(src, "CURRENT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := strings.TrimSpace(string(current))
+	optionsFiles, _ := filepath.Glob(filepath.Join(src, "OPTIONS-*"))
+	if len(optionsFiles) != 1 {
+		t.Fatalf("precondition: want one OPTIONS file, have %v", optionsFiles)
+	}
+	options := filepath.Base(optionsFiles[0])
 
 	type want struct {
 		refused bool
@@ -88,12 +100,28 @@ func TestWALDamageThroughTheBinary(t *testing.T) {
 			}
 		}, want{file: newest, served: all,
 			doc: "after a clean stop the last WAL record is an apply batch (a stored batch and the partition state), which the restart re-applies from the Raft log"}},
-		{"newest WAL removed", func(t *testing.T, dir string) {
+		{"newest WAL removed (the sync ledger lists it)", func(t *testing.T, dir string) {
 			if err := os.Remove(filepath.Join(dir, newest)); err != nil {
 				t.Fatal(err)
 			}
-		}, want{served: func(n int) bool { return n < records },
-			doc: "undetectable by any file check: what is left is an earlier, consistent store"}},
+		}, want{refused: true, file: newest}},
+		{"bit flipped in the newest MANIFEST's last record", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, manifest)
+			starts := manifestRecordStarts(t, path)
+			flipAt(t, path, starts[len(starts)-1]+10)
+		}, want{refused: true, file: manifest}},
+		{"OPTIONS comparer name flipped (leveldb -> levelDb, chaos seed 109)", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, options)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := strings.Index(string(b), "leveldb.BytewiseComparator")
+			if i < 0 {
+				t.Fatalf("precondition: no comparer name in %s", path)
+			}
+			flipAt(t, path, int64(i+5))
+		}, want{refused: true, file: options}},
 		{"newest WAL truncated at a record boundary", func(t *testing.T, dir string) {
 			path := filepath.Join(dir, newest)
 			starts := walRecordStarts(t, path)
@@ -281,6 +309,33 @@ func flipAt(t *testing.T, path string, offs ...int64) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// manifestRecordStarts lists a manifest's record offsets (the record format
+// without log numbers).
+func manifestRecordStarts(t *testing.T, path string) []int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rr := record.NewReader(f, 0)
+	var out []int64
+	for {
+		off := rr.Offset()
+		r, err := rr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		if err != nil {
+			t.Fatalf("read %s at %d: %v", path, off, err)
+		}
+		out = append(out, off)
 	}
 }
 
