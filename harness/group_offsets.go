@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -82,10 +83,38 @@ func (c *queueClient) commit(ctx context.Context) {
 	case typ == history.Info:
 		c.restart()
 	case typ == history.Ok && c.rng.Float64() < pReadAfter:
-		// An acknowledged commit must be visible at once, on whatever
-		// node coordinates the group now.
-		c.readOffsets(ctx)
+		c.readBack(ctx)
 	}
+}
+
+// readBackTries bounds readBack's OffsetFetch attempts.
+const readBackTries = 4
+
+// readBack reads the group's offsets after an acknowledged commit until a
+// read succeeds (at most readBackTries reads, 200 ms apart): the commit
+// must be visible at once, on whatever node coordinates the group now. A
+// read the coordinator cannot serve (it lost its quorum or its
+// leadership) fails and proves nothing, so the consumer asks again, as a
+// real one does after NOT_COORDINATOR, and the answer of the group's next
+// coordinator is the one that says whether the commit survived.
+func (c *queueClient) readBack(ctx context.Context) {
+	untilOk(ctx, readBackTries, 200*time.Millisecond, c.readOffsets)
+}
+
+// untilOk calls read until it succeeds, at most tries times, gap apart,
+// and stops early when ctx ends. It returns the number of calls.
+func untilOk(ctx context.Context, tries int, gap time.Duration, read func(context.Context) bool) int {
+	n := 0
+	for n < tries && ctx.Err() == nil {
+		if n > 0 {
+			sleepCtx(ctx, gap)
+		}
+		n++
+		if read(ctx) {
+			break
+		}
+	}
+	return n
 }
 
 // simpleCommit commits the positions of an assigned consumer
@@ -136,8 +165,13 @@ func (c *queueClient) simpleCommit(ctx context.Context) {
 		typ = history.Fail // no client: never sent
 	}
 	c.rec.CompleteMeta(c.proc, typ, history.FCommit, commitValue(typ, offs, done), cerr, OpMeta{Node: c.procBase.served.api(apiOffsetCommit), Group: group})
-	if typ == history.Info {
+	switch {
+	case typ == history.Info:
 		c.restart()
+	case typ == history.Ok && c.rng.Float64() < pReadAfter:
+		// A standalone consumer's commit is read back like a
+		// member's.
+		c.readBack(ctx)
 	}
 }
 

@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,6 +44,39 @@ func TestClassifyCommit(t *testing.T) {
 			}
 			if typ != history.Ok && err == nil {
 				t.Error("a failed or unknown commit without an error")
+			}
+		})
+	}
+}
+
+// The read-back after a commit asks again after a failed read, until one
+// succeeds or the tries are spent, and never after the run's end.
+func TestUntilOk(t *testing.T) {
+	cases := []struct {
+		name      string
+		fails     int // reads that fail before one succeeds
+		cancelled bool
+		want      int
+	}{
+		{"first read answers", 0, false, 1},
+		{"coordinator moved twice", 2, false, 3},
+		{"every try fails", 10, false, readBackTries},
+		{"run over", 0, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancelled {
+				cancel()
+			}
+			calls := 0
+			got := untilOk(ctx, readBackTries, time.Millisecond, func(context.Context) bool {
+				calls++
+				return calls > tc.fails
+			})
+			if got != tc.want || calls != tc.want {
+				t.Fatalf("untilOk returned %d after %d reads, want %d", got, calls, tc.want)
 			}
 		})
 	}

@@ -152,8 +152,22 @@ func memberResult(histPath string) *checkers.Extra {
 		gap, from := longestGap(writes, ch.start, end)
 		ch.LongestStallS = gap.Seconds()
 		longest[ch.Op] = max(longest[ch.Op], ch.LongestStallS)
-		ch.Why = stallConditions(ch, ws)
+		ch.Why = stallConditions(ch, ws, ch.start, ch.end, 0)
 		ch.Judged = ch.Why == ""
+		if !ch.Judged {
+			// A change can last through more faults than Raft tolerates
+			// (two kills of different voters, one after the other)
+			// and still stall while it tolerated them: each stall is
+			// judged by the faults in effect during it, or ended less
+			// than faultGrace before it.
+			for _, g := range gapsOver(writes, ch.start, end, MemberStallLimit) {
+				if stallConditions(ch, ws, g.from, g.from+g.d, faultGrace) == "" {
+					gap, from = g.d, g.from
+					ch.Judged, ch.Why = true, ""
+					break
+				}
+			}
+		}
 		if ch.Judged && gap > MemberStallLimit {
 			col.Add(AnomalyMemberStall, verdict.Case{
 				Ops: []int64{ch.index}, Fatal: true, Time: verdict.At(int64(from)),
@@ -193,9 +207,38 @@ func longestGap(writes []time.Duration, start, end time.Duration) (time.Duration
 	return best, from
 }
 
-// stallConditions returns "" when the change ran with a majority of its
-// voters before up and no network fault, or which condition failed.
-func stallConditions(ch *memberChange, ws []windows.Window) string {
+// faultGrace is how long a node counts as down after its kill or pause
+// ended, and a network fault as in effect after its heal: a restarted
+// broker opens its store, rejoins its groups and catches up, and a healed
+// cluster elects leaders, before the clients' writes go through again.
+var faultGrace = MemberStallLimit
+
+// gap is a stretch of time without an acknowledged write.
+type gap struct{ from, d time.Duration }
+
+// gapsOver lists the stretches of [start, end] without an acknowledged
+// write (writes sorted) that are longer than limit.
+func gapsOver(writes []time.Duration, start, end, limit time.Duration) []gap {
+	var out []gap
+	i, _ := slices.BinarySearch(writes, start)
+	prev := start
+	for ; i < len(writes) && writes[i] <= end; i++ {
+		if d := writes[i] - prev; d > limit {
+			out = append(out, gap{prev, d})
+		}
+		prev = writes[i]
+	}
+	if d := end - prev; d > limit {
+		out = append(out, gap{prev, d})
+	}
+	return out
+}
+
+// stallConditions returns "" when, from start to end, a majority of the
+// change's voters before was up and no network fault was in effect, or
+// which condition failed. A fault that ended less than grace before
+// start still counts.
+func stallConditions(ch *memberChange, ws []windows.Window, start, end, grace time.Duration) string {
 	if ch.Refused != "" {
 		return "refused: " + ch.Refused
 	}
@@ -204,7 +247,7 @@ func stallConditions(ch *memberChange, ws []windows.Window) string {
 	}
 	down := map[uint64]bool{}
 	for _, w := range ws {
-		if w.Instant || w.End <= ch.start || w.Start >= ch.end {
+		if w.Instant || w.End+grace <= start || w.Start >= end {
 			continue
 		}
 		fam, _ := history.NemesisFamilyNamed(w.Family)

@@ -42,7 +42,7 @@ const (
 const (
 	pJoin        = 0.5
 	pSyncCommit  = 0.5
-	pReadAfter   = 0.5  // read the offsets right after a sync commit
+	pReadAfter   = 0.5  // read the offsets back after an ok sync or simple commit (readBack)
 	pRack        = 0.67 // a consumer names a node as its rack (KIP-392)
 	asyncProcess = 2_000_000
 )
