@@ -8,6 +8,12 @@ package reports
 // for the checkers of this repository is the earliest found, as they list
 // cases in history order per key). It is marked on every plot and on the
 // timeline, and each anomaly's story tells its own earliest case.
+//
+// Some names are proved by an absence that lasts to the end: an unseen
+// write is one no read saw by the end of the history (the final drain), so
+// its case names only the send, acknowledged maybe in the first second.
+// Its evidence is complete at the history's end, and dating it by the send
+// would put the first anomaly before anything had gone wrong.
 
 // firstAnomaly is the run's first anomaly, for the markers.
 type firstAnomaly struct {
@@ -18,16 +24,26 @@ type firstAnomaly struct {
 	Ops []int64
 	// Anchor is the story's id on the page.
 	Anchor string
+	// AtEnd is set when the case is proved by the whole history
+	// (provedAtEnd), so T is the history's end.
+	AtEnd bool
 }
 
-// caseMoment returns when ex's evidence was complete, false when neither
-// the case nor its operations say.
-func caseMoment(ex *Example, h *loadedHistory) (int64, bool) {
+// provedAtEnd names the anomalies whose cases are proved by the whole
+// history (see above).
+var provedAtEnd = map[string]bool{"unseen": true}
+
+// caseMoment returns when ex, a case of anomaly name, had its evidence
+// complete, false when neither the case nor its operations say.
+func caseMoment(name string, ex *Example, h *loadedHistory) (int64, bool) {
 	if ex.Time != nil {
 		return *ex.Time, true
 	}
 	if h == nil {
 		return 0, false
+	}
+	if provedAtEnd[name] {
+		return h.end, true
 	}
 	t, ok := int64(0), false
 	for _, idx := range ex.Ops {
@@ -47,7 +63,7 @@ func toldCase(a *Anomaly, h *loadedHistory) (i int, earliest bool) {
 		if !ex.Fatal {
 			continue
 		}
-		if t, ok := caseMoment(ex, h); ok && (best < 0 || t < bestT) {
+		if t, ok := caseMoment(a.Name, ex, h); ok && (best < 0 || t < bestT) {
 			best, bestT = j, t
 		}
 	}
@@ -77,9 +93,10 @@ func findFirstAnomaly(res *Results, h *loadedHistory) *firstAnomaly {
 				if !ex.Fatal {
 					continue
 				}
-				t, ok := caseMoment(ex, h)
+				t, ok := caseMoment(a.Name, ex, h)
 				if ok && (first == nil || t < first.T) {
-					first = &firstAnomaly{Name: a.Name, Checker: c.Name, T: t, Ops: ex.Ops, Anchor: "story-" + a.Name}
+					first = &firstAnomaly{Name: a.Name, Checker: c.Name, T: t, Ops: ex.Ops, Anchor: "story-" + a.Name,
+						AtEnd: ex.Time == nil && provedAtEnd[a.Name]}
 				}
 			}
 		}
