@@ -30,7 +30,8 @@
 //
 // Every anomaly name opens with a story of one case (story.go): its
 // earliest fatal case (first_anomaly.go: a case's moment is the completion
-// of its last operation, or its own time), told from the case
+// of its last operation, or its own time, or for an unseen write the
+// history's end), told from the case
 // (verdict.Case) and the history alone, so a checker added later gets one
 // too. It gives the broken guarantee (anomaly_text.go: a sentence per name
 // the checkers emit, else the case's explanation), each operation of the
