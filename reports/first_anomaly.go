@@ -68,7 +68,9 @@ func toldCase(a *Anomaly, h *loadedHistory) (i int, earliest bool) {
 		}
 	}
 	if best >= 0 {
-		return best, true
+		// Cases proved at the end all tie: the first is told, and it is
+		// not "the earliest".
+		return best, !provedAtEnd[a.Name]
 	}
 	for j := range a.Examples {
 		if a.Examples[j].Fatal {

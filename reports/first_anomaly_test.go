@@ -71,8 +71,14 @@ func TestFirstAnomalyMoment(t *testing.T) {
 			if !strings.Contains(head, tc.at) {
 				t.Errorf("first anomaly line lacks %q: %s", tc.at, head)
 			}
-			if tc.want == "unseen" && strings.Contains(head, "the last operation of its evidence") {
-				t.Errorf("an unseen write is dated by its send: %s", head)
+			if tc.want == "unseen" {
+				if strings.Contains(head, "the last operation of its evidence") {
+					t.Errorf("an unseen write is dated by its send: %s", head)
+				}
+				// Every unseen case is proved at the end: none is "the earliest".
+				if story := between(page, `id="story-unseen"`, "</h4>"); story == "" || strings.Contains(story, "the earliest") {
+					t.Errorf("unseen story claims an earliest case: %q", story)
+				}
 			}
 			if !strings.Contains(between(page, `id="latency-plot"`, "</figure>"), "first anomaly: "+tc.want) {
 				t.Errorf("latency plot does not mark %s", tc.want)
