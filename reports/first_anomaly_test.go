@@ -11,8 +11,8 @@ import (
 // happened: at the completion of the last operation of its evidence, at
 // a case's own time, and, for an unseen write, at the history's end (an
 // early send that no read saw by the end is proved by the whole history,
-// not by the send), so that an unseen write does not push a later lost
-// write off the first place.
+// not by the send; so is a replica finding, read after the final heal),
+// so that neither pushes a later lost write off the first place.
 func TestFirstAnomalyMoment(t *testing.T) {
 	type pick struct{ early, late synthSend }
 	caseOf := func(s synthSend, extra map[string]any) map[string]any {
@@ -39,6 +39,14 @@ func TestFirstAnomalyMoment(t *testing.T) {
 				return map[string]any{"unseen": anomaly(caseOf(p.early, nil)), "lost-write": anomaly(caseOf(p.late, nil))}
 			},
 			want: "lost-write",
+		},
+		{
+			name: "a replica finding is read after the heal",
+			errors: func(p pick) map[string]any {
+				return map[string]any{"replica-lost-write": anomaly(caseOf(p.early, map[string]any{"node": "n1"})), "duplicate": anomaly(caseOf(p.late, nil))}
+			},
+			want: "duplicate",
+			at:   "the last operation of its evidence",
 		},
 		{
 			name:   "unseen alone is at the end",
