@@ -38,8 +38,10 @@
 // case in a sentence with the node that answered it (the history's
 // optional "node"/"nodes") and the fault windows it overlapped, the key's
 // log around the offsets the case names or where its values were seen
-// (which values, acknowledged and read by whom, from which node), and the
-// faults in effect meanwhile. Values of the operations shown are kept whole
+// (which values, acknowledged and read by whom, from which node, and, when
+// the run read every node's copy after the final heal, replicas.jsonl,
+// what each copy holds there: replica_copies.go), and the faults in effect
+// meanwhile. Values of the operations shown are kept whole
 // while the history loads and folded around what the case names
 // (fold.go), never cut mid-array.
 //

@@ -89,6 +89,11 @@ type logExcerpt struct {
 	// offset).
 	Unplaced []int64
 	Note     string
+	// HasCopies is set when the rows carry every node's copy, read after
+	// the final heal (replica_copies.go); CopiesNote says why they do not
+	// when the run read copies but not these.
+	HasCopies  bool
+	CopiesNote string
 }
 
 // logRow is one offset of the excerpt, or (Skip > 0) a marker for offsets
@@ -100,6 +105,10 @@ type logRow struct {
 	Hole     bool // inside the key's known range, yet nobody saw it
 	Conflict bool // more than one value was seen here
 	Values   []valueTrail
+	// Copies is what each node's copy holds here; CopiesDisagree is set
+	// when they do not all hold one value.
+	Copies         []copyCell
+	CopiesDisagree bool
 }
 
 // valueTrail is one value at one offset and who says it is there.
