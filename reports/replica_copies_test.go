@@ -23,37 +23,7 @@ func TestStoryReplicaCopies(t *testing.T) {
 	if strings.Contains(page, "on each node after the final heal") {
 		t.Fatal("a run without replicas.jsonl has a copies column")
 	}
-	// n1 holds the acknowledged values; n2 another value at 30 and nothing
-	// at 31 (a hole below its high watermark 33); n3 stops at 32; n4 was
-	// not read.
-	var n1, n2, n3 []history.Record
-	for o := int64(0); o <= 40; o++ {
-		v := 1000 + o
-		if o == lost.Offset {
-			v = lost.Value
-		}
-		n1 = append(n1, history.Record{Offset: o, Value: v})
-		switch {
-		case o == lost.Offset:
-			n2 = append(n2, history.Record{Offset: o, Value: 777})
-		case o == lost.Offset+1 || o > 33:
-		default:
-			n2 = append(n2, history.Record{Offset: o, Value: v})
-		}
-		if o < 32 {
-			n3 = append(n3, history.Record{Offset: o, Value: v})
-		}
-	}
-	copies := []replicas.Copy{
-		{Node: "n1", Key: lost.Key, Records: n1, HW: 41},
-		{Node: "n2", Key: lost.Key, Records: n2, HW: 34},
-		{Node: "n3", Key: lost.Key, Records: n3, HW: 32},
-		{Node: "n4", Error: "connection refused"},
-		{Node: "n1", Key: "t0/0", Records: []history.Record{{Offset: 0, Value: 1}}, HW: 1},
-	}
-	if err := replicas.Write(dir, copies); err != nil {
-		t.Fatal(err)
-	}
+	writeStoryCopies(t, dir, lost)
 	page = renderPage(t, dir)
 	story := between(page, `<div class="story" id="story-lost-write">`, `<details class="examples">`)
 	if !strings.Contains(story, "<th>on each node after the final heal</th>") {
@@ -97,5 +67,41 @@ func TestStoryReplicaCopies(t *testing.T) {
 	page = renderPage(t, dir)
 	if !strings.Contains(page, "The nodes&#39; copies could not be read from replicas.jsonl") {
 		t.Error("an unreadable replicas.jsonl is not reported in the story")
+	}
+}
+
+// writeStoryCopies writes a replicas.jsonl for storyRun's key of the lost
+// write: n1 holds the acknowledged values; n2 another value at the lost
+// write's offset and nothing at the next (a hole below its high watermark
+// 34); n3 stops at 32; n4 could not be read.
+func writeStoryCopies(t *testing.T, dir string, lost synthSend) {
+	t.Helper()
+	var n1, n2, n3 []history.Record
+	for o := int64(0); o <= 40; o++ {
+		v := 1000 + o
+		if o == lost.Offset {
+			v = lost.Value
+		}
+		n1 = append(n1, history.Record{Offset: o, Value: v})
+		switch {
+		case o == lost.Offset:
+			n2 = append(n2, history.Record{Offset: o, Value: 777})
+		case o == lost.Offset+1 || o > 33:
+		default:
+			n2 = append(n2, history.Record{Offset: o, Value: v})
+		}
+		if o < 32 {
+			n3 = append(n3, history.Record{Offset: o, Value: v})
+		}
+	}
+	copies := []replicas.Copy{
+		{Node: "n1", Key: lost.Key, Records: n1, HW: 41},
+		{Node: "n2", Key: lost.Key, Records: n2, HW: 34},
+		{Node: "n3", Key: lost.Key, Records: n3, HW: 32},
+		{Node: "n4", Error: "connection refused"},
+		{Node: "n1", Key: "t0/0", Records: []history.Record{{Offset: 0, Value: 1}}, HW: 1},
+	}
+	if err := replicas.Write(dir, copies); err != nil {
+		t.Fatal(err)
 	}
 }
