@@ -40,7 +40,8 @@
 // log around the offsets the case names or where its values were seen
 // (which values, acknowledged and read by whom, from which node, and, when
 // the run read every node's copy after the final heal, replicas.jsonl,
-// what each copy holds there: replica_copies.go), and the faults in effect
+// what each copy holds there: replica_copies.go; a case naming no key
+// takes the one key all its operations touched), and the faults in effect
 // meanwhile. Values of the operations shown are kept whole
 // while the history loads and folded around what the case names
 // (fold.go), never cut mid-array.
