@@ -3,10 +3,12 @@ package reports
 // The words the report puts next to anomaly names: what each name means
 // (anomalyExplanations, shown above its examples) and which guarantee a
 // case of it breaks (anomalyGuarantees, the last sentence of its story).
-// Both cover every name the checkers emit (checkers/kafka, Porcupine's
-// nonlinearizable, the harness's liveness and raft-safety); a name that is
+// Both cover every name the checkers emit: checkers/kafka, Porcupine's
+// nonlinearizable, checkers/replicas, checkers/offsets, and the harness's
+// liveness, raft-safety and membership checks (TestAnomalyTextCoversNames
+// reads their sources, so a new name without words fails a test). A name
 // in neither table is described by its cases' own explanations, so a
-// checker added later still reads as a story (guaranteeFor).
+// results.json from elsewhere still reads as a story (guaranteeFor).
 
 // anomalyExplanations explains each anomaly name, for results that do not
 // carry their own explanation.
@@ -44,6 +46,11 @@ var anomalyExplanations = map[string]string{
 	"replica-lost-write": "A value acknowledged at an offset is not at that offset on a node's copy of the partition (missing, replaced, or above the copy's high watermark).",
 	"replica-missing":    "A node answered that it does not host a partition of which another node's copy holds records.",
 	"replica-stale":      "A node answered a lower high watermark than another node had answered before it: a linearizable read of the partition went back.",
+	// The offsets checker: consumer-group commits and joins.
+	"lost-commit":           "No order of a group's commits and offset fetches on a key explains what was read back: an acknowledged commit was lost (typically a fetch returned an older offset, or none).",
+	"join-reread":           "A consumer that joined a group started reading a key below every offset the group could have committed then: committed records were delivered again.",
+	"join-skip":             "A consumer that joined a group started reading a key above every offset the group could have committed then, past records known to exist: uncommitted records were skipped.",
+	"refused-corrupt-store": "A node refused to start on the files the corrupt nemesis damaged (reported, not fatal: refusing is the safe answer).",
 }
 
 // anomalyGuarantees says, in plain words, which guarantee a case of each
@@ -80,6 +87,10 @@ var anomalyGuarantees = map[string]string{
 	"replica-lost-write":    "An acknowledged write is on every replica of its partition, at the offset it was acknowledged at.",
 	"replica-missing":       "Every node hosts a replica of every partition: none answers that it does not know a partition others hold records of.",
 	"replica-stale":         "A linearizable read never goes back: no node answers a high watermark below one already answered.",
+	"lost-commit":           "An acknowledged offset commit stays: every later OffsetFetch of the group returns it or a newer commit.",
+	"join-reread":           "A consumer joining a group starts at the group's last acknowledged commit, so records already committed are not delivered again.",
+	"join-skip":             "A consumer joining a group starts at the group's last acknowledged commit, so no record after it is skipped.",
+	"refused-corrupt-store": "A node never serves from damaged files: it refuses to start on a store it cannot trust (this case is that guarantee kept, shown for the record).",
 }
 
 // guaranteeFor returns the sentence on which guarantee a case of anomaly

@@ -30,15 +30,19 @@
 //
 // Every anomaly name opens with a story of one case (story.go): its
 // earliest fatal case (first_anomaly.go: a case's moment is the completion
-// of its last operation, or its own time), told from the case
+// of its last operation, or its own time, or for an unseen write the
+// history's end), told from the case
 // (verdict.Case) and the history alone, so a checker added later gets one
 // too. It gives the broken guarantee (anomaly_text.go: a sentence per name
 // the checkers emit, else the case's explanation), each operation of the
 // case in a sentence with the node that answered it (the history's
 // optional "node"/"nodes") and the fault windows it overlapped, the key's
 // log around the offsets the case names or where its values were seen
-// (which values, acknowledged and read by whom, from which node), and the
-// faults in effect meanwhile. Values of the operations shown are kept whole
+// (which values, acknowledged and read by whom, from which node, and, when
+// the run read every node's copy after the final heal, replicas.jsonl,
+// what each copy holds there: replica_copies.go; a case naming no key
+// takes the one key all its operations touched), and the faults in effect
+// meanwhile. Values of the operations shown are kept whole
 // while the history loads and folded around what the case names
 // (fold.go), never cut mid-array.
 //

@@ -142,6 +142,7 @@ func renderRun(ctx context.Context, runDir string) error {
 	}
 	if pg.Results != nil {
 		pg.Anomalies = anomalyViews(pg.Results, h, pg.Windows)
+		pg.addReplicaCopies(runDir)
 		pg.linkStoryKeys()
 	}
 	if err := pg.writeParts(runDir); err != nil {

@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -118,11 +120,15 @@ func finish(r *availRow) {
 }
 
 // errorGroup is one error message of one operation kind and how often
-// clients got it.
+// clients got it. Messages that differ only in the partition they name
+// ("metadata t2/0: no leader", "metadata t3/1: no leader") are one group
+// whose Message has keyPlaceholder where the key was and whose Keys lists
+// the keys.
 type errorGroup struct {
 	F       string
 	Type    string
 	Message string
+	Keys    []string
 	Count   int
 	// InFaults counts the occurrences inside some fault window.
 	InFaults int
@@ -176,10 +182,38 @@ func errorGroups(h *loadedHistory, wins []NemesisWindow) (groups []errorGroup, m
 			g.InFaults++
 		}
 	}
-	for _, inner := range by {
+	// Merge by message shape: there are few distinct messages, so this
+	// costs nothing next to the pass over the events.
+	type shapeKey struct {
+		k     uint32
+		shape string
+	}
+	shapes := map[shapeKey]*errorGroup{}
+	var order []shapeKey
+	for k, inner := range by {
 		for _, g := range inner {
-			groups = append(groups, *g)
+			shape, keys := messageShape(g.Message)
+			sk := shapeKey{k, shape}
+			m := shapes[sk]
+			if m == nil {
+				m = &errorGroup{F: g.F, Type: g.Type, Message: shape, FirstOp: g.FirstOp, LastOp: g.LastOp}
+				shapes[sk] = m
+				order = append(order, sk)
+			}
+			m.Count += g.Count
+			m.InFaults += g.InFaults
+			m.FirstOp, m.LastOp = min(m.FirstOp, g.FirstOp), max(m.LastOp, g.LastOp)
+			for _, key := range keys {
+				if !slices.Contains(m.Keys, key) {
+					m.Keys = append(m.Keys, key)
+				}
+			}
 		}
+	}
+	for _, sk := range order {
+		g := shapes[sk]
+		sort.Strings(g.Keys)
+		groups = append(groups, *g)
 	}
 	sort.Slice(groups, func(i, j int) bool {
 		if groups[i].Count != groups[j].Count {
@@ -193,6 +227,38 @@ func errorGroups(h *loadedHistory, wins []NemesisWindow) (groups []errorGroup, m
 	}
 	return groups, more
 }
+
+// keyPlaceholder stands for the partition a grouped error message named.
+const keyPlaceholder = "‹key›"
+
+// messageShape replaces every partition key in msg ("topic/partition",
+// e.g. t2/0, a name then a slash then digits, not inside a longer path)
+// with keyPlaceholder and returns the keys it replaced.
+func messageShape(msg string) (string, []string) {
+	locs := keyInMessage.FindAllStringIndex(msg, -1)
+	if locs == nil {
+		return msg, nil
+	}
+	var b strings.Builder
+	var keys []string
+	last := 0
+	for _, l := range locs {
+		if l[0] > 0 && msg[l[0]-1] == '/' {
+			continue // a path such as /admin/members/3
+		}
+		keys = append(keys, msg[l[0]:l[1]])
+		b.WriteString(msg[last:l[0]])
+		b.WriteString(keyPlaceholder)
+		last = l[1]
+	}
+	if keys == nil {
+		return msg, nil
+	}
+	b.WriteString(msg[last:])
+	return b.String(), keys
+}
+
+var keyInMessage = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9._-]*/[0-9]+\b`)
 
 // fmtNum renders a measurement for a table whose header carries the unit:
 // three significant digits, no exponent.

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -115,4 +116,46 @@ func TestFieldHTML(t *testing.T) {
 		})
 	}
 	_ = json.Number("")
+}
+
+// TestErrorShapes groups error messages that differ only in the partition
+// they name, and leaves other messages alone.
+func TestErrorShapes(t *testing.T) {
+	shapes := []struct {
+		msg, shape string
+		keys       []string
+	}{
+		{"operation not sent metadata t2/0: no leader", "operation not sent metadata ‹key›: no leader", []string{"t2/0"}},
+		{"produce t3/0 to broker 1: EOF", "produce ‹key› to broker 1: EOF", []string{"t3/0"}},
+		{"commit chronik-default/12 and t0/1: timed out", "commit ‹key› and ‹key›: timed out", []string{"chronik-default/12", "t0/1"}},
+		{"GET http://10.77.0.2:9644/admin/members/3: EOF", "GET http://10.77.0.2:9644/admin/members/3: EOF", nil},
+		{"context deadline exceeded", "context deadline exceeded", nil},
+	}
+	for _, s := range shapes {
+		got, keys := messageShape(s.msg)
+		if got != s.shape || strings.Join(keys, " ") != strings.Join(s.keys, " ") {
+			t.Errorf("messageShape(%q) = %q %v, want %q %v", s.msg, got, keys, s.shape, s.keys)
+		}
+	}
+	var lines []string
+	for i, msg := range []string{"metadata t2/0: no leader", "metadata t3/1: no leader", "metadata t2/0: no leader", "EOF"} {
+		lines = append(lines,
+			`{"index":`+strconv.Itoa(2*i)+`,"time":`+strconv.Itoa(1000*(2*i+1))+`,"process":0,"type":"invoke","f":"send","value":[["send","t0/0",`+strconv.Itoa(i)+`]]}`,
+			`{"index":`+strconv.Itoa(2*i+1)+`,"time":`+strconv.Itoa(1000*(2*i+2))+`,"process":0,"type":"fail","f":"send","value":[["send","t0/0",`+strconv.Itoa(i)+`]],"error":"`+msg+`"}`)
+	}
+	h, err := decodeHistory(context.Background(), strings.NewReader(strings.Join(lines, "\n")+"\n"), nil, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _ := errorGroups(h, nil)
+	if len(groups) != 2 {
+		t.Fatalf("got %d groups, want the no-leader shape and EOF: %+v", len(groups), groups)
+	}
+	g := groups[0]
+	if g.Message != "metadata ‹key›: no leader" || g.Count != 3 || strings.Join(g.Keys, ",") != "t2/0,t3/1" || g.FirstOp != 1 || g.LastOp != 5 {
+		t.Errorf("first group %+v, want the no-leader shape 3 times on t2/0 and t3/1, ops 1 to 5", g)
+	}
+	if g := groups[1]; g.Message != "EOF" || g.Count != 1 || g.Keys != nil {
+		t.Errorf("second group %+v, want EOF once, no keys", g)
+	}
 }

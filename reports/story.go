@@ -34,8 +34,11 @@ type storyView struct {
 	Key       string
 	KeyAnchor string
 	HasKey    bool
-	Steps     []storyStep
-	Log       *logExcerpt
+	// KeyDerived is set when the case named no key and Key is the one
+	// key all its operations touched.
+	KeyDerived bool
+	Steps      []storyStep
+	Log        *logExcerpt
 	// Faults are the fault windows in effect at some point between the
 	// first invocation and the last completion of the case's operations
 	// (or around its time, for a case from node logs); Span says which
@@ -89,6 +92,11 @@ type logExcerpt struct {
 	// offset).
 	Unplaced []int64
 	Note     string
+	// HasCopies is set when the rows carry every node's copy, read after
+	// the final heal (replica_copies.go); CopiesNote says why they do not
+	// when the run read copies but not these.
+	HasCopies  bool
+	CopiesNote string
 }
 
 // logRow is one offset of the excerpt, or (Skip > 0) a marker for offsets
@@ -100,6 +108,10 @@ type logRow struct {
 	Hole     bool // inside the key's known range, yet nobody saw it
 	Conflict bool // more than one value was seen here
 	Values   []valueTrail
+	// Copies is what each node's copy holds here; CopiesDisagree is set
+	// when they do not all hold one value.
+	Copies         []copyCell
+	CopiesDisagree bool
 }
 
 // valueTrail is one value at one offset and who says it is there.
@@ -130,8 +142,17 @@ const (
 // storyOf tells example i of anomaly a.
 func storyOf(a *Anomaly, i int, h *loadedHistory, wins []NemesisWindow) *storyView {
 	ex := a.Examples[i]
+	derived := false
+	if ex.Key == "" && h != nil {
+		// A case that names no key (a G0 cycle) whose operations all
+		// wrote or read one key is told with that key's log, when the
+		// report has it.
+		if k := commonKey(h, ex.Ops); k != "" && h.keyObs[k] != nil {
+			ex.Key, derived = k, true
+		}
+	}
 	st := &storyView{Anchor: "story-" + a.Name, Told: i + 1, Of: len(a.Examples), Explanation: ex.Explanation,
-		Key: ex.Key, HasKey: ex.Key != "", KeyAnchor: keyAnchor(ex.Key), Node: ex.Node}
+		Key: ex.Key, HasKey: ex.Key != "", KeyAnchor: keyAnchor(ex.Key), Node: ex.Node, KeyDerived: derived}
 	st.Guarantee, st.KnownName = guaranteeFor(a.Name, ex.Explanation)
 	if ex.Time != nil {
 		st.Time = fmtSeconds(*ex.Time)
@@ -192,6 +213,34 @@ func storyOf(a *Anomaly, i int, h *loadedHistory, wins []NemesisWindow) *storyVi
 		st.Log = excerptOf(h, fc)
 	}
 	return st
+}
+
+// commonKey returns the one key every micro-operation of ops touches, ""
+// when they touch none or several.
+func commonKey(h *loadedHistory, ops []int64) string {
+	key := ""
+	for _, idx := range ops {
+		full := h.completion(idx)
+		if full == nil {
+			return ""
+		}
+		for _, m := range mopsOf(full) {
+			keys := []string{m.Key}
+			if m.F == history.FPoll {
+				keys = sortedKeys(m.Polls)
+			}
+			for _, k := range keys {
+				switch {
+				case k == "":
+				case key == "":
+					key = k
+				case k != key:
+					return ""
+				}
+			}
+		}
+	}
+	return key
 }
 
 // caseFocus gathers what a case names on its key: its offsets, its values,

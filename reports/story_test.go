@@ -219,3 +219,44 @@ func TestStoryNodes(t *testing.T) {
 		t.Errorf("history view lacks the nodes of each completion")
 	}
 }
+
+// TestStoryDerivedKey: a case that names no key (a G0 cycle) is told with
+// the log of the one key its operations touched, and with none when they
+// touched several.
+func TestStoryDerivedKey(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sameKey bool
+	}{{"one key", true}, {"two keys", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "queue", "20261127T100000")
+			writeSyntheticRun(t, dir, synthOptions{Ops: 300, Seed: 3, Results: func(r *synthRun) any {
+				a := r.AckedSends[10]
+				var b synthSend
+				for _, s := range r.AckedSends[11:] {
+					if (s.Key == a.Key) == tc.sameKey {
+						b = s
+						break
+					}
+				}
+				cycle := map[string]any{"ops": []int64{a.Index, b.Index}, "fatal": true, "explanation": "ww cycle"}
+				// Another anomaly names both keys, so the report has their logs.
+				named := func(s synthSend) map[string]any {
+					return map[string]any{"key": s.Key, "ops": []int64{s.Index}, "offsets": []int64{s.Offset}, "fatal": false, "explanation": "x"}
+				}
+				return map[string]any{"valid": false, "checkers": map[string]any{"kafka": map[string]any{"valid": false, "errors": map[string]any{
+					"G0":            map[string]any{"count": 1, "fatal_count": 1, "examples": []any{cycle}},
+					"int-send-skip": map[string]any{"count": 2, "fatal_count": 0, "examples": []any{named(a), named(b)}},
+				}}}}
+			}})
+			story := between(renderPage(t, dir), `<div class="story" id="story-G0">`, `<details class="examples">`)
+			if story == "" {
+				t.Fatal("no G0 story")
+			}
+			hasLog := strings.Contains(story, "the case names no key; its operations touched only this one")
+			if hasLog != tc.sameKey {
+				t.Errorf("log excerpt told: %v, want %v:\n%s", hasLog, tc.sameKey, story)
+			}
+		})
+	}
+}

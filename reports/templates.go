@@ -58,6 +58,13 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(parts, ", ")
 	},
+	// keyList names the keys of a grouped error, the first few of many.
+	"keyList": func(keys []string) string {
+		if len(keys) > 6 {
+			return fmt.Sprintf("%s and %d more", strings.Join(keys[:5], ", "), len(keys)-5)
+		}
+		return strings.Join(keys, ", ")
+	},
 	"join":      strings.Join,
 	"inc":       func(i int) int { return i + 1 },
 	"rfc":       func(t time.Time) string { return t.Format("2006-01-02 15:04:05 UTC") },
