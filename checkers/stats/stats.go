@@ -60,6 +60,14 @@ type Window struct {
 	StartS float64 `json:"start_s"`
 	EndS   float64 `json:"end_s"`
 	Ops    []int64 `json:"ops"`
+	// Unavailable is, per kind ("send", "poll": poll or read), the
+	// longest stretch without a success of that kind that overlaps the
+	// window, whole: from the last success before it to the first after
+	// it (or to the last attempt of the kind). KeyUnavailable is the
+	// longest stretch between two successful sends to one key that
+	// overlaps the window. Absent for instant windows.
+	Unavailable    map[string]Gap `json:"unavailable,omitempty"`
+	KeyUnavailable *KeyGap        `json:"key_unavailable,omitempty"`
 }
 
 // Result is the stats checker's section of results.json.
@@ -103,6 +111,10 @@ type Checker struct {
 	lat     map[string][]int64
 	buckets []Counts
 	okTimes map[string][]int64
+	// lastTry is the last completion time per kind ("send", "poll"),
+	// whatever its outcome; keyOk the successful sends' times per key.
+	lastTry map[string]int64
+	keyOk   map[string][]int64
 	nemesis map[string]int
 	msgs    map[string]int
 	total   Counts
@@ -116,6 +128,8 @@ func New() *Checker {
 		byF:     map[string]*Counts{},
 		lat:     map[string][]int64{},
 		okTimes: map[string][]int64{"send": nil, "poll": nil},
+		lastTry: map[string]int64{},
+		keyOk:   map[string][]int64{},
 		nemesis: map[string]int{},
 		msgs:    map[string]int{},
 	}
@@ -155,6 +169,7 @@ func (c *Checker) Observe(e *history.Entry) {
 			c.msgs["(other)"]++
 		}
 	}
+	c.observeKinds(e)
 	switch e.Type {
 	case history.Ok:
 		cnt.Ok++
@@ -224,11 +239,15 @@ func (c *Checker) Result(ws []windows.Window) *Result {
 		if w.StopIndex >= 0 && w.StopIndex != w.StartIndex {
 			ops = append(ops, w.StopIndex)
 		}
-		r.Faults = append(r.Faults, Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops})
+		fw := Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops}
+		if !w.Instant {
+			c.unavailability(&fw)
+		}
+		r.Faults = append(r.Faults, fw)
 	}
 	cover := union(ws)
 	for kind, ts := range c.okTimes {
-		r.Availability[kind] = availability(ts, int64(c.last), cover)
+		r.Availability[kind] = availability(ts, okSeries{lastTry: c.lastTry[kind]}.end(int64(c.last)), cover)
 	}
 	var bad []string
 	for _, f := range []string{history.FSend, history.FPoll, history.FRead, history.FTxn} {

@@ -68,3 +68,66 @@ func TestNeverSucceededIsInvalid(t *testing.T) {
 		t.Errorf("valid %v error %q", r.Valid, r.Error)
 	}
 }
+
+func sendTo(i int64, t time.Duration, typ history.Type, key string) *history.Entry {
+	e := completion(i, t, typ, history.FSend)
+	e.Mops = []history.Mop{history.Send(key, i)}
+	return e
+}
+
+func TestUnavailabilityPerFault(t *testing.T) {
+	s := time.Second
+	ms := time.Millisecond
+	c := New()
+	// Key a is written throughout but for 4s..7s; key b stops at 4.5s and
+	// comes back at 5s. The last send is tried (and fails) at 20s; nothing
+	// is sent between 12s and 20s but that failed try.
+	sends := []struct {
+		at  time.Duration
+		key string
+	}{
+		{1 * s, "t0/0"}, {2 * s, "t0/0"}, {3 * s, "t0/0"}, {4 * s, "t0/0"},
+		{4500 * ms, "t0/1"}, {5 * s, "t0/1"},
+		{7 * s, "t0/0"}, {8 * s, "t0/0"}, {12 * s, "t0/0"},
+	}
+	for i, sd := range sends {
+		c.Observe(sendTo(int64(i), sd.at, history.Ok, sd.key))
+	}
+	c.Observe(sendTo(20, 20*s, history.Info, "t0/1"))
+	c.Observe(completion(21, 30*s, history.Ok, history.FPoll)) // the drain's last read
+	ws := []windows.Window{
+		{F: "kill", Start: 3500 * ms, End: 6 * s},
+		{F: "kill", Start: 15 * s, End: 16 * s},
+		{F: "start", Start: 5 * s, End: 5 * s, Instant: true},
+	}
+	r := c.Result(ws)
+	tests := []struct {
+		name      string
+		got, want Gap
+	}{
+		// Sends of any key: 5s..7s is the longest overlapping 3.5s..6s.
+		{"first send", r.Faults[0].Unavailable["send"], Gap{StartS: 5, EndS: 7, Seconds: 2}},
+		// Key t0/0: 4s..7s.
+		{"first key", r.Faults[0].KeyUnavailable.Gap, Gap{StartS: 4, EndS: 7, Seconds: 3}},
+		// After the last success the stretch lasts to the last try (20s),
+		// not to the history's end (30s).
+		{"second send", r.Faults[1].Unavailable["send"], Gap{StartS: 12, EndS: 20, Seconds: 8}},
+		{"send longest", r.Availability["send"].Longest, Gap{StartS: 12, EndS: 20, Seconds: 8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %+v, want %+v", tt.got, tt.want)
+			}
+		})
+	}
+	if k := r.Faults[0].KeyUnavailable.Key; k != "t0/0" {
+		t.Errorf("first key %q, want t0/0", k)
+	}
+	if r.Faults[1].KeyUnavailable != nil {
+		t.Errorf("second window: no key has two successes around it, got %+v", r.Faults[1].KeyUnavailable)
+	}
+	if r.Faults[2].Unavailable != nil || r.Faults[2].KeyUnavailable != nil {
+		t.Errorf("instant window got stretches: %+v", r.Faults[2])
+	}
+}
