@@ -1,6 +1,8 @@
 package stats
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,19 +71,23 @@ func TestNeverSucceededIsInvalid(t *testing.T) {
 	}
 }
 
-func sendTo(i int64, t time.Duration, typ history.Type, key string) *history.Entry {
-	e := completion(i, t, typ, history.FSend)
-	e.Mops = []history.Mop{history.Send(key, i)}
-	return e
+// sendOp is a send to key invoked at inv and completed at at, as an
+// invocation and a completion.
+func sendOp(i int64, inv, at time.Duration, typ history.Type, key string) []*history.Entry {
+	mops := []history.Mop{history.Send(key, i)}
+	e := completion(2*i+1, at, typ, history.FSend)
+	e.InvokeTime, e.Mops = inv, mops
+	return []*history.Entry{{Op: history.Op{Index: 2 * i, Time: inv, Process: history.Client(0), Type: history.Invoke, F: history.FSend}, Mops: mops}, e}
 }
 
 func TestUnavailabilityPerFault(t *testing.T) {
 	s := time.Second
 	ms := time.Millisecond
 	c := New()
-	// Key a is written throughout but for 4s..7s; key b stops at 4.5s and
-	// comes back at 5s. The last send is tried (and fails) at 20s; nothing
-	// is sent between 12s and 20s but that failed try.
+	// Key t0/0 is written throughout but for 4s..7s; t0/1 at 4.5s and 5s.
+	// The last send is tried from 12.5s to 20s and ends info; nothing is
+	// sent after it, so the stretch after 12s ends at 20s. Idle spans
+	// (nothing in flight for more than a second) cut stretches.
 	sends := []struct {
 		at  time.Duration
 		key string
@@ -90,14 +96,24 @@ func TestUnavailabilityPerFault(t *testing.T) {
 		{4500 * ms, "t0/1"}, {5 * s, "t0/1"},
 		{7 * s, "t0/0"}, {8 * s, "t0/0"}, {12 * s, "t0/0"},
 	}
+	var es []*history.Entry
 	for i, sd := range sends {
-		c.Observe(sendTo(int64(i), sd.at, history.Ok, sd.key))
+		es = append(es, sendOp(int64(i), sd.at-10*ms, sd.at, history.Ok, sd.key)...)
 	}
-	c.Observe(sendTo(20, 20*s, history.Info, "t0/1"))
-	c.Observe(completion(21, 30*s, history.Ok, history.FPoll)) // the drain's last read
+	// A send to t0/0 waits from 5.1s to 6.9s and fails.
+	es = append(es, sendOp(19, 5100*ms, 6900*ms, history.Fail, "t0/0")...)
+	// Tried from 12.5s to 20s without an answer; then nobody sends.
+	es = append(es, sendOp(20, 12500*ms, 20*s, history.Info, "t0/1")...)
+	es = append(es, completion(50, 30*s, history.Ok, history.FPoll)) // the drain's last read
+	// The history's order is the time order.
+	slices.SortStableFunc(es, func(a, b *history.Entry) int { return cmp.Compare(a.Time, b.Time) })
+	for _, e := range es {
+		c.Observe(e)
+	}
 	ws := []windows.Window{
 		{F: "kill", Start: 3500 * ms, End: 6 * s},
 		{F: "kill", Start: 15 * s, End: 16 * s},
+		{F: "kill", Start: 24 * s, End: 25 * s}, // nobody sent: no stretch
 		{F: "start", Start: 5 * s, End: 5 * s, Instant: true},
 	}
 	r := c.Result(ws)
@@ -127,7 +143,10 @@ func TestUnavailabilityPerFault(t *testing.T) {
 	if r.Faults[1].KeyUnavailable != nil {
 		t.Errorf("second window: no key has two successes around it, got %+v", r.Faults[1].KeyUnavailable)
 	}
-	if r.Faults[2].Unavailable != nil || r.Faults[2].KeyUnavailable != nil {
-		t.Errorf("instant window got stretches: %+v", r.Faults[2])
+	if r.Faults[2].Unavailable["send"] != (Gap{}) {
+		t.Errorf("a window in which nobody sent got a send stretch: %+v", r.Faults[2].Unavailable)
+	}
+	if r.Faults[3].Unavailable != nil || r.Faults[3].KeyUnavailable != nil {
+		t.Errorf("instant window got stretches: %+v", r.Faults[3])
 	}
 }

@@ -13,53 +13,84 @@ type KeyGap struct {
 	Gap
 }
 
-// okSeries is the completion times of the successful operations of one
-// kind, in history order (so ascending), and the time of the last
-// completion of that kind whatever its outcome: a stretch without success
-// lasts only while operations of the kind are still being tried.
-type okSeries struct {
-	ts      []int64
-	lastTry int64
+// idleCut is how long no operation of a kind may be in flight before a
+// stretch without success of that kind is cut: nobody was trying (before
+// the workload, between its end and the final reads), so the system was
+// not unavailable. Shorter pauses (a client between two operations) do not
+// cut it.
+const idleCut = int64(1e9)
+
+// activity follows the operations of one kind in flight, to find the
+// stretches of time when none was (idle spans longer than idleCut).
+type activity struct {
+	inflight  int
+	idleSince int64 // when inflight last fell to 0 (0: the test's start)
+	idle      []span
 }
 
-// end is where the series' last stretch without success ends: the last
-// attempt, or, for a kind never tried, fallback.
-func (s okSeries) end(fallback int64) int64 {
-	if s.lastTry == 0 {
-		return fallback
+func (a *activity) invoke(t int64) {
+	if a.inflight == 0 && t-a.idleSince > idleCut {
+		a.idle = append(a.idle, span{a.idleSince, t})
 	}
-	return s.lastTry
+	a.inflight++
 }
 
-// longestOverlapping returns the longest stretch without a success in s
-// that overlaps [from, to], whole (from the success before it to the one
-// after it, or to the series' end), and whether there was one. A stretch
-// before the first success counts from the test's start (a fault at the
-// very beginning) only when head is set; the one after the last success
-// counts up to the last attempt only when tail is set.
-func (s okSeries) longestOverlapping(from, to int64, head, tail bool) (Gap, bool) {
-	ts := s.ts
+func (a *activity) complete(t int64) {
+	if a.inflight > 0 {
+		a.inflight--
+	}
+	if a.inflight == 0 {
+		a.idleSince = t
+	}
+}
+
+// spans returns the idle spans up to end (an idle tail included).
+func (a *activity) spans(end int64) []span {
+	if a.inflight == 0 && end-a.idleSince > idleCut {
+		return append(slices.Clip(a.idle), span{a.idleSince, end})
+	}
+	return a.idle
+}
+
+// stretches returns the stretches without success of one kind: the time
+// between consecutive successes (from the test's start to the first,
+// from the last to end), less the idle spans, as sorted disjoint spans.
+func stretches(ok []int64, idle []span, end int64) []span {
+	var out []span
+	ii := 0
+	cut := func(s, e int64) {
+		for ii < len(idle) && idle[ii].end <= s {
+			ii++
+		}
+		cur := s
+		for j := ii; j < len(idle) && idle[j].start < e; j++ {
+			if idle[j].start > cur {
+				out = append(out, span{cur, idle[j].start})
+			}
+			cur = max(cur, idle[j].end)
+		}
+		if e > cur {
+			out = append(out, span{cur, e})
+		}
+	}
+	prev := int64(0)
+	for _, t := range ok {
+		cut(prev, t)
+		prev = t
+	}
+	cut(prev, end)
+	return out
+}
+
+// longestOverlapping returns the longest of sorted disjoint spans ss that
+// overlaps [from, to], whole, and whether there was one.
+func longestOverlapping(ss []span, from, to int64) (Gap, bool) {
 	var best Gap
 	found := false
-	consider := func(a, b int64) {
-		if b <= a || b < from || a > to {
-			return
-		}
-		if g := gap(a, b); !found || g.Seconds > best.Seconds {
+	for j := sort.Search(len(ss), func(i int) bool { return ss[i].end >= from }); j < len(ss) && ss[j].start <= to; j++ {
+		if g := gap(ss[j].start, ss[j].end); !found || g.Seconds > best.Seconds {
 			best, found = g, true
 		}
-	}
-	// j is the first success after from: the stretch ending there is the
-	// first that can overlap.
-	j := sort.Search(len(ts), func(i int) bool { return ts[i] > from })
-	if j == 0 && head && len(ts) > 0 {
-		consider(0, ts[0])
-	}
-	for j = max(j, 1); j < len(ts) && ts[j-1] <= to; j++ {
-		consider(ts[j-1], ts[j])
-	}
-	if tail && len(ts) > 0 {
-		consider(ts[len(ts)-1], s.end(0))
 	}
 	return best, found
 }
@@ -69,11 +100,10 @@ func (s okSeries) longestOverlapping(from, to int64, head, tail bool) (Gap, bool
 // the whole workload), and among the keys the longest stretch between two
 // successful sends to one key (the fault's cost to one partition, which
 // the writes to other partitions hide from the first figure).
-func (c *Checker) unavailability(w *Window) {
+func (c *Checker) unavailability(w *Window, byKind map[string][]span) {
 	from, to := int64(w.StartS*1e9), int64(w.EndS*1e9)
 	for _, kind := range []string{"send", "poll"} {
-		s := okSeries{ts: c.okTimes[kind], lastTry: c.lastTry[kind]}
-		if g, ok := s.longestOverlapping(from, to, true, true); ok {
+		if g, ok := longestOverlapping(byKind[kind], from, to); ok {
 			if w.Unavailable == nil {
 				w.Unavailable = map[string]Gap{}
 			}
@@ -86,34 +116,53 @@ func (c *Checker) unavailability(w *Window) {
 	}
 	slices.Sort(keys) // ties go to the first key in order, reproducibly
 	for _, k := range keys {
-		g, ok := okSeries{ts: c.keyOk[k]}.longestOverlapping(from, to, false, false)
+		ts := c.keyOk[k]
+		var between []span
+		// Only the stretches between two successes: a key is written
+		// from some time on and retired at some time.
+		j := sort.Search(len(ts), func(i int) bool { return ts[i] >= from })
+		for j = max(j, 1); j < len(ts) && ts[j-1] <= to; j++ {
+			between = append(between, span{ts[j-1], ts[j]})
+		}
+		g, ok := longestOverlapping(between, from, to)
 		if ok && (w.KeyUnavailable == nil || g.Seconds > w.KeyUnavailable.Seconds) {
 			w.KeyUnavailable = &KeyGap{Key: k, Gap: g}
 		}
 	}
 }
 
-// observeKinds records the last attempt of e's kinds and, for a
-// successful send or transaction, the time of each key it wrote.
-func (c *Checker) observeKinds(e *history.Entry) {
-	t := int64(e.Time)
-	var send, poll bool
+// kindsOf returns whether e is a send and whether it is a poll (or read)
+// for availability; a transaction is whichever it contains.
+func kindsOf(e *history.Entry) (send, poll bool) {
 	switch e.F {
 	case history.FSend:
-		send = true
+		return true, false
 	case history.FPoll, history.FRead:
-		poll = true
+		return false, true
 	case history.FTxn:
 		for _, m := range e.Mops {
 			send = send || m.F == history.FSend
 			poll = poll || m.F == history.FPoll
 		}
 	}
-	if send {
-		c.lastTry["send"] = t
-	}
-	if poll {
-		c.lastTry["poll"] = t
+	return send, poll
+}
+
+// observeKinds follows the operations of e's kinds in flight and, for a
+// successful send or transaction, records the time of each key it wrote.
+func (c *Checker) observeKinds(e *history.Entry) {
+	send, poll := kindsOf(e)
+	t := int64(e.Time)
+	for kind, is := range map[string]bool{"send": send, "poll": poll} {
+		if !is {
+			continue
+		}
+		a := c.active[kind]
+		if e.Type == history.Invoke {
+			a.invoke(t)
+		} else {
+			a.complete(t)
+		}
 	}
 	if !send || e.Type != history.Ok {
 		return
