@@ -21,12 +21,18 @@ import (
 //
 //	flock /tmp/chaos-docker.lock go test -run '^$' -bench SustainedLoad -benchtime 1x ./harness
 //
-// CHAOS_BENCH_TIME (default 30s), CHAOS_BENCH_RATE (default 3000) and
-// CHAOS_BENCH_CONCURRENCY (default 48) change the run.
+// CHAOS_BENCH_TIME (default 30s), CHAOS_BENCH_RATE (default 4000) and
+// CHAOS_BENCH_CONCURRENCY (default 200) change the run; CHAOS_BROKER_BINARY
+// names a built chronik-server to use instead of building one, and
+// CHAOS_BENCH_ACTIVE_KEYS (default 4, as chaos run) the keys written at a
+// time: the log workload's linearizability check searches the operations
+// of one key that overlap, so many clients on few keys make it expensive.
 func BenchmarkSustainedLoad(b *testing.B) {
 	limit := benchEnv(b, "CHAOS_BENCH_TIME", 30*time.Second, time.ParseDuration)
-	rate := benchEnv(b, "CHAOS_BENCH_RATE", 3000.0, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
-	conc := benchEnv(b, "CHAOS_BENCH_CONCURRENCY", 48, strconv.Atoi)
+	rate := benchEnv(b, "CHAOS_BENCH_RATE", 4000.0, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+	conc := benchEnv(b, "CHAOS_BENCH_CONCURRENCY", 200, strconv.Atoi)
+	keys := benchEnv(b, "CHAOS_BENCH_ACTIVE_KEYS", 4, strconv.Atoi)
+	broker := os.Getenv("CHAOS_BROKER_BINARY")
 	for _, wl := range []string{WorkloadQueue, WorkloadLog} {
 		b.Run(wl, func(b *testing.B) {
 			b.ReportAllocs()
@@ -39,6 +45,8 @@ func BenchmarkSustainedLoad(b *testing.B) {
 				cfg.TimeLimit = Duration(limit)
 				cfg.Store = b.TempDir()
 				cfg.Seed = 18
+				cfg.BrokerBinary = broker
+				cfg.ActiveKeys = keys
 				resetPeakRSS(b)
 				o, err := Run(context.Background(), cfg, io.Discard)
 				if err != nil {
