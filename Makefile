@@ -13,7 +13,7 @@ COMPAT_DIR := broker/compat/sarama
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench lint chaos validate nightly clean fuzz compat
+.PHONY: all build test bench lint chaos validate nightly soak clean fuzz compat
 
 all: build
 
@@ -61,6 +61,17 @@ nightly: build
 	done; \
 	if [ -n "$$failed" ]; then echo "nightly: invalid, unknown or failed runs:$$failed"; exit 1; fi; \
 	echo "nightly: every nemesis family valid"
+
+# One long run of every fault family at the load of issue 18 (2,000 ok
+# operations per second; .github/workflows/soak.yml runs it weekly).
+# SOAK_TIME_LIMIT (default 3600s), SOAK_WORKLOAD (queue), SOAK_RATE (4000)
+# and SOAK_CONCURRENCY (200) override it; CHAOS_FLAGS are appended.
+SOAK_NEMESIS := kill,pause,partition,loss,delay,client,power-loss,crash,corrupt,member
+soak: build
+	./$(BIN)/chaos run --broker-binary $(BIN)/chronik-server --name chronik-soak \
+		--workload "$${SOAK_WORKLOAD:-queue}" --nemesis $(SOAK_NEMESIS) \
+		--time-limit "$${SOAK_TIME_LIMIT:-3600s}" \
+		--rate "$${SOAK_RATE:-4000}" --concurrency "$${SOAK_CONCURRENCY:-200}" $(CHAOS_FLAGS)
 
 clean:
 	-./$(BIN)/chaos clean 2>/dev/null || true

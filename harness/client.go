@@ -10,13 +10,14 @@ import (
 
 // clientOpts are the options shared by every Kafka client of a run. Bounds
 // everywhere, so that no operation can hang past its deadline: a dial
-// timeout shorter than the op deadline, request retries limited, metadata
+// timeout far shorter than the op deadline, and dead nodes avoided at once
+// by every client (runDialer, dial.go), request retries limited, metadata
 // refreshed quickly after a leader change.
 func clientOpts(seeds []string, id string, opTimeout time.Duration, log *slog.Logger) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID(id),
-		kgo.DialTimeout(2 * time.Second),
+		kgo.Dialer(runDialer.DialContext),
 		kgo.RequestTimeoutOverhead(2 * time.Second),
 		kgo.RetryTimeout(opTimeout),
 		kgo.RequestRetries(5),

@@ -272,6 +272,7 @@ func (r *runner) workload(ctx context.Context) error {
 	ok, fail, info := r.rec.Counts()
 	if d := time.Since(phaseStart).Seconds(); d > 0 {
 		r.out.OpsPerSec = float64(ok+fail+info-ok0-fail0-info0) / d
+		r.out.OKPerSec = float64(ok-ok0) / d
 	}
 	if ctx.Err() != nil {
 		return infra("interrupted: %w", ctx.Err())

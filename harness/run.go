@@ -40,6 +40,8 @@ type Outcome struct {
 	OK, Fail, Info int64
 	// OpsPerSec is the completion rate during the workload phase.
 	OpsPerSec float64
+	// OKPerSec is the rate of ok completions during the workload phase.
+	OKPerSec float64
 	// FirstOp is the time from the start of the run (before the image
 	// build) to the first client operation.
 	FirstOp time.Duration

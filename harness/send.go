@@ -148,8 +148,15 @@ func (p *procBase) producePlain(ctx context.Context, cl *kgo.Client, k Key, v in
 	resp, err := cl.Broker(int(leader)).Request(octx, req)
 	if err != nil {
 		delete(p.leaders, k) // the leader may have moved
+		err = fmt.Errorf("produce %s to broker %d: %w", k, leader, err)
+		if isDialErr(err) {
+			// The connection was never made, so the request was
+			// never written (franz-go dials before writing): the
+			// send definitely did not happen.
+			return 0, errors.Join(errNotSent, err)
+		}
 		// The request may have been written: indefinite.
-		return 0, fmt.Errorf("produce %s to broker %d: %w", k, leader, err)
+		return 0, err
 	}
 	pr := resp.(*kmsg.ProduceResponse)
 	for _, t := range pr.Topics {

@@ -60,6 +60,14 @@ type Window struct {
 	StartS float64 `json:"start_s"`
 	EndS   float64 `json:"end_s"`
 	Ops    []int64 `json:"ops"`
+	// Unavailable is, per kind ("send", "poll": poll or read), the
+	// longest stretch without a success of that kind that overlaps the
+	// window, whole: from the last success before it to the first after
+	// it (or to the last attempt of the kind). KeyUnavailable is the
+	// longest stretch between two successful sends to one key that
+	// overlaps the window. Absent for instant windows.
+	Unavailable    map[string]Gap `json:"unavailable,omitempty"`
+	KeyUnavailable *KeyGap        `json:"key_unavailable,omitempty"`
 }
 
 // Result is the stats checker's section of results.json.
@@ -103,6 +111,10 @@ type Checker struct {
 	lat     map[string][]int64
 	buckets []Counts
 	okTimes map[string][]int64
+	// active follows the operations in flight per kind ("send",
+	// "poll"); keyOk holds the successful sends' times per key.
+	active  map[string]*activity
+	keyOk   map[string][]int64
 	nemesis map[string]int
 	msgs    map[string]int
 	total   Counts
@@ -116,6 +128,8 @@ func New() *Checker {
 		byF:     map[string]*Counts{},
 		lat:     map[string][]int64{},
 		okTimes: map[string][]int64{"send": nil, "poll": nil},
+		active:  map[string]*activity{"send": {}, "poll": {}},
+		keyOk:   map[string][]int64{},
 		nemesis: map[string]int{},
 		msgs:    map[string]int{},
 	}
@@ -125,6 +139,9 @@ func New() *Checker {
 func (c *Checker) Observe(e *history.Entry) {
 	if e.Time > c.last {
 		c.last = e.Time
+	}
+	if !e.Process.Nemesis {
+		c.observeKinds(e)
 	}
 	if e.Type == history.Invoke {
 		return
@@ -218,17 +235,23 @@ func (c *Checker) Result(ws []windows.Window) *Result {
 	for i, b := range c.buckets {
 		r.Throughput[i] = Bucket{Second: i, Counts: b}
 	}
+	cover := union(ws)
+	byKind := map[string][]span{}
+	for kind, ts := range c.okTimes {
+		byKind[kind] = stretches(ts, c.active[kind].spans(int64(c.last)), int64(c.last))
+		r.Availability[kind] = availability(byKind[kind], cover)
+	}
 	r.Faults = make([]Window, 0, len(ws))
 	for _, w := range ws {
 		ops := []int64{w.StartIndex}
 		if w.StopIndex >= 0 && w.StopIndex != w.StartIndex {
 			ops = append(ops, w.StopIndex)
 		}
-		r.Faults = append(r.Faults, Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops})
-	}
-	cover := union(ws)
-	for kind, ts := range c.okTimes {
-		r.Availability[kind] = availability(ts, int64(c.last), cover)
+		fw := Window{F: w.F, StopF: w.StopF, StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Ops: ops}
+		if !w.Instant {
+			c.unavailability(&fw, byKind)
+		}
+		r.Faults = append(r.Faults, fw)
 	}
 	var bad []string
 	for _, f := range []string{history.FSend, history.FPoll, history.FRead, history.FTxn} {
@@ -246,9 +269,10 @@ func (c *Checker) Result(ws []windows.Window) *Result {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
-func availability(ts []int64, end int64, cover []span) Availability {
+// availability finds the longest stretches without success, overall and
+// split by the covering fault spans; ss are the stretches (stretches).
+func availability(ss []span, cover []span) Availability {
 	var a Availability
-	prev := int64(0)
 	ci := 0
 	consider := func(s, e int64) {
 		if e-s > int64(a.Longest.Seconds*1e9) {
@@ -278,11 +302,9 @@ func availability(ts []int64, end int64, cover []span) Availability {
 			a.Outside = gap(cur, e)
 		}
 	}
-	for _, t := range ts {
-		consider(prev, t)
-		prev = t
+	for _, st := range ss {
+		consider(st.start, st.end)
 	}
-	consider(prev, end)
 	return a
 }
 
