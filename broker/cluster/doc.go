@@ -32,7 +32,8 @@ another; the harness's docker.Cluster and nemesis.Cluster are other things
 
   - raft_group.go: one Raft group's lifecycle and event loop; ready.go:
     the Ready steps below; propose.go: proposals and their waiters;
-    read_only.go: ReadIndex reads; raft_storage.go: the raft.Storage
+    read_only.go: ReadIndex reads (read_stuck.go: why a reader gave up);
+    raft_storage.go: the raft.Storage
     adapter that serves snapshots from the live state machine.
 
   - meta_sm.go, partition_sm.go: the two state machines.
@@ -142,6 +143,10 @@ Followers serve reads the same way (raft forwards ReadIndex to the leader).
 CheckQuorum and PreVote are on, so a leader cut off from the majority steps
 down and can neither commit nor confirm a read; its readers get
 ErrNotLeader after a bounded wait instead of a stale high watermark.
+A reader that gives up logs (WARN "linearizable read gave up", at most
+every 5 s per group) where it stopped: no leader known, the round
+unanswered, or the read index not yet applied here, or the group not
+ticking at all.
 
 # State machines
 

@@ -97,6 +97,11 @@ type raftGroup struct {
 	pubCommit  atomic.Uint64
 	pubApplied atomic.Uint64
 	removed    atomic.Bool
+	// pubTicks and lastTick (unix ns) follow ticks, and stuckLogged is
+	// when a reader that gave up last logged why (read_stuck.go).
+	pubTicks    atomic.Int64
+	lastTick    atomic.Int64
+	stuckLogged atomic.Int64
 
 	// spec is the leader's view of appended but not yet applied produce
 	// entries (only maintained with the unsafe ack/uncommitted flags).
@@ -256,6 +261,8 @@ func (g *raftGroup) run() {
 			g.mu.Lock()
 			g.rn.Tick()
 			g.ticks++
+			g.pubTicks.Store(int64(g.ticks))
+			g.lastTick.Store(time.Now().UnixNano())
 			g.onTick()
 			g.mu.Unlock()
 		case m := <-g.recvc:

@@ -19,6 +19,11 @@ import (
 type readWaiter struct {
 	done  chan error
 	index uint64
+	// stage (readQueued, readSent, readAnswered) and sentAt (the tick
+	// its round went out) say where a reader that gave up stopped
+	// (read_stuck.go); guarded by the group's rmu like index.
+	stage  int
+	sentAt int
 	// gone is set when the reader stopped waiting, so re-issued rounds
 	// (during a long partition) do not accumulate abandoned readers.
 	gone atomic.Bool
@@ -54,6 +59,7 @@ func (g *raftGroup) linearizable(ctx context.Context) error {
 	case <-ctx.Done():
 		return ErrNotLeader
 	case <-t.C:
+		g.reportStuckRead(w)
 		return ErrNotLeader
 	case <-g.stopc:
 		return ErrStopped
@@ -70,6 +76,9 @@ func (g *raftGroup) issueReads() {
 	defer g.rmu.Unlock()
 	for k, b := range g.rinfl {
 		if g.ticks-b.sentAt > g.node.cfg.ElectionTicks {
+			for _, w := range b.waiters {
+				w.stage = readQueued
+			}
 			g.rqueued = append(g.rqueued, b.waiters...)
 			delete(g.rinfl, k)
 		}
@@ -91,6 +100,9 @@ func (g *raftGroup) issueReads() {
 	g.rcounter++
 	ctx := make([]byte, 8)
 	binary.BigEndian.PutUint64(ctx, g.rcounter)
+	for _, w := range g.rqueued {
+		w.stage, w.sentAt = readSent, g.ticks
+	}
 	g.rinfl[g.rcounter] = &readBatch{waiters: g.rqueued, sentAt: g.ticks}
 	g.rqueued = nil
 	g.rn.ReadIndex(ctx)
@@ -113,7 +125,7 @@ func (g *raftGroup) onReadStates(rs []raft.ReadState) {
 		}
 		delete(g.rinfl, k)
 		for _, w := range b.waiters {
-			w.index = r.Index
+			w.index, w.stage = r.Index, readAnswered
 		}
 		g.rwait = append(g.rwait, b.waiters...)
 	}
