@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,7 +187,62 @@ func readNode(ctx context.Context, c replicaNodes, node string, keys []Key, base
 		}
 		out = append(out, cp)
 	}
+	describeUnread(ctx, c, node, out)
 	return out
+}
+
+// groupStatus is the part of a Raft group's entry in a node's /status
+// that the replicas phase quotes.
+type groupStatus struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Term    uint64 `json:"term"`
+	Leader  uint64 `json:"leader"`
+	Commit  uint64 `json:"commit"`
+	Applied uint64 `json:"applied"`
+}
+
+// describeUnread adds to each copy the node would not serve what the node
+// itself says of that partition's Raft group (/status: role, leader,
+// term, commit, applied), when the cluster answers admin requests: an
+// unread copy is then evidence of where the node stood (no leader known,
+// behind in applying), not only of a timeout.
+func describeUnread(ctx context.Context, c replicaNodes, node string, copies []replicas.Copy) {
+	ac, ok := c.(interface {
+		Admin(ctx context.Context, name, method, path string) (int, []byte, error)
+	})
+	if !ok || !slices.ContainsFunc(copies, func(cp replicas.Copy) bool { return cp.Error != "" && cp.Key != "" }) {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, replicaRequestTimeout)
+	defer cancel()
+	code, body, err := ac.Admin(sctx, node, "GET", "/status")
+	var st struct {
+		Groups []groupStatus `json:"groups"`
+	}
+	if err == nil && code == 200 {
+		err = json.Unmarshal(body, &st)
+	} else if err == nil {
+		err = fmt.Errorf("HTTP %d", code)
+	}
+	for i := range copies {
+		cp := &copies[i]
+		if cp.Error == "" || cp.Key == "" {
+			continue
+		}
+		if err != nil {
+			cp.Error += fmt.Sprintf(" (%s's /status: %v)", node, err)
+			continue
+		}
+		at := slices.IndexFunc(st.Groups, func(g groupStatus) bool { return g.Name == cp.Key })
+		if at < 0 {
+			cp.Error += fmt.Sprintf(" (%s's /status lists no group %s)", node, cp.Key)
+			continue
+		}
+		g := st.Groups[at]
+		cp.Error += fmt.Sprintf(" (%s's /status of %s: %s, leader %d, term %d, commit %d, applied %d)",
+			node, g.Name, g.Role, g.Leader, g.Term, g.Commit, g.Applied)
+	}
 }
 
 // replicaGiveUpCopies is how many copies in a row a node may fail to
