@@ -187,7 +187,7 @@ func TestSchedulerScheduleFollowsPlan(t *testing.T) {
 // with another seed: the same actions on the same nodes with the same
 // cuts, each no earlier than its offset.
 func TestRunScriptReplaysRecorded(t *testing.T) {
-	opts := Options{Faults: []string{"kill", "pause", "partition", "loss", "client"}, Interval: 6 * time.Millisecond,
+	opts := Options{Faults: []string{"kill", "pause", "partition", "loss"}, Interval: 6 * time.Millisecond,
 		Targets: []string{TargetOne, TargetMinority, TargetLeader}, Grudges: []string{GrudgeOne, GrudgeMajority, GrudgeBridge}}
 	orig := &timedRecorder{base: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
