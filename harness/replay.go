@@ -150,10 +150,11 @@ type ReplayTry struct {
 	RunDir    string
 	Valid     verdict.Validity
 	Anomalies []string
-	// SameVerdict: the verdict is the original's; Same: the anomaly
-	// names are the original's too.
-	SameVerdict, Same bool
-	Wall time.Duration
+	// SameVerdict: the verdict is the original's. Same: it is, and every
+	// anomaly name of the original was found again; Identical: the names
+	// are exactly the original's.
+	SameVerdict, Same, Identical bool
+	Wall              time.Duration
 }
 
 // Replay re-runs the stored run rec tries times with its configuration and
@@ -172,18 +173,24 @@ func Replay(ctx context.Context, rec *Recorded, tries int, out, progress io.Writ
 		}
 		t := ReplayTry{RunDir: o.RunDir, Valid: o.Valid, Anomalies: AnomalyNames(o.Counts), Wall: o.Wall}
 		t.SameVerdict = t.Valid == rec.Valid
-		t.Same = t.SameVerdict && slices.Equal(t.Anomalies, rec.Anomalies)
-		fmt.Fprintf(out, "replay %d/%d: %s, anomalies %s (%s), %s\n", i, tries, t.Valid, orNone(t.Anomalies), sameWord(t.Same), t.RunDir)
+		t.Same = t.SameVerdict && !slices.ContainsFunc(rec.Anomalies, func(a string) bool { return !slices.Contains(t.Anomalies, a) })
+		t.Identical = t.Same && slices.Equal(t.Anomalies, rec.Anomalies)
+		fmt.Fprintf(out, "replay %d/%d: valid %s, anomalies %s (%s), %s\n", i, tries, t.Valid, orNone(t.Anomalies), sameWord(t), t.RunDir)
 		res = append(res, t)
 	}
 	return res, nil
 }
 
-func sameWord(same bool) string {
-	if same {
-		return "same verdict and anomaly names"
+func sameWord(t ReplayTry) string {
+	switch {
+	case t.Identical:
+		return "reproduced: same verdict, same anomaly names"
+	case t.Same:
+		return "reproduced: same verdict, every anomaly name of the original and more"
+	case t.SameVerdict:
+		return "same verdict, but not every anomaly name of the original"
 	}
-	return "not the same"
+	return "not reproduced: another verdict"
 }
 
 // prefixed writes every line to w with prefix p before it.

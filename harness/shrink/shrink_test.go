@@ -88,9 +88,9 @@ func TestShrink(t *testing.T) {
 		wantFaults int
 		// wantLimit bounds the time limit from above.
 		wantLimit time.Duration
-		wantNodes  int
-		check      func(t *testing.T, c Candidate)
-		exhausted  bool
+		wantNodes int
+		check     func(t *testing.T, c Candidate)
+		exhausted bool
 	}{
 		{
 			name: "needs the second kill for at least 4 s",

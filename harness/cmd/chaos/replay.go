@@ -18,8 +18,9 @@ func init() {
 // runReplay is `chaos replay RUN_DIR [--tries N]`: the stored run's
 // configuration (test.json) and the nemesis timeline its history recorded,
 // each fault at its recorded offset on its recorded nodes, N times. Exit 0
-// when every try reproduced the verdict and the anomaly names, 1 when one
-// did not, 2 on usage errors, 4 on an infrastructure error.
+// when every try reproduced the verdict and every anomaly name of the
+// original, 1 when one did not, 2 on usage errors, 4 on an infrastructure
+// error.
 var runReplay = interruptible(replayMain)
 
 func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -65,7 +66,7 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		progress = stdout
 	}
 	res, err := harness.Replay(ctx, rec, *tries, stdout, progress)
-	verdicts, same := 0, 0
+	verdicts, same, identical := 0, 0, 0
 	for _, t := range res {
 		if t.SameVerdict {
 			verdicts++
@@ -73,8 +74,12 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if t.Same {
 			same++
 		}
+		if t.Identical {
+			identical++
+		}
 	}
-	fmt.Fprintf(stdout, "replay: verdict reproduced %d/%d, same anomaly names %d/%d\n", verdicts, len(res), same, len(res))
+	fmt.Fprintf(stdout, "replay: verdict reproduced %d/%d; with every anomaly name of the original %d/%d (exactly the same names %d/%d)\n",
+		verdicts, len(res), same, len(res), identical, len(res))
 	if err != nil {
 		fmt.Fprintf(stderr, "chaos replay: %v\n", err)
 		if errors.Is(err, harness.ErrUsage) {
