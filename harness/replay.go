@@ -56,6 +56,8 @@ type Recorded struct {
 	End       time.Duration
 	Valid     verdict.Validity
 	Anomalies []string
+	// nodes are the original's node names (test.json node_names).
+	nodes []string
 }
 
 // LoadRecorded reads a stored run for replay: test.json, the nemesis lines
@@ -116,6 +118,7 @@ func LoadRecorded(dir string) (*Recorded, error) {
 	rec.Valid, rec.Anomalies = res.Valid, AnomalyNames(res.Counts())
 	// The run's facts are the new run's to fill in; the store is the one
 	// the original lies in (store/<name>/<time>), so replays sit beside it.
+	rec.nodes = cfg.NodeNames
 	cfg.RunFacts = RunFacts{}
 	cfg.ReplayFacts = ReplayFacts{}
 	cfg.Store = filepath.Dir(filepath.Dir(filepath.Clean(dir)))
@@ -154,7 +157,7 @@ type ReplayTry struct {
 	// anomaly name of the original was found again; Identical: the names
 	// are exactly the original's.
 	SameVerdict, Same, Identical bool
-	Wall              time.Duration
+	Wall                         time.Duration
 }
 
 // Replay re-runs the stored run rec tries times with its configuration and
