@@ -53,8 +53,10 @@ type Recorded struct {
 	// history's clock: the time limit counts from about there.
 	WorkloadStart time.Duration
 	// End is the time of the history's last line.
-	End       time.Duration
-	Valid     verdict.Validity
+	End   time.Duration
+	Valid verdict.Validity
+	// Anomalies are the names of the anomalies that made it invalid
+	// (FatalAnomalies).
 	Anomalies []string
 	// nodes are the original's node names (test.json node_names).
 	nodes []string
@@ -115,7 +117,7 @@ func LoadRecorded(dir string) (*Recorded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	rec.Valid, rec.Anomalies = res.Valid, AnomalyNames(res.Counts())
+	rec.Valid, rec.Anomalies = res.Valid, FatalAnomalies(res)
 	// The run's facts are the new run's to fill in; the store is the one
 	// the original lies in (store/<name>/<time>), so replays sit beside it.
 	rec.nodes = cfg.NodeNames
@@ -132,6 +134,44 @@ func AnomalyNames(counts map[string]int) []string {
 	for n, c := range counts {
 		if c > 0 {
 			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// FatalAnomalies lists, sorted, the names of the anomalies that make res
+// invalid: those with fatal cases, and in an invalid section that counts
+// no fatal case by name (liveness, replicas), every name it counts. Names
+// counted only as harmless (a G0 the workload allows, an int-send-skip of
+// a producer kind that may skip) are left out: a replay or a shrink
+// candidate is judged on what broke.
+func FatalAnomalies(res *checkers.Results) []string {
+	if res == nil {
+		return nil
+	}
+	var out []string
+	for _, sec := range res.Checkers {
+		ar, ok := sec.(checkers.AnomalyReporter)
+		if !ok {
+			continue
+		}
+		errs := ar.CheckerErrors()
+		byFatal := false
+		for _, a := range errs {
+			if a != nil && a.FatalCount > 0 {
+				byFatal = true
+			}
+		}
+		for n, a := range errs {
+			if a == nil || a.Count == 0 {
+				continue
+			}
+			if byFatal && a.FatalCount > 0 || !byFatal && ar.CheckerValid() == verdict.False {
+				if !slices.Contains(out, n) {
+					out = append(out, n)
+				}
+			}
 		}
 	}
 	slices.Sort(out)
@@ -174,7 +214,7 @@ func Replay(ctx context.Context, rec *Recorded, tries int, out, progress io.Writ
 		if err != nil {
 			return res, err
 		}
-		t := ReplayTry{RunDir: o.RunDir, Valid: o.Valid, Anomalies: AnomalyNames(o.Counts), Wall: o.Wall}
+		t := ReplayTry{RunDir: o.RunDir, Valid: o.Valid, Anomalies: FatalAnomalies(o.Results), Wall: o.Wall}
 		t.SameVerdict = t.Valid == rec.Valid
 		t.Same = t.SameVerdict && !slices.ContainsFunc(rec.Anomalies, func(a string) bool { return !slices.Contains(t.Anomalies, a) })
 		t.Identical = t.Same && slices.Equal(t.Anomalies, rec.Anomalies)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-chaos/chronik/checkers"
 	"github.com/chronik-chaos/chronik/checkers/verdict"
 	"github.com/chronik-chaos/chronik/nemesis"
 )
@@ -101,5 +102,34 @@ func TestLoadRecordedRefuses(t *testing.T) {
 	}
 	if _, err := LoadRecorded(t.TempDir()); err == nil {
 		t.Error("empty dir accepted")
+	}
+}
+
+func TestFatalAnomalies(t *testing.T) {
+	tests := []struct {
+		name, results string
+		want          []string
+	}{
+		{"fatal counts decide", `{"valid":false,"checkers":{"kafka":{"valid":false,"errors":{
+			"G0":{"count":124,"fatal_count":0},"lost-write":{"count":3,"fatal_count":3},"unseen":{"count":0,"fatal_count":0}}}}}`,
+			[]string{"lost-write"}},
+		{"a valid run's harmless counts", `{"valid":true,"checkers":{"kafka":{"valid":true,"errors":{"G0":{"count":124,"fatal_count":0}}}}}`, nil},
+		{"an invalid section without fatal counts", `{"valid":false,"checkers":{"kafka":{"valid":true,"errors":{"G0":{"count":1,"fatal_count":0}}},
+			"replicas":{"valid":false,"errors":{"replica-divergence":{"count":2}}}}}`, []string{"replica-divergence"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "results.json"), []byte(tt.results), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := checkers.ReadResults(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := FatalAnomalies(res); !slices.Equal(got, tt.want) {
+				t.Errorf("FatalAnomalies = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -32,7 +32,7 @@ func (sr *shrinkRunner) Run(ctx context.Context, c shrink.Candidate, step int) (
 	if err != nil {
 		return shrink.Trial{}, err
 	}
-	t := shrink.Trial{Invalid: o.Valid == verdict.False, Anomalies: AnomalyNames(o.Counts), RunDir: o.RunDir}
+	t := shrink.Trial{Invalid: o.Valid == verdict.False, Anomalies: FatalAnomalies(o.Results), RunDir: o.RunDir}
 	fmt.Fprintf(sr.out, "  try: valid %s, anomalies %s, wall %s, %s\n", o.Valid, orNone(t.Anomalies), o.Wall.Round(time.Second), o.RunDir)
 	return t, nil
 }
