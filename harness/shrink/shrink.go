@@ -225,7 +225,8 @@ func (s *search) shortenWorkload() error {
 	for _, a := range s.best.Schedule.Actions {
 		last = max(last, a.At)
 	}
-	tl := max(last-s.opts.WorkloadStart, 0) + s.opts.Margin
+	// Whole tenths of a second, rounded up: the limit is read by people.
+	tl := (max(last-s.opts.WorkloadStart, 0) + s.opts.Margin + 99*time.Millisecond).Truncate(100 * time.Millisecond)
 	if tl >= s.best.TimeLimit {
 		return nil
 	}

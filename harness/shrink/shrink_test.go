@@ -127,8 +127,9 @@ func TestShrink(t *testing.T) {
 				ok, _ := has(c, "pause", "n3")
 				return ok && c.Nodes == 5
 			},
-			// The pause at 30 s, its window halved twice (1.25 s).
-			wantFaults: 1, wantLimit: 31250 * time.Millisecond, wantNodes: 5,
+			// The pause at 30 s, its window halved twice (1.25 s); limits
+			// are rounded up to tenths.
+			wantFaults: 1, wantLimit: 31300 * time.Millisecond, wantNodes: 5,
 		},
 		{
 			name: "flaky: 2 of 3 tries needed, every other try passes",
