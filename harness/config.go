@@ -43,6 +43,7 @@ type Config struct {
 	Tuning
 	PhaseBounds
 	RunFacts
+	ReplayFacts
 }
 
 // FaultKnobs are the nemesis knobs passed to the scheduler (zero: its

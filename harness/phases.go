@@ -256,7 +256,7 @@ func (r *runner) workload(ctx context.Context) error {
 			<-pctx.Done()
 			return
 		}
-		if err := r.sched.Run(pctx, r.rec); err != nil {
+		if err := r.runNemesis(pctx); err != nil {
 			nemErr = err
 			cancel() // a fault that did not take effect ends the run
 		}

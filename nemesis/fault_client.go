@@ -62,7 +62,12 @@ func (cf *clientFault) start(ctx context.Context, s *Scheduler, rec Recorder) er
 		leader = s.aimAtLeader(ctx, v)
 	}
 	nodes, fellBack := SelectTargets(spec, len(s.c.Nodes()), s.available(ctx), leader, s.pick)
-	if spec == TargetLeader {
+	pinned, isPinned := s.pinnedNodes(s.available(ctx))
+	if isPinned {
+		nodes, fellBack = pinned, false
+		s.pinnedValue(v)
+	}
+	if spec == TargetLeader && !isPinned {
 		if fellBack {
 			v["leader"] = "unknown or unavailable; one random node instead"
 		} else {

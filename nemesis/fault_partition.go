@@ -26,11 +26,15 @@ func (p *partitionFault) active() bool { return p.grudge != nil }
 func (p *partitionFault) cuts(a, b string) bool { return p.grudge.Cut(a, b) }
 
 func (p *partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) error {
-	f := history.NemesisPartition.Start
 	all := s.c.Nodes()
 	shapes := slices.DeleteFunc(slices.Clone(s.opts.Grudges), func(g string) bool { return !GrudgeApplies(g, len(all)) })
 	if len(shapes) == 0 {
 		return fmt.Errorf("partition: none of the grudges %v applies to %d nodes", s.opts.Grudges, len(all))
+	}
+	if g := s.pinnedGrudge(); g != nil {
+		v := Value{"grudge": s.pin.Grudge, "nodes": nonNil(g.Nodes()), "cuts": map[string][]string(g)}
+		s.pinnedValue(v)
+		return p.cutApart(ctx, s, rec, g, v, s.live(ctx))
 	}
 	name := pickOne(s.pick, shapes)
 	order := slices.Clone(all)
@@ -68,6 +72,13 @@ func (p *partitionFault) start(ctx context.Context, s *Scheduler, rec Recorder) 
 	}
 	v["nodes"] = nonNil(g.Nodes())
 	v["cuts"] = map[string][]string(g)
+	return p.cutApart(ctx, s, rec, g, v, live)
+}
+
+// cutApart installs the grudge g on the live nodes and proves it, recording
+// v; a grudge that cuts no live pair is recorded as skipped.
+func (p *partitionFault) cutApart(ctx context.Context, s *Scheduler, rec Recorder, g Grudge, v Value, live []string) error {
+	f := history.NemesisPartition.Start
 	if !anyCutPair(g, live) {
 		skipped(rec, f, v, fmt.Sprintf("no two live nodes to cut apart (live %v)", live))
 		return nil

@@ -45,6 +45,9 @@ type Scheduler struct {
 	// failedStores are the nodes that exited on their damaged store with
 	// another code than a refusal's; they stay down too.
 	failedStores []string
+	// pin is the scripted action in progress (RunScript): its nodes and
+	// cuts replace the drawn ones. nil under the seeded timetable.
+	pin *Action
 }
 
 // NewScheduler validates opts and prepares a scheduler drawing every random
@@ -265,8 +268,13 @@ func (s *Scheduler) available(ctx context.Context) []string {
 
 // resolveTargets draws a target spec and resolves it to nodes.
 func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error) {
-	spec := pickOne(s.pick, s.opts.Targets)
 	avail := s.available(ctx)
+	if nodes, ok := s.pinnedNodes(avail); ok {
+		v := Value{"target": "scripted", "nodes": nonNil(nodes)}
+		s.pinnedValue(v)
+		return nodes, v, nil
+	}
+	spec := pickOne(s.pick, s.opts.Targets)
 	v := Value{"target": spec}
 	leader := ""
 	if spec == TargetLeader {
