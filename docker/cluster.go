@@ -45,6 +45,12 @@ type ClusterConfig struct {
 	BrokerArgs []string
 	// KafkaPort, AdminPort and RaftPort default to 9092, 9644 and 9192.
 	KafkaPort, AdminPort, RaftPort int
+	// FaultPath is FaultPathHost (the default) or FaultPathAgent: how
+	// network faults and probes reach a node's namespace (netpath.go).
+	FaultPath string
+	// AgentImage is the fault-agent image tag (AgentImage, BuildImage);
+	// required with FaultPathAgent.
+	AgentImage string
 }
 
 func (c *ClusterConfig) validate() error {
@@ -65,6 +71,16 @@ func (c *ClusterConfig) validate() error {
 	}
 	if c.RaftPort == 0 {
 		c.RaftPort = DefaultRaftPort
+	}
+	switch c.FaultPath {
+	case "", FaultPathHost:
+		c.FaultPath = FaultPathHost
+	case FaultPathAgent:
+		if c.AgentImage == "" {
+			return errors.New("cluster config: the agent fault path needs AgentImage")
+		}
+	default:
+		return fmt.Errorf("cluster config: FaultPath must be host or agent, got %q", c.FaultPath)
 	}
 	return nil
 }

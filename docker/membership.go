@@ -82,6 +82,9 @@ func (c *Cluster) RemoveNode(ctx context.Context, name string) error {
 		return fmt.Errorf("remove node: %w", err)
 	}
 	time.Sleep(300 * time.Millisecond)
+	if err := c.removeAgent(ctx, n); err != nil {
+		return fmt.Errorf("remove node: %w", err)
+	}
 	if _, err := c.eng.cli.ContainerRemove(ctx, n.cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("remove node %s: %w", name, err)
 	}

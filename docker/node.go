@@ -34,6 +34,10 @@ type node struct {
 
 	logFile *os.File
 
+	// agentMu guards agent, the node's fault agent (agent.go).
+	agentMu sync.Mutex
+	agent   agentState
+
 	mu         sync.Mutex
 	expectDown bool // the harness stopped or killed it; an exit is not a crash
 	// expectCodes are exit codes a fault made the broker exit with on its
@@ -317,20 +321,26 @@ type ExecResult struct {
 // does not exist in the image is not an error of Exec: it shows as the
 // runtime's exit code (126 or 127) with its message on stderr. The broker image
 // is FROM scratch and has no shell or tools, so only programs that exist in
-// the image can run (there is just /chronik-server); faults therefore work
-// from the host instead. Kept generic for images that have tools.
+// the image can run (there is just /chronik-server); network faults
+// therefore run from the host or from the node's fault agent (agent.go).
+// Kept generic for images that have tools.
 func (c *Cluster) Exec(ctx context.Context, name string, cmd []string) (ExecResult, error) {
 	n, err := c.node(name)
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("exec: %w", err)
 	}
-	cr, err := c.eng.cli.ExecCreate(ctx, n.cid, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	return c.execIn(ctx, n.cid, name, cmd)
+}
+
+// execIn runs cmd in container cid (what names it in errors) and waits.
+func (c *Cluster) execIn(ctx context.Context, cid, what string, cmd []string) (ExecResult, error) {
+	cr, err := c.eng.cli.ExecCreate(ctx, cid, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, what, err)
 	}
 	att, err := c.eng.cli.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: attach: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: attach: %w", cmd, what, err)
 	}
 	defer att.Close()
 	var out, errb bytes.Buffer
@@ -339,14 +349,14 @@ func (c *Cluster) Exec(ctx context.Context, name string, cmd []string) (ExecResu
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, name, ctx.Err())
+		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, what, ctx.Err())
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: read output: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: read output: %w", cmd, what, err)
 	}
 	ins, err := c.eng.cli.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: inspect: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: inspect: %w", cmd, what, err)
 	}
 	return ExecResult{ExitCode: ins.ExitCode, Stdout: out.Bytes(), Stderr: errb.Bytes()}, nil
 }
