@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,4 +264,35 @@ func TestResolveFaultPath(t *testing.T) {
 			t.Errorf("ResolveFaultPath(%q, %q) = %q, %v; want %q", tc.req, tc.host, got, err, tc.want)
 		}
 	}
+}
+
+// TestPublishedAccess reaches the nodes through ports published on
+// 127.0.0.1, as clients of a rootless or Docker Desktop engine must: the
+// command line advertises the published address, the admin API and the
+// client probes go through the port proxy, and a client fault still cuts
+// exactly the client traffic, which now reaches the node from wherever
+// the engine's proxy connects from.
+func TestPublishedAccess(t *testing.T) {
+	c := netClusterWith(t, ClusterConfig{Nodes: 2, FaultPath: FaultPathAgent, ClientAccess: AccessPublished})
+	ctx := context.Background()
+	kafka := c.KafkaAddr("n1")
+	if !strings.HasPrefix(kafka, "127.0.0.1:") {
+		t.Fatalf("KafkaAddr(n1) = %s, want a published port on 127.0.0.1", kafka)
+	}
+	args := strings.Join(c.CommandLine("n1"), " ")
+	if want := "--advertised-addr 127.0.0.1 --advertised-port " + strings.TrimPrefix(kafka, "127.0.0.1:"); !strings.Contains(args, want) {
+		t.Errorf("command line %q lacks %q", args, want)
+	}
+	clientConnects(t, c, "n1")
+	if err := c.CutClients(ctx, "n1", nemesis.ClientCut{Mode: nemesis.ClientBoth}); err != nil {
+		t.Fatal(err)
+	}
+	clientTimesOut(t, c, "n1")
+	clientConnects(t, c, "n2")
+	mustConnect(t, c, "n2", "n1")
+	waitAdmin(t, c, "n1") // the admin port is not a client port
+	if err := c.CutClients(ctx, "n1", nemesis.ClientCut{}); err != nil {
+		t.Fatal(err)
+	}
+	clientConnects(t, c, "n1")
 }

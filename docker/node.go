@@ -25,6 +25,9 @@ type node struct {
 	id   int
 	addr netip.Addr
 	cid  string
+	// kafkaHostPort and adminHostPort are the published host ports
+	// (AccessPublished only, access.go).
+	kafkaHostPort, adminHostPort int
 	// args is the command line of a node added at run time (nil: the
 	// bootstrap command line of CommandLine). gone marks a node RemoveNode
 	// removed (Cluster.nmu guards it).
@@ -280,7 +283,7 @@ func (c *Cluster) AdminBody(ctx context.Context, name, method, path string, body
 	if err != nil {
 		return 0, nil, fmt.Errorf("admin: %w", err)
 	}
-	url := fmt.Sprintf("http://%s/%s", netip.AddrPortFrom(n.addr, uint16(c.cfg.AdminPort)), trimSlash(path))
+	url := fmt.Sprintf("http://%s/%s", c.adminAddrPort(n), trimSlash(path))
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
