@@ -1,11 +1,14 @@
 package docker
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 )
@@ -164,4 +167,47 @@ func (c *Cluster) adminAddrPort(n *node) string {
 		return net.JoinHostPort(c.cfg.PublishHost, strconv.Itoa(n.adminHostPort))
 	}
 	return netip.AddrPortFrom(n.addr, uint16(c.cfg.AdminPort)).String()
+}
+
+// clientProbe is how a client probe gets through. Direct, a TCP handshake
+// with the node proves the path. Through a published port it proves
+// nothing: the engine's port proxy completes the handshake itself and only
+// then connects to the node, so a probe there sends a Kafka ApiVersions
+// request and must read an answer (exchangeOnce): a cut shows as a
+// timeout, as it does direct.
+func (c *Cluster) clientProbe() dialFunc {
+	if c.published() {
+		return exchangeOnce
+	}
+	return dialOnce
+}
+
+// apiVersionsV0 is a Kafka ApiVersions v0 request frame: size 15, key 18,
+// version 0, correlation id 1, client id "probe". Every broker answers it,
+// whatever versions it serves.
+var apiVersionsV0 = []byte{0, 0, 0, 15, 0, 18, 0, 0, 0, 0, 0, 1, 0, 5, 'p', 'r', 'o', 'b', 'e'}
+
+// exchangeOnce connects to target, sends apiVersionsV0 and reads the
+// answer's first bytes, all within timeout. A proxy that cannot reach the
+// node closes the connection (an EOF, not a timeout).
+func exchangeOnce(ctx context.Context, target netip.AddrPort, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", target.String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write(apiVersionsV0); err != nil {
+		return fmt.Errorf("send ApiVersions: %w", err)
+	}
+	var head [8]byte
+	if _, err := io.ReadFull(conn, head[:]); err != nil {
+		return fmt.Errorf("read ApiVersions answer: %w", err)
+	}
+	return nil
 }

@@ -219,13 +219,14 @@ func describeClientRule(r *nftables.Rule) string {
 }
 
 // ProbeClient opens a TCP connection from the host, where the clients run,
-// to node's Kafka port: the path client traffic takes.
+// to node's Kafka port: the path client traffic takes. Through published
+// ports the connection also carries one Kafka request (clientProbe).
 func (c *Cluster) ProbeClient(ctx context.Context, node string, timeout time.Duration) error {
 	target, err := c.clientAddrPort(node)
 	if err != nil {
 		return fmt.Errorf("probe clients -> %s: %w", node, err)
 	}
-	if err := dialOnce(ctx, target, timeout); err != nil {
+	if err := c.clientProbe()(ctx, target, timeout); err != nil {
 		return fmt.Errorf("probe clients -> %s: %w", node, err)
 	}
 	return nil
@@ -241,7 +242,7 @@ func (c *Cluster) ProbeClientLoss(ctx context.Context, node string, n int) (floa
 	if err != nil {
 		return 0, fmt.Errorf("probe client loss -> %s: %w", node, err)
 	}
-	frac, err := probeLoss(ctx, localNS, target, n)
+	frac, err := probeLoss(ctx, localNS, target, n, c.clientProbe())
 	if err != nil {
 		return 0, fmt.Errorf("probe client loss -> %s: %w", node, err)
 	}

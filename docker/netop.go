@@ -143,7 +143,7 @@ func (op NetOp) run(ctx context.Context, ns netNS) (NetResult, error) {
 		}
 		return NetResult{}, nil
 	case OpProbeLoss:
-		frac, err := probeLoss(ctx, ns, op.Target, op.N)
+		frac, err := probeLoss(ctx, ns, op.Target, op.N, dialOnce)
 		return NetResult{Connected: frac}, err
 	}
 	return NetResult{}, fmt.Errorf("unknown network operation %q", op.Op)
@@ -229,7 +229,7 @@ func clientCounter(conn *nftables.Conn) (n uint64, found bool, err error) {
 // from inside ns and returns the fraction that connected. Failures other
 // than timeouts and refusals (a namespace that cannot be entered) are
 // errors.
-func probeLoss(ctx context.Context, ns netNS, target netip.AddrPort, n int) (float64, error) {
+func probeLoss(ctx context.Context, ns netNS, target netip.AddrPort, n int, dial dialFunc) (float64, error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("need a positive probe count, got %d", n)
 	}
@@ -243,7 +243,7 @@ func probeLoss(ctx context.Context, ns netNS, target netip.AddrPort, n int) (flo
 		wg.Go(func() {
 			err := ns.run(func() {
 				for next.Add(1) <= int64(n) && ctx.Err() == nil {
-					if dialOnce(ctx, target, LossProbeTimeout) == nil {
+					if dial(ctx, target, LossProbeTimeout) == nil {
 						ok.Add(1)
 					}
 				}
@@ -291,6 +291,9 @@ func (r NetResult) dialErr() error {
 	}
 	return &DialError{Msg: r.DialError, TimedOut: r.DialTimeout}
 }
+
+// dialFunc is one probe: nil when it got through within timeout.
+type dialFunc func(ctx context.Context, target netip.AddrPort, timeout time.Duration) error
 
 // dialOnce connects to target and closes at once.
 func dialOnce(ctx context.Context, target netip.AddrPort, timeout time.Duration) error {
