@@ -15,9 +15,10 @@ import (
 )
 
 // nonRootEnv gates TestNonRootRun: a run with every fault family takes
-// several minutes of wall time (deploy, a 50 s workload, recovery,
-// drain, checks; 3.4 min in the run measured), more than the ~60 s a test may add to `make test`, so
-// the nightly workflow runs it (job nonroot) and `make test` does not.
+// minutes of wall time (deploy, a 50 s workload, recovery, drain, the
+// replicas read, checks: 3.4 min in a run measured here), more than the
+// ~60 s a test may add to `make test`, so the nightly workflow runs it
+// (job nonroot) and `make test` does not.
 const nonRootEnv = "CHRONIK_NONROOT_TEST"
 
 // nonRootFamilies is every fault family of the nightly "all" row.
