@@ -62,7 +62,13 @@ func TestNonRootRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept %s (store, binaries) for diagnosis", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	for _, b := range []struct{ out, pkg string }{{"chaos", "./harness/cmd/chaos"}, {"chronik-server", "./broker/cmd/chronik-server"}} {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, b.out), b.pkg)
 		cmd.Dir = root
