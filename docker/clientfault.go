@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/chronik-chaos/chronik/nemesis"
@@ -24,14 +21,14 @@ import (
 //
 //	table inet chronik_chaos_client {
 //	    chain client_in  { type filter hook input priority -1; policy accept;
-//	                       ip saddr <gw> tcp dport <kafka> counter
-//	                       ip saddr <gw> tcp dport <kafka> [numgen random mod 100 < pct] drop }
+//	                       ip saddr != <nodes> tcp dport <kafka> counter
+//	                       ip saddr != <nodes> tcp dport <kafka> [numgen random mod 100 < pct] drop }
 //	    chain client_out { type filter hook output priority -1; policy accept;
-//	                       ip daddr <gw> tcp sport <kafka> [numgen random mod 100 < pct] drop }
+//	                       ip daddr != <nodes> tcp sport <kafka> [numgen random mod 100 < pct] drop }
 //	}
 //
-// The harness's clients run on the host and reach a node from the run
-// network's gateway address; only their Kafka traffic is matched, so the
+// The harness's clients run on the host and reach a node from an address
+// that is not a node's (nodeRange); only their Kafka traffic is matched, so the
 // admin port (which the nemesis proves pauses and reads leaders through)
 // and the peers' Raft traffic are untouched. The counting rule lets a
 // responses-only cut prove that requests still arrive.
@@ -55,68 +52,99 @@ func clientChainRef(name string, hook *nftables.ChainHook) *nftables.Chain {
 	}
 }
 
-// gateway is the address the host, and so the harness's clients, have on
-// the run network (createNetwork gives it the subnet's first address).
-func (c *Cluster) gateway() netip.Addr { return c.subnet.Addr().Next() }
+// nodeRange is the range of addresses the run's nodes can have (.11 to
+// .10+maxNodeID of the run's /24, see nodeAddr). A client is any source
+// outside it: the bridge gateway when the clients reach container
+// addresses directly, and also when they reach published ports (the
+// engine's port proxy, on the host or in a rootless engine's namespace,
+// connects from the gateway), or whatever address a Docker Desktop VM
+// forwards from. Matching "not a node" instead of "the gateway" keeps the
+// fault on the client traffic whatever the engine does to source
+// addresses, while peers are never matched.
+func (c *Cluster) nodeRange() (netip.Addr, netip.Addr) {
+	return nodeAddr(c.subnet, 1), nodeAddr(c.subnet, maxNodeID)
+}
 
 // CutClients installs cut at node, replacing any client fault there; the
 // zero ClientCut removes it (deletes the table). Peer traffic is never
 // matched.
 func (c *Cluster) CutClients(ctx context.Context, node string, cut nemesis.ClientCut) error {
-	if cut.Mode == "" {
-		err := c.inNetNS(ctx, node, func(conn *nftables.Conn) {
-			conn.AddTable(clientTableRef)
-			conn.DelTable(clientTableRef)
-		})
-		if err != nil {
+	from, to := c.nodeRange()
+	op := NetOp{Op: OpClient, Mode: cut.Mode, Percent: cut.Percent, Port: uint16(c.cfg.KafkaPort), NodesFrom: from, NodesTo: to}
+	if err := op.checkClient(); err != nil {
+		return fmt.Errorf("cut clients at %s: %w", node, err)
+	}
+	if _, err := c.netOp(ctx, node, op); err != nil {
+		if cut.Mode == "" {
 			return fmt.Errorf("heal clients at %s: %w", node, err)
 		}
-		return nil
-	}
-	var inPct, outPct int // -1: no drop rule; 0: drop everything; else a share
-	switch cut.Mode {
-	case nemesis.ClientBoth:
-		inPct, outPct = 0, 0
-	case nemesis.ClientResponses:
-		inPct, outPct = -1, 0
-	case nemesis.ClientLoss:
-		if cut.Percent < 1 || cut.Percent > 99 {
-			return fmt.Errorf("client loss at %s: percent %d outside 1..99", node, cut.Percent)
-		}
-		inPct, outPct = cut.Percent, cut.Percent
-	default:
-		return fmt.Errorf("cut clients at %s: unknown mode %q", node, cut.Mode)
-	}
-	gw, port := c.gateway(), uint16(c.cfg.KafkaPort)
-	err := c.inNetNS(ctx, node, func(conn *nftables.Conn) {
-		conn.AddTable(clientTableRef)
-		conn.DelTable(clientTableRef)
-		conn.AddTable(clientTableRef)
-		in := conn.AddChain(clientChainRef(clientInChain, nftables.ChainHookInput))
-		out := conn.AddChain(clientChainRef(clientOutChain, nftables.ChainHookOutput))
-		conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: in,
-			Exprs: append(clientMatch(gw, port, true), &expr.Counter{})})
-		if inPct >= 0 {
-			conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: in,
-				Exprs: append(clientMatch(gw, port, true), dropShare(inPct)...)})
-		}
-		if outPct >= 0 {
-			conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: out,
-				Exprs: append(clientMatch(gw, port, false), dropShare(outPct)...)})
-		}
-	})
-	if err != nil {
 		return fmt.Errorf("cut clients at %s (%s): %w", node, cut.Mode, err)
 	}
 	c.log.Debug("clients cut", "node", node, "mode", cut.Mode, "percent", cut.Percent)
 	return nil
 }
 
+// clientDrops maps a client fault mode to its drop rules: -1 no drop rule,
+// 0 drop everything, else the share dropped.
+func (op NetOp) clientDrops() (inPct, outPct int, err error) {
+	switch op.Mode {
+	case "":
+		return -1, -1, nil
+	case nemesis.ClientBoth:
+		return 0, 0, nil
+	case nemesis.ClientResponses:
+		return -1, 0, nil
+	case nemesis.ClientLoss:
+		if op.Percent < 1 || op.Percent > 99 {
+			return 0, 0, fmt.Errorf("client loss percent %d outside 1..99", op.Percent)
+		}
+		return op.Percent, op.Percent, nil
+	}
+	return 0, 0, fmt.Errorf("unknown client fault mode %q", op.Mode)
+}
+
+func (op NetOp) checkClient() error {
+	_, _, err := op.clientDrops()
+	return err
+}
+
+// queueClientFault queues replacing the client table: deleted, and unless
+// op.Mode is empty created anew with the counting rule and the drop rules
+// of the mode.
+func queueClientFault(conn *nftables.Conn, op NetOp) error {
+	inPct, outPct, err := op.clientDrops()
+	if err != nil {
+		return err
+	}
+	if !op.NodesFrom.Is4() || !op.NodesTo.Is4() {
+		return errors.New("client fault without the range of node addresses")
+	}
+	conn.AddTable(clientTableRef)
+	conn.DelTable(clientTableRef)
+	if op.Mode == "" {
+		return nil
+	}
+	conn.AddTable(clientTableRef)
+	in := conn.AddChain(clientChainRef(clientInChain, nftables.ChainHookInput))
+	out := conn.AddChain(clientChainRef(clientOutChain, nftables.ChainHookOutput))
+	conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: in,
+		Exprs: append(clientMatch(op, true), &expr.Counter{})})
+	if inPct >= 0 {
+		conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: in,
+			Exprs: append(clientMatch(op, true), dropShare(inPct)...)})
+	}
+	if outPct >= 0 {
+		conn.AddRule(&nftables.Rule{Table: clientTableRef, Chain: out,
+			Exprs: append(clientMatch(op, false), dropShare(outPct)...)})
+	}
+	return nil
+}
+
 // clientMatch matches the clients' Kafka traffic at a node: packets from
-// the gateway to the Kafka port (in) or from the Kafka port to the gateway
-// (out).
-func clientMatch(gw netip.Addr, port uint16, in bool) []expr.Any {
-	ip := gw.As4()
+// any address outside the node range to the Kafka port (in) or from the
+// Kafka port to such an address (out).
+func clientMatch(op NetOp, in bool) []expr.Any {
+	from, to := op.NodesFrom.As4(), op.NodesTo.As4()
 	addrOff, portOff := uint32(12), uint32(2) // ip saddr, tcp dport
 	if !in {
 		addrOff, portOff = 16, 0 // ip daddr, tcp sport
@@ -125,11 +153,11 @@ func clientMatch(gw netip.Addr, port uint16, in bool) []expr.Any {
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip[:]},
+		&expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: from[:], ToData: to[:]},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: portOff, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(op.Port)},
 	}
 }
 
@@ -150,58 +178,24 @@ func dropShare(pct int) []expr.Any {
 // client packets reached node's input hook on the Kafka port since the
 // fault was installed. An error when no client fault is installed.
 func (c *Cluster) ClientPacketsIn(ctx context.Context, node string) (uint64, error) {
-	var n uint64
-	found := false
-	err := c.withNetNSConn(ctx, node, func(conn *nftables.Conn) error {
-		rules, err := conn.GetRules(clientTableRef, &nftables.Chain{Name: clientInChain, Table: clientTableRef})
-		if err != nil {
-			return err
-		}
-		for _, r := range rules {
-			for _, e := range r.Exprs {
-				if ctr, ok := e.(*expr.Counter); ok {
-					n, found = ctr.Packets, true
-				}
-			}
-		}
-		return nil
-	})
+	res, err := c.netOp(ctx, node, NetOp{Op: OpClientCount})
 	if err != nil {
 		return 0, fmt.Errorf("client packet counter at %s: %w", node, err)
 	}
-	if !found {
+	if !res.Counted {
 		return 0, fmt.Errorf("client packet counter at %s: no client fault installed", node)
 	}
-	return n, nil
+	return res.Packets, nil
 }
 
 // ClientRules lists the rules of node's client table as "chain: rule"
 // lines, for tests and diagnostics. No table, no lines.
 func (c *Cluster) ClientRules(ctx context.Context, node string) ([]string, error) {
-	var out []string
-	err := c.withNetNSConn(ctx, node, func(conn *nftables.Conn) error {
-		tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == clientTable }) {
-			return nil
-		}
-		for _, ch := range []string{clientInChain, clientOutChain} {
-			rules, err := conn.GetRules(clientTableRef, &nftables.Chain{Name: ch, Table: clientTableRef})
-			if err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					continue
-				}
-				return err
-			}
-			for _, r := range rules {
-				out = append(out, ch+": "+describeClientRule(r))
-			}
-		}
-		return nil
-	})
-	return out, err
+	res, err := c.netOp(ctx, node, NetOp{Op: OpClientRules})
+	if err != nil {
+		return nil, fmt.Errorf("client rules at %s: %w", node, err)
+	}
+	return res.Rules, nil
 }
 
 func describeClientRule(r *nftables.Rule) string {
@@ -225,13 +219,14 @@ func describeClientRule(r *nftables.Rule) string {
 }
 
 // ProbeClient opens a TCP connection from the host, where the clients run,
-// to node's Kafka port: the path client traffic takes.
+// to node's Kafka port: the path client traffic takes. Through published
+// ports the connection also carries one Kafka request (clientProbe).
 func (c *Cluster) ProbeClient(ctx context.Context, node string, timeout time.Duration) error {
-	if !c.Addr(node).IsValid() {
-		return fmt.Errorf("probe clients -> %s: unknown node", node)
+	target, err := c.clientAddrPort(node)
+	if err != nil {
+		return fmt.Errorf("probe clients -> %s: %w", node, err)
 	}
-	target := netip.AddrPortFrom(c.Addr(node), uint16(c.cfg.KafkaPort))
-	if err := dialOnce(ctx, target, timeout); err != nil {
+	if err := c.clientProbe()(ctx, target, timeout); err != nil {
 		return fmt.Errorf("probe clients -> %s: %w", node, err)
 	}
 	return nil
@@ -243,24 +238,13 @@ func (c *Cluster) ProbeClientLoss(ctx context.Context, node string, n int) (floa
 	if n <= 0 {
 		return 0, fmt.Errorf("probe client loss -> %s: need a positive probe count, got %d", node, n)
 	}
-	if !c.Addr(node).IsValid() {
-		return 0, fmt.Errorf("probe client loss -> %s: unknown node", node)
-	}
-	target := netip.AddrPortFrom(c.Addr(node), uint16(c.cfg.KafkaPort))
-	var next, ok atomic.Int64
-	var wg sync.WaitGroup
-	for range min(lossProbeWorkers, n) {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) && ctx.Err() == nil {
-				if dialOnce(ctx, target, LossProbeTimeout) == nil {
-					ok.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	target, err := c.clientAddrPort(node)
+	if err != nil {
 		return 0, fmt.Errorf("probe client loss -> %s: %w", node, err)
 	}
-	return float64(ok.Load()) / float64(n), nil
+	frac, err := probeLoss(ctx, localNS, target, n, c.clientProbe())
+	if err != nil {
+		return 0, fmt.Errorf("probe client loss -> %s: %w", node, err)
+	}
+	return frac, nil
 }

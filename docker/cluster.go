@@ -45,6 +45,17 @@ type ClusterConfig struct {
 	BrokerArgs []string
 	// KafkaPort, AdminPort and RaftPort default to 9092, 9644 and 9192.
 	KafkaPort, AdminPort, RaftPort int
+	// FaultPath is FaultPathHost (the default) or FaultPathAgent: how
+	// network faults and probes reach a node's namespace (netpath.go).
+	FaultPath string
+	// AgentImage is the fault-agent image tag (AgentImage, BuildImage);
+	// required with FaultPathAgent.
+	AgentImage string
+	// ClientAccess is AccessDirect (the default), AccessPublished or
+	// AccessAuto (access.go); PublishHost is where published ports are
+	// bound and dialled (default 127.0.0.1).
+	ClientAccess string
+	PublishHost  string
 }
 
 func (c *ClusterConfig) validate() error {
@@ -65,6 +76,26 @@ func (c *ClusterConfig) validate() error {
 	}
 	if c.RaftPort == 0 {
 		c.RaftPort = DefaultRaftPort
+	}
+	switch c.ClientAccess {
+	case "":
+		c.ClientAccess = AccessDirect
+	case AccessDirect, AccessPublished, AccessAuto:
+	default:
+		return fmt.Errorf("cluster config: ClientAccess must be direct, published or auto, got %q", c.ClientAccess)
+	}
+	if c.PublishHost == "" {
+		c.PublishHost = DefaultPublishHost
+	}
+	switch c.FaultPath {
+	case "", FaultPathHost:
+		c.FaultPath = FaultPathHost
+	case FaultPathAgent:
+		if c.AgentImage == "" {
+			return errors.New("cluster config: the agent fault path needs AgentImage")
+		}
+	default:
+		return fmt.Errorf("cluster config: FaultPath must be host or agent, got %q", c.FaultPath)
 	}
 	return nil
 }
@@ -136,8 +167,12 @@ func NewCluster(ctx context.Context, eng *Engine, cfg ClusterConfig, log *slog.L
 	if err != nil {
 		return c, err
 	}
+	c.resolveAccess()
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := &node{name: "n" + strconv.Itoa(i), id: i, addr: nodeAddr(c.subnet, i)}
+		if err := c.allocPorts(n); err != nil {
+			return c, err
+		}
 		c.nodes = append(c.nodes, n)
 		c.byName[n.name] = n
 	}
@@ -191,16 +226,16 @@ func (c *Cluster) CommandLine(name string) []string {
 	if n.args != nil {
 		return n.args
 	}
-	args := []string{
-		"--kafka-port", strconv.Itoa(c.cfg.KafkaPort),
-		"--advertised-addr", n.addr.String(),
+	args := []string{"--kafka-port", strconv.Itoa(c.cfg.KafkaPort)}
+	args = append(args, c.advertiseArgs(n)...)
+	args = append(args,
 		"--node-id", strconv.Itoa(n.id),
 		// Each node is its own rack, so that a consumer naming a node's
 		// name as its rack reads from that node (KIP-392).
 		"--rack", name,
 		"--data-dir", "/data",
 		"--admin-port", strconv.Itoa(c.cfg.AdminPort),
-	}
+	)
 	args = append(args, c.cfg.BrokerArgs...)
 	var peers []string
 	for _, p := range c.nodes {
@@ -218,20 +253,26 @@ func (c *Cluster) CommandLine(name string) []string {
 func (c *Cluster) createContainer(ctx context.Context, netName string, n *node) error {
 	labels := runLabels(c.cfg.RunID)
 	labels[LabelNode] = n.name
+	exposed, bindings, err := c.portBindings(n)
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", n.name, err)
+	}
 	res, err := c.eng.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: "chronik-" + c.cfg.RunID + "-" + n.name,
 		Config: &container.Config{
-			Hostname: n.name,
-			Image:    c.cfg.Image,
-			Cmd:      c.CommandLine(n.name),
-			Labels:   labels,
+			Hostname:     n.name,
+			Image:        c.cfg.Image,
+			Cmd:          c.CommandLine(n.name),
+			Labels:       labels,
+			ExposedPorts: exposed,
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: container.NetworkMode(netName),
 			// Faults are applied from the host into the namespace, so no
 			// capability is strictly needed; NET_ADMIN lets a future
 			// in-container tool manage its own rules.
-			CapAdd: []string{"NET_ADMIN"},
+			CapAdd:       []string{"NET_ADMIN"},
+			PortBindings: bindings,
 			LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
 				"max-size": "200m",
 			}},
@@ -306,9 +347,14 @@ func (c *Cluster) NodeID(name string) int {
 // RaftPort is the peer (Raft) port every node listens on.
 func (c *Cluster) RaftPort() int { return c.cfg.RaftPort }
 
-// KafkaAddr is node's Kafka listener as host:port, reachable from the host.
+// KafkaAddr is node's Kafka listener as host:port, as the harness's
+// clients reach it (the container's address, or the published port).
 func (c *Cluster) KafkaAddr(name string) string {
-	return netip.AddrPortFrom(c.Addr(name), uint16(c.cfg.KafkaPort)).String()
+	ap, err := c.clientAddrPort(name)
+	if err != nil {
+		return netip.AddrPortFrom(netip.Addr{}, uint16(c.cfg.KafkaPort)).String()
+	}
+	return ap.String()
 }
 
 // KafkaAddrs lists every current node's Kafka listener (seed brokers for

@@ -33,8 +33,12 @@
 //     harness's liveness checker turns into an error.
 //
 // The image has no shell (FROM scratch): Exec is implemented for completeness
-// and works with images that have the named program, but nothing in the
-// harness relies on it. Network faults are applied from the host into a
-// container's network namespace (docker/netfault*.go, docker/probe*.go, owned
-// by the nemesis side) using PID.
+// and works with images that have the named program. Network faults and
+// probes are NetOps (netop.go) run in a node's network namespace over one of
+// two fault paths (netpath.go, ClusterConfig.FaultPath): from the host
+// through /proc/<pid>/ns/net (root on the engine's machine), or by the
+// node's fault-agent container, an exec of `chaos agent net` in a FROM
+// scratch image sharing the node's namespace (agent.go). Clients reach the
+// nodes directly or through ports published on 127.0.0.1
+// (ClusterConfig.ClientAccess, access.go).
 package docker

@@ -31,19 +31,22 @@ func (c *Cluster) AddNode(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("add node: id %d exceeds %d", id, maxNodeID)
 	}
 	n := &node{name: "n" + strconv.Itoa(id), id: id, addr: nodeAddr(c.subnet, id)}
+	if err := c.allocPorts(n); err != nil {
+		c.nmu.Unlock()
+		return "", fmt.Errorf("add node: %w", err)
+	}
 	var peers []string
 	for _, p := range c.nodes {
 		if !p.gone {
 			peers = append(peers, fmt.Sprintf("%d@%s:%d", p.id, p.addr, c.cfg.RaftPort))
 		}
 	}
-	n.args = append([]string{
-		"--kafka-port", strconv.Itoa(c.cfg.KafkaPort),
-		"--advertised-addr", n.addr.String(),
+	n.args = append([]string{"--kafka-port", strconv.Itoa(c.cfg.KafkaPort)}, c.advertiseArgs(n)...)
+	n.args = append(n.args,
 		"--node-id", strconv.Itoa(n.id),
 		"--data-dir", "/data",
-		"--admin-port", strconv.Itoa(c.cfg.AdminPort),
-	}, c.cfg.BrokerArgs...)
+		"--admin-port", strconv.Itoa(c.cfg.AdminPort))
+	n.args = append(n.args, c.cfg.BrokerArgs...)
 	n.args = append(n.args, "raft-cluster", "--join", "--raft-addr", fmt.Sprintf("0.0.0.0:%d", c.cfg.RaftPort),
 		"--peers", strings.Join(peers, ","))
 	c.nodes = append(c.nodes, n)
@@ -82,6 +85,9 @@ func (c *Cluster) RemoveNode(ctx context.Context, name string) error {
 		return fmt.Errorf("remove node: %w", err)
 	}
 	time.Sleep(300 * time.Millisecond)
+	if err := c.removeAgent(ctx, n); err != nil {
+		return fmt.Errorf("remove node: %w", err)
+	}
 	if _, err := c.eng.cli.ContainerRemove(ctx, n.cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("remove node %s: %w", name, err)
 	}

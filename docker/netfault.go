@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/chronik-chaos/chronik/nemesis"
 	"github.com/google/nftables"
@@ -66,13 +65,7 @@ func (c *Cluster) Cut(ctx context.Context, node string, from []string) error {
 	if err != nil {
 		return fmt.Errorf("cut at %s: %w", node, err)
 	}
-	err = c.inNetNS(ctx, node, func(conn *nftables.Conn) {
-		ch := replaceChain(conn, cutChain, 0)
-		for _, a := range addrs {
-			conn.AddRule(&nftables.Rule{Table: chaosTableRef, Chain: ch, Exprs: dropFrom(a, 0)})
-		}
-	})
-	if err != nil {
+	if _, err := c.netOp(ctx, node, NetOp{Op: OpCut, Peers: addrs}); err != nil {
 		return fmt.Errorf("cut at %s from %v: %w", node, from, err)
 	}
 	c.log.Debug("network cut", "node", node, "from", from)
@@ -90,16 +83,7 @@ func (c *Cluster) Loss(ctx context.Context, node string, from []string, pct int)
 	if err != nil {
 		return fmt.Errorf("loss at %s: %w", node, err)
 	}
-	err = c.inNetNS(ctx, node, func(conn *nftables.Conn) {
-		ch := replaceChain(conn, lossChain, 1)
-		if pct == 0 {
-			return
-		}
-		for _, a := range addrs {
-			conn.AddRule(&nftables.Rule{Table: chaosTableRef, Chain: ch, Exprs: dropFrom(a, pct)})
-		}
-	})
-	if err != nil {
+	if _, err := c.netOp(ctx, node, NetOp{Op: OpLoss, Peers: addrs, Percent: pct}); err != nil {
 		return fmt.Errorf("loss at %s from %v: %w", node, from, err)
 	}
 	c.log.Debug("network loss", "node", node, "from", from, "percent", pct)
@@ -109,13 +93,7 @@ func (c *Cluster) Loss(ctx context.Context, node string, from []string, pct int)
 // HealNet removes every network fault of node by deleting our table; it is
 // a no-op when there is none. Nothing else in the namespace is touched.
 func (c *Cluster) HealNet(ctx context.Context, node string) error {
-	err := c.inNetNS(ctx, node, func(conn *nftables.Conn) {
-		// Adding first makes the delete succeed whether or not the table
-		// existed; both happen in one transaction.
-		conn.AddTable(chaosTableRef)
-		conn.DelTable(chaosTableRef)
-	})
-	if err != nil {
+	if _, err := c.netOp(ctx, node, NetOp{Op: OpHeal}); err != nil {
 		return fmt.Errorf("heal network at %s: %w", node, err)
 	}
 	c.log.Debug("network healed", "node", node)
@@ -133,30 +111,11 @@ func (c *Cluster) CheckNetFaults(ctx context.Context, node string) error {
 // "chain: expressions" lines, for tests and diagnostics. No table, no
 // lines.
 func (c *Cluster) NetRules(ctx context.Context, node string) ([]string, error) {
-	var out []string
-	err := c.withNetNSConn(ctx, node, func(conn *nftables.Conn) error {
-		tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == chaosTable }) {
-			return nil
-		}
-		for _, ch := range []string{cutChain, lossChain} {
-			rules, err := conn.GetRules(chaosTableRef, &nftables.Chain{Name: ch, Table: chaosTableRef})
-			if err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					continue
-				}
-				return err
-			}
-			for _, r := range rules {
-				out = append(out, fmt.Sprintf("%s: %s", ch, describeRule(r)))
-			}
-		}
-		return nil
-	})
-	return out, err
+	res, err := c.netOp(ctx, node, NetOp{Op: OpRules})
+	if err != nil {
+		return nil, fmt.Errorf("rules at %s: %w", node, err)
+	}
+	return res.Rules, nil
 }
 
 // replaceChain queues (re)creating our table and chain name, emptied.
@@ -217,40 +176,6 @@ func (c *Cluster) peerAddrs(nodes []string) ([]netip.Addr, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// inNetNS queues changes on a connection into node's namespace and commits
-// them as one transaction.
-func (c *Cluster) inNetNS(ctx context.Context, node string, queue func(conn *nftables.Conn)) error {
-	return c.withNetNSConn(ctx, node, func(conn *nftables.Conn) error {
-		queue(conn)
-		return conn.Flush()
-	})
-}
-
-// withNetNSConn opens an nftables connection into the network namespace of
-// node's broker process. The namespace fd stays open until do returns, so
-// the namespace cannot be swapped under us mid-transaction; if the node
-// restarts meanwhile we act on the old, dying namespace, which is why
-// re-application happens after a restart, not before.
-func (c *Cluster) withNetNSConn(ctx context.Context, node string, do func(conn *nftables.Conn) error) error {
-	pid, err := c.PID(ctx, node)
-	if err != nil {
-		return err
-	}
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open network namespace of %s (pid %d): %w", node, pid, err)
-	}
-	defer unix.Close(fd)
-	conn, err := nftables.New(nftables.WithNetNSFd(fd))
-	if err != nil {
-		return classifyNft(fmt.Errorf("nftables connection into %s: %w", node, err))
-	}
-	if err := do(conn); err != nil {
-		return classifyNft(err)
-	}
-	return nil
 }
 
 // classifyNft marks the errors a kernel without nf_tables gives.

@@ -25,6 +25,14 @@ import (
 // netCluster deploys and starts n fakebroker nodes.
 func netCluster(t *testing.T, n int, extra ...string) *Cluster {
 	t.Helper()
+	return netClusterWith(t, ClusterConfig{Nodes: n, BrokerArgs: extra})
+}
+
+// netClusterWith deploys and starts the fakebroker nodes cfg describes
+// (RunID and Image are filled in; with FaultPathAgent the agent image is
+// built too).
+func netClusterWith(t *testing.T, cfg ClusterConfig) *Cluster {
+	t.Helper()
 	ctx := context.Background()
 	eng, err := Connect(ctx)
 	if err != nil {
@@ -36,8 +44,15 @@ func netCluster(t *testing.T, n int, extra ...string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID := strings.ToLower(fmt.Sprintf("test-netfault-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixMilli()%1e7))
-	c, err := NewCluster(ctx, eng, ClusterConfig{RunID: runID, Image: tag, Nodes: n, BrokerArgs: extra}, log)
+	if cfg.FaultPath == FaultPathAgent {
+		cfg.AgentImage, err = BuildImage(ctx, eng, AgentImage(""), log)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.RunID = strings.ToLower(fmt.Sprintf("test-netfault-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixMilli()%1e7))
+	cfg.Image = tag
+	c, err := NewCluster(ctx, eng, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,9 @@ type node struct {
 	id   int
 	addr netip.Addr
 	cid  string
+	// kafkaHostPort and adminHostPort are the published host ports
+	// (AccessPublished only, access.go).
+	kafkaHostPort, adminHostPort int
 	// args is the command line of a node added at run time (nil: the
 	// bootstrap command line of CommandLine). gone marks a node RemoveNode
 	// removed (Cluster.nmu guards it).
@@ -33,6 +36,10 @@ type node struct {
 	started bool // Start started it at least once (Cluster.nmu guards it)
 
 	logFile *os.File
+
+	// agentMu guards agent, the node's fault agent (agent.go).
+	agentMu sync.Mutex
+	agent   agentState
 
 	mu         sync.Mutex
 	expectDown bool // the harness stopped or killed it; an exit is not a crash
@@ -276,7 +283,7 @@ func (c *Cluster) AdminBody(ctx context.Context, name, method, path string, body
 	if err != nil {
 		return 0, nil, fmt.Errorf("admin: %w", err)
 	}
-	url := fmt.Sprintf("http://%s/%s", netip.AddrPortFrom(n.addr, uint16(c.cfg.AdminPort)), trimSlash(path))
+	url := fmt.Sprintf("http://%s/%s", c.adminAddrPort(n), trimSlash(path))
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -317,20 +324,26 @@ type ExecResult struct {
 // does not exist in the image is not an error of Exec: it shows as the
 // runtime's exit code (126 or 127) with its message on stderr. The broker image
 // is FROM scratch and has no shell or tools, so only programs that exist in
-// the image can run (there is just /chronik-server); faults therefore work
-// from the host instead. Kept generic for images that have tools.
+// the image can run (there is just /chronik-server); network faults
+// therefore run from the host or from the node's fault agent (agent.go).
+// Kept generic for images that have tools.
 func (c *Cluster) Exec(ctx context.Context, name string, cmd []string) (ExecResult, error) {
 	n, err := c.node(name)
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("exec: %w", err)
 	}
-	cr, err := c.eng.cli.ExecCreate(ctx, n.cid, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	return c.execIn(ctx, n.cid, name, cmd)
+}
+
+// execIn runs cmd in container cid (what names it in errors) and waits.
+func (c *Cluster) execIn(ctx context.Context, cid, what string, cmd []string) (ExecResult, error) {
+	cr, err := c.eng.cli.ExecCreate(ctx, cid, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, what, err)
 	}
 	att, err := c.eng.cli.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: attach: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: attach: %w", cmd, what, err)
 	}
 	defer att.Close()
 	var out, errb bytes.Buffer
@@ -339,14 +352,14 @@ func (c *Cluster) Exec(ctx context.Context, name string, cmd []string) (ExecResu
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, name, ctx.Err())
+		return ExecResult{}, fmt.Errorf("exec %v in %s: %w", cmd, what, ctx.Err())
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: read output: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: read output: %w", cmd, what, err)
 	}
 	ins, err := c.eng.cli.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("exec %v in %s: inspect: %w", cmd, name, err)
+		return ExecResult{}, fmt.Errorf("exec %v in %s: inspect: %w", cmd, what, err)
 	}
 	return ExecResult{ExitCode: ins.ExitCode, Stdout: out.Bytes(), Stderr: errb.Bytes()}, nil
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -28,8 +25,8 @@ const LossProbeTimeout = 400 * time.Millisecond
 // namespace for its share of the probes.
 const lossProbeWorkers = 32
 
-// Probe opens a TCP connection from inside from's network namespace to to's
-// raft port and reports whether it connected within timeout. A dropped
+// Probe opens a TCP connection from inside from's network namespace to
+// to's raft port and reports whether it connected within timeout. A dropped
 // handshake shows as a timeout; a refusal means the packets got through but
 // nothing listens.
 func (c *Cluster) Probe(ctx context.Context, from, to string, timeout time.Duration) error {
@@ -37,20 +34,12 @@ func (c *Cluster) Probe(ctx context.Context, from, to string, timeout time.Durat
 	if err != nil {
 		return fmt.Errorf("probe %s -> %s: %w", from, to, err)
 	}
-	ns, err := c.netnsHandle(ctx, from)
+	res, err := c.netOp(ctx, from, NetOp{Op: OpProbe, Target: target, Timeout: timeout})
+	if err == nil {
+		err = res.dialErr()
+	}
 	if err != nil {
 		return fmt.Errorf("probe %s -> %s: %w", from, to, err)
-	}
-	defer ns.Close()
-	var dialErr error
-	err = runInNetNS(ns, func() {
-		dialErr = dialOnce(ctx, target, timeout)
-	})
-	if err != nil {
-		return fmt.Errorf("probe %s -> %s: %w", from, to, err)
-	}
-	if dialErr != nil {
-		return fmt.Errorf("probe %s -> %s: %w", from, to, dialErr)
 	}
 	return nil
 }
@@ -67,44 +56,11 @@ func (c *Cluster) ProbeLoss(ctx context.Context, from, to string, n int) (float6
 	if err != nil {
 		return 0, fmt.Errorf("probe loss %s -> %s: %w", from, to, err)
 	}
-	ns, err := c.netnsHandle(ctx, from)
+	res, err := c.netOp(ctx, from, NetOp{Op: OpProbeLoss, Target: target, N: n})
 	if err != nil {
 		return 0, fmt.Errorf("probe loss %s -> %s: %w", from, to, err)
 	}
-	defer ns.Close()
-	var (
-		next, ok atomic.Int64
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	workers := min(lossProbeWorkers, n)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := runInNetNS(ns, func() {
-				for next.Add(1) <= int64(n) && ctx.Err() == nil {
-					if dialOnce(ctx, target, LossProbeTimeout) == nil {
-						ok.Add(1)
-					}
-				}
-			})
-			if err != nil {
-				errMu.Lock()
-				firstErr = cmpErr(firstErr, err)
-				errMu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return 0, fmt.Errorf("probe loss %s -> %s: %w", from, to, firstErr)
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("probe loss %s -> %s: %w", from, to, err)
-	}
-	return float64(ok.Load()) / float64(n), nil
+	return res.Connected, nil
 }
 
 func cmpErr(first, err error) error {
@@ -114,35 +70,12 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// dialOnce connects to target and closes at once.
-func dialOnce(ctx context.Context, target netip.AddrPort, timeout time.Duration) error {
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", target.String())
-	if err != nil {
-		return err
-	}
-	return conn.Close()
-}
-
 func (c *Cluster) raftAddrPort(node string) (netip.AddrPort, error) {
 	a := c.Addr(node)
 	if !a.IsValid() {
 		return netip.AddrPort{}, fmt.Errorf("no address for node %q", node)
 	}
 	return netip.AddrPortFrom(a, uint16(c.RaftPort())), nil
-}
-
-// netnsHandle opens the network namespace of node's broker process.
-func (c *Cluster) netnsHandle(ctx context.Context, node string) (netns.NsHandle, error) {
-	pid, err := c.PID(ctx, node)
-	if err != nil {
-		return netns.None(), err
-	}
-	h, err := netns.GetFromPid(pid)
-	if err != nil {
-		return netns.None(), fmt.Errorf("open network namespace of %s (pid %d): %w", node, pid, err)
-	}
-	return h, nil
 }
 
 // runInNetNS runs do on a fresh goroutine, locked to its OS thread and

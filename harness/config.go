@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chronik-chaos/chronik/checkers/history"
+	"github.com/chronik-chaos/chronik/docker"
 	"github.com/chronik-chaos/chronik/nemesis"
 )
 
@@ -40,6 +41,7 @@ type Config struct {
 	BrokerBinary string   `json:"broker_binary,omitempty"`
 	TestCount    int      `json:"test_count"`
 
+	Placement
 	Tuning
 	PhaseBounds
 	RunFacts
@@ -158,6 +160,7 @@ func DefaultConfig() Config {
 		NemesisInterval: Duration(10 * time.Second),
 		Store:           "store",
 		TestCount:       1,
+		Placement:       defaultPlacement(),
 		Tuning: Tuning{
 			Partitions:      2,
 			ActiveKeys:      4,
@@ -242,6 +245,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&recoverTO, "recover-timeout", cfg.RecoverTimeout.D(), "bound on the recovery wait after the final heal")
 	fs.DurationVar(&drainTO, "drain-timeout", cfg.DrainTimeout.D(), "bound on the final reads")
 	fs.DurationVar(&checkTO, "check-timeout", cfg.CheckTimeout.D(), "bound on the checkers")
+	placementFlags(fs, &cfg.Placement)
 	fs.DurationVar(&replicasTO, "replicas-timeout", cfg.ReplicasTimeout.D(), "bound on reading every node's copy of every partition after the drain")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -286,6 +290,15 @@ func splitList(s string) []string {
 func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+	}
+	if c.FaultPath == "" {
+		c.FaultPath = docker.FaultPathAuto // a test.json from before the flag
+	}
+	if c.ClientAccess == "" {
+		c.ClientAccess = docker.AccessAuto
+	}
+	if err := c.Placement.validate(); err != nil {
+		return err
 	}
 	switch {
 	case c.Nodes < 1 || c.Nodes > 9:

@@ -40,6 +40,18 @@ func TestParseRunFlags(t *testing.T) {
 				}
 			}},
 		{name: "unknown client mode", args: []string{"--client-modes", "sideways"}, wantErr: true},
+		{name: "placement defaults to auto", args: nil, check: func(t *testing.T, c Config) {
+			if c.FaultPath != "auto" || c.ClientAccess != "auto" {
+				t.Errorf("fault path %q, client access %q, want auto and auto", c.FaultPath, c.ClientAccess)
+			}
+		}},
+		{name: "placement flags", args: []string{"--fault-path", "agent", "--client-access", "published"}, check: func(t *testing.T, c Config) {
+			if c.FaultPath != "agent" || c.ClientAccess != "published" {
+				t.Errorf("fault path %q, client access %q", c.FaultPath, c.ClientAccess)
+			}
+		}},
+		{name: "unknown fault path", args: []string{"--fault-path", "sideways"}, wantErr: true},
+		{name: "unknown client access", args: []string{"--client-access", "tunnel"}, wantErr: true},
 		{name: "unknown producer", args: []string{"--producers", "transactional"}, wantErr: true},
 		{name: "all flags", args: []string{"--nodes", "5", "--time-limit", "2m", "--rate", "50", "--concurrency", "3",
 			"--workload", "log", "--nemesis", "kill,partition", "--nemesis-interval", "5s", "--seed", "42",

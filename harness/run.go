@@ -158,13 +158,18 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}
 	r.cfg.Image = image
-	c, err := docker.NewCluster(ctx, eng, docker.ClusterConfig{
+	ccfg := docker.ClusterConfig{
 		RunID: r.cfg.RunID, Image: image, Nodes: r.cfg.Nodes, LogDir: r.runDir, BrokerArgs: r.cfg.NodeBrokerArgs(),
-	}, r.log)
+	}
+	if err := r.placeCluster(ctx, &ccfg); err != nil {
+		return err
+	}
+	c, err := docker.NewCluster(ctx, eng, ccfg, r.log)
 	if err != nil {
 		return infra("%w", err)
 	}
 	r.cluster = c
+	r.cfg.ClientAccessUsed = c.ClientAccess()
 	defer func() {
 		// Tear down on every path, with a context Ctrl-C has not cancelled.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -181,7 +186,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	for _, n := range c.Nodes() {
 		r.cfg.NodeArgs[n] = c.Describe(n)
 	}
-	r.pr.printf("setup: image %s, network %s, nodes %s", image, c.Subnet(), strings.Join(c.Nodes(), ","))
+	r.pr.printf("setup: image %s, network %s, nodes %s, faults via %s, clients %s", image, c.Subnet(), strings.Join(c.Nodes(), ","), c.FaultPath(), c.ClientAccess())
 	if err := writeJSON(filepath.Join(r.runDir, TestFile), r.cfg); err != nil {
 		return infra("%w", err)
 	}

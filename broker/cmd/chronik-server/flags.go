@@ -20,9 +20,14 @@ import (
 type options struct {
 	mode string // "standalone" or "raft-cluster"
 
-	kafkaPort         int
-	listenHost        string
-	advertisedAddr    string
+	kafkaPort      int
+	listenHost     string
+	advertisedAddr string
+	// advertisedPort and advertisedAdmin override what clients and peers
+	// are told when the listeners are reached through a port mapping
+	// (0 / empty: the listener's own port, the advertised host).
+	advertisedPort    int
+	advertisedAdmin   string
 	rack              string
 	nodeID            uint64
 	dataDir           string
@@ -97,6 +102,8 @@ func globalFlags(fs *flag.FlagSet, o *options, logLevel *string, nodeID *uint64)
 	fs.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka listener port (0 picks a free port)")
 	fs.StringVar(&o.listenHost, "listen-host", "0.0.0.0", "address the Kafka and admin listeners bind to")
 	fs.StringVar(&o.advertisedAddr, "advertised-addr", "", "host name clients are told to connect to (default: the host name)")
+	fs.IntVar(&o.advertisedPort, "advertised-port", 0, "Kafka port clients are told to connect to, when a port mapping stands between them and the listener (default: the listener's port)")
+	fs.StringVar(&o.advertisedAdmin, "advertised-admin-addr", "", "admin HOST:PORT peers forward admin requests to (default: the advertised host and the admin listener's port)")
 	fs.StringVar(&o.rack, "rack", "", "this broker's rack (Kafka's broker.rack): consumers naming it (client.rack) are sent here to read the partitions it replicates (KIP-392)")
 	fs.Uint64Var(nodeID, "node-id", 1, "this node's id (>= 1), its Raft id in every group")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the node's store (required)")
@@ -243,6 +250,8 @@ func (o *options) checkGlobal() error {
 		return usageErr("--data-dir is required")
 	case o.kafkaPort < 0 || o.kafkaPort > 65535:
 		return usageErr("--kafka-port %d outside 0..65535", o.kafkaPort)
+	case o.advertisedPort < 0 || o.advertisedPort > 65535:
+		return usageErr("--advertised-port %d outside 0..65535", o.advertisedPort)
 	case o.adminPort < 0 || o.adminPort > 65535:
 		return usageErr("--admin-port %d outside 0..65535", o.adminPort)
 	case o.defaultPartitions < 1 || o.defaultPartitions > 10000:

@@ -26,6 +26,13 @@ func TestParseArgs(t *testing.T) {
 					t.Fatalf("parsed wrong: %+v", o)
 				}
 			}},
+		{name: "published listeners", args: "--advertised-addr 127.0.0.1 --advertised-port 40001 --advertised-admin-addr 10.77.0.11:9644 --data-dir /d standalone",
+			check: func(t *testing.T, o *options) {
+				if o.advertisedPort != 40001 || o.advertisedAdmin != "10.77.0.11:9644" || o.kafkaPort != 9092 {
+					t.Fatalf("parsed wrong: %+v", o)
+				}
+			}},
+		{name: "advertised port out of range", args: "--advertised-port 70000 --data-dir /d standalone", wantErr: "--advertised-port 70000"},
 		{name: "raft-cluster without peers", args: "--data-dir /d raft-cluster --raft-addr 127.0.0.1:1"},
 		{name: "join", args: "--data-dir /d --node-id 4 raft-cluster --join --peers 1@h1:9192,2@h2:9192",
 			check: func(t *testing.T, o *options) {

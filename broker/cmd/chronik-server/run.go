@@ -121,6 +121,14 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 			advertised = "localhost"
 		}
 	}
+	kafkaPort := kln.Addr().(*net.TCPAddr).Port
+	if o.advertisedPort != 0 {
+		kafkaPort = o.advertisedPort
+	}
+	adminAddr := net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port))
+	if o.advertisedAdmin != "" {
+		adminAddr = o.advertisedAdmin
+	}
 	cfg := cluster.Config{
 		NodeID:                       o.nodeID,
 		DataDir:                      o.dataDir,
@@ -128,9 +136,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- liste
 		RaftAddr:                     o.raftAddr,
 		Peers:                        o.peers,
 		Join:                         o.join,
-		AdminAddr:                    net.JoinHostPort(advertised, strconv.Itoa(aln.Addr().(*net.TCPAddr).Port)),
+		AdminAddr:                    adminAddr,
 		AdvertisedHost:               advertised,
-		KafkaPort:                    int32(kln.Addr().(*net.TCPAddr).Port),
+		KafkaPort:                    int32(kafkaPort),
 		Rack:                         o.rack,
 		DefaultPartitions:            int32(o.defaultPartitions),
 		AutoCreateTopics:             o.autoCreateTopics,

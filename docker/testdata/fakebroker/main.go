@@ -41,6 +41,7 @@ func main() {
 		}()
 	}
 	for _, p := range []string{args["--kafka-port"], strings.TrimPrefix(args["--raft-addr"], "0.0.0.0:")} {
+		kafka := p == args["--kafka-port"]
 		if p == "" {
 			continue
 		}
@@ -55,7 +56,21 @@ func main() {
 				if err != nil {
 					return
 				}
-				c.Close()
+				if !kafka {
+					c.Close()
+					continue
+				}
+				// The Kafka port answers one request with a bare
+				// response header (size 4, correlation id 1), enough
+				// for the client probes through published ports.
+				go func() {
+					defer c.Close()
+					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+					buf := make([]byte, 64)
+					if _, err := c.Read(buf); err == nil {
+						_, _ = c.Write([]byte{0, 0, 0, 4, 0, 0, 0, 1})
+					}
+				}()
 			}
 		}()
 	}
