@@ -14,7 +14,9 @@ func TestVotedGroup(t *testing.T) {
 		group  string
 		wantOK bool
 	}{
-		{"voted for another, no leader", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 5, Vote: 1}}}, "t0/0", true},
+		{"voted for the leader, no leader known", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 5, Vote: 1}}}, "t0/0", true},
+		{"voted for a candidate that has not won", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/2", Role: "StateFollower", Term: 5, Vote: 1}}}, "", false},
+		{"voted for a leader of another term", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 6, Vote: 1}}}, "", false},
 		{"leader known", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 5, Vote: 1, Leader: 1}}}, "", false},
 		{"voted for itself", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateCandidate", Term: 5, Vote: 2}}}, "", false},
 		{"no vote", voterDoc{NodeID: 2, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 5}}}, "", false},
@@ -22,12 +24,14 @@ func TestVotedGroup(t *testing.T) {
 		{"first by name", voterDoc{NodeID: 3, Groups: []voterGroup{
 			{Name: "t1/0", Role: "StateFollower", Term: 2, Vote: 1},
 			{Name: "__meta", Role: "StateFollower", Term: 4, Vote: 1, Leader: 1},
-			{Name: "t0/1", Role: "StateFollower", Term: 3, Vote: 2},
+			{Name: "t0/1", Role: "StateFollower", Term: 3, Vote: 1},
 		}}, "t0/1", true},
 	}
+	// Node 1 leads t0/0 in term 5, t1/0 in term 2 and t0/1 in term 3.
+	leaders := map[leaderKey]bool{{"t0/0", 5, 1}: true, {"t1/0", 2, 1}: true, {"t0/1", 3, 1}: true}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g, _, _, ok := votedGroup(c.doc)
+			g, _, _, ok := votedGroup(c.doc, leaders)
 			if ok != c.wantOK || g != c.group {
 				t.Fatalf("votedGroup = %q, %v; want %q, %v", g, ok, c.group, c.wantOK)
 			}
@@ -53,14 +57,17 @@ func TestFindVoter(t *testing.T) {
 	follower := func(id, vote, leader uint64) voterDoc {
 		return voterDoc{NodeID: id, Groups: []voterGroup{{Name: "t0/0", Role: "StateFollower", Term: 7, Vote: vote, Leader: leader}}}
 	}
+	leader := voterDoc{NodeID: 3, Groups: []voterGroup{{Name: "t0/0", Role: "StateLeader", Term: 7, Vote: 3, Leader: 3}}}
+	candidate := voterDoc{NodeID: 3, Groups: []voterGroup{{Name: "t0/0", Role: "StateCandidate", Term: 7, Vote: 3}}}
 	cases := []struct {
 		name     string
 		docs     map[string]voterDoc
 		wantNode string
 		wantOK   bool
 	}{
-		{"one voter", map[string]voterDoc{"n1": follower(1, 0, 3), "n2": follower(2, 3, 0), "n3": follower(3, 3, 3)}, "n2", true},
-		{"everyone knows the leader", map[string]voterDoc{"n1": follower(1, 3, 3), "n2": follower(2, 3, 3), "n3": follower(3, 3, 3)}, "", false},
+		{"one voter of the leader", map[string]voterDoc{"n1": follower(1, 0, 3), "n2": follower(2, 3, 0), "n3": leader}, "n2", true},
+		{"the candidate has not won", map[string]voterDoc{"n1": follower(1, 0, 0), "n2": follower(2, 3, 0), "n3": candidate}, "", false},
+		{"everyone knows the leader", map[string]voterDoc{"n1": follower(1, 3, 3), "n2": follower(2, 3, 3), "n3": leader}, "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
