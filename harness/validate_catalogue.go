@@ -444,12 +444,16 @@ func durabilityRows(tl func(full, short time.Duration) time.Duration) []Validate
 		// took writes before it lost its quorum; when it later follows
 		// the second leader of its own term, entries at the same index
 		// and term are taken as equal, so it keeps its own records
-		// where the second leader committed others.
+		// where the second leader committed others. Measured (README,
+		// "the voter target"): raft-safety caught 8/8 runs, the history
+		// checkers none; a power loss takes seconds to come back, far
+		// longer than the election timeout, so the chain above was not
+		// completed in any run.
 		Name: "forget-hardstate-power-loss", Bug: "--unsafe-forget-hardstate", BrokerArgs: []string{"--unsafe-forget-hardstate"},
 		Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss, nemesis.FamilyPartition, nemesis.FamilyLoss},
 		Targets: []string{nemesis.TargetVoter}, Grudges: []string{nemesis.GrudgeBridge}, LossPercent: 35,
 		Interval: time.Second, TimeLimit: 90 * time.Second,
-		Expect:   "term-regression or election-safety (raft-safety); lost-write or inconsistent-offsets in the history",
+		Expect:   "lost-vote, term-regression (raft-safety); aimed at replica-divergence, lost-write in the history (not seen yet)",
 		Extended: true, Probabilistic: true,
 	})
 	return rows
