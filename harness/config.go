@@ -224,7 +224,7 @@ func ParseRunFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.BrokerBinary, "broker-binary", "", "static chronik-server binary to put in the image instead of building one (e.g. bin/chronik-server)")
 	fs.IntVar(&cfg.TestCount, "test-count", cfg.TestCount, "number of tests to run one after another (seeds seed, seed+1, ...)")
 	fs.StringVar(&brokerArgs, "broker-args", "", "extra flags for every node, e.g. \"--unsafe-ack-before-commit\"")
-	fs.StringVar(&targets, "targets", "", "node selections kill, pause, power-loss and crash draw from: one,leader,minority,majority,all (default all of them)")
+	fs.StringVar(&targets, "targets", "", "node selections kill, pause, power-loss and crash draw from: one,leader,minority,majority,all,voter (default all but voter: a node that has just voted in an election)")
 	fs.StringVar(&grudges, "grudges", "", "partition shapes: one,majority,majorities-ring,minority-third,bridge,isolate-leader (default all)")
 	fs.StringVar(&corruptKinds, "corrupt-kinds", "", "damages the corrupt nemesis draws from: "+corruptKindsHelp+" (default "+defaultCorruptKindsHelp+")")
 	fs.StringVar(&cfg.LeaderGroup, "leader-group", "", "Raft group whose leader the leader target aims at: __meta (default) or topic/partition, e.g. t0/0")

@@ -432,11 +432,28 @@ func durabilityRows(tl func(full, short time.Duration) time.Duration) []Validate
 		// Under power loss a forgotten vote is forgotten by the disk as
 		// well as by the broker: whether the history (not only the
 		// raft-safety log check) now shows it.
+		//
+		// Two leaders of one term need a second candidate that never
+		// heard the first one's vote request: a bridge partition (two
+		// sides that cannot talk, joined by one node) keeps one side's
+		// term behind. The power loss aims at a node that has just
+		// voted and knows no leader yet (target voter; packet loss
+		// stretches that window): the bridge, lost right after voting
+		// for one side, comes back with its vote forgotten and can
+		// vote for the other side in the same term. The first leader
+		// took writes before it lost its quorum; when it later follows
+		// the second leader of its own term, entries at the same index
+		// and term are taken as equal, so it keeps its own records
+		// where the second leader committed others. Measured (README,
+		// "the voter target"): raft-safety caught 8/8 runs, the history
+		// checkers none; a power loss takes seconds to come back, far
+		// longer than the election timeout, so the chain above was not
+		// completed in any run.
 		Name: "forget-hardstate-power-loss", Bug: "--unsafe-forget-hardstate", BrokerArgs: []string{"--unsafe-forget-hardstate"},
-		Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss, nemesis.FamilyLoss},
-		Targets: []string{nemesis.TargetOne, nemesis.TargetMinority, nemesis.TargetMajority}, LossPercent: 35,
-		Interval: 2 * time.Second, TimeLimit: 90 * time.Second,
-		Expect:   "term-regression or election-safety (raft-safety); lost-write or inconsistent-offsets in the history",
+		Workload: WorkloadQueue, Nemesis: []string{nemesis.FamilyPowerLoss, nemesis.FamilyPartition, nemesis.FamilyLoss},
+		Targets: []string{nemesis.TargetVoter}, Grudges: []string{nemesis.GrudgeBridge}, LossPercent: 35,
+		Interval: time.Second, TimeLimit: 90 * time.Second,
+		Expect:   "lost-vote, term-regression (raft-safety); aimed at replica-divergence, lost-write in the history (not seen yet)",
 		Extended: true, Probabilistic: true,
 	})
 	return rows

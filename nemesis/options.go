@@ -144,7 +144,7 @@ func (o Options) withDefaults() (Options, error) {
 		given       *[]string
 		dflt, known []string
 	}{
-		{"target", &o.Targets, TargetNames, TargetNames},
+		{"target", &o.Targets, DefaultTargets, TargetNames},
 		{"grudge", &o.Grudges, GrudgeNames, GrudgeNames},
 		{"client fault mode", &o.ClientModes, ClientModes, ClientModes},
 		{"corruption", &o.CorruptKinds, DefaultCorruptKinds, CorruptKinds},

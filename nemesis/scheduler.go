@@ -280,6 +280,9 @@ func (s *Scheduler) resolveTargets(ctx context.Context) ([]string, Value, error)
 	if spec == TargetLeader {
 		leader = s.aimAtLeader(ctx, v)
 	}
+	if spec == TargetVoter {
+		return s.aimAtVoter(ctx, avail, v), v, nil
+	}
 	nodes, fellBack := SelectTargets(spec, len(s.c.Nodes()), avail, leader, s.pick)
 	if spec == TargetLeader {
 		if fellBack {

@@ -16,7 +16,12 @@ const (
 )
 
 // TargetNames lists every target spec.
-var TargetNames = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
+var TargetNames = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll, TargetVoter}
+
+// DefaultTargets are the specs drawn when none are given: every spec but
+// voter, which waits for an election to happen (see TargetVoter) and is
+// asked for by name.
+var DefaultTargets = []string{TargetOne, TargetLeader, TargetMinority, TargetMajority, TargetAll}
 
 // SelectTargets resolves a target spec to nodes. n is the cluster size (a
 // majority is of the cluster, not of what is available); available are the
