@@ -52,20 +52,25 @@ func (n *Node) produce(ctx context.Context, tp TopicPartition, b Batch, acks int
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	payload := encodeProduce(b)
+	var data []byte // the command behind room for the proposal id
 	if b.Transactional {
-		if payload, err = n.txnPayload(ctx, tp, b); err != nil {
+		txn, err := n.txnPayload(ctx, tp, b)
+		if err != nil {
 			return ProduceResult{}, err
 		}
+		data = append(make([]byte, proposalIDLen, proposalIDLen+len(txn)), txn...)
+	} else {
+		data = encodeProduceProposal(b)
 	}
+	payload := data[proposalIDLen:]
 	if acks == 0 {
-		_, err := g.proposeAsync(ctx, payload, false)
+		_, err := g.proposeData(ctx, data, false)
 		return ProduceResult{BaseOffset: -1, LogAppendTime: -1}, err
 	}
 	if g.spec != nil && n.cfg.Unsafe.AckBeforeCommit {
 		return g.proposeEarlyAck(ctx, payload)
 	}
-	v, err := g.propose(ctx, payload)
+	v, err := g.proposeData(ctx, data, true)
 	if err != nil {
 		return ProduceResult{}, err
 	}

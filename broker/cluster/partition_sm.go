@@ -195,12 +195,23 @@ func (p *partitionSM) setApplied(b *pebble.Batch, index uint64) error {
 const produceHeader = 1 + 8 + 2 + 4 + 4
 
 func encodeProduce(bt Batch) []byte {
-	out := make([]byte, produceHeader, produceHeader+len(bt.Raw))
-	out[0] = 'P'
-	binary.BigEndian.PutUint64(out[1:], uint64(bt.ProducerID))
-	binary.BigEndian.PutUint16(out[9:], uint16(bt.ProducerEpoch))
-	binary.BigEndian.PutUint32(out[11:], uint32(bt.BaseSequence))
-	binary.BigEndian.PutUint32(out[15:], uint32(bt.Records))
+	return appendProduce(make([]byte, 0, produceHeader+len(bt.Raw)), bt)
+}
+
+// encodeProduceProposal is encodeProduce behind proposalIDLen free bytes,
+// ready for proposeData.
+func encodeProduceProposal(bt Batch) []byte {
+	return appendProduce(make([]byte, proposalIDLen, proposalIDLen+produceHeader+len(bt.Raw)), bt)
+}
+
+func appendProduce(out []byte, bt Batch) []byte {
+	h := len(out)
+	out = append(out, make([]byte, produceHeader)...)
+	out[h] = 'P'
+	binary.BigEndian.PutUint64(out[h+1:], uint64(bt.ProducerID))
+	binary.BigEndian.PutUint16(out[h+9:], uint16(bt.ProducerEpoch))
+	binary.BigEndian.PutUint32(out[h+11:], uint32(bt.BaseSequence))
+	binary.BigEndian.PutUint32(out[h+15:], uint32(bt.Records))
 	return append(out, bt.Raw...)
 }
 
@@ -246,14 +257,21 @@ func (p *partitionSM) apply(b *pebble.Batch, index, term uint64, payload []byte)
 // and records its sequence range for the producer.
 func (p *partitionSM) appendBatch(b *pebble.Batch, term uint64, c produceCmd) produceOutcome {
 	base := p.st.Next
-	raw := append([]byte(nil), c.raw...)
-	// Neither field is covered by the CRC (it starts at attributes).
+	// The batch is copied once, straight into the pebble batch (c.raw is
+	// the Raft entry's data, which must not change), and its base offset
+	// and leader epoch set there: neither is covered by the CRC (it
+	// starts at attributes).
+	key := batchKey(p.gid, base)
+	op := b.SetDeferred(len(key), len(c.raw))
+	copy(op.Key, key)
+	raw := op.Value
+	copy(raw, c.raw)
 	binary.BigEndian.PutUint64(raw[recordbatch.BaseOffset:], uint64(base))
 	binary.BigEndian.PutUint32(raw[recordbatch.LeaderEpoch:], uint32(term))
-	if err := b.Set(batchKey(p.gid, base), raw, nil); err != nil {
+	bi := indexEntry(raw, base)
+	if err := op.Finish(); err != nil {
 		return produceOutcome{err: fmt.Errorf("stage batch: %w", err)}
 	}
-	bi := indexEntry(raw, base)
 	p.push(bi)
 	p.st.Next = bi.last + 1
 	if c.pid >= 0 {

@@ -296,11 +296,7 @@ func (l *RaftLog) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.SnapshotMeta
 			}
 		}
 		for _, e := range ents {
-			v, err := proto.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("encode entry %d: %w", e.GetIndex(), err)
-			}
-			if err := b.Set(entryKey(l.group, e.GetIndex()), v, nil); err != nil {
+			if err := setEntry(b, entryKey(l.group, e.GetIndex()), e); err != nil {
 				return err
 			}
 		}
@@ -364,6 +360,23 @@ func (l *RaftLog) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.SnapshotMeta
 		l.hs = proto.Clone(hs).(*pb.HardState)
 	}
 	return nil
+}
+
+// setEntry stages e at key, encoded straight into the batch: a produce
+// entry carries a whole record batch, and encoding it into a buffer of its
+// own first meant one more copy of it per entry.
+func setEntry(b *pebble.Batch, key []byte, e *pb.Entry) error {
+	n := proto.Size(e)
+	op := b.SetDeferred(len(key), n)
+	copy(op.Key, key)
+	v, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(op.Value[:0], e)
+	if err != nil {
+		return fmt.Errorf("encode entry %d: %w", e.GetIndex(), err)
+	}
+	if len(v) != n {
+		return fmt.Errorf("encode entry %d: %d bytes, sized %d", e.GetIndex(), len(v), n)
+	}
+	return op.Finish()
 }
 
 func (l *RaftLog) trimCache() {
