@@ -191,10 +191,24 @@ func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeou
 	}
 	wg.Wait()
 	slices.SortFunc(results, func(x, y result) int { return cmp.Or(cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b)) })
-	var cut, open, bad []string
+	// A node can die while the probes run (an armed crash point fires, a
+	// power loss completes): its address stops answering and probes to
+	// it time out. Such a pair says nothing about the rules.
+	ended := map[string]bool{}
+	for _, n := range live {
+		if !slices.ContainsFunc(results, func(r result) bool { return r.err != nil && (r.a == n || r.b == n) }) {
+			continue
+		}
+		if st, err := c.State(ctx, n); err == nil && st != Running && st != Paused {
+			ended[n] = true
+		}
+	}
+	var cut, open, bad, gone []string
 	for _, r := range results {
 		pair := r.a + "->" + r.b
 		switch {
+		case r.err != nil && (ended[r.a] || ended[r.b]):
+			gone = append(gone, pair)
 		case r.err != nil:
 			bad = append(bad, fmt.Sprintf("%s: %v", pair, r.err))
 		case r.cut:
@@ -206,6 +220,9 @@ func probeMatrix(ctx context.Context, c Cluster, live []string, g Grudge, timeou
 	v := Value{"probe": "tcp connect to the raft port", "blocked": nonNil(cut), "connected": nonNil(open)}
 	if len(live) < 2 {
 		v["probe"] = fmt.Sprintf("none: fewer than two live nodes (live %v); the others' rules died with them", live)
+	}
+	if len(gone) > 0 {
+		v["ended_during_probe"] = gone
 	}
 	if len(bad) > 0 {
 		v["mismatch"] = bad
