@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,30 +32,17 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "usage: chaos replay RUN_DIR [--tries N] [--image TAG] [-v]")
 		fs.PrintDefaults()
 	}
-	dir, rest := splitDirArg(args)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitValid
-		}
-		return exitUsage
-	}
-	if dir == "" && fs.NArg() == 1 {
-		dir = fs.Arg(0)
-	} else if fs.NArg() > 0 || dir == "" {
-		fs.Usage()
-		return exitUsage
+	dir, code, ok := parseRunDirArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if *tries < 1 || *tries > 100 {
 		fmt.Fprintln(stderr, "chaos replay: --tries must be in 1..100")
 		return exitUsage
 	}
-	rec, err := harness.LoadRecorded(dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "chaos replay: %v\n", err)
+	rec, ok := loadRecordedRun("chaos replay", dir, *image, stderr)
+	if !ok {
 		return exitUsage
-	}
-	if *image != "" {
-		rec.Config.Image = *image
 	}
 	fmt.Fprintf(stdout, "replaying %s: seed %d, %s, %d faults (%s), time limit %s; original verdict %s, anomalies %s\n",
 		dir, rec.Config.Seed, rec.Config.Name, rec.Schedule.Faults(), strings.Join(rec.Schedule.Families(), ","),
@@ -81,30 +67,10 @@ func replayMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stdout, "replay: verdict reproduced %d/%d; with every anomaly name of the original %d/%d (exactly the same names %d/%d)\n",
 		verdicts, len(res), same, len(res), identical, len(res))
 	if err != nil {
-		fmt.Fprintf(stderr, "chaos replay: %v\n", err)
-		if errors.Is(err, harness.ErrUsage) {
-			return exitUsage
-		}
-		return exitInfra
+		return searchErrCode("chaos replay", err, stderr)
 	}
 	if same < len(res) {
 		return exitInvalid
 	}
 	return exitValid
-}
-
-// splitDirArg takes a leading RUN_DIR argument off args, so that flags may
-// follow it (the flag package stops at the first non-flag).
-func splitDirArg(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	return "", args
-}
-
-func orNoneList(xs []string) string {
-	if len(xs) == 0 {
-		return "none"
-	}
-	return strings.Join(xs, ",")
 }

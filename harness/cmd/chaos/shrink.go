@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,18 +37,9 @@ func shrinkMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "usage: chaos shrink RUN_DIR [--budget 20m] [--tries K] [--need M] [--image TAG] [-v]")
 		fs.PrintDefaults()
 	}
-	dir, rest := splitDirArg(args)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitValid
-		}
-		return exitUsage
-	}
-	if dir == "" && fs.NArg() == 1 {
-		dir = fs.Arg(0)
-	} else if fs.NArg() > 0 || dir == "" {
-		fs.Usage()
-		return exitUsage
+	dir, code, ok := parseRunDirArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if *tries < 1 || *tries > 20 || *budget <= 0 {
 		fmt.Fprintln(stderr, "chaos shrink: --tries must be in 1..20 and --budget positive")
@@ -62,13 +52,9 @@ func shrinkMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "chaos shrink: --need must be in 1..--tries")
 		return exitUsage
 	}
-	rec, err := harness.LoadRecorded(dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "chaos shrink: %v\n", err)
+	rec, ok := loadRecordedRun("chaos shrink", dir, *image, stderr)
+	if !ok {
 		return exitUsage
-	}
-	if *image != "" {
-		rec.Config.Image = *image
 	}
 	fmt.Fprintf(stdout, "shrinking %s: seed %d, %s; anomalies %s; budget %s, %d of %d tries must fail\n",
 		dir, rec.Config.Seed, rec.Config.Name, orNoneList(rec.Anomalies), *budget, *need, *tries)
@@ -96,11 +82,7 @@ func shrinkMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "chaos shrink: %v\n", err)
-		if errors.Is(err, harness.ErrUsage) {
-			return exitUsage
-		}
-		return exitInfra
+		return searchErrCode("chaos shrink", err, stderr)
 	}
 	if res.RunDir == "" {
 		return exitInvalid
